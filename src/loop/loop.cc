@@ -1,0 +1,95 @@
+#include "loop/loop.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace spegel {
+
+Loop::Loop() {
+  if (uv_loop_init(&loop_) != 0) {
+    fprintf(stderr, "uv_loop_init failed\n");
+    abort();
+  }
+  async_ = new uv_async_t;
+  uv_async_init(&loop_, async_, &Loop::OnAsync);
+  async_->data = this;
+  // The async handle must not keep Run() alive on its own.
+  uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  loop_thread_.store(std::this_thread::get_id());
+}
+
+Loop::~Loop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    posted_.clear();
+  }
+  CloseAndDelete(async_);
+  // Let every pending close callback run so no handle memory leaks.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  const int rc = uv_loop_close(&loop_);
+  if (rc != 0) {
+    fprintf(stderr, "spegel: uv_loop_close: %s (a handle was not closed)\n", uv_strerror(rc));
+  }
+}
+
+void Loop::Run() {
+  loop_thread_.store(std::this_thread::get_id());
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void Loop::Stop() { uv_stop(&loop_); }
+
+void Loop::Post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_) return;
+    posted_.push_back(std::move(fn));
+  }
+  uv_async_send(async_);
+}
+
+bool Loop::IsLoopThread() const { return loop_thread_.load() == std::this_thread::get_id(); }
+
+void Loop::OnAsync(uv_async_t* handle) { static_cast<Loop*>(handle->data)->DrainPosted(); }
+
+void Loop::DrainPosted() {
+  std::deque<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+Timer::Timer(Loop* loop) : handle_(new uv_timer_t) {
+  uv_timer_init(loop->uv(), handle_);
+  handle_->data = this;
+}
+
+Timer::~Timer() {
+  uv_timer_stop(handle_);
+  handle_->data = nullptr;
+  CloseAndDelete(handle_);
+}
+
+void Timer::Start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()> callback) {
+  callback_ = std::move(callback);
+  uv_timer_start(handle_, &Timer::OnTimer, timeout_ms, repeat_ms);
+}
+
+void Timer::Stop() { uv_timer_stop(handle_); }
+
+bool Timer::active() const {
+  return uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_)) != 0;
+}
+
+void Timer::OnTimer(uv_timer_t* handle) {
+  auto* self = static_cast<Timer*>(handle->data);
+  if (self == nullptr) return;
+  // Copy: the callback may destroy or re-arm this Timer.
+  auto cb = self->callback_;
+  cb();
+}
+
+}  // namespace spegel
