@@ -1,0 +1,211 @@
+"""A real containerd (with the CRI plugin) confined to one temp dir.
+
+Owner: the test that constructs it; call close() in tearDown/finally (also usable as a context
+manager). Not thread-safe: drive it from the test thread.
+
+Layout of the temp dir (short, under /tmp, because unix socket paths are limited to 108 bytes):
+  config.toml, containerd.log, root/, state/, opt/, certs.d/, cni/, c.sock (+ .ttrpc), d.sock
+Nothing is written outside it: the opt plugin path points inside too (environment.md §4).
+"""
+
+import os
+import re
+import signal
+
+from . import util
+
+CONTAINERD_BIN = os.environ.get("CONTAINERD_BIN", "containerd")
+CTR_BIN = os.environ.get("CTR_BIN", "ctr")
+NAMESPACE = "k8s.io"
+START_TIMEOUT = 10.0
+
+_IMAGE_LINE = re.compile(r"^(?P<name>.*?)\s+(?P<type>application/\S+)\s+(?P<digest>sha256:[0-9a-f]{64})\s")
+
+
+class Containerd:
+    """One containerd daemon on its own root/state/sockets; restartable on the same root."""
+
+    def __init__(self):
+        self.dir = util.make_temp_dir("sit-ctd-")
+        self.root = os.path.join(self.dir, "root")
+        self.state = os.path.join(self.dir, "state")
+        self.certs_d = os.path.join(self.dir, "certs.d")
+        self.socket = os.path.join(self.dir, "c.sock")
+        self.log_path = os.path.join(self.dir, "containerd.log")
+        self.config_path = os.path.join(self.dir, "config.toml")
+        for d in (self.root, self.state, self.certs_d, os.path.join(self.dir, "cni"),
+                  os.path.join(self.dir, "opt")):
+            os.makedirs(d, exist_ok=True)
+        self._write_config()
+        self.proc = None
+
+    @property
+    def content_dir(self):
+        """The content store root (blobs/sha256/<hex> live under it)."""
+        return os.path.join(self.root, "io.containerd.content.v1.content")
+
+    def blob_path(self, digest):
+        algo, hexpart = digest.split(":", 1)
+        return os.path.join(self.content_dir, "blobs", algo, hexpart)
+
+    def _write_config(self):
+        d = self.dir
+        text = f"""version = 2
+root = "{self.root}"
+state = "{self.state}"
+
+[grpc]
+  address = "{self.socket}"
+
+[ttrpc]
+  address = "{self.socket}.ttrpc"
+
+[debug]
+  address = "{d}/d.sock"
+  level = "debug"
+
+[metrics]
+  address = ""
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "registry.k8s.io/pause:3.6"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      discard_unpacked_layers = false
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = "{self.certs_d}"
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "{d}/cni-bin"
+      conf_dir = "{d}/cni"
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "{d}/opt"
+"""
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self):
+        """Starts the daemon and waits (bounded) until `ctr version` answers on its socket."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise util.HarnessError("containerd already running")
+        with open(self.log_path, "ab") as f:
+            f.write(b"---- harness: starting containerd ----\n")
+        self.proc = util.start_process([CONTAINERD_BIN, "--config", self.config_path],
+                                       self.log_path)
+
+        def answers():
+            if self.proc.poll() is not None:
+                raise util.HarnessError(f"containerd exited with {self.proc.returncode}:\n"
+                                        f"{util.tail(self.log_path)}")
+            return util.run([CTR_BIN, "--address", self.socket, "version"], timeout=5,
+                            check=False).returncode == 0
+        try:
+            util.wait_until(answers, START_TIMEOUT, "containerd to answer `ctr version`", 0.05)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM (SIGKILL after `timeout`); returns the exit code, None if it was not running."""
+        proc, self.proc = self.proc, None
+        return util.stop_process(proc, term_timeout=timeout)
+
+    def kill(self):
+        """SIGKILL, as in a crash; the root stays for a restart."""
+        proc, self.proc = self.proc, None
+        return util.stop_process(proc, term_timeout=5.0, sig=signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def close(self):
+        """Stops the daemon and removes the whole temp dir."""
+        try:
+            self.stop()
+        finally:
+            util.remove_temp_dir(self.dir)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- tools -----------------------------------------------------------------------------
+
+    def ctr(self, *args, check=True, timeout=60, input_bytes=None, namespace=NAMESPACE):
+        """Runs `ctr --address SOCK -n NAMESPACE ARGS...`; returns CompletedProcess (text)."""
+        cmd = [CTR_BIN, "--address", self.socket]
+        if namespace:
+            cmd += ["-n", namespace]
+        return util.run(cmd + list(args), timeout=timeout, check=check, input_bytes=input_bytes)
+
+    def content_digests(self):
+        """Set of digests present in the content store (`ctr content ls -q`)."""
+        out = self.ctr("content", "ls", "-q").stdout
+        return {line.strip() for line in out.splitlines() if line.strip()}
+
+    def wait_content(self, expected, timeout=10.0):
+        """Waits (bounded) until the content store holds exactly the digests in `expected`.
+
+        Needed after `ctr images import`: it writes every blob of the tar, and containerd's
+        asynchronous GC removes the ones no image references (other platforms) shortly after.
+        """
+        expected = set(expected)
+        last = {}
+
+        def same():
+            last["got"] = self.content_digests()
+            return last["got"] == expected
+        try:
+            util.wait_until(same, timeout, "the content store to settle", 0.1)
+        except TimeoutError:
+            got = last.get("got", set())
+            raise AssertionError(f"content store did not settle within {timeout}s: "
+                                 f"extra {sorted(got - expected)}, "
+                                 f"missing {sorted(expected - got)}") from None
+
+    def images(self):
+        """Dict image name -> (target digest, target media type) from `ctr images ls`."""
+        result = {}
+        for line in self.ctr("images", "ls").stdout.splitlines()[1:]:
+            m = _IMAGE_LINE.match(line)
+            if m:
+                result[m.group("name")] = (m.group("digest"), m.group("type"))
+        return result
+
+    def ingest(self, data, ref="harness-ingest"):
+        """Writes bytes into the content store; returns the digest. Labels it as a GC root so it
+        survives until the test removes it."""
+        import hashlib
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.ctr("content", "ingest", "--expected-size", str(len(data)), "--expected-digest",
+                 digest, f"{ref}-{digest[7:19]}", input_bytes=data)
+        self.ctr("content", "label", digest, "containerd.io/gc.root=harness")
+        return digest
+
+    def write_hosts_toml(self, host, server=None, mirrors=()):
+        """Writes certs.d/<host>/hosts.toml: mirrors first (pull+resolve), then `server`.
+
+        `server` defaults to http://<host>; every URL must be loopback (tests never leave it).
+        """
+        server = server or f"http://{host}"
+        for url in (server, *mirrors):
+            if not url.startswith(("http://127.0.0.1", "http://[::1]", "http://localhost")):
+                raise util.HarnessError(f"refusing non-loopback registry URL {url}")
+        lines = [f'server = "{server}"', ""]
+        for m in mirrors:
+            lines += [f'[host."{m}"]', '  capabilities = ["pull", "resolve"]', ""]
+        d = os.path.join(self.certs_d, host)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "hosts.toml")
+        with open(path, "w") as f:
+            f.write("\n".join(lines))
+        return path

@@ -1,0 +1,87 @@
+"""Debian's docker-registry (distribution 2.8) on 127.0.0.1:<free port>, storage in a temp dir.
+
+Owner: the test that constructs it; call close() (or use it as a context manager). Not
+thread-safe. The access log (stderr of the registry) goes to <dir>/registry.log.
+"""
+
+import os
+
+from . import util
+
+REGISTRY_BIN = os.environ.get("DOCKER_REGISTRY_BIN", "docker-registry")
+START_TIMEOUT = 10.0
+
+MANIFEST_ACCEPT = ", ".join([
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])
+
+
+class Registry:
+    """One docker-registry process with its own config and storage."""
+
+    def __init__(self):
+        self.dir = util.make_temp_dir("sit-reg-")
+        self.port = util.free_port()
+        self.addr = f"{util.LOOPBACK}:{self.port}"
+        self.url = f"http://{self.addr}"
+        self.log_path = os.path.join(self.dir, "registry.log")
+        self.config_path = os.path.join(self.dir, "config.yml")
+        data = os.path.join(self.dir, "data")
+        os.makedirs(data)
+        with open(self.config_path, "w") as f:
+            f.write(f"""version: 0.1
+log: {{level: info, accesslog: {{disabled: false}}}}
+storage:
+  filesystem: {{rootdirectory: {data}}}
+  delete: {{enabled: true}}
+  cache: {{blobdescriptor: inmemory}}
+http:
+  addr: {self.addr}
+  headers: {{X-Content-Type-Options: [nosniff]}}
+health: {{storagedriver: {{enabled: false}}}}
+""")
+        self.proc = None
+
+    def start(self):
+        """Starts the registry; waits (bounded) until GET /v2/ answers 200."""
+        self.proc = util.start_process([REGISTRY_BIN, "serve", self.config_path], self.log_path)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise util.HarnessError(f"docker-registry exited with {self.proc.returncode}:\n"
+                                        f"{util.tail(self.log_path)}")
+            return util.http_request(self.url + "/v2/", timeout=2)[0] == 200
+        try:
+            util.wait_until(up, START_TIMEOUT, "docker-registry /v2/", 0.05)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        proc, self.proc = self.proc, None
+        return util.stop_process(proc, term_timeout=5.0)
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            util.remove_temp_dir(self.dir)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def manifest_digest(self, repo, reference):
+        """Docker-Content-Digest of HEAD /v2/<repo>/manifests/<reference>, or None if absent."""
+        status, headers, _ = util.http_request(f"{self.url}/v2/{repo}/manifests/{reference}",
+                                               method="HEAD",
+                                               headers={"Accept": MANIFEST_ACCEPT})
+        if status != 200:
+            return None
+        return headers.get("docker-content-digest")

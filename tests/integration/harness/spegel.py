@@ -1,0 +1,131 @@
+"""The spegel daemon under test (`spegel registry ...`), bound to 127.0.0.1:<free port>.
+
+Owner: the test that constructs it; call stop()/close() in tearDown/finally. Not thread-safe.
+The binary is $SPEGEL_BIN (default /work/main/build/src/spegel); stderr goes to <dir>/spegel.log.
+"""
+
+import json
+import os
+import subprocess
+
+from . import util
+
+READY_TIMEOUT = 15.0
+
+
+def spegel_bin():
+    return os.environ.get("SPEGEL_BIN", "/work/main/build/src/spegel")
+
+
+def registry_args(ctd_socket, content_dir, addr, namespace="k8s.io", resync="1s",
+                  log_level="DEBUG"):
+    """The argument list of `spegel registry` as the tests run it."""
+    return ["registry", "--containerd-sock", ctd_socket, "--containerd-namespace", namespace,
+            "--containerd-content-path", content_dir, "--registry-addr", addr,
+            "--resync-interval", resync, "--log-level", log_level]
+
+
+def run_to_exit(args, timeout=10.0):
+    """Runs spegel with `args` and waits (bounded) for it to exit; returns CompletedProcess."""
+    return util.run([spegel_bin()] + list(args), timeout=timeout, check=False)
+
+
+class Spegel:
+    """One `spegel registry` process pointed at a Containerd fixture (or just a socket path)."""
+
+    def __init__(self, ctd=None, socket=None, content_dir=None, extra_args=()):
+        self.dir = util.make_temp_dir("sit-spg-")
+        self.port = util.free_port()
+        self.addr = f"{util.LOOPBACK}:{self.port}"
+        self.url = f"http://{self.addr}"
+        self.log_path = os.path.join(self.dir, "spegel.log")
+        self.stdout_path = os.path.join(self.dir, "spegel.out")
+        self.socket = socket or ctd.socket
+        self.content_dir = content_dir or ctd.content_dir
+        self.args = registry_args(self.socket, self.content_dir, self.addr) + list(extra_args)
+        self.proc = None
+        self.exit_code = None
+
+    def start(self, wait_ready=True, timeout=READY_TIMEOUT):
+        """Starts the daemon; waits until /readyz is 200 (or, with wait_ready=False, until
+        /livez answers 200) within `timeout`."""
+        self.proc = util.start_process([spegel_bin()] + self.args, self.log_path,
+                                       stdout_path=self.stdout_path)
+        path = "/readyz" if wait_ready else "/livez"
+        try:
+            util.wait_until(lambda: self._alive_status(path) == 200, timeout,
+                            f"spegel {path} == 200", 0.05)
+        except TimeoutError as e:
+            raise util.HarnessError(f"{e}\nspegel log:\n{util.tail(self.log_path)}") from e
+        return self
+
+    def _alive_status(self, path):
+        if self.proc.poll() is not None:
+            raise util.HarnessError(f"spegel exited with {self.proc.returncode}:\n"
+                                    f"{util.tail(self.log_path)}")
+        return self.status(path)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM (SIGKILL after `timeout`); returns and remembers the exit code."""
+        if self.proc is not None:
+            self.exit_code = util.stop_process(self.proc, term_timeout=timeout)
+            self.proc = None
+        return self.exit_code
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            util.remove_temp_dir(self.dir)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- HTTP ------------------------------------------------------------------------------
+
+    def get(self, path, method="GET", headers=None, timeout=5.0):
+        """(status, headers, body) of one request to this spegel (loopback only)."""
+        return util.http_request(self.url + path, method=method, headers=headers, timeout=timeout)
+
+    def status(self, path):
+        """HTTP status of GET path, or None if the connection failed."""
+        try:
+            return self.get(path, timeout=2.0)[0]
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    def debug_index(self):
+        """Parsed JSON of GET /debug/index; raises HarnessError on a non-200 or bad JSON."""
+        status, _, body = self.get("/debug/index")
+        if status != 200:
+            raise util.HarnessError(f"/debug/index answered {status}: {body[:500]!r}")
+        try:
+            return json.loads(body)
+        except ValueError as e:
+            raise util.HarnessError(f"/debug/index is not JSON: {body[:500]!r}") from e
+
+    # ---- logs ------------------------------------------------------------------------------
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_lines_with(self, *needles):
+        """Log lines containing every one of `needles`."""
+        return [line for line in self.log_text().splitlines()
+                if all(n in line for n in needles)]
+
+    def wait_log(self, *needles, timeout=10.0):
+        """Waits (bounded) for a log line containing all needles; returns the first such line."""
+        lines = util.wait_until(lambda: self.log_lines_with(*needles), timeout,
+                                f"a spegel log line containing {needles!r}", 0.1)
+        return lines[0]
