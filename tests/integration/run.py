@@ -34,14 +34,32 @@ class _Result(unittest.TestResult):
         self.allow_skips = allow_skips
         self.passed = 0
         self.failed = 0
-        self._start = 0.0
+        self._start = time.monotonic()
+        self._reported = False
+        self._subtest_failures = []
 
     def startTest(self, test):
         super().startTest(test)
         self._start = time.monotonic()
+        self._reported = False
+        self._subtest_failures = []
         print(f"RUN   {test.id()}", flush=True)
 
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._subtest_failures.append(f"{subtest.id()}:\n{self._exc_info_to_string(err, test)}")
+
+    def stopTest(self, test):
+        # a test whose subtests failed gets neither addSuccess nor addFailure from unittest
+        if not self._reported:
+            self.failed += 1
+            why = "\n".join(self._subtest_failures) or "no result reported"
+            self._report("FAIL", test, why)
+        super().stopTest(test)
+
     def _report(self, word, test, detail=None):
+        self._reported = True
         took = time.monotonic() - self._start
         print(f"{word:<5} {test.id()} ({took:.1f}s)", flush=True)
         if detail:

@@ -119,13 +119,25 @@ class Spegel:
         except OSError:
             return ""
 
-    def log_lines_with(self, *needles):
-        """Log lines containing every one of `needles`."""
-        return [line for line in self.log_text().splitlines()
-                if all(n in line for n in needles)]
+    def log_lines_with(self, *needles, levels=None):
+        """Log lines containing every one of `needles` (and, if `levels` is given, whose JSON
+        "level" is one of them)."""
+        out = []
+        for line in self.log_text().splitlines():
+            if not all(n in line for n in needles):
+                continue
+            if levels is not None:
+                try:
+                    if json.loads(line).get("level") not in levels:
+                        continue
+                except ValueError:
+                    continue
+            out.append(line)
+        return out
 
-    def wait_log(self, *needles, timeout=10.0):
+    def wait_log(self, *needles, timeout=10.0, levels=None):
         """Waits (bounded) for a log line containing all needles; returns the first such line."""
-        lines = util.wait_until(lambda: self.log_lines_with(*needles), timeout,
-                                f"a spegel log line containing {needles!r}", 0.1)
+        lines = util.wait_until(lambda: self.log_lines_with(*needles, levels=levels), timeout,
+                                f"a spegel log line containing {needles!r}"
+                                + (f" at level {levels}" if levels else ""), 0.1)
         return lines[0]
