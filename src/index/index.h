@@ -1,0 +1,93 @@
+// Index: the in-memory view of what this node can serve.
+//
+//   digest           -> {size, media type, kind}       (every present blob reachable from an image)
+//   registry/repo:tag -> digest                         (every image name that is a tagged reference)
+//
+// The index is built from ImageWalks (one per containerd image record). A blob stays as long as
+// at least one walk lists it: deleting an image drops only the keys no remaining image references.
+//
+// Threading: not thread-safe; owned by the loop thread. Pure data: no I/O, so it is unit-tested
+// directly. Invariant: for every digest d, blobs_[d].refs == number of walks whose `blobs`
+// contain d (each walk lists a digest at most once).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "oci/digest.h"
+
+namespace spegel::index {
+
+enum class BlobKind { kIndex, kManifest, kConfig, kLayer };
+std::string_view BlobKindName(BlobKind kind);
+
+struct BlobInfo {
+  int64_t size = 0;
+  std::string media_type;
+  BlobKind kind = BlobKind::kLayer;
+};
+
+// What walking one image record found.
+struct ImageWalk {
+  std::string name;                    // containerd image name
+  oci::Digest target;                  // the image's target (index or manifest)
+  std::optional<std::string> tag_key;  // "registry/repository:tag" when the name has a tag
+  // Present blobs reachable from the target, each digest once, root first.
+  std::vector<std::pair<oci::Digest, BlobInfo>> blobs;
+  // Children named by a present manifest/index but absent from the store (other platforms,
+  // deleted layers). Watched so that their later arrival triggers a re-walk.
+  std::vector<oci::Digest> absent;
+};
+
+class Index {
+ public:
+  // Replaces the whole content with `walks` (a full sync).
+  void Reset(std::vector<ImageWalk> walks);
+  // Adds or replaces the walk of `walk.name`.
+  void PutImage(ImageWalk walk);
+  // Removes the image record; its blobs and tag go unless another image references them.
+  // Returns false if no such image was indexed.
+  bool RemoveImage(const std::string& name);
+  // The blob is gone from the content store (a delete event, or found missing when serving):
+  // drops it everywhere until a later walk finds it present again. Returns false if unknown.
+  bool RemoveBlob(const oci::Digest& digest);
+
+  // nullptr when not indexed. The pointer is valid until the next mutation.
+  const BlobInfo* FindBlob(const oci::Digest& digest) const;
+  std::optional<oci::Digest> ResolveTag(std::string_view tag_key) const;
+  // Every indexed "registry/repository:tag" key whose "repository:tag" part equals `repo_tag`,
+  // for requests that name no registry.
+  std::vector<std::string> TagKeysForRepoTag(std::string_view repository,
+                                             std::string_view tag) const;
+  // Images whose walk lists `digest` as absent.
+  std::vector<std::string> ImagesWaitingFor(const oci::Digest& digest) const;
+  // Names of images whose walk lists `digest` as present.
+  std::vector<std::string> ImagesReferencing(const oci::Digest& digest) const;
+
+  size_t image_count() const { return images_.size(); }
+  size_t blob_count() const { return blobs_.size(); }
+  size_t tag_count() const { return tags_.size(); }
+
+  // Appends JSON arrays for /debug/index: "images":[…],"blobs":[…],"tags":[…] (no braces),
+  // sorted by name / digest / key.
+  void AppendJson(std::string* out) const;
+
+ private:
+  struct BlobEntry {
+    BlobInfo info;
+    int refs = 0;
+  };
+  void AddWalkRefs(const ImageWalk& walk);
+  void DropWalkRefs(const ImageWalk& walk);
+
+  std::map<std::string, ImageWalk> images_;                  // by image name
+  std::unordered_map<oci::Digest, BlobEntry> blobs_;         // by digest
+  std::map<std::string, std::string, std::less<>> tags_;     // tag key -> image name owning it
+};
+
+}  // namespace spegel::index
