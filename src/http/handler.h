@@ -1,0 +1,92 @@
+// The handler side of the HTTP server: Handler, ResponseWriter, BodySource and BodySink.
+//
+// Everything here runs on the server's loop thread. The server never calls a handler, writer
+// callback or body source inline from a ResponseWriter or BodySink method, so handlers need not
+// guard against re-entrance. See server.h for the life of a request.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "http/request.h"
+#include "http/response.h"
+
+namespace spegel::http {
+
+// Receives the bytes of a streamed body. Implemented by the server.
+class BodySink {
+ public:
+  // Delivers the next bytes of the body (copied), answering one BodySource::Proceed(). `data`
+  // must be non-empty and no longer than what remains of the declared length; otherwise the
+  // response is aborted, like Fail().
+  virtual void Write(std::string_view data) = 0;
+  // The source cannot produce the rest. The connection is closed, so the client sees a body
+  // shorter than its Content-Length and never mistakes it for a complete one.
+  virtual void Fail(std::string_view reason) = 0;
+
+ protected:
+  ~BodySink() = default;
+};
+
+// Pull-based body (for bodies from gRPC or peers). The server asks for more only when the socket
+// has taken everything produced so far, so memory stays bounded by one answer per connection.
+// Owned by the server once handed to RespondStream(); destroyed when the response ends.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // Called on the loop thread when more bytes are wanted. The source answers exactly once, inline
+  // or later on the loop thread, with sink.Write() or sink.Fail(). Proceed() is not called again
+  // before that answer. `sink` is valid until the answer or until Stop().
+  virtual void Proceed(BodySink& sink) = 0;
+  // The response ended before the whole body was sent (client gone, timeout, shutdown). Called at
+  // most once, on the loop thread, never after the body completed and never after Fail(); after
+  // it there are no more calls and the sink must not be used. The source is destroyed after it.
+  virtual void Stop() = 0;
+};
+
+// Sends the response of one exchange. Implemented by the server; valid from Handler::Handle()
+// until the response has been completely sent or the abort callback has run, whichever is first.
+// Exactly one Respond* call per exchange, on the loop thread, inline in Handle() or later.
+//
+// Content-Length is always set by the server from the body; Content-Length, Transfer-Encoding
+// and Connection in `headers` are ignored. For a HEAD request the head is sent with that
+// Content-Length and no body (a file is closed, a source destroyed without any call).
+class ResponseWriter {
+ public:
+  // An in-memory body.
+  virtual void Respond(int status, Headers headers, std::string body) = 0;
+  // Only a head, announcing `content_length`. Meant for HEAD requests (or content_length 0): on
+  // another request with content_length > 0 the connection closes after the head, because the
+  // promised body will never come.
+  virtual void RespondHead(int status, Headers headers, uint64_t content_length) = 0;
+  // `length` bytes of `fd` from `offset`, sent with sendfile(2). Takes ownership of `fd` (closed
+  // when the response ends, also on error). If the file ends before `length` bytes, the connection
+  // is aborted: the body is never padded.
+  virtual void RespondFile(int status, Headers headers, int fd, uint64_t offset,
+                           uint64_t length) = 0;
+  // `length` bytes pulled from `source`.
+  virtual void RespondStream(int status, Headers headers, uint64_t length,
+                             std::unique_ptr<BodySource> source) = 0;
+  // Replaces the abort callback. It runs at most once, on the loop thread, if the exchange ends
+  // before its response was completely sent (client reset, timeout, server shutdown deadline).
+  // When it runs the Request and this writer are already unusable; nothing else is called after.
+  virtual void SetAbortCallback(std::function<void()> callback) = 0;
+
+ protected:
+  ~ResponseWriter() = default;
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Called on the loop thread once per request, in the order requests arrived on a connection,
+  // when the request head and its (small, discarded) body are complete. `request` and `writer`
+  // stay valid as described for ResponseWriter. The next request on the connection is not parsed
+  // until this one's response is complete.
+  virtual void Handle(Request& request, ResponseWriter& writer) = 0;
+};
+
+}  // namespace spegel::http

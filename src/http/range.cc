@@ -1,0 +1,85 @@
+#include "http/range.h"
+
+#include <cassert>
+#include <limits>
+
+namespace spegel::http {
+namespace {
+
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+
+bool IsOws(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && IsOws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsOws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Parses a non-empty run of decimal digits, saturating at kMax. False if `s` is empty or holds
+// anything but digits.
+bool ParseDigits(std::string_view s, int64_t* out) {
+  if (s.empty()) return false;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    const int d = c - '0';
+    v = (v > (kMax - d) / 10) ? kMax : v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+bool StartsWithBytesUnit(std::string_view s) {
+  static constexpr std::string_view kUnit = "bytes=";
+  if (s.size() < kUnit.size()) return false;
+  for (size_t i = 0; i < kUnit.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kUnit[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+RangeResult ParseRange(std::string_view header, int64_t size) {
+  assert(size >= 0);
+  RangeResult ignore;  // kIgnore
+  std::string_view v = TrimOws(header);
+  if (!StartsWithBytesUnit(v)) return ignore;
+  v.remove_prefix(6);
+  const size_t dash = v.find('-');
+  if (dash == std::string_view::npos) return ignore;
+  const std::string_view first_text = v.substr(0, dash);
+  const std::string_view last_text = v.substr(dash + 1);
+
+  RangeResult unsatisfiable{RangeOutcome::kUnsatisfiable, {}};
+  if (first_text.empty()) {
+    // Suffix range `-N`.
+    int64_t n = 0;
+    if (!ParseDigits(last_text, &n)) return ignore;
+    if (n == 0 || size == 0) return unsatisfiable;
+    const int64_t len = n < size ? n : size;
+    return {RangeOutcome::kSatisfiable, {size - len, size - 1}};
+  }
+  int64_t first = 0;
+  if (!ParseDigits(first_text, &first)) return ignore;
+  int64_t last = kMax;
+  if (!last_text.empty()) {
+    if (!ParseDigits(last_text, &last)) return ignore;
+    if (last < first) return ignore;
+  }
+  if (first >= size) return unsatisfiable;
+  if (last > size - 1) last = size - 1;
+  return {RangeOutcome::kSatisfiable, {first, last}};
+}
+
+std::string ContentRange(const ByteRange& range, int64_t size) {
+  return "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" +
+         std::to_string(size);
+}
+
+std::string UnsatisfiedContentRange(int64_t size) { return "bytes */" + std::to_string(size); }
+
+}  // namespace spegel::http

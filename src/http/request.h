@@ -1,0 +1,60 @@
+// Request: one parsed HTTP/1.x request head, as handed to a Handler.
+//
+// A Request is a plain value that owns copies of every byte it exposes, so the string_views it
+// returns stay valid as long as the Request object does. The Server owns the Request of each
+// exchange and keeps it alive until that exchange's response completes or is aborted (see
+// server.h). Not thread-safe; used on the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace spegel::http {
+
+// Methods the server distinguishes. Every other method llhttp accepts is kOther; method_name()
+// then gives its name (e.g. "PROPFIND").
+enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kPatch, kOptions, kOther };
+
+struct HeaderField {
+  std::string name;   // As received (case preserved).
+  std::string value;  // Leading and trailing spaces and tabs removed.
+};
+
+class Request {
+ public:
+  Method method() const { return method_; }
+  std::string_view method_name() const { return method_name_; }
+  // The raw request-target, e.g. "/v2/a/blobs/sha256:…?ns=docker.io" (undecoded).
+  std::string_view target() const { return target_; }
+  // target() up to the first '?' (undecoded).
+  std::string_view path() const;
+  // target() after the first '?', without it; empty when there is none.
+  std::string_view query() const;
+  // Value of the first header named `name` (ASCII case-insensitive), or nullopt.
+  std::optional<std::string_view> Header(std::string_view name) const;
+  const std::vector<HeaderField>& headers() const { return headers_; }
+  int version_major() const { return version_major_; }
+  int version_minor() const { return version_minor_; }
+  // Whether the client allows the connection to stay open after this exchange (HTTP/1.1 without
+  // `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`).
+  bool keep_alive() const { return keep_alive_; }
+
+ private:
+  friend class RequestParser;
+  Method method_ = Method::kOther;
+  std::string method_name_;
+  std::string target_;
+  std::vector<HeaderField> headers_;
+  int version_major_ = 1;
+  int version_minor_ = 1;
+  bool keep_alive_ = true;
+};
+
+// ASCII case-insensitive equality, as header names compare.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+}  // namespace spegel::http

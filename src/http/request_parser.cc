@@ -1,0 +1,245 @@
+#include "http/request_parser.h"
+
+#include <utility>
+
+namespace spegel::http {
+namespace {
+
+RequestParser* Self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
+
+// Per-header overhead counted against max_header_bytes: ": " and CRLF.
+constexpr size_t kHeaderOverhead = 4;
+
+Method MapMethod(uint8_t m) {
+  switch (static_cast<llhttp_method_t>(m)) {
+    case HTTP_GET: return Method::kGet;
+    case HTTP_HEAD: return Method::kHead;
+    case HTTP_POST: return Method::kPost;
+    case HTTP_PUT: return Method::kPut;
+    case HTTP_DELETE: return Method::kDelete;
+    case HTTP_PATCH: return Method::kPatch;
+    case HTTP_OPTIONS: return Method::kOptions;
+    default: return Method::kOther;
+  }
+}
+
+std::string TrimOws(std::string s) {
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  return s.substr(b, e - b);
+}
+
+// RFC 9110 tchar.
+bool IsTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTokenChar(c)) return false;
+  }
+  return true;
+}
+
+bool IsUpperToken(char c) { return (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; }
+
+// llhttp reports an unknown method and garbage the same way. A request line that starts with an
+// upper-case token followed by a space names a method we do not implement (501); anything else is
+// a malformed request (400). Only the bytes of this chunk are inspected.
+bool LooksLikeUnknownMethod(const char* data, const char* error_pos, const char* end) {
+  const char* begin = error_pos;
+  while (begin > data && begin[-1] != '\n') {
+    if (!IsUpperToken(begin[-1])) return false;
+    --begin;
+  }
+  const char* p = error_pos;
+  while (p < end && IsUpperToken(*p)) ++p;
+  return p < end && *p == ' ' && p > begin && p - begin <= 32;
+}
+
+}  // namespace
+
+RequestParser::RequestParser(const ParserLimits& limits) : limits_(limits) {
+  llhttp_settings_init(&settings_);
+  settings_.on_message_begin = &RequestParser::OnMessageBegin;
+  settings_.on_url = &RequestParser::OnUrl;
+  settings_.on_header_field = &RequestParser::OnHeaderField;
+  settings_.on_header_value = &RequestParser::OnHeaderValue;
+  settings_.on_header_value_complete = &RequestParser::OnHeaderValueComplete;
+  settings_.on_headers_complete = &RequestParser::OnHeadersComplete;
+  settings_.on_body = &RequestParser::OnBody;
+  settings_.on_message_complete = &RequestParser::OnMessageComplete;
+  llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+  parser_.data = this;
+}
+
+RequestParser::FeedResult RequestParser::Feed(const char* data, size_t len) {
+  if (error_status_ != 0) return {Event::kError, 0};
+  if (paused_) {
+    llhttp_resume(&parser_);
+    paused_ = false;
+  }
+  pause_event_ = Event::kNeedMore;
+  const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  if (error_status_ != 0) return {Event::kError, 0};
+  switch (err) {
+    case HPE_OK:
+      return {Event::kNeedMore, len};
+    case HPE_PAUSED:
+    case HPE_PAUSED_UPGRADE: {
+      if (pause_event_ == Event::kNeedMore) {
+        Fail(400, "unexpected parser pause");
+        return {Event::kError, 0};
+      }
+      if (err == HPE_PAUSED_UPGRADE) {
+        // Upgrades are not supported: the request is served as a plain one and the connection
+        // closes after it, since the bytes that follow belong to another protocol.
+        request_.keep_alive_ = false;
+      }
+      paused_ = true;
+      const char* pos = llhttp_get_error_pos(&parser_);
+      size_t consumed = len;
+      if (pos != nullptr && pos >= data && pos <= data + len) consumed = pos - data;
+      return {pause_event_, consumed};
+    }
+    case HPE_INVALID_METHOD: {
+      const char* pos = llhttp_get_error_pos(&parser_);
+      if (pos != nullptr && pos >= data && pos < data + len &&
+          LooksLikeUnknownMethod(data, pos, data + len)) {
+        Fail(501, "method not implemented");
+      } else {
+        Fail(400, "invalid request method");
+      }
+      return {Event::kError, 0};
+    }
+    case HPE_INVALID_VERSION:
+      Fail(505, "HTTP version not supported");
+      return {Event::kError, 0};
+    default:
+      Fail(400, std::string("malformed request: ") + llhttp_errno_name(err));
+      return {Event::kError, 0};
+  }
+}
+
+Request RequestParser::TakeRequest() { return std::move(request_); }
+
+int RequestParser::Fail(int status, std::string reason) {
+  if (error_status_ == 0) {
+    error_status_ = status;
+    error_reason_ = std::move(reason);
+  }
+  return -1;
+}
+
+bool RequestParser::AddHeadBytes(size_t n) {
+  head_bytes_ += n;
+  return head_bytes_ <= limits_.max_header_bytes;
+}
+
+int RequestParser::OnMessageBegin(llhttp_t* p) {
+  RequestParser* self = Self(p);
+  self->request_ = Request();
+  self->field_.clear();
+  self->value_.clear();
+  self->head_bytes_ = 0;
+  self->body_bytes_ = 0;
+  self->in_message_ = true;
+  return 0;
+}
+
+int RequestParser::OnUrl(llhttp_t* p, const char* at, size_t len) {
+  RequestParser* self = Self(p);
+  if (self->request_.target_.size() + len > self->limits_.max_url_bytes) {
+    return self->Fail(414, "request target too long");
+  }
+  if (!self->AddHeadBytes(len)) return self->Fail(431, "request header too large");
+  self->request_.target_.append(at, len);
+  return 0;
+}
+
+int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
+  RequestParser* self = Self(p);
+  if (!self->AddHeadBytes(len)) return self->Fail(431, "request header too large");
+  self->field_.append(at, len);
+  return 0;
+}
+
+int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  RequestParser* self = Self(p);
+  if (!self->AddHeadBytes(len)) return self->Fail(431, "request header too large");
+  self->value_.append(at, len);
+  return 0;
+}
+
+int RequestParser::OnHeaderValueComplete(llhttp_t* p) {
+  RequestParser* self = Self(p);
+  if (!self->AddHeadBytes(kHeaderOverhead)) return self->Fail(431, "request header too large");
+  // llhttp lets some invalid names through (e.g. with a space inside); a proxy in front might
+  // read such a name differently, so refuse it.
+  if (!IsToken(self->field_)) return self->Fail(400, "invalid header name");
+  self->request_.headers_.push_back({std::move(self->field_), TrimOws(std::move(self->value_))});
+  self->field_.clear();
+  self->value_.clear();
+  return 0;
+}
+
+int RequestParser::OnHeadersComplete(llhttp_t* p) {
+  RequestParser* self = Self(p);
+  Request& r = self->request_;
+  r.version_major_ = llhttp_get_http_major(p);
+  r.version_minor_ = llhttp_get_http_minor(p);
+  if (r.version_major_ != 1) return self->Fail(505, "HTTP version not supported");
+  const uint8_t method = llhttp_get_method(p);
+  r.method_ = MapMethod(method);
+  r.method_name_ = llhttp_method_name(static_cast<llhttp_method_t>(method));
+  if (method == HTTP_CONNECT) return self->Fail(501, "CONNECT not supported");
+  // llhttp rejects this combination too, but only after this callback; checking here keeps a
+  // smuggling attempt from ever reaching the 100-continue or body-size logic.
+  if ((p->flags & F_CONTENT_LENGTH) && (p->flags & F_TRANSFER_ENCODING)) {
+    return self->Fail(400, "both Content-Length and Transfer-Encoding");
+  }
+  const bool has_body =
+      (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->limits_.max_body_bytes) {
+    return self->Fail(413, "request body too large");
+  }
+  if (auto expect = r.Header("Expect")) {
+    if (!EqualsIgnoreCase(*expect, "100-continue")) {
+      return self->Fail(417, "unsupported Expect");
+    }
+    if (has_body) {
+      self->pause_event_ = Event::kContinue;
+      return HPE_PAUSED;
+    }
+  }
+  return 0;
+}
+
+int RequestParser::OnBody(llhttp_t* p, const char*, size_t len) {
+  RequestParser* self = Self(p);
+  self->body_bytes_ += len;
+  if (self->body_bytes_ > self->limits_.max_body_bytes) {
+    return self->Fail(413, "request body too large");
+  }
+  return 0;  // Discarded: no route takes a request body.
+}
+
+int RequestParser::OnMessageComplete(llhttp_t* p) {
+  RequestParser* self = Self(p);
+  self->request_.keep_alive_ = llhttp_should_keep_alive(p) != 0;
+  self->in_message_ = false;
+  self->pause_event_ = Event::kRequest;
+  return HPE_PAUSED;
+}
+
+}  // namespace spegel::http

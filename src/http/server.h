@@ -1,0 +1,159 @@
+// Server: the HTTP/1.1 server every pull goes through (libuv + llhttp + sendfile(2)).
+//
+// Life of a request
+//   1. A listening socket (raw, non-blocking, watched by a uv_poll_t) accepts connections. Above
+//      max_connections a new connection is accepted and closed at once, with no response: the
+//      client sees a reset or EOF and retries elsewhere; the kernel backlog never fills.
+//   2. Each connection owns one socket fd, one uv_poll_t on it and one uv_timer_t. All socket I/O
+//      is done with plain read(2)/send(2)/sendfile(2) from the poll callback, so libuv's stream
+//      writes and our raw writes can never interleave: there are no libuv stream writes at all.
+//   3. Bytes go through a RequestParser, which stops after each complete request. While a request
+//      is being handled or answered, the socket is not read (pipelined requests wait in the
+//      kernel, bounded by its buffers): responses go out strictly in order and a connection's
+//      memory does not depend on what the client sends.
+//   4. Handler::Handle(request, writer) runs on the loop thread. It answers inline or later with
+//      one ResponseWriter::Respond* call (see handler.h for the callback contract). The response
+//      is written from the next poll callback: a head plus an in-memory body, a file body with
+//      sendfile(2) (at most max_bytes_per_turn per loop turn, so one download cannot starve the
+//      others), or a streamed body pulled from a BodySource only when the socket has drained.
+//   5. When the response is complete the exchange ends (no callback), and the connection either
+//      parses the next buffered request, waits idle (keep-alive), or closes.
+//   Errors in the request (malformed, limits) get a complete error response with an exact
+//   Content-Length and `Connection: close`; the connection then half-closes and drains the
+//   client's unread bytes for a short while (a "lingering close"), so the client reads the error
+//   instead of a reset.
+//
+// Timeouts (one timer per connection, one phase at a time):
+//   - idle: waiting for the first byte of a request: keepalive_idle_timeout (header_read_timeout
+//     on a new connection); then the connection closes silently.
+//   - header read: from the first byte of a request until the request (head and small body) is
+//     complete: header_read_timeout for the whole block, not per byte; then 408 and close.
+//   - write stall: the socket has accepted no byte for write_stall_timeout while a response is
+//     pending; then the connection is aborted.
+//   While the handler or a BodySource is working the server arms no timer: their deadlines are
+//   theirs.
+// A client that half-closes (EOF) after sending requests still gets the responses to requests
+// already received; then the connection closes. A reset or socket error aborts the exchange.
+//
+// Ownership and threading: the Server is owned by its creator, and owns its connections and
+// every uv handle it creates (each freed from its close callback). Every method must be called on
+// the loop thread, and every callback (handler, writer, body source) runs on it.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "base/status.h"
+#include "http/handler.h"
+#include "http/request_parser.h"
+#include "loop/loop.h"
+
+namespace spegel::http {
+
+// A TCP address to listen on.
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  // ":PORT" (no host): IPv6 wildcard with IPV6_V6ONLY off, so IPv4 clients are served too; falls
+  // back to the IPv4 wildcard on hosts without IPv6.
+  bool dual_stack_wildcard = false;
+
+  uint16_t port() const;
+  // "127.0.0.1:5000", "[::1]:5000", ":5000".
+  std::string ToString() const;
+};
+
+// Accepts ":PORT", "IPV4:PORT", "[IPV6]:PORT" and "localhost:PORT" (→ 127.0.0.1; no other name is
+// resolved: no DNS at startup). PORT is 0..65535 in decimal (0 picks a free port). Anything else
+// is InvalidArgument with a message naming the problem.
+Result<Address> ParseListenAddress(std::string_view text);
+
+struct ServerOptions {
+  // Request head limit (target + headers); above it: 431 and close.
+  size_t max_header_bytes = 16 * 1024;
+  // Request target limit; above it: 414 and close.
+  size_t max_url_bytes = 8 * 1024;
+  // Request bodies (GET/HEAD should have none) up to this size are drained and discarded;
+  // larger ones: 413 and close.
+  uint64_t max_request_body_bytes = 16 * 1024;
+  // Open connections; new ones above it are accepted and closed at once.
+  size_t max_connections = 10000;
+  // Whole request head (and small body) must arrive within this from its first byte: else 408.
+  // Also the time a new connection may stay silent before it is closed.
+  uint64_t header_read_timeout_ms = 10'000;
+  // An idle keep-alive connection is closed silently after this.
+  uint64_t keepalive_idle_timeout_ms = 60'000;
+  // A pending response that makes no progress for this long (client stopped reading) is aborted.
+  uint64_t write_stall_timeout_ms = 30'000;
+  // How long a closing connection drains unread client bytes after its last response.
+  uint64_t linger_timeout_ms = 2'000;
+  // Body bytes written per connection per loop turn, so one large download cannot starve others.
+  uint64_t max_bytes_per_turn = 1024 * 1024;
+  // listen(2) backlog.
+  int backlog = 511;
+};
+
+class Connection;
+
+class Server {
+ public:
+  // `loop` and `handler` must outlive the Server.
+  Server(Loop* loop, Handler* handler, ServerOptions options = {});
+  // REQUIRES: Listen() never succeeded, or Shutdown()'s done callback has run.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens (SO_REUSEADDR). Returns the bound port (the chosen one when the address
+  // has port 0). Call at most once.
+  Result<uint16_t> Listen(const Address& address);
+
+  // Stops accepting, closes idle connections, lets in-flight exchanges finish (their responses
+  // carry `Connection: close`) for up to `deadline_ms`, then aborts the rest. `done` runs once,
+  // on the loop thread, never inline, after every connection and every uv handle of this server
+  // is closed and freed. Call at most once.
+  void Shutdown(uint64_t deadline_ms, std::function<void()> done);
+
+  size_t connection_count() const { return connections_.size(); }
+  uint16_t port() const { return port_; }
+  const ServerOptions& options() const { return options_; }
+
+ private:
+  friend class Connection;
+
+  static void OnListenPoll(uv_poll_t* handle, int status, int events);
+  static void OnTimerClosed(uv_handle_t* handle);
+  void AcceptMany();
+  void StartListenPoll();
+  void CloseServerTimer(uv_timer_t*& timer);
+  // Bookkeeping of uv handles whose close callback has not run yet.
+  void HandleOpened() { ++open_handles_; }
+  void HandleClosed();
+  void ConnectionClosed(Connection* connection);
+  void MaybeDone();
+
+  Loop* loop_;
+  Handler* handler_;
+  ServerOptions options_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  uv_poll_t* listen_poll_ = nullptr;
+  uv_timer_t* accept_backoff_ = nullptr;  // Pauses accept(2) after EMFILE and similar.
+  uv_timer_t* deadline_ = nullptr;        // Shutdown deadline.
+  std::unordered_set<Connection*> connections_;  // Open (not closing) connections.
+  size_t open_handles_ = 0;
+  bool shutting_down_ = false;
+  bool done_called_ = false;
+  std::function<void()> done_;
+};
+
+}  // namespace spegel::http
