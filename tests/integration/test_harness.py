@@ -192,6 +192,13 @@ class RealToolsTest(unittest.TestCase):
         digest = self.ctd.ingest(b"{not json")
         self.assertEqual(digest, _sha(b"{not json"))
         self.assertIn(digest, self.ctd.content_digests())
+        images.create_image(self.ctd, "example.test/bad/garbage:v1", digest,
+                            imagegen.OCI_MANIFEST, 9)
+        images.create_image(self.ctd, "not a ref", digest, imagegen.OCI_MANIFEST, 9)
+        recorded = self.ctd.images()
+        self.assertEqual(recorded["example.test/bad/garbage:v1"],
+                         (digest, imagegen.OCI_MANIFEST))
+        self.assertEqual(recorded["not a ref"], (digest, imagegen.OCI_MANIFEST))
         self.ctd.ctr("content", "rm", digest)
         self.assertNotIn(digest, self.ctd.content_digests())
 

@@ -8,6 +8,7 @@ Layout of the temp dir (short, under /tmp, because unix socket paths are limited
 Nothing is written outside it: the opt plugin path points inside too (environment.md §4).
 """
 
+import hashlib
 import os
 import re
 import signal
@@ -184,12 +185,18 @@ state = "{self.state}"
     def ingest(self, data, ref="harness-ingest"):
         """Writes bytes into the content store; returns the digest. Labels it as a GC root so it
         survives until the test removes it."""
-        import hashlib
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        self.ctr("content", "ingest", "--expected-size", str(len(data)), "--expected-digest",
-                 digest, f"{ref}-{digest[7:19]}", input_bytes=data)
-        self.ctr("content", "label", digest, "containerd.io/gc.root=harness")
-        return digest
+        # ctr ingests under a temporary lease; once it ends, GC may collect the blob before the
+        # label lands. Retry a few times: the label makes it a GC root for good.
+        last = None
+        for _ in range(5):
+            self.ctr("content", "ingest", "--expected-size", str(len(data)),
+                     "--expected-digest", digest, f"{ref}-{digest[7:19]}", input_bytes=data)
+            last = self.ctr("content", "label", digest, "containerd.io/gc.root=harness",
+                            check=False)
+            if last.returncode == 0:
+                return digest
+        raise util.HarnessError(f"could not ingest and pin {digest}: {last.stderr}")
 
     def write_hosts_toml(self, host, server=None, mirrors=()):
         """Writes certs.d/<host>/hosts.toml: mirrors first (pull+resolve), then `server`.
