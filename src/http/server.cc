@@ -296,7 +296,11 @@ void Connection::OnReadable() {
   if (phase_ != Phase::kIdle && phase_ != Phase::kReading) return;
   if (!in_buf_) in_buf_ = std::make_unique<char[]>(kReadBufferSize);
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  if (in_end_ == kReadBufferSize) return;  // Cannot happen: input is parsed before reading more.
+  if (in_end_ == kReadBufferSize) {
+    // Cannot happen (input is parsed before more is read), but never spin on a full buffer.
+    Abort("input buffer full");
+    return;
+  }
   ssize_t n;
   do {
     n = ::read(fd_, in_buf_.get() + in_end_, kReadBufferSize - in_end_);
@@ -357,8 +361,7 @@ bool Connection::BeginResponse(int status, const Headers& headers, uint64_t cont
     LOG_ERROR("http: response outside an exchange ignored").Int("status", status);
     return false;
   }
-  keep_alive_ = request_->keep_alive() && !draining_ && !peer_eof_ &&
-                !server_->shutting_down_;
+  keep_alive_ = request_->keep_alive() && !draining_ && !server_->shutting_down_;
   const bool http10 = request_->version_minor() == 0;
   out_.append(SerializeHead(status, headers, content_length, keep_alive_, http10));
   phase_ = Phase::kWriting;
@@ -528,16 +531,20 @@ void Connection::FinishResponse() {
   source_.reset();
   request_.reset();
   abort_callback_ = nullptr;
-  const bool keep = keep_alive_ && !draining_ && !peer_eof_ && !server_->shutting_down_;
+  const bool keep = keep_alive_ && !draining_ && !server_->shutting_down_;
   if (!keep) {
     StartLinger();
     return;
   }
   if (in_begin_ < in_end_) {
-    // A pipelined request is already buffered.
+    // A pipelined request is already buffered (even if the client has half-closed since).
     phase_ = Phase::kReading;
     ArmTimer(TimerKind::kHeader, server_->options_.header_read_timeout_ms);
     ProcessInput();
+    return;
+  }
+  if (peer_eof_) {
+    Abort("client closed");
     return;
   }
   phase_ = Phase::kIdle;

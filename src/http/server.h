@@ -32,8 +32,9 @@
 //     pending; then the connection is aborted.
 //   While the handler or a BodySource is working the server arms no timer: their deadlines are
 //   theirs.
-// A client that half-closes (EOF) after sending requests still gets the responses to requests
-// already received; then the connection closes. A reset or socket error aborts the exchange.
+// A client that half-closes (EOF) after sending requests still gets the responses to the requests
+// the server had already read (responses then say nothing about closing, but the connection closes
+// after the last of them). A reset or socket error aborts the exchange.
 //
 // Ownership and threading: the Server is owned by its creator, and owns its connections and
 // every uv handle it creates (each freed from its close callback). Every method must be called on
@@ -120,7 +121,7 @@ class Server {
   // Stops accepting, closes idle connections, lets in-flight exchanges finish (their responses
   // carry `Connection: close`) for up to `deadline_ms`, then aborts the rest. `done` runs once,
   // on the loop thread, never inline, after every connection and every uv handle of this server
-  // is closed and freed. Call at most once.
+  // is closed and freed; the Server may be destroyed inside `done`. Call at most once.
   void Shutdown(uint64_t deadline_ms, std::function<void()> done);
 
   size_t connection_count() const { return connections_.size(); }

@@ -432,6 +432,31 @@ TEST_CASE("HTTP/1.0 closes unless keep-alive is asked") {
   ts.Shutdown(1000);
 }
 
+TEST_CASE("a half-closed client still gets the responses to requests already sent") {
+  TestServer ts;
+  Client c(ts.port);
+  REQUIRE(c.Send("GET /later?ms=50 HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"));
+  ::shutdown(c.fd(), SHUT_WR);
+  CHECK(c.Read().body == "later");
+  CHECK(c.Read().body == "hello");
+  CHECK(c.ClosedWithoutData());
+  ts.Shutdown(1000);
+}
+
+TEST_CASE("a client reset while the handler works runs the abort callback") {
+  TestServer ts;
+  {
+    Client c(ts.port);
+    REQUIRE(c.Send("GET /hang HTTP/1.1\r\n\r\n"));
+    REQUIRE(WaitFor([&] { return ts.handler.handled == 1; }));
+    linger lg{1, 0};  // Close with RST.
+    setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
+  CHECK(WaitFor([&] { return ts.handler.aborts == 1; }));
+  CHECK(ts.OnLoop([&] { return ts.server->connection_count(); }) == 0);
+  ts.Shutdown(1000);
+}
+
 TEST_CASE("Expect: 100-continue gets an interim response") {
   TestServer ts;
   Client c(ts.port);
