@@ -1,7 +1,125 @@
-// Wiring only: parse flags, build objects, run the loop. Filled in as layers land.
-#include <cstdio>
+// spegel: wiring only. Parses the subcommand and its flags, builds the objects, runs the loop.
+#include <signal.h>
 
-int main() {
-  printf("spegel %s\n", SPEGEL_VERSION);
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "cli/registry_options.h"
+#include "containerd/grpc_client.h"
+#include "http/server.h"
+#include "index/index.h"
+#include "index/syncer.h"
+#include "loop/loop.h"
+#include "registry/handler.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "Usage: spegel <command> [flags]\n"
+    "\n"
+    "Spegel is a stateless, cluster-local OCI registry mirror that runs next to containerd.\n"
+    "\n"
+    "Commands:\n"
+    "  registry   Index this node's containerd content and serve it (the daemon).\n"
+    "  version    Print the version.\n"
+    "\n"
+    "Run 'spegel <command> --help' for the flags of a command.\n";
+
+// Exit codes: 0 ok, 1 runtime failure, 2 bad usage (flags, addresses).
+constexpr int kExitUsage = 2;
+
+int RunRegistry(const spegel::cli::RegistryOptions& options) {
+  using namespace spegel;
+  SetLogLevel(options.level);
+  // Writes to a socket the client closed must fail with EPIPE, not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+
+  auto client = containerd::NewGrpcContainerdClient(
+      {options.containerd_sock, options.containerd_namespace, std::chrono::seconds(10)});
+  if (!client.ok()) {
+    fprintf(stderr, "spegel registry: %s\n", client.status().message().c_str());
+    return kExitUsage;
+  }
+
+  Loop loop;
+  index::Index index;
+  index::SyncerOptions sync_options;
+  sync_options.resync_interval = options.resync_interval;
+  sync_options.content_path = options.containerd_content_path;
+  index::Syncer syncer(&loop, client->get(), &index, sync_options);
+  registry::RegistryHandler handler(&loop, &index, &syncer, client->get());
+  http::Server server(&loop, &handler, options.ServerOptions());
+
+  auto port = server.Listen(options.registry_address);
+  if (!port.ok()) {
+    LOG_ERROR("cannot listen")
+        .Str("addr", options.registry_addr)
+        .Str("error", port.status().ToString());
+    return 1;
+  }
+  LOG_INFO("spegel registry started")
+      .Str("version", SPEGEL_VERSION)
+      .Str("registry_addr", options.registry_address.ToString())
+      .Int("port", *port)
+      .Str("containerd_sock", options.containerd_sock)
+      .Str("containerd_namespace", options.containerd_namespace);
+  syncer.Start();
+
+  bool shutting_down = false;
+  std::vector<std::unique_ptr<SignalWatcher>> signals;
+  auto shutdown = [&] {
+    if (shutting_down) return;
+    shutting_down = true;
+    LOG_INFO("shutting down");
+    syncer.Stop();
+    server.Shutdown(static_cast<uint64_t>(options.shutdown_timeout.count()), [&] {
+      for (auto& s : signals) s->Stop();
+      loop.Stop();
+    });
+  };
+  signals.push_back(std::make_unique<SignalWatcher>(&loop, SIGTERM, shutdown));
+  signals.push_back(std::make_unique<SignalWatcher>(&loop, SIGINT, shutdown));
+
+  loop.Run();
+  signals.clear();
+  LOG_INFO("exit gracefully");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? kExitUsage : 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "version" || command == "--version") {
+    if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+      printf("Usage: spegel version\n\nPrints the version.\n");
+      return 0;
+    }
+    printf("spegel version %s\n", SPEGEL_VERSION);
+    return 0;
+  }
+  if (command == "registry") {
+    bool help = false;
+    std::string usage;
+    auto options = spegel::cli::ParseRegistryOptions(args, spegel::cli::ProcessEnv(), &help, &usage);
+    if (help) {
+      fputs(usage.c_str(), stdout);
+      return 0;
+    }
+    if (!options.ok()) {
+      fprintf(stderr, "spegel registry: %s\n", options.status().message().c_str());
+      return kExitUsage;
+    }
+    return RunRegistry(*options);
+  }
+  fprintf(stderr, "spegel: unknown command \"%s\"\n\n%s", command.c_str(), kUsage);
+  return kExitUsage;
 }

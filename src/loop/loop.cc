@@ -93,3 +93,26 @@ void Timer::OnTimer(uv_timer_t* handle) {
 }
 
 }  // namespace spegel
+
+namespace spegel {
+
+SignalWatcher::SignalWatcher(Loop* loop, int signum, std::function<void()> callback)
+    : handle_(new uv_signal_t), callback_(std::move(callback)) {
+  uv_signal_init(loop->uv(), handle_);
+  handle_->data = this;
+  uv_signal_start(handle_, &SignalWatcher::OnSignal, signum);
+}
+
+SignalWatcher::~SignalWatcher() {
+  handle_->data = nullptr;
+  CloseAndDelete(handle_);
+}
+
+void SignalWatcher::Stop() { uv_signal_stop(handle_); }
+
+void SignalWatcher::OnSignal(uv_signal_t* handle, int /*signum*/) {
+  auto* self = static_cast<SignalWatcher*>(handle->data);
+  if (self != nullptr) self->callback_();
+}
+
+}  // namespace spegel

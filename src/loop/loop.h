@@ -84,3 +84,24 @@ void CloseAndDelete(T* handle) {
 }
 
 }  // namespace spegel
+
+namespace spegel {
+
+// Watches one signal on the loop (uv_signal_t). The callback runs on the loop thread each time
+// the signal arrives, until Stop() or destruction. Owns its handle (freed from its close
+// callback).
+class SignalWatcher {
+ public:
+  SignalWatcher(Loop* loop, int signum, std::function<void()> callback);
+  ~SignalWatcher();
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+  void Stop();
+
+ private:
+  static void OnSignal(uv_signal_t* handle, int signum);
+  uv_signal_t* handle_;
+  std::function<void()> callback_;
+};
+
+}  // namespace spegel

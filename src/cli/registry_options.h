@@ -1,0 +1,46 @@
+// Options of `spegel registry`, parsed from flags and their environment twins.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "base/status.h"
+#include "cli/flags.h"
+#include "http/server.h"
+
+namespace spegel::cli {
+
+struct RegistryOptions {
+  // Where the registry API and the probes listen. Default ":5000" (all addresses).
+  std::string registry_addr = ":5000";
+  http::Address registry_address;  // registry_addr, parsed
+  std::string containerd_sock = "/run/containerd/containerd.sock";
+  std::string containerd_namespace = "k8s.io";
+  // Direct blob reads; empty = discover through containerd's Introspection, else gRPC reads.
+  std::string containerd_content_path = "/var/lib/containerd/io.containerd.content.v1.content";
+  // Full resync period (containerd's GC deletes content without events).
+  std::chrono::milliseconds resync_interval{60000};
+  std::string log_level = "INFO";
+  LogLevel level = LogLevel::kInfo;
+  // HTTP limits (see http::ServerOptions for what each does).
+  int64_t max_header_bytes = 16 * 1024;
+  int64_t max_url_bytes = 8 * 1024;
+  int64_t max_connections = 10000;
+  std::chrono::milliseconds header_read_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds write_stall_timeout{30000};
+  // Graceful shutdown bound on SIGTERM.
+  std::chrono::milliseconds shutdown_timeout{10000};
+
+  http::ServerOptions ServerOptions() const;
+};
+
+// Parses `args` (after "registry"). On --help, `*help` is set and `*usage` holds the text.
+// Errors are InvalidArgument naming the flag.
+Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& args,
+                                             const EnvLookup& env, bool* help,
+                                             std::string* usage);
+
+}  // namespace spegel::cli

@@ -1,0 +1,301 @@
+#include "registry/handler.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/json_escape.h"
+#include "base/log.h"
+#include "http/range.h"
+
+namespace spegel::registry {
+namespace {
+
+constexpr int64_t kGrpcChunkBytes = 1 << 20;
+
+bool IsGetOrHead(const http::Request& request) {
+  return request.method() == http::Method::kGet || request.method() == http::Method::kHead;
+}
+
+void Send(http::Request& request, http::ResponseWriter& writer, int status, http::Headers headers,
+          std::string body) {
+  if (request.method() == http::Method::kHead) {
+    writer.RespondHead(status, std::move(headers), body.size());
+  } else {
+    writer.Respond(status, std::move(headers), std::move(body));
+  }
+}
+
+// Streams a blob range through containerd's Content.Read, one chunk per Proceed(), on a worker.
+class GrpcBlobSource : public http::BodySource {
+ public:
+  GrpcBlobSource(Loop* loop, Worker* worker, containerd::ContainerdClient* client,
+                 oci::Digest digest, int64_t offset, int64_t length)
+      : loop_(loop),
+        worker_(worker),
+        client_(client),
+        digest_(std::move(digest)),
+        offset_(offset),
+        remaining_(length) {}
+
+  void Proceed(http::BodySink& sink) override {
+    sink_ = &sink;
+    const int64_t want = std::min(remaining_, kGrpcChunkBytes);
+    auto alive = alive_;
+    auto* client = client_;
+    auto* loop = loop_;
+    const std::string digest = digest_.str();
+    const int64_t offset = offset_;
+    worker_->Push([alive, client, loop, digest, offset, want] {
+      auto data = std::make_shared<std::string>();
+      Status st = client->Read(digest, offset, want, [&](std::string_view chunk) {
+        data->append(chunk);
+        return static_cast<int64_t>(data->size()) <= want;
+      });
+      if (st.ok() && static_cast<int64_t>(data->size()) != want) {
+        st = Status::DataLoss("content ended early");
+      }
+      loop->Post([alive, data, st] {
+        if (*alive) (*alive)->Deliver(st, std::move(*data));
+      });
+    });
+  }
+
+  void Stop() override { *alive_ = nullptr; }
+  ~GrpcBlobSource() override { *alive_ = nullptr; }
+
+ private:
+  void Deliver(const Status& st, std::string data) {
+    if (!st.ok()) {
+      LOG_WARN("content read through containerd failed")
+          .Str("digest", digest_.str())
+          .Str("error", st.ToString());
+      sink_->Fail(st.message());
+      return;
+    }
+    offset_ += static_cast<int64_t>(data.size());
+    remaining_ -= static_cast<int64_t>(data.size());
+    sink_->Write(data);
+  }
+
+  Loop* loop_;
+  Worker* worker_;
+  containerd::ContainerdClient* client_;
+  oci::Digest digest_;
+  int64_t offset_;
+  int64_t remaining_;
+  http::BodySink* sink_ = nullptr;
+  // Cleared by Stop() or destruction, so a read finishing later delivers nowhere.
+  std::shared_ptr<GrpcBlobSource*> alive_ = std::make_shared<GrpcBlobSource*>(this);
+};
+
+}  // namespace
+
+RegistryHandler::RegistryHandler(Loop* loop, index::Index* index, index::Syncer* syncer,
+                                 containerd::ContainerdClient* client)
+    : loop_(loop), index_(index), syncer_(syncer), client_(client) {
+  for (int i = 0; i < 2; ++i) readers_.push_back(std::make_unique<Worker>("spegel-read"));
+}
+
+RegistryHandler::~RegistryHandler() {
+  for (auto& r : readers_) r->Stop();
+}
+
+void RegistryHandler::Handle(http::Request& request, http::ResponseWriter& writer) {
+  const std::string_view path = request.path();
+  if (path == "/v2" || path.substr(0, 4) == "/v2/") return Registry(request, writer);
+  if (path == "/readyz" || path == "/livez" || path == "/debug/index") {
+    if (!IsGetOrHead(request)) {
+      Send(request, writer, 405, {{"Allow", "GET, HEAD"}, {"Content-Type", "text/plain"}},
+           "method not allowed\n");
+      return;
+    }
+    if (path == "/readyz") return Probe(request, writer, syncer_->ready());
+    if (path == "/livez") return Probe(request, writer, true);
+    return DebugIndex(request, writer);
+  }
+  Send(request, writer, 404, {{"Content-Type", "text/plain"}}, "not found\n");
+}
+
+void RegistryHandler::Probe(http::Request& request, http::ResponseWriter& writer, bool ok) {
+  Send(request, writer, ok ? 200 : 503, {{"Content-Type", "text/plain"}},
+       ok ? "ok\n" : "not ready\n");
+}
+
+void RegistryHandler::DebugIndex(http::Request& request, http::ResponseWriter& writer) {
+  std::string body;
+  body.reserve(256 + index_->blob_count() * 180);
+  body.append("{\"ready\":");
+  body.append(syncer_->ready() ? "true" : "false");
+  body.append(",\"connected\":");
+  body.append(syncer_->connected() ? "true" : "false");
+  body.append(",\"synced\":");
+  body.append(syncer_->synced() ? "true" : "false");
+  body.append(",\"containerd_version\":");
+  AppendJsonString(&body, syncer_->containerd_version());
+  body.append(",\"content_root\":");
+  AppendJsonString(&body, syncer_->content_root());
+  body.append(",\"full_syncs\":");
+  body.append(std::to_string(syncer_->full_syncs()));
+  body.append(",\"reconnects\":");
+  body.append(std::to_string(syncer_->reconnects()));
+  body.append(",");
+  index_->AppendJson(&body);
+  body.append("}\n");
+  Send(request, writer, 200, {{"Content-Type", "application/json"}}, std::move(body));
+}
+
+void RegistryHandler::SendError(http::Request& request, http::ResponseWriter& writer,
+                                OciError error, std::string_view message, http::Headers extra) {
+  extra.push_back({"Content-Type", "application/json"});
+  Send(request, writer, HttpStatus(error), std::move(extra), ErrorBody(error, message));
+}
+
+void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& writer) {
+  if (!IsGetOrHead(request)) {
+    SendError(request, writer, OciError::kUnsupported,
+              "this registry is a read-only mirror: only GET and HEAD are supported",
+              {{"Allow", "GET, HEAD"}});
+    return;
+  }
+  const RouteResult parsed = ParseRoute(request.path(), request.query());
+  const Route& route = parsed.route;
+  if (route.kind == RouteKind::kApiVersion) {
+    Send(request, writer, 200,
+         {{"Content-Type", "application/json"},
+          {"Docker-Distribution-API-Version", "registry/2.0"}},
+         "{}");
+    return;
+  }
+  if (route.kind == RouteKind::kUnknown) {
+    SendError(request, writer, OciError::kNameUnknown, "not found: only manifests and blobs are served");
+    return;
+  }
+  if (parsed.error) {
+    const OciError error = *parsed.error == RouteError::kDigestInvalid ? OciError::kDigestInvalid
+                           : *parsed.error == RouteError::kTagInvalid  ? OciError::kTagInvalid
+                                                                       : OciError::kNameInvalid;
+    SendError(request, writer, error, parsed.message);
+    return;
+  }
+
+  const bool is_manifest = route.kind == RouteKind::kManifest;
+  const OciError unknown = is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown;
+  std::optional<oci::Digest> digest = route.digest;
+  if (!digest) {
+    // Manifest by tag.
+    std::string key;
+    if (!route.registry.empty()) {
+      key = route.registry + "/" + route.repository + ":" + route.tag;
+    } else {
+      const auto keys = index_->TagKeysForRepoTag(route.repository, route.tag);
+      if (keys.size() > 1) {
+        std::string names;
+        for (const auto& k : keys) names += (names.empty() ? "" : ", ") + k;
+        SendError(request, writer, OciError::kManifestUnknown,
+                  "tag is ambiguous without ns: " + names +
+                      "; add ?ns=<registry> or use /v2/<registry>/<name>/manifests/<tag>");
+        return;
+      }
+      if (!keys.empty()) key = keys[0];
+    }
+    if (!key.empty()) digest = index_->ResolveTag(key);
+    if (!digest) {
+      SendError(request, writer, unknown, "manifest unknown to this node");
+      return;
+    }
+  }
+  const index::BlobInfo* blob = index_->FindBlob(*digest);
+  if (blob == nullptr ||
+      (is_manifest && blob->kind != index::BlobKind::kManifest &&
+       blob->kind != index::BlobKind::kIndex)) {
+    SendError(request, writer, unknown,
+              std::string(is_manifest ? "manifest" : "blob") + " unknown to this node");
+    return;
+  }
+  ServeContent(request, writer, route, *digest, *blob, is_manifest);
+}
+
+void RegistryHandler::ServeContent(http::Request& request, http::ResponseWriter& writer,
+                                   const Route& route, const oci::Digest& digest,
+                                   const index::BlobInfo& blob, bool is_manifest) {
+  (void)route;
+  const int64_t size = blob.size;
+  http::Headers headers{{"Docker-Content-Digest", digest.str()}};
+  int status = 200;
+  int64_t offset = 0;
+  int64_t length = size;
+  if (!is_manifest) {
+    headers.push_back({"Accept-Ranges", "bytes"});
+    if (auto range_header = request.Header("Range")) {
+      const http::RangeResult range = http::ParseRange(*range_header, size);
+      if (range.outcome == http::RangeOutcome::kUnsatisfiable) {
+        SendError(request, writer, OciError::kRangeInvalid, "range not satisfiable",
+                  {{"Content-Range", http::UnsatisfiedContentRange(size)},
+                   {"Docker-Content-Digest", digest.str()}});
+        return;
+      }
+      if (range.outcome == http::RangeOutcome::kSatisfiable) {
+        status = 206;
+        offset = range.range.first;
+        length = range.range.length();
+        headers.push_back({"Content-Range", http::ContentRange(range.range, size)});
+      }
+    }
+  }
+  headers.push_back({"Content-Type", blob.media_type.empty() ? "application/octet-stream"
+                                                             : blob.media_type});
+
+  const std::string& root = syncer_->content_root();
+  if (!root.empty()) {
+    std::string path = root;
+    path.append("/blobs/");
+    path.append(digest.algorithm());
+    path.push_back('/');
+    path.append(digest.hex());
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT) {
+      // GC removed it without an event: forget it and let containerd go elsewhere at once.
+      syncer_->BlobMissing(digest);
+      SendError(request, writer, is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown,
+                "content is no longer on this node");
+      return;
+    }
+    if (fd >= 0) {
+      struct stat st;
+      if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != size) {
+        ::close(fd);
+        LOG_WARN("content file does not match the index; dropped")
+            .Str("digest", digest.str())
+            .Str("path", path);
+        syncer_->BlobMissing(digest);
+        SendError(request, writer,
+                  is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown,
+                  "content is no longer on this node");
+        return;
+      }
+      if (request.method() == http::Method::kHead) {
+        ::close(fd);
+        writer.RespondHead(status, std::move(headers), static_cast<uint64_t>(length));
+        return;
+      }
+      writer.RespondFile(status, std::move(headers), fd, static_cast<uint64_t>(offset),
+                         static_cast<uint64_t>(length));
+      return;
+    }
+    // Not readable (permissions): fall through to gRPC.
+  }
+  if (request.method() == http::Method::kHead) {
+    writer.RespondHead(status, std::move(headers), static_cast<uint64_t>(length));
+    return;
+  }
+  Worker* reader = readers_[next_reader_++ % readers_.size()].get();
+  writer.RespondStream(status, std::move(headers), static_cast<uint64_t>(length),
+                       std::make_unique<GrpcBlobSource>(loop_, reader, client_, digest, offset,
+                                                        length));
+}
+
+}  // namespace spegel::registry

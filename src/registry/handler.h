@@ -1,0 +1,63 @@
+// RegistryHandler: every route on --registry-addr.
+//
+//   GET|HEAD /v2/                           200 {} with Docker-Distribution-API-Version
+//   GET|HEAD /v2/<name>/manifests/<ref>     a manifest or index this node holds, by tag or digest
+//   GET|HEAD /v2/<name>/blobs/<digest>      a blob this node holds; single Range → 206 / 416
+//   GET|HEAD /readyz                        200 once containerd is connected and the index
+//                                           synced, else 503
+//   GET|HEAD /livez                         200 while the process runs
+//   GET      /debug/index                   JSON: readiness, containerd state, and every image,
+//                                           blob and tag this node would serve
+//   other methods on these paths            405 (OCI UNSUPPORTED under /v2/)
+//   anything else                           404
+//
+// Bodies come from the content store file with sendfile(2); when the content directory is not
+// readable they stream through containerd's Content.Read (1 MiB per call, pulled only as the
+// client drains). A blob whose file is gone (GC) is dropped from the index and answered 404, so
+// containerd falls back upstream at once. Errors are OCI JSON with exact Content-Length.
+//
+// Threading: owned by main; all calls on the loop thread (it is an http::Handler). The Index,
+// Syncer, client and loop must outlive it.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "containerd/client.h"
+#include "http/handler.h"
+#include "index/index.h"
+#include "index/syncer.h"
+#include "loop/loop.h"
+#include "loop/worker.h"
+#include "registry/errors.h"
+#include "registry/route.h"
+
+namespace spegel::registry {
+
+class RegistryHandler : public http::Handler {
+ public:
+  RegistryHandler(Loop* loop, index::Index* index, index::Syncer* syncer,
+                  containerd::ContainerdClient* client);
+  ~RegistryHandler() override;
+
+  void Handle(http::Request& request, http::ResponseWriter& writer) override;
+
+ private:
+  void Probe(http::Request& request, http::ResponseWriter& writer, bool ok);
+  void DebugIndex(http::Request& request, http::ResponseWriter& writer);
+  void Registry(http::Request& request, http::ResponseWriter& writer);
+  void ServeContent(http::Request& request, http::ResponseWriter& writer, const Route& route,
+                    const oci::Digest& digest, const index::BlobInfo& blob, bool is_manifest);
+  void SendError(http::Request& request, http::ResponseWriter& writer, OciError error,
+                 std::string_view message, http::Headers extra = {});
+
+  Loop* loop_;
+  index::Index* index_;
+  index::Syncer* syncer_;
+  containerd::ContainerdClient* client_;
+  // Blocking Content.Read calls for the gRPC fallback; two so one slow read cannot stall all.
+  std::vector<std::unique_ptr<Worker>> readers_;
+  size_t next_reader_ = 0;
+};
+
+}  // namespace spegel::registry
