@@ -1,5 +1,6 @@
 // spegel: wiring only. Parses the subcommand and its flags, builds the objects, runs the loop.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <string>
@@ -35,6 +36,12 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
   SetLogLevel(options.level);
   // Writes to a socket the client closed must fail with EPIPE, not kill the process.
   signal(SIGPIPE, SIG_IGN);
+  // Every client connection is an fd: allow as many as the hard limit permits.
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto client = containerd::NewGrpcContainerdClient(
       {options.containerd_sock, options.containerd_namespace, std::chrono::seconds(10)});
