@@ -149,6 +149,24 @@ class IndexGcTest(IndexTestCase):
         self.assertLess(time.monotonic() - started, 10.0)
         self.assert_ready()
 
+    def test_gc_deletion_without_event_leaves_index_after_resync(self):
+        # containerd's garbage collector deletes content without publishing any event, so only
+        # the periodic resync can notice. Make one layer unreferenced (drop the manifest's
+        # gc.ref label for it), then run GC synchronously through a lease deletion.
+        want = expect.Expected()
+        self.pull("g1", want)
+        self.wait_index(want)
+        p = self.images["g1"].platforms["linux/amd64"]
+        layer = p.layers[2]
+        self.ctd.ctr("content", "label", p.manifest.digest, "containerd.io/gc.ref.content.l.2=")
+        lease = self.ctd.ctr("leases", "create").stdout.split()[0]
+        self.ctd.ctr("leases", "rm", "--sync", lease)
+        self.assertNotIn(layer.digest, self.ctd.content_digests())
+        self.assertIn(p.layers[1].digest, self.ctd.content_digests())
+        del want.blobs[layer.digest]
+        self.wait_index(want, timeout=10.0)
+        self.assert_ready()
+
 
 if __name__ == "__main__":
     import unittest
