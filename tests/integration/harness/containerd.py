@@ -216,3 +216,34 @@ state = "{self.state}"
         with open(path, "w") as f:
             f.write("\n".join(lines))
         return path
+
+    def write_hosts_toml_strict(self, host, server, mirrors=()):
+        """Like write_hosts_toml, but the file always has a [host] table, so containerd 1.6
+        accepts it even without mirrors.
+
+        containerd 1.6.20 rejects a hosts.toml that has `server` and no [host] table ("failed to
+        decode hosts.toml: invalid `host` tree") and then uses its defaults: for docker.io that
+        is https://registry-1.docker.io, which tests must never reach. Here the upstream is
+        listed as the last [host] (pull+resolve) as well as `server`. Loopback URLs only.
+        """
+        for url in (server, *mirrors):
+            if not url.startswith(("http://127.0.0.1", "http://[::1]", "http://localhost")):
+                raise util.HarnessError(f"refusing non-loopback registry URL {url}")
+        lines = [f'server = "{server}"', ""]
+        for m in (*mirrors, server):
+            lines += [f'[host."{m}"]', '  capabilities = ["pull", "resolve"]', ""]
+        d = os.path.join(self.certs_d, host)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "hosts.toml")
+        with open(path, "w") as f:
+            f.write("\n".join(lines))
+        return path
+
+    def hosts_toml_rejected(self):
+        """True if containerd logged that it could not decode a hosts.toml (it then falls back
+        to built-in defaults, e.g. registry-1.docker.io for docker.io)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"failed to decode hosts.toml" in f.read()
+        except OSError:
+            return False

@@ -117,9 +117,14 @@ def emergency_cleanup():
 
     For the runner's watchdog and signal handlers only; tests clean up through their fixtures.
     """
-    with _registry_lock:
+    # A signal handler may run this while the interrupted thread holds the lock: don't wait on it.
+    locked = _registry_lock.acquire(timeout=1.0)
+    try:
         procs = list(_live_processes.values())
         dirs = list(_live_dirs)
+    finally:
+        if locked:
+            _registry_lock.release()
     for proc in procs:
         if proc.poll() is None:
             try:
