@@ -1,0 +1,75 @@
+// FakeWriter: an http::ResponseWriter that records the one response of an exchange, for unit
+// tests and fuzzers of handlers. A file body is read into `body` (then the fd is closed); a
+// streamed body is drained synchronously only when `drain_streams` is set and the source answers
+// inline, otherwise the source is stopped.
+#pragma once
+
+#include <unistd.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http/handler.h"
+
+namespace spegel::testing {
+
+class FakeWriter : public http::ResponseWriter {
+ public:
+  int calls = 0;
+  int status = 0;
+  http::Headers headers;
+  std::string body;
+  uint64_t content_length = 0;
+  bool head_only = false;
+  bool file = false;
+  bool stream = false;
+  std::unique_ptr<http::BodySource> source;
+
+  std::optional<std::string> Header(std::string_view name) const {
+    for (const auto& h : headers) {
+      if (http::EqualsIgnoreCase(h.name, name)) return h.value;
+    }
+    return std::nullopt;
+  }
+
+  void Respond(int s, http::Headers h, std::string b) override {
+    ++calls;
+    status = s;
+    headers = std::move(h);
+    content_length = b.size();
+    body = std::move(b);
+  }
+  void RespondHead(int s, http::Headers h, uint64_t length) override {
+    ++calls;
+    status = s;
+    headers = std::move(h);
+    content_length = length;
+    head_only = true;
+  }
+  void RespondFile(int s, http::Headers h, int fd, uint64_t offset, uint64_t length) override {
+    ++calls;
+    status = s;
+    headers = std::move(h);
+    content_length = length;
+    file = true;
+    body.resize(length);
+    const ssize_t n = pread(fd, body.data(), length, static_cast<off_t>(offset));
+    body.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    ::close(fd);
+  }
+  void RespondStream(int s, http::Headers h, uint64_t length,
+                     std::unique_ptr<http::BodySource> src) override {
+    ++calls;
+    status = s;
+    headers = std::move(h);
+    content_length = length;
+    stream = true;
+    source = std::move(src);
+  }
+  void SetAbortCallback(std::function<void()> callback) override { abort = std::move(callback); }
+
+  std::function<void()> abort;
+};
+
+}  // namespace spegel::testing

@@ -1,0 +1,212 @@
+#include "registry/handler.h"
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "fakes/fake_containerd.h"
+#include "fakes/fake_writer.h"
+#include "fakes/loop_util.h"
+#include "http/request_parser.h"
+
+namespace spegel::registry {
+namespace {
+
+using testing::FakeWriter;
+namespace fs = std::filesystem;
+
+constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
+
+http::Request Parse(const std::string& raw) {
+  http::RequestParser parser(http::ParserLimits{});
+  auto r = parser.Feed(raw.data(), raw.size());
+  REQUIRE(r.event == http::RequestParser::Event::kRequest);
+  return parser.TakeRequest();
+}
+
+void WriteBlob(const fs::path& root, const std::string& digest, const std::string& bytes) {
+  const fs::path dir = root / "blobs" / "sha256";
+  fs::create_directories(dir);
+  std::ofstream(dir / digest.substr(7), std::ios::binary) << bytes;
+}
+
+struct Fixture {
+  explicit Fixture(bool readable_root = true) {
+    root = fs::temp_directory_path() / ("spegel-handler-" + std::to_string(getpid()) + "-" +
+                                        std::to_string(counter++));
+    fs::create_directories(root);
+    image = testing::AddTestManifest(&fake, "h", 2);
+    fake.AddImage("docker.io/library/app:v1", kOciManifest, image.manifest_digest);
+    layer = "layer-h-0";  // AddTestManifest's first layer bytes
+    if (readable_root) {
+      WriteBlob(root, image.manifest_digest, image.manifest);
+      WriteBlob(root, image.config_digest, image.config);
+      WriteBlob(root, image.layer_digests[0], layer);
+      WriteBlob(root, image.layer_digests[1], "layer-h-1");
+    }
+    index::SyncerOptions options;
+    options.resync_interval = std::chrono::milliseconds(0);
+    options.content_path = readable_root ? root.string() : "/nonexistent-spegel-root";
+    syncer = std::make_unique<index::Syncer>(&loop, &fake, &index, options);
+    handler = std::make_unique<RegistryHandler>(&loop, &index, syncer.get(), &fake);
+    syncer->Start();
+    REQUIRE(testing::RunUntil(&loop, [&] { return syncer->ready(); }));
+  }
+  ~Fixture() {
+    handler.reset();
+    syncer->Stop();
+    fs::remove_all(root);
+  }
+  FakeWriter Get(const std::string& target, const std::string& extra_headers = "",
+                 const std::string& method = "GET") {
+    http::Request request =
+        Parse(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + extra_headers + "\r\n");
+    FakeWriter writer;
+    handler->Handle(request, writer);
+    REQUIRE(writer.calls == 1);
+    return writer;
+  }
+
+  static inline int counter = 0;
+  fs::path root;
+  Loop loop;
+  testing::FakeContainerd fake;
+  testing::TestImage image;
+  std::string layer;
+  index::Index index;
+  std::unique_ptr<index::Syncer> syncer;
+  std::unique_ptr<RegistryHandler> handler;
+};
+
+void CheckOciError(const FakeWriter& w, int status, const std::string& code) {
+  CHECK(w.status == status);
+  CHECK(w.Header("Content-Type") == "application/json");
+  if (!w.head_only) {
+    CHECK(w.body.find("\"code\":\"" + code + "\"") != std::string::npos);
+    CHECK(w.content_length == w.body.size());
+  }
+}
+
+TEST_CASE_FIXTURE(Fixture, "handler: /v2/ and probes") {
+  auto v2 = Get("/v2/");
+  CHECK(v2.status == 200);
+  CHECK(v2.Header("Docker-Distribution-API-Version") == "registry/2.0");
+  CHECK(Get("/readyz").status == 200);
+  CHECK(Get("/livez").status == 200);
+  auto debug = Get("/debug/index");
+  CHECK(debug.body.find(image.config_digest) != std::string::npos);
+  CHECK(Get("/nothing").status == 404);
+  CHECK(Get("/readyz", "", "POST").status == 405);
+}
+
+TEST_CASE_FIXTURE(Fixture, "handler: manifests by tag (ns, path-style, unique) and digest") {
+  for (const std::string& target : std::vector<std::string>{
+           "/v2/library/app/manifests/v1?ns=docker.io", "/v2/docker.io/library/app/manifests/v1",
+        "/v2/library/app/manifests/v1", "/v2/library/app/manifests/" + image.manifest_digest,
+        "/v2/other/repo/manifests/" + image.manifest_digest + "?ns=ghcr.io"}) {
+    CAPTURE(target);
+    auto w = Get(target);
+    CHECK(w.status == 200);
+    CHECK(w.file);
+    CHECK(w.body == image.manifest);
+    CHECK(w.Header("Content-Type") == kOciManifest);
+    CHECK(w.Header("Docker-Content-Digest") == image.manifest_digest);
+  }
+  auto head = Get("/v2/library/app/manifests/v1?ns=docker.io", "", "HEAD");
+  CHECK(head.head_only);
+  CHECK(head.content_length == image.manifest.size());
+  CheckOciError(Get("/v2/library/app/manifests/v2?ns=docker.io"), 404, "MANIFEST_UNKNOWN");
+  CheckOciError(Get("/v2/library/app/manifests/v1?ns=ghcr.io"), 404, "MANIFEST_UNKNOWN");
+  CheckOciError(Get("/v2/library/app/manifests/" + image.config_digest), 404, "MANIFEST_UNKNOWN");
+}
+
+TEST_CASE_FIXTURE(Fixture, "handler: a tag in two registries is ambiguous without ns") {
+  fake.AddImage("ghcr.io/library/app:v1", kOciManifest, image.manifest_digest);
+  fake.Emit(containerd::EventKind::kImageCreate, "ghcr.io/library/app:v1");
+  REQUIRE(testing::RunUntil(&loop, [&] { return index.tag_count() == 2; }));
+  auto w = Get("/v2/library/app/manifests/v1");
+  CheckOciError(w, 404, "MANIFEST_UNKNOWN");
+  CHECK(w.body.find("ambiguous") != std::string::npos);
+  CHECK(Get("/v2/ghcr.io/library/app/manifests/v1").status == 200);
+}
+
+TEST_CASE_FIXTURE(Fixture, "handler: blobs with and without Range") {
+  const std::string blob = "/v2/library/app/blobs/" + image.layer_digests[0];
+  auto full = Get(blob);
+  CHECK(full.status == 200);
+  CHECK(full.body == layer);
+  CHECK(full.Header("Accept-Ranges") == "bytes");
+  CHECK(full.Header("Docker-Content-Digest") == image.layer_digests[0]);
+  auto part = Get(blob, "Range: bytes=2-4\r\n");
+  CHECK(part.status == 206);
+  CHECK(part.body == layer.substr(2, 3));
+  CHECK(part.Header("Content-Range") == "bytes 2-4/" + std::to_string(layer.size()));
+  auto suffix = Get(blob, "Range: bytes=-2\r\n");
+  CHECK(suffix.body == layer.substr(layer.size() - 2));
+  for (const char* ignored : {"bytes=5-1", "bytes=0-1,3-4", "items=0-1", "bytes=x"}) {
+    CAPTURE(ignored);
+    auto w = Get(blob, std::string("Range: ") + ignored + "\r\n");
+    CHECK(w.status == 200);
+    CHECK(w.body == layer);
+  }
+  for (const char* unsat : {"bytes=-0", "bytes=100-", "bytes=9-9"}) {
+    CAPTURE(unsat);
+    auto w = Get(blob, std::string("Range: ") + unsat + "\r\n");
+    CheckOciError(w, 416, "RANGE_INVALID");
+    CHECK(w.Header("Content-Range") == "bytes */" + std::to_string(layer.size()));
+  }
+  // Content-addressed: a manifest is also served from the blob endpoint, like docker-registry.
+  CHECK(Get("/v2/x/blobs/" + image.manifest_digest).body == image.manifest);
+  CheckOciError(Get("/v2/x/blobs/sha256:" + std::string(64, 'f')), 404, "BLOB_UNKNOWN");
+  CheckOciError(Get("/v2/x/blobs/sha256:" + std::string(64, 'f'), "", "HEAD"), 404,
+                "BLOB_UNKNOWN");
+}
+
+TEST_CASE_FIXTURE(Fixture, "handler: bad input gets the right OCI error") {
+  CheckOciError(Get("/v2/x/blobs/sha256:ABC"), 400, "DIGEST_INVALID");
+  CheckOciError(Get("/v2/a/%2e%2e/blobs/" + image.layer_digests[0]), 400, "NAME_INVALID");
+  CheckOciError(Get("/v2/a/manifests/-x"), 400, "TAG_INVALID");
+  CheckOciError(Get("/v2/_catalog"), 404, "NAME_UNKNOWN");
+  auto put = Get("/v2/a/manifests/v1", "Content-Length: 0\r\n", "PUT");
+  CheckOciError(put, 405, "UNSUPPORTED");
+  CHECK(put.Header("Allow") == "GET, HEAD");
+}
+
+TEST_CASE_FIXTURE(Fixture, "handler: a blob GC removed is dropped and answered 404") {
+  fs::remove(root / "blobs" / "sha256" / image.layer_digests[1].substr(7));
+  CheckOciError(Get("/v2/x/blobs/" + image.layer_digests[1]), 404, "BLOB_UNKNOWN");
+  CHECK(index.FindBlob(*oci::Digest::Parse(image.layer_digests[1])) == nullptr);
+}
+
+class CollectSink : public http::BodySink {
+ public:
+  void Write(std::string_view data) override {
+    body.append(data);
+    answered = true;
+  }
+  void Fail(std::string_view) override { failed = answered = true; }
+  std::string body;
+  bool answered = false;
+  bool failed = false;
+};
+
+TEST_CASE("handler: without a readable content dir, bodies stream through containerd") {
+  Fixture f(/*readable_root=*/false);
+  CHECK(f.syncer->content_root().empty());
+  auto w = f.Get("/v2/x/blobs/" + f.image.layer_digests[0], "Range: bytes=1-\r\n");
+  REQUIRE(w.stream);
+  CHECK(w.status == 206);
+  CHECK(w.content_length == f.layer.size() - 1);
+  CollectSink sink;
+  w.source->Proceed(sink);
+  REQUIRE(testing::RunUntil(&f.loop, [&] { return sink.answered; }));
+  CHECK_FALSE(sink.failed);
+  CHECK(sink.body == f.layer.substr(1));
+  w.source->Stop();
+}
+
+}  // namespace
+}  // namespace spegel::registry
