@@ -633,6 +633,7 @@ void Connection::UpdatePoll() {
       break;
     case Phase::kHandling:
       if (!peer_eof_) mask = UV_DISCONNECT;
+      if (out_off_ < out_.size()) mask |= UV_WRITABLE;  // A 100 Continue still going out.
       break;
     case Phase::kWriting:
       if (WantsWrite()) mask |= UV_WRITABLE;
