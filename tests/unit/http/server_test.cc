@@ -382,7 +382,10 @@ TEST_CASE("HEAD sends the head with Content-Length and no body") {
   TempFile file;
   file.Write(Pattern(1000));
   TestServer ts;
-  ts.handler.file_path = file.path();
+  ts.OnLoop([&] {  // Set on the loop thread, which reads it.
+    ts.handler.file_path = file.path();
+    return 0;
+  });
   Client c(ts.port);
   REQUIRE(c.Send("HEAD /hello HTTP/1.1\r\n\r\n"));
   Response r = c.Read(/*head_only=*/true);
@@ -544,7 +547,10 @@ TEST_CASE("sendfile sends exactly the requested bytes of a file") {
   ServerOptions options;
   options.max_bytes_per_turn = 64 * 1024;  // Many turns per body.
   TestServer ts(options);
-  ts.handler.file_path = file.path();
+  ts.OnLoop([&] {  // Set on the loop thread, which reads it.
+    ts.handler.file_path = file.path();
+    return 0;
+  });
   Client c(ts.port);
   REQUIRE(c.Send("GET /file?o=12345&n=200000 HTTP/1.1\r\n\r\n"));
   Response r = c.Read();
@@ -569,7 +575,10 @@ TEST_CASE("a file shorter than promised aborts the connection") {
   TempFile file;
   file.Write(Pattern(100));
   TestServer ts;
-  ts.handler.file_path = file.path();
+  ts.OnLoop([&] {  // Set on the loop thread, which reads it.
+    ts.handler.file_path = file.path();
+    return 0;
+  });
   Client c(ts.port);
   REQUIRE(c.Send("GET /file?o=0&n=200 HTTP/1.1\r\n\r\n"));
   const Response r = c.Read();
@@ -588,7 +597,10 @@ TEST_CASE("a client that stops reading is closed after the write-stall timeout")
   ServerOptions options;
   options.write_stall_timeout_ms = 300;
   TestServer ts(options);
-  ts.handler.file_path = file.path();
+  ts.OnLoop([&] {  // Set on the loop thread, which reads it.
+    ts.handler.file_path = file.path();
+    return 0;
+  });
   Client c(ts.port, /*rcvbuf=*/4096);
   REQUIRE(c.Send("GET /file?o=0&n=" + std::to_string(size) + " HTTP/1.1\r\n\r\n"));
   // Do not read: the socket buffers fill and the server stalls.
