@@ -123,7 +123,13 @@ RequestParser::FeedResult RequestParser::Feed(const char* data, size_t len) {
       return {Event::kError, 0};
     }
     case HPE_INVALID_VERSION:
-      Fail(505, "HTTP version not supported");
+      // llhttp also reports a broken line ending after a valid version this way; that is a
+      // malformed request line, not a version we refuse.
+      if (std::string_view(llhttp_get_error_reason(&parser_)) == "Expected CRLF after version") {
+        Fail(400, "malformed request line");
+      } else {
+        Fail(505, "HTTP version not supported");
+      }
       return {Event::kError, 0};
     default:
       Fail(400, std::string("malformed request: ") + llhttp_errno_name(err));

@@ -147,6 +147,7 @@ TEST_CASE("Malformed request lines and methods") {
   CHECK(FeedAll("\x16\x03\x01\x02\x00").error == 400);
   CHECK(FeedAll("GET / HTTP/1.1\r\nBad Header: x\r\n\r\n").error == 400);
   CHECK(FeedAll("GET / HTTP/2.0\r\n\r\n").error == 505);
+  CHECK(FeedAll("GET / HTTP/1.1\rX\r\n\r\n").error == 400);  // Broken line end, not a version.
   CHECK(FeedAll("GET / FTP/1.1\r\n\r\n").error == 400);
   CHECK(FeedAll("GET  HTTP/1.1\r\n\r\n").error == 400);
   const Run post = FeedAll("POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
