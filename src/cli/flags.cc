@@ -37,6 +37,7 @@ EnvLookup ProcessEnv() {
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   const std::string s(text);
   if (s.empty()) return Status::InvalidArgument("empty duration");
+  if (s == "0") return std::chrono::milliseconds(0);  // The one number without a unit.
   size_t unit_at = 0;
   while (unit_at < s.size() && ((s[unit_at] >= '0' && s[unit_at] <= '9') || s[unit_at] == '.')) {
     ++unit_at;

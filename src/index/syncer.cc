@@ -20,10 +20,11 @@ std::string_view EventName(containerd::EventKind kind) {
   return "unknown";
 }
 
+// The content root itself, not <root>/blobs: a fresh containerd creates blobs/ with its first
+// blob, and a root checked too early must not condemn every later read to gRPC.
 bool DirectoryReadable(const std::string& dir) {
   if (dir.empty()) return false;
-  const std::string blobs = dir + "/blobs";
-  return ::access(blobs.c_str(), R_OK | X_OK) == 0;
+  return ::access(dir.c_str(), R_OK | X_OK) == 0;
 }
 
 }  // namespace

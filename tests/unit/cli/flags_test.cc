@@ -80,6 +80,7 @@ TEST_CASE("flags: durations") {
   CHECK(*ParseDuration("2m") == std::chrono::milliseconds(120000));
   CHECK(*ParseDuration("1h") == std::chrono::milliseconds(3600000));
   CHECK(*ParseDuration("500us") == std::chrono::milliseconds(1));
+  CHECK(*ParseDuration("0") == std::chrono::milliseconds(0));
   for (const char* bad : {"", "5", "s", "5x", "1e3s", "-1s", "ms", "1..2s", "99999999999999h"}) {
     CAPTURE(bad);
     CHECK_FALSE(ParseDuration(bad).ok());
