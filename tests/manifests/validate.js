@@ -32,6 +32,8 @@ const MANIFESTS = process.env.SPEGEL_MANIFESTS_DIR || path.join(ROOT, "manifests
 const NODE_DIR = process.env.MANIFESTS_NODE_DIR || path.join(ROOT, ".cache", "manifests-node");
 const SPEGEL_BIN = process.env.SPEGEL_BIN || path.join(ROOT, "build", "src", "spegel");
 const IMAGE_REPOSITORY = "ghcr.io/spegel-org/spegel-cpp";
+// Images other than Spegel's a manifest may use: the kubelet's sandbox image (on every node).
+const OTHER_IMAGES = new Set(["registry.k8s.io/pause:3.9"]);
 
 // API group/versions served by Kubernetes 1.21 that these manifests may use.
 const SERVED_IN_1_21 = new Set(["v1", "apps/v1", "rbac.authorization.k8s.io/v1",
@@ -292,6 +294,11 @@ for (const { file, obj } of workloads) {
   const all = [...(spec.initContainers || []), ...spec.containers];
   for (const c of all) {
     const id = `${obj.metadata.name}/${c.name}`;
+    if (!c.image.startsWith(`${IMAGE_REPOSITORY}:`)) {
+      check(`image ${id}: only spegel or the kubelet's pause image`, () =>
+        (OTHER_IMAGES.has(c.image) && !c.args && !c.command ? [] : [`unexpected image/args ${c.image}`]));
+      continue;
+    }
     const args = c.args || [];
     const values = new Map();
     for (const a of args.slice(1)) {
@@ -382,9 +389,12 @@ for (const { file, obj } of workloads) {
   if (obj.metadata.name === "spegel-cleanup") {
     check("DaemonSet spegel-cleanup: runs `cleanup` on every node and restores the same certs.d", () => {
       const problems = [];
-      const c = spec.containers.find((x) => x.args && x.args[0] === "cleanup");
-      if (!c) return ["no container runs `cleanup`"];
-      if (!c.readinessProbe || c.readinessProbe.httpGet.path !== "/readyz") problems.push("no /readyz readiness probe (rollout status is the done signal)");
+      // Ready (what `rollout status` waits for) must imply cleanup finished: it is an init container.
+      const c = (spec.initContainers || []).find((x) => x.args && x.args[0] === "cleanup");
+      if (!c) return ["no init container runs `cleanup`"];
+      if (spec.containers.length !== 1 || !OTHER_IMAGES.has(spec.containers[0].image)) {
+        problems.push("the main container must only hold the pod (pause) so ready == cleaned");
+      }
       const main = workloads.find((w) => w.obj.metadata.name === "spegel");
       const mainInit = main && main.obj.spec.template.spec.initContainers.find((x) => x.args[0] === "configuration");
       const path_ = (x) => (x.args.find((a) => a.startsWith("--containerd-registry-config-path=")) || "").split("=")[1];
