@@ -69,6 +69,13 @@ class Index {
   // Names of images whose walk lists `digest` as present.
   std::vector<std::string> ImagesReferencing(const oci::Digest& digest) const;
 
+  // Calls `fn` for every indexed image walk, in name order (for metrics that group by registry).
+  // `fn` must not mutate the Index.
+  template <typename Fn>
+  void ForEachImage(Fn&& fn) const {
+    for (const auto& [name, walk] : images_) fn(walk);
+  }
+
   size_t image_count() const { return images_.size(); }
   size_t blob_count() const { return blobs_.size(); }
   size_t tag_count() const { return tags_.size(); }

@@ -1,0 +1,127 @@
+#include "metrics/instrumented_handler.h"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "registry/route.h"
+
+namespace spegel::metrics {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Forwards to the server's writer and records the metrics at the Respond* call. Heap-allocated
+// per request; deletes itself right after forwarding the Respond* call, or when the exchange is
+// aborted before one (whichever comes first).
+class MeasuringWriter final : public http::ResponseWriter {
+ public:
+  MeasuringWriter(http::ResponseWriter* real, SpegelMetrics* metrics, const http::Request& request)
+      : real_(real), metrics_(metrics), start_(Clock::now()) {
+    const std::string_view path = request.path();
+    handler_ = InstrumentedHandler::HandlerLabel(path);
+    method_ = request.method() == http::Method::kGet    ? "GET"
+              : request.method() == http::Method::kHead ? "HEAD"
+                                                        : "OTHER";
+    head_ = request.method() == http::Method::kHead;
+    if (handler_ == "/v2/*") {
+      v2_ = true;
+      const registry::RouteResult parsed = registry::ParseRoute(path, request.query());
+      registry_ = parsed.route.registry;
+      kind_ = parsed.route.kind == registry::RouteKind::kManifest     ? "manifest"
+              : parsed.route.kind == registry::RouteKind::kBlob       ? "blob"
+              : parsed.route.kind == registry::RouteKind::kApiVersion ? "version"
+                                                                      : "other";
+      const auto mirrored = request.Header("X-Spegel-Mirrored");
+      mirrored_ = mirrored && http::EqualsIgnoreCase(*mirrored, "true");
+    }
+    metrics_->HttpStarted(handler_);
+    real_->SetAbortCallback([this] { Aborted(); });
+  }
+
+  void Respond(int status, http::Headers headers, std::string body) override {
+    http::ResponseWriter* real = Finish(status, head_ ? 0 : body.size());
+    real->Respond(status, std::move(headers), std::move(body));
+  }
+  void RespondHead(int status, http::Headers headers, uint64_t content_length) override {
+    http::ResponseWriter* real = Finish(status, head_ ? 0 : content_length);
+    real->RespondHead(status, std::move(headers), content_length);
+  }
+  void RespondFile(int status, http::Headers headers, int fd, uint64_t offset,
+                   uint64_t length) override {
+    http::ResponseWriter* real = Finish(status, head_ ? 0 : length);
+    real->RespondFile(status, std::move(headers), fd, offset, length);
+  }
+  void RespondStream(int status, http::Headers headers, uint64_t length,
+                     std::unique_ptr<http::BodySource> source) override {
+    http::ResponseWriter* real = Finish(status, head_ ? 0 : length);
+    real->RespondStream(status, std::move(headers), length, std::move(source));
+  }
+  void SetAbortCallback(std::function<void()> callback) override {
+    inner_abort_ = std::move(callback);
+  }
+
+ private:
+  ~MeasuringWriter() = default;
+
+  // Records the metrics, hands the inner abort callback to the server, deletes this and returns
+  // the server's writer for the forwarded call.
+  http::ResponseWriter* Finish(int status, uint64_t body_bytes) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    metrics_->HttpFinished(handler_, method_, status, seconds, body_bytes);
+    if (v2_) {
+      RegistryRequest r;
+      r.registry = registry_;
+      r.kind = kind_;
+      r.method = method_;
+      r.code = status;
+      r.mirrored = mirrored_;
+      r.body_bytes = body_bytes;
+      metrics_->RegistryRequestDone(r);
+    }
+    http::ResponseWriter* real = real_;
+    real->SetAbortCallback(std::move(inner_abort_));
+    delete this;
+    return real;
+  }
+
+  // The exchange ended before any Respond* call: the request is no longer in flight.
+  void Aborted() {
+    metrics_->HttpFinished(handler_, method_, 499, std::chrono::duration<double>(
+                                                       Clock::now() - start_).count(), 0);
+    std::function<void()> inner = std::move(inner_abort_);
+    delete this;
+    if (inner) inner();
+  }
+
+  http::ResponseWriter* real_;
+  SpegelMetrics* metrics_;
+  Clock::time_point start_;
+  std::string_view handler_;
+  std::string_view method_;
+  bool head_ = false;
+  bool v2_ = false;
+  bool mirrored_ = false;
+  std::string registry_;
+  std::string_view kind_ = "other";
+  std::function<void()> inner_abort_;
+};
+
+}  // namespace
+
+std::string_view InstrumentedHandler::HandlerLabel(std::string_view path) {
+  if (path == "/v2" || path.substr(0, 4) == "/v2/") return "/v2/*";
+  if (path == "/readyz") return "/readyz";
+  if (path == "/livez") return "/livez";
+  if (path == "/debug/index") return "/debug/index";
+  return "other";
+}
+
+void InstrumentedHandler::Handle(http::Request& request, http::ResponseWriter& writer) {
+  // Owns itself from here (see MeasuringWriter); must not be touched after Handle returns.
+  auto* measuring = new MeasuringWriter(&writer, metrics_, request);
+  inner_->Handle(request, *measuring);
+}
+
+}  // namespace spegel::metrics

@@ -1,0 +1,60 @@
+// MetricsHandler: every route on --metrics-addr.
+//
+//   GET|HEAD /metrics          Prometheus text format 0.0.4 (Registry::Expose)
+//   GET|HEAD /                 a small HTML status page (no JavaScript): readiness, containerd
+//                              version and state, index counts, last sync, requests served
+//   GET|HEAD /readyz, /livez   as on the registry address (200 / 503, always 200)
+//   GET|HEAD /debug/index      JSON: readiness, containerd state and the whole index
+//   GET|HEAD /debug/members    JSON: known cluster members (no cluster layer yet: this node)
+//   GET|HEAD /debug/routing    JSON: what this node would advertise (keys by kind); no peers
+//   other methods              405;  other paths 404
+//
+// Never authenticated (basic auth protects the registry API only).
+//
+// Ownership and threading: owned by main; the Registry, SpegelMetrics, Index and Syncer must
+// outlive it. Loop thread only (an http::Handler).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "http/handler.h"
+#include "index/index.h"
+#include "index/syncer.h"
+#include "metrics/registry.h"
+#include "metrics/spegel_metrics.h"
+
+namespace spegel::metrics {
+
+struct NodeInfo {
+  std::string version;        // spegel's version
+  std::string registry_addr;  // as bound, e.g. "127.0.0.1:5000"
+};
+
+class MetricsHandler : public http::Handler {
+ public:
+  MetricsHandler(Registry* registry, SpegelMetrics* metrics, const index::Index* index,
+                 const index::Syncer* syncer, NodeInfo node);
+
+  void Handle(http::Request& request, http::ResponseWriter& writer) override;
+
+  // The status page body (exposed for tests).
+  std::string StatusPage() const;
+
+ private:
+  std::string DebugIndex() const;
+  std::string DebugMembers() const;
+  std::string DebugRouting() const;
+
+  Registry* registry_;
+  SpegelMetrics* metrics_;
+  const index::Index* index_;
+  const index::Syncer* syncer_;
+  NodeInfo node_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// `text` with &, <, >, " and ' replaced by entities.
+std::string HtmlEscape(std::string_view text);
+
+}  // namespace spegel::metrics

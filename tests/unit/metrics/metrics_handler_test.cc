@@ -1,0 +1,108 @@
+#include "metrics/metrics_handler.h"
+
+#include <doctest/doctest.h>
+
+#include "fakes/fake_containerd.h"
+#include "fakes/fake_writer.h"
+#include "fakes/loop_util.h"
+#include "http/request_parser.h"
+
+namespace spegel::metrics {
+namespace {
+
+constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
+
+http::Request Parse(const std::string& raw) {
+  http::RequestParser parser(http::ParserLimits{});
+  auto r = parser.Feed(raw.data(), raw.size());
+  REQUIRE(r.event == http::RequestParser::Event::kRequest);
+  return parser.TakeRequest();
+}
+
+struct Fixture {
+  Fixture() : metrics(&registry) {
+    image = testing::AddTestManifest(&fake, "m", 2);
+    fake.AddImage("docker.io/library/app:v1", kOciManifest, image.manifest_digest);
+    index::SyncerOptions options;
+    options.resync_interval = std::chrono::milliseconds(0);
+    options.content_path = "/nonexistent-spegel-root";
+    syncer = std::make_unique<index::Syncer>(&loop, &fake, &index, options);
+    metrics.WatchState(&index, syncer.get());
+    handler = std::make_unique<MetricsHandler>(&registry, &metrics, &index, syncer.get(),
+                                               NodeInfo{"1.2.3", "127.0.0.1:5000"});
+    syncer->Start();
+    REQUIRE(testing::RunUntil(&loop, [&] { return syncer->ready(); }));
+  }
+  ~Fixture() {
+    handler.reset();
+    syncer->Stop();
+  }
+  testing::FakeWriter Get(const std::string& target, const std::string& method = "GET") {
+    http::Request request = Parse(method + " " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    testing::FakeWriter writer;
+    handler->Handle(request, writer);
+    REQUIRE(writer.calls == 1);
+    return writer;
+  }
+
+  Loop loop;
+  testing::FakeContainerd fake;
+  testing::TestImage image;
+  index::Index index;
+  Registry registry;
+  SpegelMetrics metrics;
+  std::unique_ptr<index::Syncer> syncer;
+  std::unique_ptr<MetricsHandler> handler;
+};
+
+TEST_CASE("metrics handler: /metrics in Prometheus text format with live state") {
+  Fixture f;
+  auto w = f.Get("/metrics");
+  CHECK(w.status == 200);
+  CHECK(w.Header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
+  CHECK(w.body.find("\nspegel_ready 1\n") != std::string::npos);
+  CHECK(w.body.find("\nspegel_containerd_connected 1\n") != std::string::npos);
+  CHECK(w.body.find("\nspegel_index_images 1\n") != std::string::npos);
+  CHECK(w.body.find("\nspegel_index_blobs 4\n") != std::string::npos);
+  CHECK(w.body.find("\nspegel_advertised_image_tags{registry=\"docker.io\"} 1\n") !=
+        std::string::npos);
+  CHECK(w.body.find("\nspegel_advertised_content_digests{registry=\"docker.io\"} 4\n") !=
+        std::string::npos);
+  CHECK(w.body.find("\nspegel_index_full_syncs_total 1\n") != std::string::npos);
+  auto head = f.Get("/metrics", "HEAD");
+  CHECK(head.head_only);
+  CHECK(head.content_length > 0);
+}
+
+TEST_CASE("metrics handler: status page, probes, debug JSON, errors") {
+  Fixture f;
+  auto page = f.Get("/");
+  CHECK(page.status == 200);
+  CHECK(page.Header("Content-Type") == "text/html; charset=utf-8");
+  CHECK(page.body.find("<tr><th>Ready</th><td>yes</td></tr>") != std::string::npos);
+  CHECK(page.body.find("<tr><th>Version</th><td>1.2.3</td></tr>") != std::string::npos);
+  CHECK(page.body.find("<tr><th>Images</th><td>1</td></tr>") != std::string::npos);
+  CHECK(page.body.find("<script") == std::string::npos);
+
+  CHECK(f.Get("/readyz").status == 200);
+  CHECK(f.Get("/livez").status == 200);
+  auto idx = f.Get("/debug/index");
+  CHECK(idx.Header("Content-Type") == "application/json");
+  CHECK(idx.body.find("\"ready\":true") != std::string::npos);
+  CHECK(idx.body.find("docker.io/library/app:v1") != std::string::npos);
+  CHECK(f.Get("/debug/members").body.find("\"registry_addr\":\"127.0.0.1:5000\"") !=
+        std::string::npos);
+  CHECK(f.Get("/debug/routing").body ==
+        "{\"peers\":[],\"advertised\":{\"tags\":1,\"image_digests\":1,\"content_digests\":4}}\n");
+
+  CHECK(f.Get("/nope").status == 404);
+  CHECK(f.Get("/metrics", "POST").status == 405);
+}
+
+TEST_CASE("metrics handler: HTML escaping") {
+  CHECK(HtmlEscape("<a href=\"x\">&'</a>") ==
+        "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+}
+
+}  // namespace
+}  // namespace spegel::metrics
