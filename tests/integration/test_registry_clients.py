@@ -65,9 +65,11 @@ class _Node:
             images.push(img, self.registry)
             images.cri_pull(self.ctd, f"{self.registry.addr}/{repo}:{img.tag}")
             self.images[key] = img
-        images.cri_pull(self.ctd, f"docker.io/library/{AMBIGUOUS}:v1")
+        # the 127.0.0.1 pulls above loaded a hosts.toml of the same shape; had containerd
+        # rejected it, a docker.io pull would go to registry-1.docker.io: never do that
         if self.ctd.hosts_toml_rejected():
             raise util.HarnessError("containerd rejected a hosts.toml")
+        images.cri_pull(self.ctd, f"docker.io/library/{AMBIGUOUS}:v1")
         self.spegel = start_spegel(self)
 
     def close(self):
@@ -308,13 +310,15 @@ class CurlTest(unittest.TestCase):
                 size = blob.size
                 ranges = ["bytes=0-0", f"bytes=1-{min(size - 1, 99)}", "bytes=-50",
                           f"bytes={size // 2}-", f"bytes={size - 1}-{size + 1000}"]
-                for sp_path, reg_path in paths:
+                for i, (sp_path, reg_path) in enumerate(paths):
                     with self.subTest(path=sp_path):
                         for method in ("HEAD", "GET"):
                             s = self._compare(sp_path, reg_path, method, blob=blob)
                             self.assertEqual(s[0], 200)
                             self.assertEqual(int(s[1]["content-length"]), size)
                         self.assertEqual(s[2], _generated_bytes(img, blob.digest))
+                        if i > 0:  # ranges do not depend on how the name was given
+                            continue
                         for rng in ranges:
                             s = self._compare(sp_path, reg_path, "GET", (f"Range: {rng}",), blob)
                             self.assertEqual(s[0], 206, rng)

@@ -54,7 +54,7 @@ class PullThroughSpegelTest(unittest.TestCase):
             cls.node_a.start()
             cls.node_a.write_hosts_toml_strict(cls.registry.addr, cls.registry.url)
             cls.node_a.write_hosts_toml_strict("docker.io", cls.registry.url)
-            for ns in (cls.registry.addr, "docker.io"):
+            for ns in (cls.registry.addr, "docker.io"):  # 127.0.0.1 first: see below
                 for kind, kw in IMAGE_KINDS.items():
                     if ns == "docker.io":
                         repo = f"library/pull-{kind}"
@@ -65,6 +65,9 @@ class PullThroughSpegelTest(unittest.TestCase):
                     images.push(img, cls.registry)
                     tag_ref = f"{ns}/{repo}:{img.tag}"
                     digest_ref = f"{ns}/{repo}@{img.top.digest}"
+                    if ns == "docker.io" and cls.node_a.hosts_toml_rejected():
+                        # containerd would fall back to registry-1.docker.io: never go there
+                        raise util.HarnessError("node A's containerd rejected a hosts.toml")
                     images.cri_pull(cls.node_a, tag_ref)
                     cls.refs.append((tag_ref, digest_ref, img, ns))
             if cls.node_a.hosts_toml_rejected():
@@ -171,6 +174,9 @@ class PullThroughSpegelTest(unittest.TestCase):
         for tag_ref, digest_ref, img, ns in self.refs:
             ref = tag_ref if by == "tag" else digest_ref
             with self.subTest(ref=ref):
+                # the docker.io pulls come after the 127.0.0.1 ones, whose hosts.toml has the
+                # same shape: if containerd had rejected it, stop before it goes to Docker Hub
+                self.assertFalse(self.node_b.hosts_toml_rejected())
                 if method == "ctr":
                     log_text = self._ctr_pull(ref)
                 else:
