@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,11 @@
 #include "index/index.h"
 #include "index/syncer.h"
 #include "loop/loop.h"
+#include "metrics/basic_auth.h"
+#include "metrics/instrumented_handler.h"
+#include "metrics/metrics_handler.h"
+#include "metrics/registry.h"
+#include "metrics/spegel_metrics.h"
 #include "registry/handler.h"
 
 namespace {
@@ -56,8 +62,23 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
   sync_options.resync_interval = options.resync_interval;
   sync_options.content_path = options.containerd_content_path;
   index::Syncer syncer(&loop, client->get(), &index, sync_options);
+  auto credentials = metrics::LoadCredentials(options.basic_auth_dir);
+  if (!credentials.ok()) {
+    fprintf(stderr, "spegel registry: basic auth: %s\n", credentials.status().message().c_str());
+    return kExitUsage;
+  }
   registry::RegistryHandler handler(&loop, &index, &syncer, client->get());
-  http::Server server(&loop, &handler, options.ServerOptions());
+  // Request path: metrics → basic auth (only when configured) → registry.
+  std::unique_ptr<metrics::AuthHandler> auth;
+  if (credentials->has_value()) {
+    auth = std::make_unique<metrics::AuthHandler>(&handler, std::move(**credentials));
+  }
+  metrics::Registry metrics_registry;
+  metrics::SpegelMetrics spegel_metrics(&metrics_registry);
+  spegel_metrics.WatchState(&index, &syncer);
+  metrics::InstrumentedHandler front(auth ? static_cast<http::Handler*>(auth.get()) : &handler,
+                                     &spegel_metrics);
+  http::Server server(&loop, &front, options.ServerOptions());
 
   auto port = server.Listen(options.registry_address);
   if (!port.ok()) {
@@ -66,10 +87,34 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
         .Str("error", port.status().ToString());
     return 1;
   }
+  std::unique_ptr<metrics::MetricsHandler> metrics_handler;
+  std::unique_ptr<http::Server> metrics_server;
+  int metrics_port = -1;
+  if (!options.metrics_addr.empty()) {
+    metrics_handler = std::make_unique<metrics::MetricsHandler>(
+        &metrics_registry, &spegel_metrics, &index, &syncer,
+        metrics::NodeInfo{SPEGEL_VERSION, options.registry_address.ToString()});
+    metrics_server = std::make_unique<http::Server>(&loop, metrics_handler.get());
+    auto bound = metrics_server->Listen(options.metrics_address);
+    if (!bound.ok()) {
+      LOG_ERROR("cannot listen")
+          .Str("metrics_addr", options.metrics_addr)
+          .Str("error", bound.status().ToString());
+      // The registry server is listening: close it before returning.
+      server.Shutdown(0, [&] { loop.Stop(); });
+      metrics_server.reset();
+      loop.Run();
+      return 1;
+    }
+    metrics_port = *bound;
+  }
   LOG_INFO("spegel registry started")
       .Str("version", SPEGEL_VERSION)
       .Str("registry_addr", options.registry_address.ToString())
       .Int("port", *port)
+      .Str("metrics_addr", options.metrics_addr.empty() ? "" : options.metrics_address.ToString())
+      .Int("metrics_port", metrics_port)
+      .Str("basic_auth", auth ? "on" : "off")
       .Str("containerd_sock", options.containerd_sock)
       .Str("containerd_namespace", options.containerd_namespace);
   syncer.Start();
@@ -81,10 +126,17 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
     shutting_down = true;
     LOG_INFO("shutting down");
     syncer.Stop();
-    server.Shutdown(static_cast<uint64_t>(options.shutdown_timeout.count()), [&] {
+    // Both servers drain; the loop stops when the last one is done.
+    auto pending = std::make_shared<int>(metrics_server ? 2 : 1);
+    auto one_done = [&, pending] {
+      if (--*pending > 0) return;
       for (auto& s : signals) s->Stop();
       loop.Stop();
-    });
+    };
+    server.Shutdown(static_cast<uint64_t>(options.shutdown_timeout.count()), one_done);
+    if (metrics_server) {
+      metrics_server->Shutdown(static_cast<uint64_t>(options.shutdown_timeout.count()), one_done);
+    }
   };
   signals.push_back(std::make_unique<SignalWatcher>(&loop, SIGTERM, shutdown));
   signals.push_back(std::make_unique<SignalWatcher>(&loop, SIGINT, shutdown));

@@ -28,6 +28,19 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
     o.registry_address = *address;
     return Status::Ok();
   });
+  flags.AddString("metrics-addr", &o.metrics_addr,
+                  "Address of /metrics, the status page (/), probes and debug JSON: :PORT, "
+                  "IP:PORT or [IPv6]:PORT; empty = no metrics server.");
+  flags.AddValidator("metrics-addr", [&o](const std::string& raw) {
+    if (raw.empty()) return Status::Ok();
+    auto address = http::ParseListenAddress(raw);
+    if (!address.ok()) return address.status();
+    o.metrics_address = *address;
+    return Status::Ok();
+  });
+  flags.AddString("basic-auth-dir", &o.basic_auth_dir,
+                  "Directory with the files username and password required (HTTP Basic) on "
+                  "/v2/; auth is off when neither file exists.");
   flags.AddRequiredString("containerd-sock", &o.containerd_sock, "containerd's gRPC socket.");
   flags.AddRequiredString("containerd-namespace", &o.containerd_namespace,
                           "containerd namespace whose images are mirrored.");
@@ -58,6 +71,8 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
   // The default address must parse too: run the validator once on it.
   auto default_address = http::ParseListenAddress(o.registry_addr);
   if (default_address.ok()) o.registry_address = *default_address;
+  auto default_metrics = http::ParseListenAddress(o.metrics_addr);
+  if (default_metrics.ok()) o.metrics_address = *default_metrics;
 
   Status st = flags.Parse(args, env, help);
   if (*help) {

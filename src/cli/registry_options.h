@@ -16,6 +16,11 @@ struct RegistryOptions {
   // Where the registry API and the probes listen. Default ":5000" (all addresses).
   std::string registry_addr = ":5000";
   http::Address registry_address;  // registry_addr, parsed
+  // Where /metrics, the status page, probes and debug JSON listen. Default ":9090"; empty = off.
+  std::string metrics_addr = ":9090";
+  http::Address metrics_address;  // metrics_addr, parsed (when not empty)
+  // Basic auth for /v2/: files `username` and `password`; neither present = auth off.
+  std::string basic_auth_dir = "/etc/secrets/basic-auth";
   std::string containerd_sock = "/run/containerd/containerd.sock";
   std::string containerd_namespace = "k8s.io";
   // Direct blob reads; empty = discover through containerd's Introspection, else gRPC reads.

@@ -18,11 +18,16 @@ def spegel_bin():
 
 
 def registry_args(ctd_socket, content_dir, addr, namespace="k8s.io", resync="1s",
-                  log_level="DEBUG"):
-    """The argument list of `spegel registry` as the tests run it."""
-    return ["registry", "--containerd-sock", ctd_socket, "--containerd-namespace", namespace,
+                  log_level="DEBUG", metrics_addr="127.0.0.1:0", basic_auth_dir=None):
+    """The argument list of `spegel registry` as the tests run it. The metrics server gets a
+    free loopback port (the default :9090 would collide between parallel spegels); basic auth
+    reads `basic_auth_dir` when given (a missing directory means auth off)."""
+    args = ["registry", "--containerd-sock", ctd_socket, "--containerd-namespace", namespace,
             "--containerd-content-path", content_dir, "--registry-addr", addr,
-            "--resync-interval", resync, "--log-level", log_level]
+            "--resync-interval", resync, "--log-level", log_level, "--metrics-addr", metrics_addr]
+    if basic_auth_dir is not None:
+        args += ["--basic-auth-dir", basic_auth_dir]
+    return args
 
 
 def run_to_exit(args, timeout=10.0):
@@ -33,16 +38,24 @@ def run_to_exit(args, timeout=10.0):
 class Spegel:
     """One `spegel registry` process pointed at a Containerd fixture (or just a socket path)."""
 
-    def __init__(self, ctd=None, socket=None, content_dir=None, extra_args=()):
+    def __init__(self, ctd=None, socket=None, content_dir=None, extra_args=(), metrics=False):
+        """With `metrics`, the metrics server listens on a known free port (metrics_url);
+        otherwise on port 0. Basic auth reads <dir>/basic-auth: write `username`/`password`
+        there before start() to turn it on (basic_auth())."""
         self.dir = util.make_temp_dir("sit-spg-")
         self.port = util.free_port()
         self.addr = f"{util.LOOPBACK}:{self.port}"
         self.url = f"http://{self.addr}"
+        self.metrics_port = util.free_port() if metrics else 0
+        self.metrics_url = f"http://{util.LOOPBACK}:{self.metrics_port}" if metrics else None
+        self.basic_auth_dir = os.path.join(self.dir, "basic-auth")
         self.log_path = os.path.join(self.dir, "spegel.log")
         self.stdout_path = os.path.join(self.dir, "spegel.out")
         self.socket = socket or ctd.socket
         self.content_dir = content_dir or ctd.content_dir
-        self.args = registry_args(self.socket, self.content_dir, self.addr) + list(extra_args)
+        self.args = registry_args(self.socket, self.content_dir, self.addr,
+                                  metrics_addr=f"{util.LOOPBACK}:{self.metrics_port}",
+                                  basic_auth_dir=self.basic_auth_dir) + list(extra_args)
         self.proc = None
         self.exit_code = None
 
@@ -87,7 +100,23 @@ class Spegel:
     def __exit__(self, *exc):
         self.close()
 
+    def basic_auth(self, username, password=None):
+        """Writes the credentials files (call before start())."""
+        os.makedirs(self.basic_auth_dir, exist_ok=True)
+        with open(os.path.join(self.basic_auth_dir, "username"), "w") as f:
+            f.write(username)
+        if password is not None:
+            with open(os.path.join(self.basic_auth_dir, "password"), "w") as f:
+                f.write(password)
+
     # ---- HTTP ------------------------------------------------------------------------------
+
+    def metrics_get(self, path, method="GET", headers=None, timeout=5.0):
+        """(status, headers, body) of one request to the metrics server (needs metrics=True)."""
+        if self.metrics_url is None:
+            raise util.HarnessError("this Spegel was started without a known metrics port")
+        return util.http_request(self.metrics_url + path, method=method, headers=headers,
+                                 timeout=timeout)
 
     def get(self, path, method="GET", headers=None, timeout=5.0):
         """(status, headers, body) of one request to this spegel (loopback only)."""
