@@ -2,13 +2,17 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "base/log.h"
+#include "cli/preflight_options.h"
 #include "cli/registry_options.h"
+#include "containerd/cri_client.h"
 #include "containerd/grpc_client.h"
 #include "http/server.h"
 #include "index/index.h"
@@ -19,6 +23,7 @@
 #include "metrics/metrics_handler.h"
 #include "metrics/registry.h"
 #include "metrics/spegel_metrics.h"
+#include "node/preflight.h"
 #include "registry/handler.h"
 
 namespace {
@@ -30,6 +35,7 @@ constexpr char kUsage[] =
     "\n"
     "Commands:\n"
     "  registry   Index this node's containerd content and serve it (the daemon).\n"
+    "  preflight  Check that containerd is configured so Spegel can work.\n"
     "  version    Print the version.\n"
     "\n"
     "Run 'spegel <command> --help' for the flags of a command.\n";
@@ -37,9 +43,75 @@ constexpr char kUsage[] =
 // Exit codes: 0 ok, 1 runtime failure, 2 bad usage (flags, addresses).
 constexpr int kExitUsage = 2;
 
+// Reads containerd's configuration over its socket (version, CRI verbose status) and the config
+// file, and judges it; logs the outcome. Blocks for at most a few `timeout`s.
+spegel::node::PreflightResult CheckContainerd(const std::string& socket,
+                                              const spegel::cli::PreflightFlags& flags,
+                                              std::chrono::milliseconds timeout) {
+  using namespace spegel;
+  containerd::GrpcContainerdClient ctd({socket, "k8s.io", timeout});
+  containerd::CriClient cri({socket, timeout});
+  node::PreflightSources sources;
+  sources.containerd_version = [&]() -> Result<std::string> {
+    auto v = ctd.Version();
+    if (v.ok()) return v->version;
+    auto c = cri.Version();  // a containerd without the Version service still answers CRI
+    if (c.ok()) return c->runtime_version;
+    return v.status();
+  };
+  sources.cri_info = [&]() -> Result<std::map<std::string, std::string>> {
+    auto st = cri.Status(/*verbose=*/true);
+    if (!st.ok()) return st.status();
+    return st->info;
+  };
+  sources.read_file = node::ReadConfigFile;
+  return node::RunPreflight(sources, flags.ToOptions());
+}
+
+int RunPreflightCommand(const std::vector<std::string>& args) {
+  using namespace spegel;
+  bool help = false;
+  std::string usage;
+  auto options = cli::ParsePreflightOptions(args, cli::ProcessEnv(), &help, &usage);
+  if (help) {
+    fputs(usage.c_str(), stdout);
+    return 0;
+  }
+  if (!options.ok()) {
+    fprintf(stderr, "spegel preflight: %s\n", options.status().message().c_str());
+    return kExitUsage;
+  }
+  SetLogLevel(options->level);
+  auto result = CheckContainerd(options->containerd_sock, options->preflight, options->timeout);
+  switch (result.verdict) {
+    case node::PreflightVerdict::kPass:
+      printf("containerd is configured for Spegel (containerd %s, config_path %s)\n",
+             result.version.c_str(), result.config_path.c_str());
+      return 0;
+    case node::PreflightVerdict::kRefuse:
+      fprintf(stderr, "spegel preflight: %s\n", result.message.c_str());
+      return 1;
+    case node::PreflightVerdict::kUnverified:
+      fprintf(stderr, "spegel preflight: cannot reach containerd at %s, nothing was checked\n",
+              options->containerd_sock.c_str());
+      return 1;
+  }
+  return 1;
+}
+
 int RunRegistry(const spegel::cli::RegistryOptions& options) {
   using namespace spegel;
   SetLogLevel(options.level);
+  // A definite misconfiguration stops here; an unreachable containerd does not (the syncer
+  // retries until it answers).
+  if (!options.preflight.skip_preflight) {
+    auto result = CheckContainerd(options.containerd_sock, options.preflight,
+                                  std::chrono::seconds(5));
+    if (result.verdict == node::PreflightVerdict::kRefuse) {
+      fprintf(stderr, "spegel registry: %s\n", result.message.c_str());
+      return 1;
+    }
+  }
   // Writes to a socket the client closed must fail with EPIPE, not kill the process.
   signal(SIGPIPE, SIG_IGN);
   // Every client connection is an fd: allow as many as the hard limit permits.
@@ -165,6 +237,7 @@ int main(int argc, char** argv) {
     printf("spegel version %s\n", SPEGEL_VERSION);
     return 0;
   }
+  if (command == "preflight") return RunPreflightCommand(args);
   if (command == "registry") {
     bool help = false;
     std::string usage;

@@ -44,6 +44,7 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
   flags.AddRequiredString("containerd-sock", &o.containerd_sock, "containerd's gRPC socket.");
   flags.AddRequiredString("containerd-namespace", &o.containerd_namespace,
                           "containerd namespace whose images are mirrored.");
+  AddPreflightFlags(&flags, &o.preflight, /*with_skip=*/true);
   flags.AddString("containerd-content-path", &o.containerd_content_path,
                   "containerd's content store directory, read directly; empty = ask "
                   "containerd, falling back to reads over gRPC.");

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "cli/flags.h"
+#include "cli/preflight_options.h"
 #include "http/server.h"
 
 namespace spegel::cli {
@@ -38,6 +39,8 @@ struct RegistryOptions {
   std::chrono::milliseconds write_stall_timeout{30000};
   // Graceful shutdown bound on SIGTERM.
   std::chrono::milliseconds shutdown_timeout{10000};
+  // Preflight: where Spegel's hosts.toml files are, containerd's config file, --skip-preflight.
+  PreflightFlags preflight;
 
   http::ServerOptions ServerOptions() const;
 };

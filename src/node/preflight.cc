@@ -68,12 +68,12 @@ const rapidjson::Value* Member(const rapidjson::Value& v, const char* name) {
   return it == v.MemberEnd() ? nullptr : &it->value;
 }
 
-void ReadCriJson(const std::string& key, const std::string& json, CriFacts* out) {
+void ReadCriJson(const std::string& json, CriFacts* out) {
   rapidjson::Document doc;
   // Iterative: a deeply nested document cannot exhaust the stack.
   doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) return;
-  const std::string source = "containerd's CRI status (\"" + key + "\")";
+  const std::string source = "reported by containerd's CRI status";
   if (!out->config_path.value) {
     if (const auto* registry = Member(doc, "registry")) {
       if (const auto* p = Member(*registry, "configPath"); p != nullptr && p->IsString()) {
@@ -96,9 +96,9 @@ void ReadCriJson(const std::string& key, const std::string& json, CriFacts* out)
 CriFacts ReadCriInfo(const std::map<std::string, std::string>& info) {
   CriFacts out;
   // "config" is where 1.x puts the CRI configuration; look there first, then anywhere else.
-  if (auto it = info.find("config"); it != info.end()) ReadCriJson(it->first, it->second, &out);
+  if (auto it = info.find("config"); it != info.end()) ReadCriJson(it->second, &out);
   for (const auto& [key, json] : info) {
-    if (key != "config") ReadCriJson(key, json, &out);
+    if (key != "config") ReadCriJson(json, &out);
   }
   return out;
 }

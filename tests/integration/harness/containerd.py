@@ -23,10 +23,19 @@ START_TIMEOUT = 10.0
 _IMAGE_LINE = re.compile(r"^(?P<name>.*?)\s+(?P<type>application/\S+)\s+(?P<digest>sha256:[0-9a-f]{64})\s")
 
 
-class Containerd:
-    """One containerd daemon on its own root/state/sockets; restartable on the same root."""
+# Default of Containerd(registry_config_path=...): the fixture's own certs.d.
+CERTS_D = object()
 
-    def __init__(self):
+
+class Containerd:
+    """One containerd daemon on its own root/state/sockets; restartable on the same root.
+
+    The CRI settings Spegel depends on can be changed for preflight tests:
+    `discard_unpacked_layers` (default False) and `registry_config_path` (default: this fixture's
+    certs.d; None leaves config_path out of config.toml; any other string is written as is).
+    """
+
+    def __init__(self, discard_unpacked_layers=False, registry_config_path=CERTS_D):
         self.dir = util.make_temp_dir("sit-ctd-")
         self.root = os.path.join(self.dir, "root")
         self.state = os.path.join(self.dir, "state")
@@ -34,6 +43,9 @@ class Containerd:
         self.socket = os.path.join(self.dir, "c.sock")
         self.log_path = os.path.join(self.dir, "containerd.log")
         self.config_path = os.path.join(self.dir, "config.toml")
+        self.discard_unpacked_layers = discard_unpacked_layers
+        self.registry_config_path = (self.certs_d if registry_config_path is CERTS_D
+                                     else registry_config_path)
         for d in (self.root, self.state, self.certs_d, os.path.join(self.dir, "cni"),
                   os.path.join(self.dir, "opt")):
             os.makedirs(d, exist_ok=True)
@@ -51,6 +63,9 @@ class Containerd:
 
     def _write_config(self):
         d = self.dir
+        discard = "true" if self.discard_unpacked_layers else "false"
+        registry = ("" if self.registry_config_path is None else
+                    f'config_path = "{self.registry_config_path}"')
         text = f"""version = 2
 root = "{self.root}"
 state = "{self.state}"
@@ -73,9 +88,9 @@ state = "{self.state}"
     sandbox_image = "registry.k8s.io/pause:3.6"
     [plugins."io.containerd.grpc.v1.cri".containerd]
       snapshotter = "overlayfs"
-      discard_unpacked_layers = false
+      discard_unpacked_layers = {discard}
     [plugins."io.containerd.grpc.v1.cri".registry]
-      config_path = "{self.certs_d}"
+      {registry}
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "{d}/cni-bin"
       conf_dir = "{d}/cni"

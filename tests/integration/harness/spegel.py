@@ -30,6 +30,15 @@ def registry_args(ctd_socket, content_dir, addr, namespace="k8s.io", resync="1s"
     return args
 
 
+def preflight_args(ctd):
+    """Points spegel's preflight at a Containerd fixture's own config file and certs.d (instead
+    of /etc/containerd); no arguments without a fixture."""
+    if ctd is None:
+        return []
+    return ["--containerd-config", ctd.config_path,
+            "--containerd-registry-config-path", ctd.certs_d]
+
+
 def run_to_exit(args, timeout=10.0):
     """Runs spegel with `args` and waits (bounded) for it to exit; returns CompletedProcess."""
     return util.run([spegel_bin()] + list(args), timeout=timeout, check=False)
@@ -55,7 +64,8 @@ class Spegel:
         self.content_dir = content_dir or ctd.content_dir
         self.args = registry_args(self.socket, self.content_dir, self.addr,
                                   metrics_addr=f"{util.LOOPBACK}:{self.metrics_port}",
-                                  basic_auth_dir=self.basic_auth_dir) + list(extra_args)
+                                  basic_auth_dir=self.basic_auth_dir)
+        self.args += preflight_args(ctd) + list(extra_args)
         self.proc = None
         self.exit_code = None
 

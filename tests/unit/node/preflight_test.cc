@@ -72,7 +72,7 @@ TEST_CASE("preflight: 1.6 with config_path unset refuses and names file and line
   CHECK(r.message ==
         "containerd is not configured for Spegel (containerd 1.6.20~ds1, config file "
         "/etc/containerd/config.toml):\n"
-        "  - config_path is not set (containerd's CRI status (\"config\")), so containerd never "
+        "  - config_path is not set (reported by containerd's CRI status), so containerd never "
         "reads the hosts.toml files Spegel writes under /etc/containerd/certs.d.\n"
         "Fix: add these lines to /etc/containerd/config.toml (each key under its table; if the "
         "table is already there, set the key in it), then restart containerd:\n"
@@ -106,7 +106,7 @@ TEST_CASE("preflight: discard_unpacked_layers = true refuses, with the source") 
         Facts("1.6.20~ds1", Info16("/etc/containerd/certs.d", true), Status::NotFound("absent")),
         kOptions);
     REQUIRE(r.verdict == PreflightVerdict::kRefuse);
-    CHECK(r.message.find("discard_unpacked_layers is true (containerd's CRI status") !=
+    CHECK(r.message.find("discard_unpacked_layers is true (reported by containerd's CRI status)") !=
           std::string::npos);
     CHECK(r.message.find("  [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n"
                          "    discard_unpacked_layers = false") != std::string::npos);
