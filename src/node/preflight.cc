@@ -299,13 +299,16 @@ PreflightResult EvaluatePreflight(const ContainerdFacts& facts, const PreflightO
   // unless use_local_image_pull = true.
   if (v21) {
     Setting<bool> local = cri.local_pull.value ? cri.local_pull : file.local_pull;
-    if (!local.value && (file.present || file.absent)) {
-      local = {false, file.absent ? file_path + " does not exist, so the default applies"
-                                  : "not set in " + file_path};
-    }
+    if (!local.value && file.present) local = {false, "not set in " + file_path};
+    // An absent file is not definite: in a pod it is often just not mounted.
     if (!local.value) {
-      result.warnings.push_back("could not tell whether containerd " + result.version +
-                                " pulls through the transfer service (use_local_image_pull)");
+      result.warnings.push_back(
+          "could not tell whether containerd " + result.version +
+          " sends CRI pulls through the transfer service, which ignores hosts.toml: " +
+          (file.absent ? file_path + " does not exist here"
+                       : std::string("its config file could not be read")) +
+          "; containerd needs use_local_image_pull = true under [plugins.\"" + kCriImagesV3 +
+          "\"]");
     } else if (!*local.value) {
       problems.push_back("containerd " + result.version +
                          " sends CRI image pulls through the transfer service, which ignores "

@@ -169,12 +169,22 @@ TEST_CASE("preflight: containerd 2.1 through the transfer service refuses") {
     REQUIRE(r.verdict == PreflightVerdict::kRefuse);
     CHECK(r.message.find("(line 5 of /etc/containerd/config.toml)") != std::string::npos);
   }
-  SUBCASE("no config file: the default is the transfer service") {
+  SUBCASE("no config file (e.g. not mounted in the pod): a warning, not a refusal") {
     auto r = EvaluatePreflight(
         Facts("2.1.5", Info16("/etc/containerd/certs.d", false), Status::NotFound("absent")),
         kOptions);
-    REQUIRE(r.verdict == PreflightVerdict::kRefuse);
-    CHECK(r.message.find("does not exist, so the default applies") != std::string::npos);
+    CHECK(r.verdict == PreflightVerdict::kPass);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].find("/etc/containerd/config.toml does not exist here") !=
+          std::string::npos);
+    CHECK(r.warnings[0].find("use_local_image_pull = true") != std::string::npos);
+  }
+  SUBCASE("an unreadable config file: a warning too") {
+    auto r = EvaluatePreflight(Facts("2.1.5", Info16("/etc/containerd/certs.d", false),
+                                     Status(Code::kPermissionDenied, "denied")),
+                               kOptions);
+    CHECK(r.verdict == PreflightVerdict::kPass);
+    CHECK(r.warnings.size() == 2);
   }
   SUBCASE("the CRI status saying useLocalImagePull=true is enough") {
     auto r = EvaluatePreflight(
