@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "cli/configuration_options.h"
 #include "cli/preflight_options.h"
 #include "cli/registry_options.h"
 #include "containerd/cri_client.h"
@@ -35,6 +36,8 @@ constexpr char kUsage[] =
     "\n"
     "Commands:\n"
     "  registry   Index this node's containerd content and serve it (the daemon).\n"
+    "  configuration  Write containerd's hosts.toml mirror files (backs up the old ones).\n"
+    "  cleanup    Restore the hosts.toml files that configuration backed up.\n"
     "  preflight  Check that containerd is configured so Spegel can work.\n"
     "  version    Print the version.\n"
     "\n"
@@ -236,6 +239,12 @@ int main(int argc, char** argv) {
     }
     printf("spegel version %s\n", SPEGEL_VERSION);
     return 0;
+  }
+  if (command == "configuration") {
+    return spegel::cli::RunConfigurationCommand(args, spegel::cli::ProcessEnv());
+  }
+  if (command == "cleanup") {
+    return spegel::cli::RunCleanupCommand(args, spegel::cli::ProcessEnv());
   }
   if (command == "preflight") return RunPreflightCommand(args);
   if (command == "registry") {

@@ -1,0 +1,53 @@
+// `spegel configuration` and `spegel cleanup`: flags (with environment twins) and the commands.
+//
+// configuration writes containerd's hosts.toml mirror files (node/hosts_dir.h); cleanup restores
+// what was there before. Exit codes: 0 ok, 1 runtime failure (a path that cannot be read or
+// written), 2 bad flags or values. Every error message names the offending value or path.
+//
+// Threading: single-threaded, blocking; run as a one-shot command.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "base/status.h"
+#include "cli/flags.h"
+#include "node/hosts_config.h"
+
+namespace spegel::cli {
+
+struct ConfigurationOptions {
+  std::string containerd_registry_config_path = "/etc/containerd/certs.d";
+  std::vector<std::string> mirrored_registries;  // raw flag values
+  std::vector<std::string> mirror_targets;       // raw flag values
+  bool resolve_tags = true;
+  bool prepend_existing = false;
+  std::chrono::milliseconds dial_timeout{200};
+  std::string basic_auth_dir = "/etc/secrets/basic-auth";
+  std::string log_level = "INFO";
+  LogLevel level = LogLevel::kInfo;
+  // Validated forms of the lists (authorization is filled in by RunConfiguration).
+  node::MirrorConfig mirror;
+};
+
+struct CleanupOptions {
+  std::string containerd_registry_config_path = "/etc/containerd/certs.d";
+  std::string log_level = "INFO";
+  LogLevel level = LogLevel::kInfo;
+};
+
+// Parse `args` (after the subcommand). On --help, `*help` is set and `*usage` holds the text.
+// Errors are InvalidArgument naming the flag and value.
+Result<ConfigurationOptions> ParseConfigurationOptions(const std::vector<std::string>& args,
+                                                       const EnvLookup& env, bool* help,
+                                                       std::string* usage);
+Result<CleanupOptions> ParseCleanupOptions(const std::vector<std::string>& args,
+                                           const EnvLookup& env, bool* help, std::string* usage);
+
+// The whole commands: parse, act, report on stderr/log; return the process exit code.
+int RunConfigurationCommand(const std::vector<std::string>& args, const EnvLookup& env);
+int RunCleanupCommand(const std::vector<std::string>& args, const EnvLookup& env);
+
+}  // namespace spegel::cli

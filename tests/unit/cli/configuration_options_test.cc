@@ -1,0 +1,105 @@
+#include "cli/configuration_options.h"
+
+#include <doctest/doctest.h>
+
+#include <map>
+
+namespace spegel::cli {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name, std::string* value) {
+    auto it = vars.find(name);
+    if (it == vars.end()) return false;
+    *value = it->second;
+    return true;
+  };
+}
+
+Result<ConfigurationOptions> Parse(std::vector<std::string> args,
+                                   std::map<std::string, std::string> env = {}) {
+  bool help = false;
+  std::string usage;
+  return ParseConfigurationOptions(args, Env(std::move(env)), &help, &usage);
+}
+
+TEST_CASE("configuration options: defaults and upstream flag names") {
+  auto o = Parse({"--mirror-targets", "http://127.0.0.1:5000"});
+  REQUIRE(o.ok());
+  CHECK(o->containerd_registry_config_path == "/etc/containerd/certs.d");
+  CHECK(o->basic_auth_dir == "/etc/secrets/basic-auth");
+  CHECK(o->mirror.resolve_tags);
+  CHECK_FALSE(o->mirror.prepend_existing);
+  CHECK(o->mirror.dial_timeout == std::chrono::milliseconds(200));
+  REQUIRE(o->mirror.registries.size() == 1);
+  CHECK(o->mirror.registries[0].wildcard);
+  REQUIRE(o->mirror.targets.size() == 1);
+  CHECK(o->mirror.targets[0].ToString() == "http://127.0.0.1:5000");
+
+  auto full = Parse({"--containerd-registry-config-path", "/tmp/x", "--mirrored-registries",
+                     "https://docker.io,http://127.0.0.1:5001", "--mirror-targets",
+                     "http://127.0.0.1:5000", "--mirror-targets", "http://[::1]:5000",
+                     "--resolve-tags=false", "--prepend-existing", "--dial-timeout", "0",
+                     "--basic-auth-dir", "/tmp/auth"});
+  REQUIRE(full.ok());
+  CHECK(full->containerd_registry_config_path == "/tmp/x");
+  CHECK(full->mirror.registries.size() == 2);
+  CHECK(full->mirror.targets.size() == 2);
+  CHECK_FALSE(full->mirror.resolve_tags);
+  CHECK(full->mirror.prepend_existing);
+  CHECK(full->mirror.dial_timeout.count() == 0);
+  CHECK(full->basic_auth_dir == "/tmp/auth");
+}
+
+TEST_CASE("configuration options: environment twins (CSV lists)") {
+  auto o = Parse({}, {{"MIRROR_TARGETS", "http://127.0.0.1:5000,http://127.0.0.2:5000"},
+                      {"MIRRORED_REGISTRIES", "https://docker.io"},
+                      {"CONTAINERD_REGISTRY_CONFIG_PATH", "/tmp/c"},
+                      {"RESOLVE_TAGS", "false"}});
+  REQUIRE(o.ok());
+  CHECK(o->mirror.targets.size() == 2);
+  CHECK(o->mirror.registries[0].DirName() == "docker.io");
+  CHECK(o->containerd_registry_config_path == "/tmp/c");
+  CHECK_FALSE(o->mirror.resolve_tags);
+}
+
+TEST_CASE("configuration options: bad values are errors naming the value") {
+  struct Case {
+    std::vector<std::string> args;
+    const char* needle;
+  };
+  const Case cases[] = {
+      {{}, "--mirror-targets is required"},
+      {{"--mirror-targets", "127.0.0.1:5000"}, "\"127.0.0.1:5000\""},
+      {{"--mirror-targets", "*"}, "wildcard \"*\""},
+      {{"--mirror-targets", "http://a", "--mirrored-registries", "https://docker.io/v2"},
+       "\"https://docker.io/v2\""},
+      {{"--mirror-targets", "http://a", "--mirrored-registries", "_default,*"}, "wildcard"},
+      {{"--mirror-targets", "http://a", "--dial-timeout", "fast"}, "fast"},
+      {{"--mirror-targets", "http://a", "--containerd-registry-config-path", ""},
+       "containerd-registry-config-path"},
+      {{"--mirror-targets", "http://a", "--bogus"}, "--bogus"},
+  };
+  for (const auto& c : cases) {
+    auto o = Parse(c.args);
+    REQUIRE_FALSE(o.ok());
+    CAPTURE(o.status().message());
+    CHECK(o.status().code() == Code::kInvalidArgument);
+    CHECK(o.status().message().find(c.needle) != std::string::npos);
+  }
+}
+
+TEST_CASE("cleanup options") {
+  bool help = false;
+  std::string usage;
+  auto o = ParseCleanupOptions({}, Env({}), &help, &usage);
+  REQUIRE(o.ok());
+  CHECK(o->containerd_registry_config_path == "/etc/containerd/certs.d");
+  auto h = ParseCleanupOptions({"--help"}, Env({}), &help, &usage);
+  CHECK(help);
+  CHECK(usage.find("--containerd-registry-config-path") != std::string::npos);
+  CHECK_FALSE(ParseCleanupOptions({"--mirror-targets", "x"}, Env({}), &help, &usage).ok());
+}
+
+}  // namespace
+}  // namespace spegel::cli
