@@ -119,6 +119,23 @@ std::vector<std::string> Index::TagKeysForRepoTag(std::string_view repository,
   return keys;
 }
 
+std::vector<std::string> Index::TagsOfRepository(std::string_view registry,
+                                                 std::string_view repository) const {
+  std::vector<std::string> tags;
+  for (const auto& [key, name] : tags_) {
+    // key = "<registry>/<repository>:<tag>"; registries contain no '/', tags no ':' or '/'.
+    const size_t slash = key.find('/');
+    const size_t colon = key.rfind(':');
+    if (slash == std::string::npos || colon == std::string::npos || colon < slash) continue;
+    if (!registry.empty() && std::string_view(key).substr(0, slash) != registry) continue;
+    if (std::string_view(key).substr(slash + 1, colon - slash - 1) != repository) continue;
+    tags.push_back(key.substr(colon + 1));
+  }
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  return tags;
+}
+
 std::vector<std::string> Index::ImagesWaitingFor(const oci::Digest& digest) const {
   std::vector<std::string> names;
   for (const auto& [name, walk] : images_) {

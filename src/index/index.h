@@ -64,6 +64,10 @@ class Index {
   // for requests that name no registry.
   std::vector<std::string> TagKeysForRepoTag(std::string_view repository,
                                              std::string_view tag) const;
+  // Sorted, unique tags of `repository` in `registry`; with an empty `registry`, the union over
+  // every registry that has the repository.
+  std::vector<std::string> TagsOfRepository(std::string_view registry,
+                                            std::string_view repository) const;
   // Images whose walk lists `digest` as absent.
   std::vector<std::string> ImagesWaitingFor(const oci::Digest& digest) const;
   // Names of images whose walk lists `digest` as present.

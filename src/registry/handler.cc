@@ -182,6 +182,23 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
     return;
   }
 
+  if (route.kind == RouteKind::kTagsList) {
+    const auto tags = index_->TagsOfRepository(route.registry, route.repository);
+    if (tags.empty()) {
+      SendError(request, writer, OciError::kNameUnknown, "repository unknown to this node");
+      return;
+    }
+    std::string body = "{\"name\":";
+    AppendJsonString(&body, route.repository);
+    body.append(",\"tags\":[");
+    for (size_t i = 0; i < tags.size(); ++i) {
+      if (i) body.push_back(',');
+      AppendJsonString(&body, tags[i]);
+    }
+    body.append("]}\n");
+    Send(request, writer, 200, {{"Content-Type", "application/json"}}, std::move(body));
+    return;
+  }
   const bool is_manifest = route.kind == RouteKind::kManifest;
   const OciError unknown = is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown;
   std::optional<oci::Digest> digest = route.digest;

@@ -3,6 +3,7 @@
 //   GET|HEAD /v2/                           200 {} with Docker-Distribution-API-Version
 //   GET|HEAD /v2/<name>/manifests/<ref>     a manifest or index this node holds, by tag or digest
 //   GET|HEAD /v2/<name>/blobs/<digest>      a blob this node holds; single Range → 206 / 416
+//   GET|HEAD /v2/<name>/tags/list           {"name","tags"}: the tags of <name> this node holds
 //   GET|HEAD /readyz                        200 once containerd is connected and the index
 //                                           synced, else 503
 //   GET|HEAD /livez                         200 while the process runs

@@ -76,7 +76,12 @@ RouteResult ParseRoute(std::string_view path, std::string_view query) {
   RouteKind kind;
   std::string_view name;
   std::string_view reference;
-  if (const size_t m = rest.rfind("/manifests/"); m != std::string_view::npos) {
+  constexpr std::string_view kTagsList = "/tags/list";
+  if (rest.size() > kTagsList.size() &&
+      rest.substr(rest.size() - kTagsList.size()) == kTagsList) {
+    kind = RouteKind::kTagsList;
+    name = rest.substr(0, rest.size() - kTagsList.size());
+  } else if (const size_t m = rest.rfind("/manifests/"); m != std::string_view::npos) {
     kind = RouteKind::kManifest;
     name = rest.substr(0, m);
     reference = rest.substr(m + 11);
@@ -113,6 +118,7 @@ RouteResult ParseRoute(std::string_view path, std::string_view query) {
   }
   route.repository = std::string(name);
 
+  if (kind == RouteKind::kTagsList) return result;
   const bool looks_like_digest = reference.find(':') != std::string_view::npos;
   if (kind == RouteKind::kBlob || looks_like_digest) {
     auto digest = oci::Digest::Parse(reference);

@@ -3,6 +3,7 @@
 //   /v2/  or /v2                      -> kApiVersion
 //   /v2/<name>/manifests/<tag|digest> -> kManifest
 //   /v2/<name>/blobs/<digest>         -> kBlob
+//   /v2/<name>/tags/list              -> kTagsList (the tags this node holds; skopeo asks)
 //
 // The path is used undecoded: a valid repository name, tag or digest never contains '%', so any
 // percent-escape (e.g. "%2e%2e", "%2f") simply fails validation. That closes path traversal by
@@ -27,7 +28,7 @@
 
 namespace spegel::registry {
 
-enum class RouteKind { kApiVersion, kManifest, kBlob, kUnknown };
+enum class RouteKind { kApiVersion, kManifest, kBlob, kTagsList, kUnknown };
 
 struct Route {
   RouteKind kind = RouteKind::kUnknown;

@@ -87,6 +87,8 @@ class TestSource : public BodySource {
       sink.Fail("test failure");
       return;
     }
+    // The server asks only for what remains of the declared length.
+    CHECK(sent_ < chunks_);
     ++sent_;
     sink.Write(Pattern(chunk_size_));
   }

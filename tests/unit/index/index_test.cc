@@ -78,9 +78,15 @@ TEST_CASE("index: tag keys by repository and tag across registries") {
   index.PutImage(Walk("docker.io/library/nginx:1", "m1", {}, "docker.io/library/nginx:1"));
   index.PutImage(Walk("ghcr.io/library/nginx:1", "m2", {}, "ghcr.io/library/nginx:1"));
   index.PutImage(Walk("ghcr.io/x/library/nginx:1", "m3", {}, "ghcr.io/x/library/nginx:1"));
+  index.PutImage(Walk("docker.io/library/nginx:2", "m4", {}, "docker.io/library/nginx:2"));
+  CHECK(index.TagsOfRepository("docker.io", "library/nginx") == std::vector<std::string>{"1", "2"});
+  CHECK(index.TagsOfRepository("", "library/nginx") == std::vector<std::string>{"1", "2"});
+  CHECK(index.TagsOfRepository("ghcr.io", "library/nginx") == std::vector<std::string>{"1"});
+  CHECK(index.TagsOfRepository("ghcr.io", "x/library/nginx") == std::vector<std::string>{"1"});
+  CHECK(index.TagsOfRepository("", "library").empty());
   auto keys = index.TagKeysForRepoTag("library/nginx", "1");
   CHECK(keys.size() == 2);
-  CHECK(index.TagKeysForRepoTag("library/nginx", "2").empty());
+  CHECK(index.TagKeysForRepoTag("library/nginx", "3").empty());
 }
 
 TEST_CASE("index: reset replaces everything and JSON lists it sorted") {

@@ -123,6 +123,15 @@ TEST_CASE_FIXTURE(Fixture, "handler: manifests by tag (ns, path-style, unique) a
   CheckOciError(Get("/v2/library/app/manifests/" + image.config_digest), 404, "MANIFEST_UNKNOWN");
 }
 
+TEST_CASE_FIXTURE(Fixture, "handler: tags list") {
+  auto w = Get("/v2/library/app/tags/list?ns=docker.io");
+  CHECK(w.status == 200);
+  CHECK(w.body == "{\"name\":\"library/app\",\"tags\":[\"v1\"]}\n");
+  CHECK(Get("/v2/library/app/tags/list").body == w.body);
+  CheckOciError(Get("/v2/library/app/tags/list?ns=ghcr.io"), 404, "NAME_UNKNOWN");
+  CheckOciError(Get("/v2/library/nope/tags/list"), 404, "NAME_UNKNOWN");
+}
+
 TEST_CASE_FIXTURE(Fixture, "handler: a tag in two registries is ambiguous without ns") {
   fake.AddImage("ghcr.io/library/app:v1", kOciManifest, image.manifest_digest);
   fake.Emit(containerd::EventKind::kImageCreate, "ghcr.io/library/app:v1");

@@ -86,7 +86,12 @@ TEST_CASE("route: invalid names, digests, tags and ns are refused with the right
 }
 
 TEST_CASE("route: paths outside the pull API are unknown") {
-  for (const char* path : {"/", "/v1/", "/v2/_catalog", "/v2/a/tags/list", "/v2/a/blobs/uploads/",
+  auto tags = ParseRoute("/v2/docker.io/library/a/tags/list", "");
+  CHECK(tags.route.kind == RouteKind::kTagsList);
+  CHECK(tags.route.registry == "docker.io");
+  CHECK(tags.route.repository == "library/a");
+  CHECK(ParseRoute("/v2/A/tags/list", "").error.has_value());
+  for (const char* path : {"/", "/v1/", "/v2/_catalog", "/v2/a/tags", "/v2/a/blobs/uploads/",
                            "/readyz", "/v2x"}) {
     CAPTURE(path);
     auto r = ParseRoute(path, "");
