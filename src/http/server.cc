@@ -211,6 +211,7 @@ class Connection final : public ResponseWriter, public BodySink {
   int poll_mask_ = 0;
   bool closing_ = false;
   bool peer_eof_ = false;
+  bool writing_inline_ = false;  // Dispatch() is writing an inline answer (no nesting).
   bool draining_ = false;  // Close after the current exchange.
   Phase phase_ = Phase::kIdle;
   RequestParser parser_;
@@ -354,6 +355,15 @@ void Connection::Dispatch(Request request) {
   request_ = std::make_unique<Request>(std::move(request));
   abort_callback_ = nullptr;
   server_->handler_->Handle(*request_, *this);
+  // Most answers are given inline (local content): send them now instead of one loop turn and
+  // two epoll_ctl calls later. Only the outermost dispatch does it, so a pipelined burst never
+  // recurses; the rest go out from the poll callback as before. The handler has returned, so
+  // this is not a callback from inside a ResponseWriter method.
+  if (!closing_ && phase_ == Phase::kWriting && !writing_inline_) {
+    writing_inline_ = true;
+    OnWritable();
+    writing_inline_ = false;
+  }
 }
 
 bool Connection::BeginResponse(int status, const Headers& headers, uint64_t content_length) {

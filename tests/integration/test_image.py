@@ -89,9 +89,14 @@ class ImageTest(unittest.TestCase):
                            "options=rbind:rw",
                 "--mount", f"type=bind,src={self.ctd.content_dir},dst={CONTENT_IN_CONTAINER},"
                            "options=rbind:ro",
+                # certs.d at the node's own path, as the DaemonSet mounts /etc/containerd/certs.d,
+                # so preflight sees that containerd's config_path covers it.
+                "--mount", f"type=bind,src={self.ctd.certs_d},dst={self.ctd.certs_d},"
+                           "options=rbind:ro",
                 self.ref, cid,
                 "/usr/bin/spegel", "registry", f"--registry-addr=127.0.0.1:{port}",
-                "--resync-interval=1s"]
+                f"--containerd-registry-config-path={self.ctd.certs_d}",
+                "--metrics-addr=127.0.0.1:0", "--resync-interval=1s"]
         proc = util.start_process(args, log_path)
         base = f"http://127.0.0.1:{port}"
         try:
