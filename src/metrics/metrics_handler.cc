@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "base/json_escape.h"
+#include "index/debug_json.h"
 
 namespace spegel::metrics {
 namespace {
@@ -109,28 +110,7 @@ std::string MetricsHandler::StatusPage() const {
   return out;
 }
 
-std::string MetricsHandler::DebugIndex() const {
-  std::string body;
-  body.reserve(256 + index_->blob_count() * 180);
-  body.append("{\"ready\":");
-  body.append(syncer_->ready() ? "true" : "false");
-  body.append(",\"connected\":");
-  body.append(syncer_->connected() ? "true" : "false");
-  body.append(",\"synced\":");
-  body.append(syncer_->synced() ? "true" : "false");
-  body.append(",\"containerd_version\":");
-  AppendJsonString(&body, syncer_->containerd_version());
-  body.append(",\"content_root\":");
-  AppendJsonString(&body, syncer_->content_root());
-  body.append(",\"full_syncs\":");
-  body.append(std::to_string(syncer_->full_syncs()));
-  body.append(",\"reconnects\":");
-  body.append(std::to_string(syncer_->reconnects()));
-  body.push_back(',');
-  index_->AppendJson(&body);
-  body.append("}\n");
-  return body;
-}
+std::string MetricsHandler::DebugIndex() const { return index::DebugIndexJson(*index_, *syncer_); }
 
 std::string MetricsHandler::DebugMembers() const {
   std::string body = "{\"members\":[{\"self\":true,\"registry_addr\":";

@@ -10,6 +10,7 @@
 #include "base/json_escape.h"
 #include "base/log.h"
 #include "http/range.h"
+#include "index/debug_json.h"
 
 namespace spegel::registry {
 namespace {
@@ -126,26 +127,8 @@ void RegistryHandler::Probe(http::Request& request, http::ResponseWriter& writer
 }
 
 void RegistryHandler::DebugIndex(http::Request& request, http::ResponseWriter& writer) {
-  std::string body;
-  body.reserve(256 + index_->blob_count() * 180);
-  body.append("{\"ready\":");
-  body.append(syncer_->ready() ? "true" : "false");
-  body.append(",\"connected\":");
-  body.append(syncer_->connected() ? "true" : "false");
-  body.append(",\"synced\":");
-  body.append(syncer_->synced() ? "true" : "false");
-  body.append(",\"containerd_version\":");
-  AppendJsonString(&body, syncer_->containerd_version());
-  body.append(",\"content_root\":");
-  AppendJsonString(&body, syncer_->content_root());
-  body.append(",\"full_syncs\":");
-  body.append(std::to_string(syncer_->full_syncs()));
-  body.append(",\"reconnects\":");
-  body.append(std::to_string(syncer_->reconnects()));
-  body.append(",");
-  index_->AppendJson(&body);
-  body.append("}\n");
-  Send(request, writer, 200, {{"Content-Type", "application/json"}}, std::move(body));
+  Send(request, writer, 200, {{"Content-Type", "application/json"}},
+       index::DebugIndexJson(*index_, *syncer_));
 }
 
 void RegistryHandler::SendError(http::Request& request, http::ResponseWriter& writer,
