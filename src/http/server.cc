@@ -212,6 +212,7 @@ class Connection final : public ResponseWriter, public BodySink {
   bool closing_ = false;
   bool peer_eof_ = false;
   bool writing_inline_ = false;  // Dispatch() is writing an inline answer (no nesting).
+  bool dispatching_ = false;     // Inside Handler::Handle(): Dispatch() updates the poll after.
   bool draining_ = false;  // Close after the current exchange.
   Phase phase_ = Phase::kIdle;
   RequestParser parser_;
@@ -354,15 +355,21 @@ void Connection::Dispatch(Request request) {
   phase_ = Phase::kHandling;
   request_ = std::make_unique<Request>(std::move(request));
   abort_callback_ = nullptr;
+  dispatching_ = true;
   server_->handler_->Handle(*request_, *this);
-  // Most answers are given inline (local content): send them now instead of one loop turn and
-  // two epoll_ctl calls later. Only the outermost dispatch does it, so a pipelined burst never
-  // recurses; the rest go out from the poll callback as before. The handler has returned, so
-  // this is not a callback from inside a ResponseWriter method.
-  if (!closing_ && phase_ == Phase::kWriting && !writing_inline_) {
+  dispatching_ = false;
+  if (closing_) return;
+  // Most answers are given inline (local content): send them now instead of one loop turn
+  // later, and without touching the poll mask in between (each change costs epoll_ctl calls), so
+  // a request answered at once leaves the connection watching for reads as before. Only the
+  // outermost dispatch does it, so a pipelined burst never recurses; the rest go out from the
+  // poll callback. The handler has returned: this is not a callback from a ResponseWriter method.
+  if (phase_ == Phase::kWriting && !writing_inline_) {
     writing_inline_ = true;
     OnWritable();
     writing_inline_ = false;
+  } else {
+    UpdatePoll();
   }
 }
 
@@ -381,7 +388,7 @@ bool Connection::BeginResponse(int status, const Headers& headers, uint64_t cont
 void Connection::Respond(int status, Headers headers, std::string body) {
   if (!BeginResponse(status, headers, body.size())) return;
   if (request_->method() != Method::kHead) out_.append(body);
-  UpdatePoll();
+  if (!dispatching_) UpdatePoll();
 }
 
 void Connection::RespondHead(int status, Headers headers, uint64_t content_length) {
@@ -389,7 +396,7 @@ void Connection::RespondHead(int status, Headers headers, uint64_t content_lengt
     draining_ = true;  // The promised body never comes: end the connection after the head.
   }
   if (!BeginResponse(status, headers, content_length)) return;
-  UpdatePoll();
+  if (!dispatching_) UpdatePoll();
 }
 
 void Connection::RespondFile(int status, Headers headers, int fd, uint64_t offset,
@@ -405,7 +412,7 @@ void Connection::RespondFile(int status, Headers headers, int fd, uint64_t offse
     file_offset_ = offset;
     file_remaining_ = length;
   }
-  UpdatePoll();
+  if (!dispatching_) UpdatePoll();
 }
 
 void Connection::RespondStream(int status, Headers headers, uint64_t length,
@@ -418,7 +425,7 @@ void Connection::RespondStream(int status, Headers headers, uint64_t length,
     draining_ = true;  // No source for a promised body: the client sees a short body.
     keep_alive_ = false;
   }
-  UpdatePoll();
+  if (!dispatching_) UpdatePoll();
 }
 
 void Connection::SetAbortCallback(std::function<void()> callback) {
