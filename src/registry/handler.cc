@@ -249,6 +249,19 @@ void RegistryHandler::ServeContent(http::Request& request, http::ResponseWriter&
   headers.push_back({"Content-Type", blob.media_type.empty() ? "application/octet-stream"
                                                              : blob.media_type});
 
+  const bool cacheable = blob.kind != index::BlobKind::kLayer &&
+                         size <= static_cast<int64_t>(small_blobs_.max_entry_bytes());
+  if (cacheable) {
+    if (auto bytes = small_blobs_.Find(digest)) {
+      if (request.method() == http::Method::kHead) {
+        writer.RespondHead(status, std::move(headers), static_cast<uint64_t>(length));
+      } else {
+        writer.Respond(status, std::move(headers),
+                       bytes->substr(static_cast<size_t>(offset), static_cast<size_t>(length)));
+      }
+      return;
+    }
+  }
   const std::string& root = syncer_->content_root();
   if (!root.empty()) {
     std::string path = root;
@@ -276,6 +289,18 @@ void RegistryHandler::ServeContent(http::Request& request, http::ResponseWriter&
                   is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown,
                   "content is no longer on this node");
         return;
+      }
+      if (cacheable) {
+        auto bytes = std::make_shared<std::string>(static_cast<size_t>(size), '\0');
+        size_t got = 0;
+        while (got < bytes->size()) {
+          const ssize_t n = ::pread(fd, bytes->data() + got, bytes->size() - got,
+                                    static_cast<off_t>(got));
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) break;
+          got += static_cast<size_t>(n);
+        }
+        if (got == bytes->size()) small_blobs_.Insert(digest, bytes);
       }
       if (request.method() == http::Method::kHead) {
         ::close(fd);

@@ -12,7 +12,8 @@
 //   other methods on these paths            405 (OCI UNSUPPORTED under /v2/)
 //   anything else                           404
 //
-// Bodies come from the content store file with sendfile(2); when the content directory is not
+// Bodies come from the content store file with sendfile(2) (small manifests, indexes and configs
+// from a bounded in-memory cache once read, since content never changes per digest); when the content directory is not
 // readable they stream through containerd's Content.Read (1 MiB per call, pulled only as the
 // client drains). A blob whose file is gone (GC) is dropped from the index and answered 404, so
 // containerd falls back upstream at once. Errors are OCI JSON with exact Content-Length.
@@ -32,6 +33,7 @@
 #include "loop/worker.h"
 #include "registry/errors.h"
 #include "registry/route.h"
+#include "registry/small_blob_cache.h"
 
 namespace spegel::registry {
 
@@ -59,6 +61,8 @@ class RegistryHandler : public http::Handler {
   // Blocking Content.Read calls for the gRPC fallback; two so one slow read cannot stall all.
   std::vector<std::unique_ptr<Worker>> readers_;
   size_t next_reader_ = 0;
+  // Manifests, indexes and configs up to 64 KiB, 2 MiB in all (layers always go by sendfile).
+  SmallBlobCache small_blobs_{2 << 20, 64 << 10};
 };
 
 }  // namespace spegel::registry
