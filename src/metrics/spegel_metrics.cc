@@ -18,7 +18,7 @@ bool IsHostChar(char c) {
 
 }  // namespace
 
-SpegelMetrics::SpegelMetrics(Registry* registry) : registry_(registry) {
+SpegelMetrics::SpegelMetrics(Registry* registry) {
   Registry& r = *registry;
   mirror_requests_ = r.AddCounter(
       "spegel_mirror_requests_total",

@@ -81,7 +81,6 @@ class SpegelMetrics {
  private:
   void Refresh();
 
-  Registry* registry_;
   const index::Index* index_ = nullptr;
   const index::Syncer* syncer_ = nullptr;
 
