@@ -11,7 +11,6 @@ B's original tree byte for byte (contents, modes, symlinks).
 
 import os
 import re
-import socket
 import stat
 import unittest
 
@@ -73,16 +72,9 @@ class ConfigurationPullTest(unittest.TestCase):
             cls.spegel.start()
             want = {ref: img.top.digest for ref, img in cls.imgs.values()}
 
-            def indexed():
-                tags = {t["ref"]: t["digest"] for t in cls.spegel.debug_index()["tags"]}
-                return all(tags.get(k) == v for k, v in want.items())
-            util.wait_until(indexed, 15.0, "spegel on node A to index the pulled images", 0.1)
+            cls.spegel.wait_tags(want, 15.0, "spegel on node A to index the pulled images")
             # From here on only spegel can serve.
-            cls.registry.stop()
-            with socket.socket() as s:
-                s.settimeout(2.0)
-                if s.connect_ex((util.LOOPBACK, cls.registry.port)) == 0:
-                    raise util.HarnessError("the upstream registry still accepts connections")
+            cls.registry.stop_for_good()
         except BaseException:
             cls.tearDownClass()
             raise

@@ -14,7 +14,6 @@ LOCAL registry, never a public one).
 import hashlib
 import os
 import re
-import socket
 import time
 import unittest
 
@@ -76,16 +75,9 @@ class PullThroughSpegelTest(unittest.TestCase):
             cls.spegel.start()
             want_tags = {r[0]: r[2].top.digest for r in cls.refs}
 
-            def indexed():
-                tags = {t["ref"]: t["digest"] for t in cls.spegel.debug_index()["tags"]}
-                return all(tags.get(k) == v for k, v in want_tags.items())
-            util.wait_until(indexed, 15.0, "spegel on node A to index every pulled tag", 0.1)
+            cls.spegel.wait_tags(want_tags, 15.0, "spegel on node A to index every pulled tag")
             # The upstream goes away for good: from here on only spegel can serve.
-            cls.registry.stop()
-            with socket.socket() as s:
-                s.settimeout(2.0)
-                if s.connect_ex((util.LOOPBACK, cls.registry.port)) == 0:
-                    raise util.HarnessError("the upstream registry still accepts connections")
+            cls.registry.stop_for_good()
         except BaseException:
             cls.tearDownClass()
             raise

@@ -5,6 +5,7 @@ thread-safe. The access log (stderr of the registry) goes to <dir>/registry.log.
 """
 
 import os
+import socket
 
 from . import util
 
@@ -64,6 +65,15 @@ health: {{storagedriver: {{enabled: false}}}}
     def stop(self):
         proc, self.proc = self.proc, None
         return util.stop_process(proc, term_timeout=5.0)
+
+    def stop_for_good(self):
+        """Stops the registry and checks its port refuses connections: from then on a pull
+        that succeeds can only have been served by a mirror."""
+        self.stop()
+        with socket.socket() as s:
+            s.settimeout(2.0)
+            if s.connect_ex((util.LOOPBACK, self.port)) == 0:
+                raise util.HarnessError("the upstream registry still accepts connections")
 
     def close(self):
         try:

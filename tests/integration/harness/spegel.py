@@ -139,6 +139,13 @@ class Spegel:
         except (OSError, subprocess.SubprocessError):
             return None
 
+    def wait_tags(self, want, timeout, what):
+        """Waits until /debug/index maps every tag key in `want` to its digest."""
+        def indexed():
+            tags = {t["ref"]: t["digest"] for t in self.debug_index()["tags"]}
+            return all(tags.get(k) == v for k, v in want.items())
+        util.wait_until(indexed, timeout, what, 0.1)
+
     def debug_index(self):
         """Parsed JSON of GET /debug/index; raises HarnessError on a non-200 or bad JSON."""
         status, _, body = self.get("/debug/index")
