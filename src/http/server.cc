@@ -802,6 +802,14 @@ void Server::OnListenPoll(uv_poll_t* handle, int status, int) {
   self->AcceptMany();
 }
 
+uv_timer_t* Server::NewServerTimer() {
+  auto* timer = new uv_timer_t;
+  uv_timer_init(loop_->uv(), timer);
+  timer->data = this;
+  HandleOpened();
+  return timer;
+}
+
 void Server::AcceptMany() {
   for (int i = 0; i < kMaxAcceptsPerTurn && !shutting_down_; ++i) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -813,10 +821,7 @@ void Server::AcceptMany() {
       LOG_WARN("http: accept failed; pausing").Str("error", strerror(errno));
       uv_poll_stop(listen_poll_);
       if (accept_backoff_ == nullptr) {
-        accept_backoff_ = new uv_timer_t;
-        uv_timer_init(loop_->uv(), accept_backoff_);
-        accept_backoff_->data = this;
-        HandleOpened();
+        accept_backoff_ = NewServerTimer();
       }
       uv_timer_start(
           accept_backoff_,
@@ -898,10 +903,7 @@ void Server::Shutdown(uint64_t deadline_ms, std::function<void()> done) {
   for (Connection* c : open) c->OnServerDraining();
   // The deadline timer exists even with no connection left: closing it guarantees that `done`
   // runs from a close callback, never inline.
-  deadline_ = new uv_timer_t;
-  uv_timer_init(loop_->uv(), deadline_);
-  deadline_->data = this;
-  HandleOpened();
+  deadline_ = NewServerTimer();
   uv_timer_start(
       deadline_,
       [](uv_timer_t* t) {

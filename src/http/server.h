@@ -138,6 +138,8 @@ class Server {
   void CloseServerTimer(uv_timer_t*& timer);
   // Bookkeeping of uv handles whose close callback has not run yet.
   void HandleOpened() { ++open_handles_; }
+  // A timer of the server itself (data = this), counted as open until its close callback.
+  uv_timer_t* NewServerTimer();
   void HandleClosed();
   void ConnectionClosed(Connection* connection);
   void MaybeDone();
