@@ -1,0 +1,465 @@
+"""A Spegel cluster in network namespaces: N nodes (containerd + spegel each), an upstream
+docker-registry and a dnsmasq answering the headless name, all on one bridge.
+
+Topology (x = 20 + PID % 200, names prefixed `sc<pid>`):
+  sc<pid>-sw    bridge br0 (the switch)
+  sc<pid>-up    docker-registry on 10.213.x.2:5000 (the upstream; cut with cut_upstream())
+  sc<pid>-dns   dnsmasq on 10.213.x.3:53: spegel.test -> every node's address
+  sc<pid>-nI    node I: 10.213.x.(10+I); containerd (socket in its temp dir, reachable from the
+                root namespace), spegel on :5000 (registry), :5001 (router), :9090 (metrics)
+Each node's certs.d/<upstream>/hosts.toml lists its own spegel (http://127.0.0.1:5000, the
+node's loopback since containerd runs inside the node namespace) as mirror and the upstream as
+server. No namespace has a default route; every HTTP request to a namespace address is made by
+nsclient.py inside a namespace.
+
+Owner: the test class that constructs it (close() in tearDownClass, also on failure). Not
+thread-safe. Processes go through itharness.util (runner watchdog), namespaces through netns.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from itharness import containerd as itcontainerd
+from itharness import imagegen
+from itharness import images as itimages
+from itharness import spegel as itspegel
+from itharness import util
+
+from . import netns
+
+REGISTRY_BIN = os.environ.get("DOCKER_REGISTRY_BIN", "docker-registry")
+SKOPEO_BIN = os.environ.get("SKOPEO_BIN", "skopeo")
+DNSMASQ_BIN = os.environ.get("DNSMASQ_BIN", "dnsmasq")
+HEADLESS_NAME = "spegel.test"
+REGISTRY_PORT = 5000
+ROUTER_PORT = 5001
+METRICS_PORT = 9090
+READY_TIMEOUT = 20.0
+
+
+def spegel_help():
+    """`spegel registry --help` text (cached): used to tell which cluster flags exist yet."""
+    if not hasattr(spegel_help, "text"):
+        res = util.run([itspegel.spegel_bin(), "registry", "--help"], timeout=10, check=False)
+        spegel_help.text = res.stdout + res.stderr
+    return spegel_help.text
+
+
+def has_flag(flag):
+    return re.search(re.escape(flag) + r"\b", spegel_help()) is not None
+
+
+def node_ids(doc, key_names=("node_id", "id", "node")):
+    """Every node id found in a JSON document: values of `key_names` in any nested object, and
+    bare strings in lists. Tolerant of the exact shape of /debug/members and /debug/routing."""
+    found = set()
+
+    def walk(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k in key_names and isinstance(x, str):
+                    found.add(x)
+                else:
+                    walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                if isinstance(x, str) and re.fullmatch(r"node\d+", x):
+                    found.add(x)
+                else:
+                    walk(x)
+    walk(doc)
+    return found
+
+
+class NodeContainerd(itcontainerd.Containerd):
+    """The integration harness's Containerd, started inside a node namespace."""
+
+    def __init__(self, ns):
+        super().__init__()
+        self.ns = ns
+
+    def start(self):
+        if self.running():
+            raise util.HarnessError("containerd already running")
+        with open(self.log_path, "ab") as f:
+            f.write(f"---- harness: starting containerd in {self.ns} ----\n".encode())
+        self.proc = util.start_process(
+            netns.exec_prefix(self.ns) + [itcontainerd.CONTAINERD_BIN, "--config",
+                                          self.config_path], self.log_path)
+
+        def answers():
+            if self.proc.poll() is not None:
+                raise util.HarnessError(f"containerd exited with {self.proc.returncode}:\n"
+                                        f"{util.tail(self.log_path)}")
+            return util.run([itcontainerd.CTR_BIN, "--address", self.socket, "version"],
+                            timeout=5, check=False).returncode == 0
+        try:
+            util.wait_until(answers, itcontainerd.START_TIMEOUT, "containerd to answer", 0.05)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def write_mirror_hosts_toml(self, host, server, mirrors):
+        """certs.d/<host>/hosts.toml: each mirror (pull+resolve), then the server as the last
+        [host] too (containerd 1.6 rejects a file with `server` and no [host] table). URLs
+        must be loopback or in the test range 10.213.0.0/16."""
+        for url in (server, *mirrors):
+            if not re.match(r"http://(127\.0\.0\.1|10\.213\.\d+\.\d+)(:\d+)?$", url):
+                raise util.HarnessError(f"refusing registry URL {url}")
+        lines = [f'server = "{server}"', ""]
+        for m in (*mirrors, server):
+            lines += [f'[host."{m}"]', '  capabilities = ["pull", "resolve"]', ""]
+        d = os.path.join(self.certs_d, host)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "hosts.toml"), "w") as f:
+            f.write("\n".join(lines))
+
+
+class NodeSpegel:
+    """`spegel registry` inside a node namespace. Owner: its Node. Not thread-safe."""
+
+    def __init__(self, node, args):
+        self.node = node
+        self.args = list(args)
+        self.log_path = os.path.join(node.dir, "spegel.log")
+        self.stdout_path = os.path.join(node.dir, "spegel.out")
+        self.proc = None
+        self.starts = 0
+
+    def start(self, wait_ready=True, timeout=READY_TIMEOUT):
+        if self.running():
+            raise util.HarnessError(f"spegel on {self.node.name} already running")
+        with open(self.log_path, "ab") as f:
+            f.write(f"---- harness: start #{self.starts + 1} ----\n".encode())
+        self.proc = util.start_process(
+            netns.exec_prefix(self.node.ns) + [itspegel.spegel_bin()] + self.args,
+            self.log_path, stdout_path=self.stdout_path)
+        self.starts += 1
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        def ready():
+            if self.proc.poll() is not None:
+                raise util.HarnessError(f"spegel on {self.node.name} exited with "
+                                        f"{self.proc.returncode}:\n{util.tail(self.log_path)}")
+            return self.node.registry_status("/readyz") == 200
+        try:
+            util.wait_until(ready, timeout, f"spegel on {self.node.name} /readyz", 0.1)
+        except TimeoutError as e:
+            raise util.HarnessError(f"{e}\nspegel log:\n{util.tail(self.log_path)}") from e
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10.0):
+        proc, self.proc = self.proc, None
+        return util.stop_process(proc, term_timeout=timeout)
+
+    def kill(self):
+        """SIGKILL, as in a crash (no goodbye, no withdraw)."""
+        proc, self.proc = self.proc, None
+        return util.stop_process(proc, term_timeout=5.0, sig=signal.SIGKILL)
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+class Node:
+    """One node: namespace, address, containerd and (once configured) spegel."""
+
+    def __init__(self, cluster, index, ns):
+        self.cluster = cluster
+        self.index = index
+        self.name = f"node{index}"
+        self.ns = ns
+        self.ip = f"{cluster.subnet}.{10 + index}"
+        self.ctd = NodeContainerd(ns)
+        self.dir = self.ctd.dir
+        self.spegel = None
+
+    # ---- spegel ----------------------------------------------------------------------------
+
+    def spegel_args(self, dns=True, mdns=False, announce_ttl=None, extra=()):
+        args = itspegel.registry_args(self.ctd.socket, self.ctd.content_dir,
+                                      f":{REGISTRY_PORT}", metrics_addr=f":{METRICS_PORT}")
+        args += itspegel.preflight_args(self.ctd)
+        args += ["--node-id", self.name, "--router-addr", f":{ROUTER_PORT}",
+                 "--mirror-resolve-timeout", "50ms"]
+        if dns:
+            args += ["--dns-bootstrap-domain", HEADLESS_NAME,
+                     "--dns-resolvers", f"{self.cluster.dns_ip}:53",
+                     "--dns-refresh-interval", "1s"]
+        if mdns:
+            args += ["--mdns-interfaces", "eth0"]
+        if announce_ttl:
+            args += ["--announce-ttl", announce_ttl]
+        return args + list(extra)
+
+    def configure_spegel(self, **kw):
+        self.spegel = NodeSpegel(self, self.spegel_args(**kw))
+        return self.spegel
+
+    # ---- HTTP from inside the node namespace -----------------------------------------------
+
+    def registry_url(self, path, ip=None):
+        return f"http://{ip or '127.0.0.1'}:{REGISTRY_PORT}{path}"
+
+    def metrics_url(self, path):
+        return f"http://127.0.0.1:{METRICS_PORT}{path}"
+
+    def http(self, method, url, **kw):
+        return netns.http(self.ns, method, url, **kw)
+
+    def registry_status(self, path):
+        return netns.status(self.ns, self.registry_url(path))
+
+    def metrics_json(self, path):
+        r = self.http("GET", self.metrics_url(path), timeout=3.0)
+        if r.get("status") != 200:
+            raise util.HarnessError(f"{self.name} {path}: {r}")
+        return json.loads(r["body"])
+
+    def members(self):
+        """Node ids listed by GET /debug/members on this node's metrics address."""
+        return node_ids(self.metrics_json("/debug/members"))
+
+    def providers(self, key):
+        """Node ids listed as providers by GET /debug/routing?key=<key>."""
+        from urllib.parse import quote
+        doc = self.metrics_json("/debug/routing?key=" + quote(key, safe=""))
+        return node_ids(doc.get("providers", doc) if isinstance(doc, dict) else doc)
+
+    # ---- containerd ------------------------------------------------------------------------
+
+    def cri_pull(self, ref, timeout=120):
+        return itimages.cri_pull(self.ctd, ref, timeout=timeout)
+
+    def cri_rmi(self, ref, timeout=60):
+        return itimages.cri_rmi(self.ctd, ref, timeout=timeout)
+
+    def has_blob(self, digest):
+        return os.path.exists(self.ctd.blob_path(digest))
+
+    def close(self):
+        try:
+            if self.spegel is not None:
+                self.spegel.stop(timeout=5.0)
+        finally:
+            self.ctd.close()
+
+
+class Cluster:
+    """The whole topology. start() brings up the network, upstream, DNS and containerds; spegels
+    are configured per test class (configure_spegels / start_spegels)."""
+
+    def __init__(self, nodes=3, multicast=True, dns=True):
+        pid = os.getpid()
+        self.prefix = f"sc{pid}"
+        self.subnet = f"10.213.{20 + pid % 200}"
+        self.upstream_ip = f"{self.subnet}.2"
+        self.dns_ip = f"{self.subnet}.3"
+        self.upstream_addr = f"{self.upstream_ip}:{REGISTRY_PORT}"
+        self.n_nodes = nodes
+        self.multicast = multicast
+        self.with_dns = dns
+        self.dir = util.make_temp_dir("scl-")
+        self.gen_dir = os.path.join(self.dir, "gen")
+        self.segment = None
+        self.nodes = []
+        self.registry_proc = None
+        self.dns_proc = None
+        self.upstream_ns = self.dns_ns = None
+        self.upstream_cut = False
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self):
+        try:
+            self.segment = netns.Segment(self.prefix, self.subnet)
+            self.upstream_ns = self.segment.attach("up", 2, multicast=False)
+            if self.with_dns:
+                self.dns_ns = self.segment.attach("dns", 3, multicast=False)
+            for i in range(1, self.n_nodes + 1):
+                ns = self.segment.attach(f"n{i}", 10 + i, multicast=self.multicast)
+                self.nodes.append(Node(self, i, ns))
+            for ns in self.segment.hosts:
+                netns.assert_no_default_route(ns)
+            self._start_upstream()
+            if self.with_dns:
+                self._start_dns()
+            for n in self.nodes:
+                n.ctd.write_mirror_hosts_toml(self.upstream_addr, f"http://{self.upstream_addr}",
+                                              [f"http://127.0.0.1:{REGISTRY_PORT}"])
+                n.ctd.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_upstream(self):
+        d = os.path.join(self.dir, "registry")
+        os.makedirs(os.path.join(d, "data"))
+        cfg = os.path.join(d, "config.yml")
+        with open(cfg, "w") as f:
+            f.write(f"""version: 0.1
+log: {{level: info, accesslog: {{disabled: false}}}}
+storage:
+  filesystem: {{rootdirectory: {d}/data}}
+  delete: {{enabled: true}}
+  cache: {{blobdescriptor: inmemory}}
+http:
+  addr: ":{REGISTRY_PORT}"
+  headers: {{X-Content-Type-Options: [nosniff]}}
+health: {{storagedriver: {{enabled: false}}}}
+""")
+        self.registry_log = os.path.join(d, "registry.log")
+        self.registry_proc = util.start_process(
+            netns.exec_prefix(self.upstream_ns) + [REGISTRY_BIN, "serve", cfg], self.registry_log)
+
+        def up():
+            if self.registry_proc.poll() is not None:
+                raise util.HarnessError(f"docker-registry exited:\n{util.tail(self.registry_log)}")
+            return netns.status(self.upstream_ns, f"http://127.0.0.1:{REGISTRY_PORT}/v2/") == 200
+        util.wait_until(up, 15.0, "the upstream docker-registry", 0.1)
+
+    def _start_dns(self):
+        d = os.path.join(self.dir, "dns")
+        os.makedirs(d)
+        self.dns_log = os.path.join(d, "dnsmasq.log")
+        args = [DNSMASQ_BIN, "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                "--port=53", f"--listen-address={self.dns_ip}", "--bind-interfaces",
+                "--log-queries", "--log-facility=-", f"--pid-file={d}/dnsmasq.pid",
+                "--local-ttl=1"]
+        args += [f"--host-record={HEADLESS_NAME},{n.ip}" for n in self.nodes]
+        self.dns_proc = util.start_process(netns.exec_prefix(self.dns_ns) + args, self.dns_log)
+        want = sorted(n.ip for n in self.nodes)
+
+        def answers():
+            if self.dns_proc.poll() is not None:
+                raise util.HarnessError(f"dnsmasq exited:\n{util.tail(self.dns_log)}")
+            return netns.dns_query(self.nodes[0].ns, HEADLESS_NAME, self.dns_ip,
+                                   timeout=1.0).get("addresses") == want
+        util.wait_until(answers, 15.0, f"dnsmasq to answer {HEADLESS_NAME} with {want}", 0.2)
+
+    def close(self):
+        """Stops every process by PID, deletes every namespace and the temp dirs."""
+        for n in self.nodes:
+            try:
+                n.close()
+            except Exception:  # noqa: BLE001 - keep tearing down
+                pass
+        for proc in (self.dns_proc, self.registry_proc):
+            util.stop_process(proc, term_timeout=5.0)
+        self.dns_proc = self.registry_proc = None
+        if self.segment is not None:
+            self.segment.close()
+            self.segment = None
+        util.remove_temp_dir(self.dir)
+
+    # ---- spegel ----------------------------------------------------------------------------
+
+    def configure_spegels(self, **kw):
+        for n in self.nodes:
+            n.configure_spegel(**kw)
+
+    def start_spegels(self, nodes=None):
+        """Starts the spegels of `nodes` (default all) together, then waits for each /readyz."""
+        nodes = nodes or self.nodes
+        for n in nodes:
+            n.spegel.start(wait_ready=False)
+        for n in nodes:
+            n.spegel.wait_ready()
+
+    def stop_spegels(self):
+        for n in self.nodes:
+            if n.spegel is not None:
+                n.spegel.stop(timeout=5.0)
+
+    def wait_members(self, nodes=None, timeout=20.0):
+        """Waits until every node in `nodes` lists every other node in /debug/members."""
+        nodes = nodes or self.nodes
+        names = {n.name for n in nodes}
+        last = {}
+
+        def complete():
+            for n in nodes:
+                last[n.name] = n.members()
+                if not (names - {n.name}) <= last[n.name]:
+                    return False
+            return True
+        try:
+            util.wait_until(complete, timeout, "every node to list the others", 0.3)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; last /debug/members: {last}") from None
+
+    # ---- upstream --------------------------------------------------------------------------
+
+    def cut_upstream(self):
+        """Takes the upstream's link down: from then on only peers can serve."""
+        self.segment.link(self.upstream_ns, up=False)
+        self.upstream_cut = True
+
+    def restore_upstream(self):
+        self.segment.link(self.upstream_ns, up=True)
+        self.upstream_cut = False
+
+    def generate(self, key, **kw):
+        """imagegen.generate into this cluster's gen dir (seed = key)."""
+        return imagegen.generate(os.path.join(self.gen_dir, key), seed=f"cluster-{key}",
+                                 name=f"cluster/{key}", **kw)
+
+    def push(self, image):
+        """skopeo copy (inside the upstream namespace, to its loopback) and a digest check.
+        Returns (ref by tag, ref by digest) as the nodes name them."""
+        util.run(netns.exec_prefix(self.upstream_ns) +
+                 [SKOPEO_BIN, "copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
+                  "--quiet", f"oci:{image.layout_dir}:{image.tag}",
+                  f"docker://127.0.0.1:{REGISTRY_PORT}/{image.name}:{image.tag}"], timeout=300)
+        from itharness.registry import MANIFEST_ACCEPT
+        r = netns.http(self.upstream_ns, "HEAD",
+                       f"http://127.0.0.1:{REGISTRY_PORT}/v2/{image.name}/manifests/{image.tag}",
+                       headers={"Accept": MANIFEST_ACCEPT})
+        got = r.get("headers", {}).get("docker-content-digest")
+        if got != image.top.digest:
+            raise util.HarnessError(f"upstream has {got} for {image.name}, expected "
+                                    f"{image.top.digest}")
+        return (f"{self.upstream_addr}/{image.name}:{image.tag}",
+                f"{self.upstream_addr}/{image.name}@{image.top.digest}")
+
+    def upstream_requests(self):
+        """Lines of the upstream's access log (requests it served)."""
+        try:
+            with open(self.registry_log, "rb") as f:
+                return [ln for ln in f.read().decode("utf-8", "replace").splitlines()
+                        if '"GET /v2/' in ln or '"HEAD /v2/' in ln]
+        except OSError:
+            return []
+
+    def logs(self, nodes=None, max_bytes=3000):
+        """Tails of the spegel logs, for failure messages."""
+        out = []
+        for n in nodes or self.nodes:
+            if n.spegel is not None:
+                out.append(f"--- {n.name} spegel log ---\n{util.tail(n.spegel.log_path, max_bytes)}")
+        return "\n".join(out)
+
+
+def timed(fn, *args, **kw):
+    """(result or exception, seconds) of fn(*args, **kw)."""
+    t0 = time.monotonic()
+    try:
+        r = fn(*args, **kw)
+    except (util.HarnessError, subprocess.SubprocessError) as e:
+        r = e
+    return r, time.monotonic() - t0
