@@ -463,3 +463,28 @@ def timed(fn, *args, **kw):
     except (util.HarnessError, subprocess.SubprocessError) as e:
         r = e
     return r, time.monotonic() - t0
+
+
+def throttle(c, node, rate="100mbit"):
+    """Limits traffic TOWARD `node` (the switch port's egress) to `rate`, so a large blob takes
+    seconds and a test can act mid-transfer. unthrottle() removes it."""
+    netns.run_in(c.segment.switch, ["tc", "qdisc", "replace", "dev", f"p-n{node.index}", "root",
+                                    "tbf", "rate", rate, "burst", "256kb", "latency", "200ms"])
+
+
+def unthrottle(c, node):
+    netns.run_in(c.segment.switch, ["tc", "qdisc", "del", "dev", f"p-n{node.index}", "root"],
+                 check=False)
+
+
+def serving_peers(node, port=REGISTRY_PORT):
+    """Peer IPs with an established TCP connection to `port` on `node` (ss inside its ns)."""
+    out = netns.run_in(node.ns, ["ss", "-Htn", "state", "established", "sport", "=",
+                                 f":{port}"], check=False).stdout
+    peers = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 4:
+            host = parts[-1].rsplit(":", 1)[0].strip("[]")
+            peers.add(host.removeprefix("::ffff:"))  # dual-stack listeners show mapped IPv4
+    return peers

@@ -1,0 +1,116 @@
+"""Membership by one source at a time (issue 4, "Must show" 1 b and 2).
+
+mDNS only: no DNS server, no DNS flags, `--mdns-interfaces eth0` (multicast stays on the bridge
+inside the test namespaces). DNS only: multicast off on every node's eth0 and no 224/4 route,
+no mdns flag; dnsmasq answers spegel.test with every node. Either way every node must list the
+others in /debug/members. A real mDNS client from Debian (python3-zeroconf; mdns-scan too) run
+inside a node namespace must see the other nodes' `_spegel._tcp` instances.
+"""
+
+import json
+import os
+import unittest
+
+from harness import cluster as cl
+from harness import netns
+from itharness import util
+
+BROWSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness", "mdns_browse.py")
+
+
+def _require(*flags):
+    missing = [f for f in flags if not cl.has_flag(f)]
+    if missing:
+        raise util.HarnessError(f"{cl.itspegel.spegel_bin()} has no {', '.join(missing)}: the "
+                                "cluster layer is not in this build")
+
+
+class MdnsOnlyTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        _require("--node-id", "--mdns-interfaces")
+        cls.c = cl.Cluster(nodes=3, multicast=True, dns=False)
+        try:
+            cls.c.start()
+            cls.c.configure_spegels(dns=False, mdns=True)
+            cls.c.start_spegels()
+        except BaseException:
+            cls.c.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def test_members_found_by_mdns(self):
+        self.c.wait_members(timeout=20.0)
+
+    def test_zeroconf_sees_the_other_nodes(self):
+        n1 = self.c.nodes[0]
+        res = netns.run_in(n1.ns, [netns.PYTHON, BROWSE, n1.ip, "3"], timeout=60, check=False)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        seen = json.loads(res.stdout)
+        by_id = {}
+        for name, info in seen.items():
+            self.assertIsNotNone(info, f"no SRV/TXT resolved for {name}: {seen}")
+            by_id[info["txt"].get("id")] = (name, info)
+        for node in self.c.nodes[1:]:
+            self.assertIn(node.name, by_id, f"zeroconf in {n1.ns} saw {seen}")
+            name, info = by_id[node.name]
+            self.assertTrue(name.endswith("._spegel._tcp.local."), name)
+            self.assertIn(node.ip, info["addresses"], info)
+            self.assertEqual(info["port"], cl.REGISTRY_PORT, info)
+
+    def test_mdns_scan_sees_the_service(self):
+        n1 = self.c.nodes[0]
+        res = netns.run_in(n1.ns, ["timeout", "4", "mdns-scan"], timeout=30, check=False)
+        text = res.stdout + res.stderr
+        for node in self.c.nodes[1:]:
+            self.assertIn(f"{node.name}._spegel._tcp.local", text, text[-2000:])
+
+    def test_stopped_node_says_goodbye(self):
+        n3 = self.c.nodes[2]
+        n3.spegel.stop()
+        try:
+            def dropped():
+                return all("node3" not in n.members() for n in self.c.nodes[:2])
+            util.wait_until(dropped, 10.0, "node1 and node2 to drop node3 after its goodbye", 0.2)
+        finally:
+            n3.spegel.start()
+        self.c.wait_members()
+
+
+class DnsOnlyTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        _require("--node-id", "--dns-bootstrap-domain", "--dns-resolvers")
+        cls.c = cl.Cluster(nodes=3, multicast=False, dns=True)
+        try:
+            cls.c.start()
+            cls.c.configure_spegels(dns=True, mdns=False)
+            cls.c.start_spegels()
+        except BaseException:
+            cls.c.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def test_multicast_is_blocked(self):
+        for n in self.c.nodes:
+            link = netns.run_in(n.ns, ["ip", "link", "show", "eth0"]).stdout
+            self.assertNotIn("MULTICAST", link.split(">")[0], link)
+            routes = netns.run_in(n.ns, ["ip", "route", "show"]).stdout
+            self.assertNotIn("224.0.0.0/4", routes)
+
+    def test_members_found_by_dns(self):
+        self.c.wait_members(timeout=20.0)
+        queries = util.tail(self.c.dns_log, 20000)
+        self.assertIn(f"query[A] {cl.HEADLESS_NAME}", queries)
+
+
+if __name__ == "__main__":
+    unittest.main()
