@@ -7,7 +7,7 @@ mistake in a test can never send traffic off the machine.
 
 Commands (all print one JSON object on stdout; connection errors are reported as {"error": ...}
 with exit code 0, refusals exit 3):
-  request METHOD URL [-H 'K: V']... [--timeout S] [--max-body N]
+  request METHOD URL [-H 'K: V']... [--timeout S] [--max-body N] [--no-hash]
       -> {"status", "headers" (lower-case keys), "body" (text, first --max-body bytes),
           "bytes" (total body length), "sha256" (of the whole body), "ttfb_ms", "elapsed_ms"}
   repeat METHOD URL COUNT [-H ...] [--timeout S]
@@ -96,14 +96,15 @@ def cmd_request(a):
                 if not chunk:
                     break
                 total += len(chunk)
-                h.update(chunk)
+                if not a.no_hash:
+                    h.update(chunk)
                 if len(kept) < a.max_body:
                     kept += chunk[:a.max_body - len(kept)]
         elapsed = time.monotonic() - start
         print(json.dumps({"status": resp.status,
                           "headers": {k.lower(): v for k, v in resp.getheaders()},
                           "body": kept.decode("utf-8", "replace"), "bytes": total,
-                          "sha256": "sha256:" + h.hexdigest(),
+                          "sha256": None if a.no_hash else "sha256:" + h.hexdigest(),
                           "ttfb_ms": ttfb * 1000, "elapsed_ms": elapsed * 1000}))
     except (OSError, http.client.HTTPException) as e:
         print(json.dumps({"error": f"{type(e).__name__}: {e}",
@@ -199,6 +200,7 @@ def main():
     r.add_argument("-H", "--header", action="append")
     r.add_argument("--timeout", type=float, default=5.0)
     r.add_argument("--max-body", type=int, default=1 << 20)
+    r.add_argument("--no-hash", action="store_true", help="skip sha256 (throughput runs)")
     p = sub.add_parser("repeat")
     p.add_argument("method")
     p.add_argument("url")
