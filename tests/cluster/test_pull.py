@@ -162,7 +162,9 @@ class PeerPullTest(unittest.TestCase):
               f"{took:.2f}s (exit {res.returncode})", flush=True)
         self.assertNotEqual(res.returncode, 0, "a pull of an image nobody has succeeded")
         self.assertLess(r["elapsed_ms"], 1000.0)
-        self.assertLess(took, 10.0, res.stderr[-1000:])
+        # ~3 s of this is the kernel giving up on ARP for the cut upstream (EHOSTUNREACH);
+        # Spegel's share is the 404 above.
+        self.assertLess(took, 5.0, res.stderr[-1000:])
 
     # ---- (e) ---------------------------------------------------------------------------------
 

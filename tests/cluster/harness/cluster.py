@@ -105,14 +105,15 @@ class NodeContainerd(itcontainerd.Containerd):
         return self
 
     def write_mirror_hosts_toml(self, host, server, mirrors):
-        """certs.d/<host>/hosts.toml: each mirror (pull+resolve), then the server as the last
-        [host] too (containerd 1.6 rejects a file with `server` and no [host] table). URLs
-        must be loopback or in the test range 10.213.0.0/16."""
+        """certs.d/<host>/hosts.toml: `server`, then each mirror as a [host] (pull+resolve),
+        as `spegel configuration` writes it. Without mirrors the server is listed as a [host]
+        (containerd 1.6 rejects a file with `server` and no [host] table). URLs must be
+        loopback or in the test range 10.213.0.0/16."""
         for url in (server, *mirrors):
             if not re.match(r"http://(127\.0\.0\.1|10\.213\.\d+\.\d+)(:\d+)?$", url):
                 raise util.HarnessError(f"refusing registry URL {url}")
         lines = [f'server = "{server}"', ""]
-        for m in (*mirrors, server):
+        for m in (mirrors or (server,)):
             lines += [f'[host."{m}"]', '  capabilities = ["pull", "resolve"]', ""]
         d = os.path.join(self.certs_d, host)
         os.makedirs(d, exist_ok=True)
