@@ -232,8 +232,10 @@ class Node:
         return json.loads(r["body"])
 
     def members(self):
-        """Node ids listed by GET /debug/members on this node's metrics address."""
-        return node_ids(self.metrics_json("/debug/members"))
+        """Node ids listed by GET /debug/members on this node's metrics address (its
+        "members" list when the document has one)."""
+        doc = self.metrics_json("/debug/members")
+        return node_ids(doc.get("members", doc) if isinstance(doc, dict) else doc)
 
     def providers(self, key):
         """Node ids listed as providers by GET /debug/routing?key=<key>."""
