@@ -42,6 +42,12 @@ class Request {
   // Whether the client allows the connection to stay open after this exchange (HTTP/1.1 without
   // `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`).
   bool keep_alive() const { return keep_alive_; }
+  // The request body, kept only when the server's keep_request_body option is on (else empty).
+  const std::string& body() const { return body_; }
+  // The client's IP address as a literal ("10.0.0.1", "fd00::1"; IPv4-mapped IPv6 shown as
+  // IPv4), set by the server from the socket; empty for requests not from a socket.
+  const std::string& peer_address() const { return peer_address_; }
+  void set_peer_address(std::string address) { peer_address_ = std::move(address); }
 
  private:
   friend class RequestParser;
@@ -52,6 +58,8 @@ class Request {
   int version_major_ = 1;
   int version_minor_ = 1;
   bool keep_alive_ = true;
+  std::string body_;
+  std::string peer_address_;
 };
 
 // ASCII case-insensitive equality, as header names compare.

@@ -231,13 +231,14 @@ int RequestParser::OnHeadersComplete(llhttp_t* p) {
   return 0;
 }
 
-int RequestParser::OnBody(llhttp_t* p, const char*, size_t len) {
+int RequestParser::OnBody(llhttp_t* p, const char* at, size_t len) {
   RequestParser* self = Self(p);
   self->body_bytes_ += len;
   if (self->body_bytes_ > self->limits_.max_body_bytes) {
     return self->Fail(413, "request body too large");
   }
-  return 0;  // Discarded: no route takes a request body.
+  if (self->limits_.keep_body) self->request_.body_.append(at, len);
+  return 0;
 }
 
 int RequestParser::OnMessageComplete(llhttp_t* p) {

@@ -29,9 +29,12 @@ struct ParserLimits {
   size_t max_header_bytes = 16 * 1024;
   // Request target length. Above it: 414.
   size_t max_url_bytes = 8 * 1024;
-  // Request body (read and discarded: the registry serves GET and HEAD only). A declared
-  // Content-Length above it, or a chunked body growing above it: 413.
+  // Request body limit. A declared Content-Length above it, or a chunked body growing above it:
+  // 413.
   uint64_t max_body_bytes = 64 * 1024;
+  // Keep the body in Request::body() (the router API takes POST bodies); else it is discarded
+  // (the registry serves GET and HEAD only).
+  bool keep_body = false;
 };
 
 class RequestParser {

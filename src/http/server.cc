@@ -141,6 +141,23 @@ constexpr int kMaxAcceptsPerTurn = 128;
 constexpr uint64_t kAcceptBackoffMs = 100;
 constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// The IP literal of an accepted peer; IPv4-mapped IPv6 (dual-stack listener) as plain IPv4.
+std::string PeerAddressText(const sockaddr_storage& peer) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&peer);
+    inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
+  } else if (peer.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+      inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf, sizeof(buf));
+    } else {
+      inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
+    }
+  }
+  return buf;
+}
+
 }  // namespace
 
 // One accepted socket: parser, the current exchange and its response. Owned by the Server (in
@@ -148,7 +165,7 @@ constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 // callback can ever run on a deleted Connection. Loop thread only.
 class Connection final : public ResponseWriter, public BodySink {
  public:
-  Connection(Server* server, int fd);
+  Connection(Server* server, int fd, std::string peer_address);
   // Registers the poll and timer handles. False (and the fd closed) if libuv refused the fd.
   bool Start();
 
@@ -205,6 +222,7 @@ class Connection final : public ResponseWriter, public BodySink {
 
   Server* server_;
   int fd_;
+  std::string peer_address_;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   TimerKind timer_kind_ = TimerKind::kNone;
@@ -239,11 +257,13 @@ class Connection final : public ResponseWriter, public BodySink {
   bool source_pending_ = false;  // Proceed() called, answer not yet received.
 };
 
-Connection::Connection(Server* server, int fd)
+Connection::Connection(Server* server, int fd, std::string peer_address)
     : server_(server),
       fd_(fd),
+      peer_address_(std::move(peer_address)),
       parser_(ParserLimits{server->options_.max_header_bytes, server->options_.max_url_bytes,
-                           server->options_.max_request_body_bytes}) {}
+                           server->options_.max_request_body_bytes,
+                           server->options_.keep_request_body}) {}
 
 bool Connection::Start() {
   poll_ = new uv_poll_t;
@@ -354,6 +374,7 @@ void Connection::Dispatch(Request request) {
   StopTimer();
   phase_ = Phase::kHandling;
   request_ = std::make_unique<Request>(std::move(request));
+  request_->set_peer_address(peer_address_);
   abort_callback_ = nullptr;
   dispatching_ = true;
   server_->handler_->Handle(*request_, *this);
@@ -812,7 +833,10 @@ uv_timer_t* Server::NewServerTimer() {
 
 void Server::AcceptMany() {
   for (int i = 0; i < kMaxAcceptsPerTurn && !shutting_down_; ++i) {
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof(peer);
+    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN) return;
@@ -838,7 +862,7 @@ void Server::AcceptMany() {
     }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto* connection = new Connection(this, fd);
+    auto* connection = new Connection(this, fd, PeerAddressText(peer));
     if (!connection->Start()) {
       delete connection;
       continue;

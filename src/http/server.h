@@ -86,6 +86,8 @@ struct ServerOptions {
   // Request bodies (GET/HEAD should have none) up to this size are drained and discarded;
   // larger ones: 413 and close.
   uint64_t max_request_body_bytes = 16 * 1024;
+  // Keep request bodies (up to max_request_body_bytes) in Request::body().
+  bool keep_request_body = false;
   // Open connections; new ones above it are accepted and closed at once.
   size_t max_connections = 10000;
   // Whole request head (and small body) must arrive within this from its first byte: else 408.

@@ -1,0 +1,125 @@
+// PeerFetcher: serves a registry request this node cannot answer from its own content store by
+// proxying it from another node that has the content.
+//
+//   local miss ──▶ PeerDirectory::FindPeers(key)  (bounded by the directory's resolve budget)
+//                     │ none ──▶ 404 at once, so containerd goes to the next host / upstream
+//                     ▼
+//              attempt on peer 1 ──(no head within the hedge delay)──▶ attempt on peer 2
+//                     │ first usable head wins; the other attempt is cancelled
+//                     ▼
+//   manifests (GET and HEAD): the whole body (≤ 4 MiB) is fetched, its SHA-256 checked against the
+//       requested digest (or, by tag, the peer's Docker-Content-Digest), then answered from memory.
+//       A peer with wrong bytes is reported and the next peer is tried; the client sees nothing.
+//   blob HEAD: the peer's head (size, type), checked against what was asked.
+//   blob GET: streamed (RespondStream) with backpressure both ways: one chunk is read from the
+//       peer only when the client took the previous one. Every byte is hashed as it streams; the
+//       bytes that complete the client's answer are held back until the whole blob hashed to the
+//       requested digest. On a mismatch the client connection is aborted (containerd retries
+//       elsewhere) and the peer is reported. A peer that breaks mid-stream is replaced by another
+//       (or the same, once) with `Range: bytes=<offset>-`, invisibly to the client. A client Range
+//       is served from the full blob: bytes outside it are hashed and dropped.
+// Requests to peers carry `X-Spegel-Mirrored: true` (the peer serves locally or 404s: one hop)
+// and, with a peer secret, X-Spegel-Auth.
+//
+// The hedge delay is the 90th percentile of recent peer head latencies, clamped to
+// [kMinHedgeMs, kMaxHedgeMs] (kDefaultHedgeMs until there are samples).
+//
+// Ownership and threading: owned by the registry wiring; loop thread only. Every fetch is owned
+// by the fetcher until its response ended (or the client went away); Shutdown-safe: destroying the
+// fetcher cancels every fetch (their writers get no more calls; the server aborts them).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/peer_auth.h"
+#include "http/client.h"
+#include "http/handler.h"
+#include "loop/loop.h"
+#include "oci/digest.h"
+#include "registry/route.h"
+
+namespace spegel::registry {
+
+struct Peer {
+  std::string node_id;
+  std::string address;  // IP literal.
+  uint16_t port = 0;    // The peer's registry port.
+};
+
+// Where content can be found. Implemented by the cluster wiring (router lookups).
+class PeerDirectory {
+ public:
+  virtual ~PeerDirectory() = default;
+  // Providers of `key` (a digest string or "registry/repo:tag"), best first, never this node.
+  // `done` runs once on the loop thread, never inline, within the directory's own budget.
+  virtual void FindPeers(const std::string& key, std::function<void(std::vector<Peer>)> done) = 0;
+  // `peer` failed or served wrong bytes: avoid it for a while.
+  virtual void ReportBadPeer(const Peer& peer, std::string_view why) = 0;
+};
+
+struct PeerFetchOptions {
+  uint64_t connect_timeout_ms = 300;
+  uint64_t manifest_timeout_ms = 3000;  // Head and whole body of a manifest.
+  uint64_t blob_head_timeout_ms = 3000;
+  uint64_t idle_timeout_ms = 5000;      // No body byte for this long: resume elsewhere.
+  size_t max_manifest_bytes = 4 << 20;
+  int max_attempts = 6;                 // Peer requests per client request, hedges included.
+};
+
+struct PeerFetchStats {
+  uint64_t fetches = 0;
+  uint64_t not_found = 0;       // Nothing in the cluster: fast 404.
+  uint64_t served = 0;          // Answers that came from a peer.
+  uint64_t hedges = 0;          // Second attempts started because the first was slow.
+  uint64_t resumes = 0;         // Blob streams continued from another peer with Range.
+  uint64_t digest_mismatches = 0;
+  uint64_t failed = 0;          // Gave up after the answer started (client connection aborted).
+};
+
+class PeerFetch;
+
+class PeerFetcher {
+ public:
+  static constexpr uint64_t kDefaultHedgeMs = 50;
+  static constexpr uint64_t kMinHedgeMs = 5;
+  static constexpr uint64_t kMaxHedgeMs = 500;
+
+  // `loop` and `directory` must outlive the fetcher.
+  PeerFetcher(Loop* loop, PeerDirectory* directory, cluster::PeerAuth auth,
+              PeerFetchOptions options = {});
+  ~PeerFetcher();
+  PeerFetcher(const PeerFetcher&) = delete;
+  PeerFetcher& operator=(const PeerFetcher&) = delete;
+
+  // Answers `request` (GET or HEAD of a manifest or blob; route already validated) through a
+  // peer. `key` is what to look up: the digest, or "registry/repo:tag" for a manifest by tag.
+  void Serve(http::Request& request, http::ResponseWriter& writer, const Route& route,
+             std::string key);
+
+  const PeerFetchStats& stats() const { return stats_; }
+  uint64_t HedgeDelayMs() const;
+
+ private:
+  friend class PeerFetch;
+  void RecordHeadLatency(uint64_t ms);
+  void Finished(PeerFetch* fetch);  // Deletes `fetch` in a later loop turn.
+
+  Loop* loop_;
+  PeerDirectory* directory_;
+  cluster::PeerAuth auth_;
+  PeerFetchOptions options_;
+  PeerFetchStats stats_;
+  std::unordered_map<PeerFetch*, std::unique_ptr<PeerFetch>> fetches_;
+  std::vector<uint64_t> latencies_;  // Ring of recent head latencies (ms).
+  size_t latency_next_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace spegel::registry
