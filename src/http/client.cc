@@ -1,0 +1,613 @@
+#include "http/client.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace spegel::http {
+namespace {
+
+bool IsTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTokenChar(c)) return false;
+  }
+  return true;
+}
+
+bool IsSafeValue(std::string_view s) {
+  for (char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+bool IsSafeTarget(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+// The socket address of `host` (an IP literal) and `port`, plus the Host header value.
+struct Peer {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  std::string host_header;
+};
+
+Result<Peer> ParsePeer(std::string_view host_text, uint16_t port) {
+  std::string host(host_text);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  Peer peer;
+  const std::string port_text = std::to_string(port);
+  in_addr addr4{};
+  if (inet_pton(AF_INET, host.c_str(), &addr4) == 1) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&peer.storage);
+    sin->sin_family = AF_INET;
+    sin->sin_addr = addr4;
+    sin->sin_port = htons(port);
+    peer.length = sizeof(sockaddr_in);
+    peer.host_header = host + ":" + port_text;
+    return peer;
+  }
+  // IPv6, optionally with a zone ("fe80::1%eth0" or "%2").
+  std::string address = host;
+  uint32_t scope = 0;
+  const size_t percent = host.find('%');
+  if (percent != std::string::npos) {
+    address = host.substr(0, percent);
+    const std::string zone = host.substr(percent + 1);
+    scope = zone.empty() ? 0 : if_nametoindex(zone.c_str());
+    if (scope == 0 && !zone.empty() && zone.find_first_not_of("0123456789") == std::string::npos &&
+        zone.size() <= 9) {
+      scope = static_cast<uint32_t>(std::stoul(zone));
+    }
+    if (scope == 0) {
+      return Status::InvalidArgument("http client: unknown IPv6 zone in \"" + host + "\"");
+    }
+  }
+  in6_addr addr6{};
+  if (inet_pton(AF_INET6, address.c_str(), &addr6) == 1) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&peer.storage);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_addr = addr6;
+    sin6->sin6_port = htons(port);
+    sin6->sin6_scope_id = scope;
+    peer.length = sizeof(sockaddr_in6);
+    peer.host_header = "[" + address + "]:" + port_text;
+    return peer;
+  }
+  return Status::InvalidArgument("http client: host \"" + host +
+                                 "\" is not an IP address (no DNS here)");
+}
+
+bool IsClientOwnedHeader(std::string_view name) {
+  return EqualsIgnoreCase(name, "Host") || EqualsIgnoreCase(name, "Content-Length") ||
+         EqualsIgnoreCase(name, "Transfer-Encoding") || EqualsIgnoreCase(name, "Connection");
+}
+
+// The request bytes, or InvalidArgument naming what cannot be sent.
+Result<std::string> SerializeRequest(const ClientRequest& request, const std::string& host) {
+  if (!IsToken(request.method)) {
+    return Status::InvalidArgument("http client: invalid method \"" + request.method + "\"");
+  }
+  if (!IsSafeTarget(request.target)) {
+    return Status::InvalidArgument("http client: invalid request target");
+  }
+  std::string out;
+  out.reserve(256 + request.body.size());
+  out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
+  out.append("Host: ").append(host).append("\r\n");
+  for (const auto& h : request.headers) {
+    if (!IsToken(h.name)) {
+      return Status::InvalidArgument("http client: invalid header name \"" + h.name + "\"");
+    }
+    if (!IsSafeValue(h.value)) {
+      return Status::InvalidArgument("http client: invalid value for header " + h.name);
+    }
+    if (IsClientOwnedHeader(h.name)) continue;
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  const bool body_method =
+      request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
+  if (!request.body.empty() || body_method) {
+    out.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
+  }
+  out.append("Connection: close\r\n\r\n");
+  out.append(request.body);
+  return out;
+}
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+}  // namespace
+
+// The state of one exchange: socket, handles, parser, callbacks. Created by Start() and owned by
+// itself: it is deleted from the last handle close callback once the ClientExchange has detached
+// (or by Detach() when every handle is already closed), so no libuv callback and no frame of ours
+// ever touches freed memory. Loop thread only.
+class ClientExchange::Core {
+ public:
+  Core(Loop* loop, ClientRequest request, ClientOptions options, ClientCallbacks callbacks)
+      : loop_(loop),
+        request_(std::move(request)),
+        options_(options),
+        callbacks_(std::move(callbacks)),
+        parser_(options.max_head_bytes, request_.method == "HEAD") {
+    if (options_.read_chunk_bytes == 0) options_.read_chunk_bytes = 1;
+  }
+
+  void Begin();
+  void ReadMore();
+  void Cancel() { CloseAll(); }
+  void Detach();
+
+ private:
+  enum class Phase {
+    kConnecting,  // Waiting for the TCP connection.
+    kHead,        // Writing the request and reading the response head.
+    kBody,        // Reading the body from the peer.
+    kConsumer,    // An on_data is waiting for ReadMore().
+    kFinishing,   // on_done is due from the timer (never inline).
+  };
+  enum class TimerKind { kNone, kConnect, kHead, kIdle, kFinish };
+
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+  static void OnPollClosed(uv_handle_t* handle);
+  static void OnTimerClosed(uv_handle_t* handle);
+
+  void OnConnected();
+  void OnWritable();
+  void OnReadable();
+  void Deliver();
+  void OnTimeout();
+  // Ends the exchange: closes everything, then runs on_done (inline: only from libuv callbacks).
+  void Finish(Status status);
+  // Ends the exchange from the timer in a later loop turn (for paths reachable from user calls).
+  void FinishLater(Status status);
+  void CloseAll();
+  void HandleClosed();
+  void ArmTimer(TimerKind kind, uint64_t ms);
+  void StopTimer();
+  void SetPoll(int mask);
+  std::string PeerName() const { return request_.host + ":" + std::to_string(request_.port); }
+
+  Loop* loop_;
+  ClientRequest request_;
+  ClientOptions options_;
+  ClientCallbacks callbacks_;
+  ResponseParser parser_;
+  Phase phase_ = Phase::kConnecting;
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  TimerKind timer_kind_ = TimerKind::kNone;
+  int poll_mask_ = 0;
+  int open_handles_ = 0;
+  bool closed_ = false;    // CloseAll() ran: no more I/O and no more callbacks except on_done.
+  bool detached_ = false;  // The ClientExchange is gone.
+  bool head_delivered_ = false;
+  bool received_any_ = false;
+  Status pending_;  // For kFinish.
+  std::string out_;
+  size_t out_off_ = 0;
+  std::vector<char> in_buf_;
+};
+
+void ClientExchange::Core::Begin() {
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_->uv(), timer_);
+  timer_->data = this;
+  ++open_handles_;
+
+  Result<Peer> peer = ParsePeer(request_.host, request_.port);
+  if (!peer.ok()) {
+    FinishLater(peer.status());
+    return;
+  }
+  Result<std::string> bytes = SerializeRequest(request_, peer->host_header);
+  if (!bytes.ok()) {
+    FinishLater(bytes.status());
+    return;
+  }
+  out_ = std::move(bytes).value();
+  request_.body.clear();
+  request_.body.shrink_to_fit();
+
+  fd_ = ::socket(peer->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    FinishLater(Status::Unavailable("http client: socket: " + ErrnoText(errno)));
+    return;
+  }
+  const int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  int rc;
+  do {
+    rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&peer->storage), peer->length);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0 && errno != EINPROGRESS) {
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    FinishLater(Status::Unavailable("http client: connect to " + PeerName() + ": " +
+                                    ErrnoText(err)));
+    return;
+  }
+  poll_ = new uv_poll_t;
+  const int prc = uv_poll_init_socket(loop_->uv(), poll_, fd_);
+  if (prc != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    ::close(fd_);
+    fd_ = -1;
+    FinishLater(Status::Unavailable(std::string("http client: cannot watch socket: ") +
+                                    uv_strerror(prc)));
+    return;
+  }
+  poll_->data = this;
+  ++open_handles_;
+  // Connected or not, the socket reports writable once the handshake has finished either way.
+  ArmTimer(TimerKind::kConnect, options_.connect_timeout_ms);
+  SetPoll(UV_WRITABLE);
+}
+
+void ClientExchange::Core::OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<Core*>(handle->data);
+  if (self->closed_) return;
+  if (status < 0) {
+    // libuv stops the poll on POLLERR; the socket's pending error says why.
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    const std::string what = err != 0 ? ErrnoText(err) : std::string(uv_strerror(status));
+    self->poll_mask_ = 0;
+    if (self->phase_ == Phase::kConnecting) {
+      self->Finish(Status::Unavailable("http client: connect to " + self->PeerName() + ": " +
+                                       what));
+    } else {
+      self->Finish(Status::Unavailable("http client: socket error with " + self->PeerName() +
+                                       ": " + what));
+    }
+    return;
+  }
+  if (self->phase_ == Phase::kConnecting) {
+    self->OnConnected();
+    return;
+  }
+  if ((events & UV_WRITABLE) && self->out_off_ < self->out_.size()) self->OnWritable();
+  if (self->closed_) return;
+  if ((events & UV_READABLE) &&
+      (self->phase_ == Phase::kHead || self->phase_ == Phase::kBody)) {
+    self->OnReadable();
+  }
+}
+
+void ClientExchange::Core::OnConnected() {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) {
+    Finish(Status::Unavailable("http client: connect to " + PeerName() + ": " + ErrnoText(err)));
+    return;
+  }
+  phase_ = Phase::kHead;
+  ArmTimer(TimerKind::kHead, options_.head_timeout_ms);
+  OnWritable();
+}
+
+void ClientExchange::Core::OnWritable() {
+  while (out_off_ < out_.size()) {
+    const ssize_t n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      const int err = errno;
+      if (received_any_) {
+        // The peer answered early (e.g. an error before reading our body) and closed: read
+        // the answer instead of failing on the unsent rest.
+        out_.clear();
+        out_off_ = 0;
+        break;
+      }
+      Finish(Status::Unavailable("http client: send to " + PeerName() + ": " + ErrnoText(err)));
+      return;
+    }
+    out_off_ += static_cast<size_t>(n);
+  }
+  if (out_off_ == out_.size()) {
+    out_.clear();
+    out_.shrink_to_fit();
+    out_off_ = 0;
+  }
+  // Reading starts at once: a peer may answer before it has read the whole request.
+  SetPoll(UV_READABLE | (out_.empty() ? 0 : UV_WRITABLE));
+}
+
+void ClientExchange::Core::OnReadable() {
+  if (in_buf_.empty()) in_buf_.resize(options_.read_chunk_bytes);
+  ssize_t n;
+  do {
+    n = ::read(fd_, in_buf_.data(), in_buf_.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN) return;
+    Finish(Status::Unavailable("http client: read from " + PeerName() + ": " + ErrnoText(errno)));
+    return;
+  }
+  if (n == 0) {
+    if (parser_.Finish() == ResponseParser::Event::kError) {
+      Finish(Status(parser_.error().code(),
+                    "http client: " + PeerName() + ": " + parser_.error().message()));
+      return;
+    }
+    Deliver();
+    return;
+  }
+  received_any_ = true;
+  const ResponseParser::FeedResult r = parser_.Feed(in_buf_.data(), static_cast<size_t>(n));
+  if (r.event == ResponseParser::Event::kError) {
+    Finish(Status(parser_.error().code(),
+                  "http client: " + PeerName() + ": " + parser_.error().message()));
+    return;
+  }
+  if (phase_ == Phase::kBody) ArmTimer(TimerKind::kIdle, options_.idle_timeout_ms);
+  Deliver();
+}
+
+// Hands what the parser produced to the callbacks, in order: head, body bytes, completion.
+void ClientExchange::Core::Deliver() {
+  if (!head_delivered_ && parser_.head_complete()) {
+    head_delivered_ = true;
+    phase_ = Phase::kBody;
+    ArmTimer(TimerKind::kIdle, options_.idle_timeout_ms);
+    if (callbacks_.on_head) callbacks_.on_head(parser_.response());
+    if (closed_) return;
+  }
+  if (!parser_.body().empty()) {
+    phase_ = Phase::kConsumer;
+    StopTimer();
+    SetPoll(0);
+    if (callbacks_.on_data) {
+      callbacks_.on_data(parser_.body());
+      if (closed_) return;
+    } else {
+      ReadMore();
+    }
+    parser_.ClearBody();
+    return;
+  }
+  if (parser_.complete()) Finish(Status::Ok());
+}
+
+void ClientExchange::Core::ReadMore() {
+  if (closed_ || phase_ != Phase::kConsumer) return;
+  if (parser_.complete()) {
+    FinishLater(Status::Ok());
+    return;
+  }
+  phase_ = Phase::kBody;
+  ArmTimer(TimerKind::kIdle, options_.idle_timeout_ms);
+  SetPoll(UV_READABLE);
+}
+
+void ClientExchange::Core::OnTimer(uv_timer_t* handle) {
+  static_cast<Core*>(handle->data)->OnTimeout();
+}
+
+void ClientExchange::Core::OnTimeout() {
+  const TimerKind kind = timer_kind_;
+  timer_kind_ = TimerKind::kNone;
+  if (closed_) return;
+  switch (kind) {
+    case TimerKind::kNone:
+      return;
+    case TimerKind::kConnect:
+      Finish(Status::Unavailable("http client: connect to " + PeerName() + " timed out after " +
+                                 std::to_string(options_.connect_timeout_ms) + " ms"));
+      return;
+    case TimerKind::kHead:
+      Finish(Status::DeadlineExceeded("http client: no complete response head from " +
+                                      PeerName() + " within " +
+                                      std::to_string(options_.head_timeout_ms) + " ms"));
+      return;
+    case TimerKind::kIdle:
+      Finish(Status::DeadlineExceeded("http client: " + PeerName() + " sent no body byte for " +
+                                      std::to_string(options_.idle_timeout_ms) + " ms after " +
+                                      std::to_string(parser_.body_bytes()) + " bytes"));
+      return;
+    case TimerKind::kFinish:
+      Finish(std::move(pending_));
+      return;
+  }
+}
+
+void ClientExchange::Core::FinishLater(Status status) {
+  pending_ = std::move(status);
+  phase_ = Phase::kFinishing;
+  SetPoll(0);
+  ArmTimer(TimerKind::kFinish, 0);
+}
+
+void ClientExchange::Core::Finish(Status status) {
+  if (closed_) return;
+  CloseAll();
+  // Moved out: the callback may destroy the ClientExchange, and runs at most once.
+  auto on_done = std::move(callbacks_.on_done);
+  callbacks_.on_done = nullptr;
+  if (on_done) on_done(std::move(status));
+}
+
+void ClientExchange::Core::CloseAll() {
+  if (closed_) return;
+  closed_ = true;
+  if (timer_ != nullptr) {
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), &Core::OnTimerClosed);
+    timer_ = nullptr;
+  }
+  if (poll_ != nullptr) {
+    // The poll leaves epoll before the fd is closed.
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), &Core::OnPollClosed);
+    poll_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  in_buf_.clear();
+  in_buf_.shrink_to_fit();
+  out_.clear();
+  out_.shrink_to_fit();
+}
+
+void ClientExchange::Core::Detach() {
+  detached_ = true;
+  CloseAll();
+  if (open_handles_ == 0) delete this;  // No close callback pending, and none of our frames.
+}
+
+void ClientExchange::Core::OnPollClosed(uv_handle_t* handle) {
+  auto* self = static_cast<Core*>(handle->data);
+  delete reinterpret_cast<uv_poll_t*>(handle);
+  self->HandleClosed();
+}
+
+void ClientExchange::Core::OnTimerClosed(uv_handle_t* handle) {
+  auto* self = static_cast<Core*>(handle->data);
+  delete reinterpret_cast<uv_timer_t*>(handle);
+  self->HandleClosed();
+}
+
+void ClientExchange::Core::HandleClosed() {
+  --open_handles_;
+  if (open_handles_ == 0 && detached_) delete this;
+}
+
+void ClientExchange::Core::ArmTimer(TimerKind kind, uint64_t ms) {
+  if (timer_ == nullptr) return;
+  timer_kind_ = kind;
+  uv_timer_start(timer_, &Core::OnTimer, ms, 0);
+}
+
+void ClientExchange::Core::StopTimer() {
+  timer_kind_ = TimerKind::kNone;
+  if (timer_ != nullptr) uv_timer_stop(timer_);
+}
+
+void ClientExchange::Core::SetPoll(int mask) {
+  if (poll_ == nullptr || mask == poll_mask_) return;
+  poll_mask_ = mask;
+  if (mask == 0) {
+    uv_poll_stop(poll_);
+  } else {
+    uv_poll_start(poll_, mask, &Core::OnPoll);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::unique_ptr<ClientExchange> ClientExchange::Start(Loop* loop, ClientRequest request,
+                                                      ClientOptions options,
+                                                      ClientCallbacks callbacks) {
+  auto* core = new Core(loop, std::move(request), options, std::move(callbacks));
+  core->Begin();
+  return std::unique_ptr<ClientExchange>(new ClientExchange(core));
+}
+
+ClientExchange::~ClientExchange() { core_->Detach(); }
+
+void ClientExchange::ReadMore() { core_->ReadMore(); }
+
+void ClientExchange::Cancel() { core_->Cancel(); }
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+struct FetchState {
+  ClientExchange* exchange = nullptr;  // Valid whenever a callback runs (see Fetch).
+  size_t max_body = 0;
+  FetchResult result;
+  std::function<void(Result<FetchResult>)> done;
+
+  // Ends the fetch early with `status` from inside an exchange callback.
+  void Abort(Status status) {
+    exchange->Cancel();
+    auto d = std::move(done);
+    done = nullptr;
+    if (d) d(std::move(status));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ClientExchange> Fetch(Loop* loop, ClientRequest request, ClientOptions options,
+                                      size_t max_body,
+                                      std::function<void(Result<FetchResult>)> done) {
+  auto state = std::make_shared<FetchState>();
+  state->max_body = max_body;
+  state->done = std::move(done);
+  ClientCallbacks callbacks;
+  callbacks.on_head = [state](const ClientResponse& response) {
+    if (response.content_length && *response.content_length > state->max_body) {
+      state->Abort(Status::ResourceExhausted(
+          "http client: response body of " + std::to_string(*response.content_length) +
+          " bytes exceeds the limit of " + std::to_string(state->max_body)));
+      return;
+    }
+    state->result.response = response;
+  };
+  callbacks.on_data = [state](std::string_view data) {
+    if (data.size() > state->max_body - state->result.body.size()) {
+      state->Abort(Status::ResourceExhausted("http client: response body exceeds the limit of " +
+                                             std::to_string(state->max_body) + " bytes"));
+      return;
+    }
+    state->result.body.append(data);
+    state->exchange->ReadMore();
+  };
+  callbacks.on_done = [state](Status status) {
+    auto d = std::move(state->done);
+    state->done = nullptr;
+    if (!d) return;
+    if (status.ok()) {
+      d(std::move(state->result));
+    } else {
+      d(std::move(status));
+    }
+  };
+  // No callback runs inline from Start(), so `exchange` is set before any of them reads it, and
+  // the caller's handle keeps it valid: destroying the handle stops every callback.
+  std::unique_ptr<ClientExchange> exchange =
+      ClientExchange::Start(loop, std::move(request), options, std::move(callbacks));
+  state->exchange = exchange.get();
+  return exchange;
+}
+
+}  // namespace spegel::http

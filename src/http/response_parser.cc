@@ -1,0 +1,218 @@
+#include "http/response_parser.h"
+
+#include <utility>
+
+namespace spegel::http {
+namespace {
+
+ResponseParser* Self(llhttp_t* p) { return static_cast<ResponseParser*>(p->data); }
+
+// Per-header overhead counted against the head limit: ": " and CRLF.
+constexpr size_t kHeaderOverhead = 4;
+
+std::string TrimOws(std::string s) {
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  return s.substr(b, e - b);
+}
+
+// RFC 9110 token.
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (alnum) continue;
+    switch (c) {
+      case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+      case '.': case '^': case '_': case '`': case '|': case '~':
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string_view> ClientResponse::Header(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (EqualsIgnoreCase(h.name, name)) return std::string_view(h.value);
+  }
+  return std::nullopt;
+}
+
+ResponseParser::ResponseParser(size_t max_head_bytes, bool head_request)
+    : max_head_bytes_(max_head_bytes), head_request_(head_request) {
+  llhttp_settings_init(&settings_);
+  settings_.on_message_begin = &ResponseParser::OnMessageBegin;
+  settings_.on_status = &ResponseParser::OnStatus;
+  settings_.on_header_field = &ResponseParser::OnHeaderField;
+  settings_.on_header_value = &ResponseParser::OnHeaderValue;
+  settings_.on_header_value_complete = &ResponseParser::OnHeaderValueComplete;
+  settings_.on_headers_complete = &ResponseParser::OnHeadersComplete;
+  settings_.on_body = &ResponseParser::OnBody;
+  settings_.on_message_complete = &ResponseParser::OnMessageComplete;
+  llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
+  parser_.data = this;
+}
+
+ResponseParser::FeedResult ResponseParser::Feed(const char* data, size_t len) {
+  if (!error_.ok()) return {Event::kError, 0};
+  if (complete_) return {Event::kComplete, 0};
+  if (len == 0) return {Event::kNeedMore, 0};
+  const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  if (!error_.ok()) return {Event::kError, 0};
+  if (complete_) {
+    // Paused in OnMessageComplete: everything before the pause position belongs to the response.
+    size_t consumed = len;
+    const char* pos = llhttp_get_error_pos(&parser_);
+    if (pos != nullptr && pos >= data && pos <= data + len) consumed = static_cast<size_t>(pos - data);
+    return {Event::kComplete, consumed};
+  }
+  if (err == HPE_OK) return {Event::kNeedMore, len};
+  Fail(Status::DataLoss(std::string("malformed response: ") + llhttp_errno_name(err) + " (" +
+                        llhttp_get_error_reason(&parser_) + ")"));
+  return {Event::kError, 0};
+}
+
+ResponseParser::Event ResponseParser::Finish() {
+  if (!error_.ok()) return Event::kError;
+  if (complete_) return Event::kComplete;
+  llhttp_finish(&parser_);  // Runs OnMessageComplete for a close-delimited body.
+  if (!error_.ok()) return Event::kError;
+  if (complete_) return Event::kComplete;
+  if (!started_) {
+    Fail(Status::DataLoss("connection closed before any response byte"));
+  } else if (!head_complete_) {
+    Fail(Status::DataLoss("connection closed inside the response head"));
+  } else if (response_.content_length) {
+    Fail(Status::DataLoss("connection closed after " + std::to_string(body_bytes_) + " of " +
+                          std::to_string(*response_.content_length) + " body bytes"));
+  } else {
+    Fail(Status::DataLoss("connection closed inside a chunked body after " +
+                          std::to_string(body_bytes_) + " bytes"));
+  }
+  return Event::kError;
+}
+
+int ResponseParser::Fail(Status status) {
+  if (error_.ok()) error_ = std::move(status);
+  return -1;
+}
+
+bool ResponseParser::AddHeadBytes(size_t n) {
+  head_bytes_ += n;
+  return head_bytes_ <= max_head_bytes_;
+}
+
+int ResponseParser::OnMessageBegin(llhttp_t* p) {
+  ResponseParser* self = Self(p);
+  self->started_ = true;
+  self->interim_ = false;
+  self->response_ = ClientResponse();
+  self->field_.clear();
+  self->value_.clear();
+  self->head_bytes_ = 0;
+  return 0;
+}
+
+int ResponseParser::OnStatus(llhttp_t* p, const char*, size_t len) {
+  ResponseParser* self = Self(p);
+  if (!self->AddHeadBytes(len)) {
+    return self->Fail(Status::ResourceExhausted("response head larger than " +
+                                                std::to_string(self->max_head_bytes_) + " bytes"));
+  }
+  return 0;  // The reason phrase is not kept.
+}
+
+int ResponseParser::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
+  ResponseParser* self = Self(p);
+  if (!self->AddHeadBytes(len)) {
+    return self->Fail(Status::ResourceExhausted(
+        std::string(self->head_complete_ ? "response trailers" : "response head") +
+        " larger than " + std::to_string(self->max_head_bytes_) + " bytes"));
+  }
+  self->field_.append(at, len);
+  return 0;
+}
+
+int ResponseParser::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  ResponseParser* self = Self(p);
+  if (!self->AddHeadBytes(len)) {
+    return self->Fail(Status::ResourceExhausted(
+        std::string(self->head_complete_ ? "response trailers" : "response head") +
+        " larger than " + std::to_string(self->max_head_bytes_) + " bytes"));
+  }
+  self->value_.append(at, len);
+  return 0;
+}
+
+int ResponseParser::OnHeaderValueComplete(llhttp_t* p) {
+  ResponseParser* self = Self(p);
+  if (!self->AddHeadBytes(kHeaderOverhead)) {
+    return self->Fail(Status::ResourceExhausted(
+        std::string(self->head_complete_ ? "response trailers" : "response head") +
+        " larger than " + std::to_string(self->max_head_bytes_) + " bytes"));
+  }
+  if (!IsToken(self->field_)) return self->Fail(Status::DataLoss("invalid response header name"));
+  if (!self->head_complete_ && !self->interim_) {
+    self->response_.headers.push_back({std::move(self->field_), TrimOws(std::move(self->value_))});
+  }
+  // Headers of interim responses and trailers are checked and dropped.
+  self->field_.clear();
+  self->value_.clear();
+  return 0;
+}
+
+int ResponseParser::OnHeadersComplete(llhttp_t* p) {
+  ResponseParser* self = Self(p);
+  if (llhttp_get_http_major(p) != 1) {
+    return self->Fail(Status::DataLoss("response HTTP version is not 1.x"));
+  }
+  const int status = llhttp_get_status_code(p);
+  if (status < 100 || status > 599) {
+    return self->Fail(Status::DataLoss("response status " + std::to_string(status) +
+                                       " out of range"));
+  }
+  if (status == 101) {
+    return self->Fail(Status::DataLoss("unexpected 101 Switching Protocols"));
+  }
+  if (status < 200) {
+    self->interim_ = true;
+    return 1;  // An interim response never has a body.
+  }
+  if ((p->flags & F_CONTENT_LENGTH) && (p->flags & F_TRANSFER_ENCODING)) {
+    return self->Fail(Status::DataLoss("response has both Content-Length and Transfer-Encoding"));
+  }
+  self->response_.status = status;
+  if ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED)) {
+    self->response_.content_length = p->content_length;
+  }
+  self->head_complete_ = true;
+  self->head_bytes_ = 0;  // From here on the budget counts trailers.
+  if (self->head_request_) return 1;  // No body, whatever the head announces.
+  return 0;
+}
+
+int ResponseParser::OnBody(llhttp_t* p, const char* at, size_t len) {
+  ResponseParser* self = Self(p);
+  self->body_.append(at, len);
+  self->body_bytes_ += len;
+  return 0;
+}
+
+int ResponseParser::OnMessageComplete(llhttp_t* p) {
+  ResponseParser* self = Self(p);
+  if (self->interim_) {
+    // The final response follows on the same connection.
+    self->interim_ = false;
+    return 0;
+  }
+  self->complete_ = true;
+  return HPE_PAUSED;
+}
+
+}  // namespace spegel::http
