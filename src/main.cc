@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "base/log.h"
+#include "cluster/cluster_node.h"
+#include "cluster/peer_auth.h"
 #include "cli/configuration_options.h"
 #include "cli/preflight_options.h"
 #include "cli/registry_options.h"
@@ -26,7 +28,9 @@
 #include "metrics/registry.h"
 #include "metrics/spegel_metrics.h"
 #include "node/preflight.h"
+#include "registry/filters.h"
 #include "registry/handler.h"
+#include "registry/peer_fetch.h"
 
 namespace {
 
@@ -187,6 +191,66 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
     }
     metrics_port = *bound;
   }
+
+  // The cluster: membership, routing and peer fetch.
+  auto filters = registry::RegistryFilters::Create(options.mirrored_registries,
+                                                   options.registry_filters);
+  cluster::PeerAuth peer_auth;
+  Status cluster_error = filters.ok() ? Status::Ok() : filters.status();
+  if (cluster_error.ok() && !options.peer_secret_file.empty()) {
+    auto loaded = cluster::PeerAuth::FromFile(options.peer_secret_file);
+    if (loaded.ok()) {
+      peer_auth = std::move(*loaded);
+    } else {
+      cluster_error = loaded.status();
+    }
+  }
+  cluster::ClusterOptions cluster_options;
+  cluster_options.node_id = options.node_id;
+  cluster_options.incarnation = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  cluster_options.router_address = options.router_address;
+  cluster_options.registry_port = *port;
+  cluster_options.mdns_interfaces = options.mdns_interfaces;
+  cluster_options.mdns_port = static_cast<uint16_t>(options.mdns_port);
+  cluster_options.dns_domain = options.dns_bootstrap_domain;
+  cluster_options.dns_resolvers = options.dns_resolvers;
+  cluster_options.dns_interval_ms = static_cast<uint64_t>(options.dns_refresh_interval.count());
+  cluster_options.static_peers = options.static_peers;
+  cluster_options.replicas = static_cast<size_t>(options.routing_replicas);
+  cluster_options.resolve_timeout_ms = static_cast<uint64_t>(options.mirror_resolve_timeout.count());
+  cluster_options.announce_ttl_ms = static_cast<uint64_t>(options.announce_ttl.count());
+  cluster_options.member_ttl_ms = static_cast<uint64_t>(options.member_ttl.count());
+  cluster_options.auth = peer_auth;
+  cluster::ClusterNode cluster_node(&loop, std::move(cluster_options));
+  if (cluster_error.ok()) cluster_error = cluster_node.Start();
+  if (!cluster_error.ok()) {
+    LOG_ERROR("cannot start the cluster").Str("error", cluster_error.ToString());
+    fprintf(stderr, "spegel registry: %s\n", cluster_error.message().c_str());
+    auto pending = std::make_shared<int>(metrics_server ? 3 : 2);
+    auto one_done = [&, pending] {
+      if (--*pending == 0) loop.Stop();
+    };
+    server.Shutdown(0, one_done);
+    if (metrics_server) metrics_server->Shutdown(0, one_done);
+    cluster_node.Stop(one_done);
+    loop.Run();
+    return 1;
+  }
+  registry::PeerFetcher peer_fetcher(&loop, &cluster_node, peer_auth);
+  handler.SetCluster(&peer_fetcher, &*filters, &peer_auth);
+  if (metrics_handler) metrics_handler->SetCluster(&cluster_node);
+  // The announced keys follow the index: checked a few times a second, sent when it changed.
+  Timer key_feed(&loop);
+  uint64_t announced_generation = ~uint64_t{0};
+  key_feed.Start(0, 200, [&] {
+    if (index.generation() == announced_generation) return;
+    announced_generation = index.generation();
+    cluster_node.SetLocalKeys(registry::AnnouncedKeys(index, *filters));
+  });
+
   LOG_INFO("spegel registry started")
       .Str("version", SPEGEL_VERSION)
       .Str("registry_addr", options.registry_address.ToString())
@@ -195,7 +259,9 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
       .Int("metrics_port", metrics_port)
       .Str("basic_auth", auth ? "on" : "off")
       .Str("containerd_sock", options.containerd_sock)
-      .Str("containerd_namespace", options.containerd_namespace);
+      .Str("containerd_namespace", options.containerd_namespace)
+      .Str("node_id", options.node_id)
+      .Int("router_port", cluster_node.router_port());
   syncer.Start();
 
   bool shutting_down = false;
@@ -205,14 +271,16 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
     shutting_down = true;
     LOG_INFO("shutting down");
     syncer.Stop();
-    // Both servers drain; the loop stops when the last one is done.
-    auto pending = std::make_shared<int>(metrics_server ? 2 : 1);
+    key_feed.Stop();
+    // Both servers and the cluster drain; the loop stops when the last one is done.
+    auto pending = std::make_shared<int>(metrics_server ? 3 : 2);
     auto one_done = [&, pending] {
       if (--*pending > 0) return;
       for (auto& s : signals) s->Stop();
       loop.Stop();
     };
     server.Shutdown(static_cast<uint64_t>(options.shutdown_timeout.count()), one_done);
+    cluster_node.Stop(one_done);
     if (metrics_server) {
       metrics_server->Shutdown(static_cast<uint64_t>(options.shutdown_timeout.count()), one_done);
     }

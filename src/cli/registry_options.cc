@@ -1,5 +1,11 @@
 #include "cli/registry_options.h"
 
+#include <unistd.h>
+
+#include "cluster/dns_discovery.h"
+#include "cluster/member.h"
+#include "registry/filters.h"
+
 namespace spegel::cli {
 
 http::ServerOptions RegistryOptions::ServerOptions() const {
@@ -68,12 +74,67 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
                     "A client that reads nothing of a response for this long is disconnected.");
   flags.AddDuration("shutdown-timeout", &o.shutdown_timeout,
                     "On SIGTERM, in-flight responses get this long to finish.");
+  flags.AddString("node-id", &o.node_id,
+                  "This node's stable id in the cluster (1-63 of [A-Za-z0-9._-]); default: the "
+                  "host name. In Kubernetes set it from spec.nodeName.");
+  flags.AddString("router-addr", &o.router_addr,
+                  "Address of the router API other nodes announce to and look up on: :PORT, "
+                  "IP:PORT or [IPv6]:PORT.");
+  flags.AddValidator("router-addr", [&o](const std::string& raw) {
+    auto address = http::ParseListenAddress(raw);
+    if (!address.ok()) return address.status();
+    o.router_address = *address;
+    return Status::Ok();
+  });
+  flags.AddList("mdns-interfaces", &o.mdns_interfaces,
+                "Interfaces to announce and discover nodes on with mDNS (_spegel._tcp.local); "
+                "default none (multicast only where asked for).");
+  flags.AddInt("mdns-port", &o.mdns_port, 1, 65535, "UDP port of mDNS (5353; tests may change it).");
+  flags.AddString("dns-bootstrap-domain", &o.dns_bootstrap_domain,
+                  "Name whose A/AAAA records are the nodes (a headless Service with "
+                  "publishNotReadyAddresses); empty = no DNS discovery.");
+  flags.AddList("dns-resolvers", &o.dns_resolvers,
+                "DNS servers for --dns-bootstrap-domain: ip[:port],…; default: /etc/resolv.conf.");
+  flags.AddValidator("dns-resolvers", [](const std::string& raw) {
+    auto parsed = cluster::ParseResolvers(raw);
+    return parsed.ok() ? Status::Ok() : parsed.status();
+  });
+  flags.AddDuration("dns-refresh-interval", &o.dns_refresh_interval,
+                    "How often the bootstrap domain and static peers are re-resolved.");
+  flags.AddList("static-bootstrap-peers", &o.static_bootstrap_peers,
+                "Other nodes' router addresses, ip:port,… ([ipv6]:port).");
+  flags.AddValidator("static-bootstrap-peers", [&o](const std::string& raw) {
+    auto parsed = cluster::ParseStaticPeers(raw);
+    if (!parsed.ok()) return parsed.status();
+    o.static_peers = *parsed;
+    return Status::Ok();
+  });
+  flags.AddInt("routing-replicas", &o.routing_replicas, 1, 8,
+               "Owners per key: nodes that track who has it.");
+  flags.AddDuration("mirror-resolve-timeout", &o.mirror_resolve_timeout,
+                    "Longest wait for a lookup of content not on this node; then 404 so "
+                    "containerd goes upstream.");
+  flags.AddDuration("announce-ttl", &o.announce_ttl,
+                    "How long owners keep this node's announcements; refreshed at half of it.");
+  flags.AddDuration("member-ttl", &o.member_ttl,
+                    "A member learned through DNS, static peers or hello that is not seen again "
+                    "for this long is dropped.");
+  flags.AddList("registry-filters", &o.registry_filters,
+                "Regexes (ECMAScript) on registry/repository:tag; matching references are neither "
+                "announced nor served, e.g. :latest$.");
+  flags.AddList("mirrored-registries", &o.mirrored_registries,
+                "Registries announced and served (URLs, e.g. https://docker.io); empty = all.");
+  flags.AddString("peer-secret-file", &o.peer_secret_file,
+                  "File holding a shared secret (≥ 16 bytes): router API calls and peer fetches "
+                  "are signed with it and unsigned ones refused. Empty = off.");
 
   // The default address must parse too: run the validator once on it.
   auto default_address = http::ParseListenAddress(o.registry_addr);
   if (default_address.ok()) o.registry_address = *default_address;
   auto default_metrics = http::ParseListenAddress(o.metrics_addr);
   if (default_metrics.ok()) o.metrics_address = *default_metrics;
+  auto default_router = http::ParseListenAddress(o.router_addr);
+  if (default_router.ok()) o.router_address = *default_router;
 
   Status st = flags.Parse(args, env, help);
   if (*help) {
@@ -81,8 +142,22 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
     return o;
   }
   if (!st.ok()) return st;
-  for (auto* d : {&o.header_read_timeout, &o.idle_timeout, &o.write_stall_timeout}) {
-    if (d->count() <= 0) return Status::InvalidArgument("timeouts must be positive");
+  for (auto* d : {&o.header_read_timeout, &o.idle_timeout, &o.write_stall_timeout,
+                  &o.dns_refresh_interval, &o.mirror_resolve_timeout, &o.announce_ttl,
+                  &o.member_ttl}) {
+    if (d->count() <= 0) return Status::InvalidArgument("timeouts and intervals must be positive");
+  }
+  if (o.node_id.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) == 0) o.node_id = host;
+  }
+  if (!cluster::IsValidNodeId(o.node_id)) {
+    return Status::InvalidArgument("--node-id \"" + o.node_id +
+                                   "\": use 1-63 of [A-Za-z0-9._-], not starting with . or -");
+  }
+  if (auto filters = registry::RegistryFilters::Create(o.mirrored_registries, o.registry_filters);
+      !filters.ok()) {
+    return filters.status();
   }
   return o;
 }

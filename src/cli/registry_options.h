@@ -39,6 +39,24 @@ struct RegistryOptions {
   std::chrono::milliseconds write_stall_timeout{30000};
   // Graceful shutdown bound on SIGTERM.
   std::chrono::milliseconds shutdown_timeout{10000};
+  // Cluster (see src/cluster/cluster_node.h).
+  std::string node_id;  // default: the host name
+  std::string router_addr = ":5001";
+  http::Address router_address;
+  std::vector<std::string> mdns_interfaces;
+  int64_t mdns_port = 5353;
+  std::string dns_bootstrap_domain;
+  std::vector<std::string> dns_resolvers;
+  std::chrono::milliseconds dns_refresh_interval{10000};
+  std::vector<std::string> static_bootstrap_peers;
+  std::vector<std::pair<std::string, uint16_t>> static_peers;  // parsed
+  int64_t routing_replicas = 3;
+  std::chrono::milliseconds mirror_resolve_timeout{20};
+  std::chrono::milliseconds announce_ttl{600000};
+  std::chrono::milliseconds member_ttl{60000};
+  std::vector<std::string> registry_filters;
+  std::vector<std::string> mirrored_registries;
+  std::string peer_secret_file;
   // Preflight: where Spegel's hosts.toml files are, containerd's config file, --skip-preflight.
   PreflightFlags preflight;
 

@@ -39,6 +39,7 @@ void Index::DropWalkRefs(const ImageWalk& walk) {
 }
 
 void Index::Reset(std::vector<ImageWalk> walks) {
+  ++generation_;
   images_.clear();
   blobs_.clear();
   tags_.clear();
@@ -46,6 +47,7 @@ void Index::Reset(std::vector<ImageWalk> walks) {
 }
 
 void Index::PutImage(ImageWalk walk) {
+  ++generation_;
   auto it = images_.find(walk.name);
   if (it != images_.end()) {
     DropWalkRefs(it->second);
@@ -66,6 +68,7 @@ void Index::PutImage(ImageWalk walk) {
 }
 
 bool Index::RemoveImage(const std::string& name) {
+  ++generation_;
   auto it = images_.find(name);
   if (it == images_.end()) return false;
   DropWalkRefs(it->second);
@@ -78,6 +81,7 @@ bool Index::RemoveImage(const std::string& name) {
 }
 
 bool Index::RemoveBlob(const oci::Digest& digest) {
+  ++generation_;
   const bool known = blobs_.erase(digest) > 0;
   for (auto& [name, walk] : images_) {
     auto it = std::find_if(walk.blobs.begin(), walk.blobs.end(),

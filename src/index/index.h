@@ -80,6 +80,8 @@ class Index {
     for (const auto& [name, walk] : images_) fn(walk);
   }
 
+  // Changes on every mutation (for consumers that poll for changes, e.g. the announcer).
+  uint64_t generation() const { return generation_; }
   size_t image_count() const { return images_.size(); }
   size_t blob_count() const { return blobs_.size(); }
   size_t tag_count() const { return tags_.size(); }
@@ -99,6 +101,7 @@ class Index {
   std::map<std::string, ImageWalk> images_;                  // by image name
   std::unordered_map<oci::Digest, BlobEntry> blobs_;         // by digest
   std::map<std::string, std::string, std::less<>> tags_;     // tag key -> image name owning it
+  uint64_t generation_ = 0;
 };
 
 }  // namespace spegel::index

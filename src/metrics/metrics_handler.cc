@@ -1,5 +1,7 @@
 #include "metrics/metrics_handler.h"
 
+#include "registry/route.h"
+
 #include <cstdio>
 
 #include "base/json_escape.h"
@@ -67,9 +69,30 @@ void MetricsHandler::Handle(http::Request& request, http::ResponseWriter& writer
   if (path == "/livez") return Send(request, writer, 200, "text/plain", "ok\n");
   if (path == "/debug/index") return Send(request, writer, 200, "application/json", DebugIndex());
   if (path == "/debug/members") {
-    return Send(request, writer, 200, "application/json", DebugMembers());
+    return Send(request, writer, 200, "application/json",
+                cluster_ != nullptr ? cluster_->MembersJson() : DebugMembers());
   }
+  if (cluster_ != nullptr) return ClusterRouting(request, writer);
   Send(request, writer, 200, "application/json", DebugRouting());
+}
+
+void MetricsHandler::ClusterRouting(http::Request& request, http::ResponseWriter& writer) {
+  auto key = registry::QueryParam(request.query(), "key");
+  if (!key.ok()) return Send(request, writer, 400, "text/plain", key.status().message() + "\n");
+  // The writer stays valid until the response is sent or the client goes away.
+  auto alive = std::make_shared<bool>(true);
+  writer.SetAbortCallback([alive] { *alive = false; });
+  const bool head = request.method() == http::Method::kHead;
+  cluster_->RoutingJson(key->value_or(""), 500,
+                        [alive, head, &writer](std::string body) {
+                          if (!*alive) return;
+                          http::Headers headers{{"Content-Type", "application/json"}};
+                          if (head) {
+                            writer.RespondHead(200, std::move(headers), body.size());
+                          } else {
+                            writer.Respond(200, std::move(headers), std::move(body));
+                          }
+                        });
 }
 
 std::string MetricsHandler::StatusPage() const {

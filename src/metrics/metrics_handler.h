@@ -5,8 +5,10 @@
 //                              version and state, index counts, last sync, requests served
 //   GET|HEAD /readyz, /livez   as on the registry address (200 / 503, always 200)
 //   GET|HEAD /debug/index      JSON: readiness, containerd state and the whole index
-//   GET|HEAD /debug/members    JSON: known cluster members (no cluster layer yet: this node)
-//   GET|HEAD /debug/routing    JSON: what this node would advertise (keys by kind); no peers
+//   GET|HEAD /debug/members    JSON: this node and every known cluster member (sources, expiry)
+//   GET|HEAD /debug/routing    JSON: routing counters; ?key=K adds K's owners, this node's
+//                              provider entries for K and a live lookup (≤ 500 ms)
+//                              (without a cluster: this node only)
 //   other methods              405;  other paths 404
 //
 // Never authenticated (basic auth protects the registry API only).
@@ -14,6 +16,8 @@
 // Ownership and threading: owned by main; the Registry, SpegelMetrics, Index and Syncer must
 // outlive it. Loop thread only (an http::Handler).
 #pragma once
+
+#include "cluster/cluster_node.h"
 
 #include <chrono>
 #include <string>
@@ -38,6 +42,9 @@ class MetricsHandler : public http::Handler {
 
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 
+  // Cluster mode: /debug/members and /debug/routing describe the cluster. Must outlive this.
+  void SetCluster(cluster::ClusterNode* cluster) { cluster_ = cluster; }
+
   // The status page body (exposed for tests).
   std::string StatusPage() const;
 
@@ -46,6 +53,9 @@ class MetricsHandler : public http::Handler {
   std::string DebugMembers() const;
   std::string DebugRouting() const;
 
+  void ClusterRouting(http::Request& request, http::ResponseWriter& writer);
+
+  cluster::ClusterNode* cluster_ = nullptr;
   Registry* registry_;
   SpegelMetrics* metrics_;
   const index::Index* index_;

@@ -137,6 +137,17 @@ void RegistryHandler::SendError(http::Request& request, http::ResponseWriter& wr
   Send(request, writer, HttpStatus(error), std::move(extra), ErrorBody(error, message));
 }
 
+void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer,
+                           const Route& route, std::string key, OciError error,
+                           std::string_view message) {
+  const bool mirrored = request.Header("X-Spegel-Mirrored") == std::optional<std::string_view>("true");
+  if (fetcher_ == nullptr || mirrored || key.empty()) {
+    SendError(request, writer, error, message);
+    return;
+  }
+  fetcher_->Serve(request, writer, route, std::move(key));
+}
+
 void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& writer) {
   if (!IsGetOrHead(request)) {
     SendError(request, writer, OciError::kUnsupported,
@@ -184,6 +195,24 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
   }
   const bool is_manifest = route.kind == RouteKind::kManifest;
   const OciError unknown = is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown;
+  const bool mirrored = request.Header("X-Spegel-Mirrored") == std::optional<std::string_view>("true");
+  if (mirrored && auth_ != nullptr && auth_->enabled()) {
+    if (Status s = auth_->Verify(request.method_name(), request.target(), "",
+                                 request.Header(cluster::kAuthHeader), cluster::UnixSeconds());
+        !s.ok()) {
+      Send(request, writer, 401, {{"Content-Type", "text/plain"}}, s.message() + "\n");
+      return;
+    }
+  }
+  if (filters_ != nullptr && !filters_->empty() && !route.registry.empty()) {
+    std::string reference = route.registry + "/" + route.repository;
+    if (!route.tag.empty()) reference += ":" + route.tag;
+    if (!filters_->Allows(reference)) {
+      SendError(request, writer, unknown,
+                reference + " is not mirrored here (--mirrored-registries / --registry-filters)");
+      return;
+    }
+  }
   std::optional<oci::Digest> digest = route.digest;
   if (!digest) {
     // Manifest by tag.
@@ -204,7 +233,9 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
     }
     if (!key.empty()) digest = index_->ResolveTag(key);
     if (!digest) {
-      SendError(request, writer, unknown, "manifest unknown to this node");
+      // Without a registry the tag names no cluster-wide key: only a local answer is possible.
+      Miss(request, writer, route, route.registry.empty() ? std::string() : key, unknown,
+           "manifest unknown to this node");
       return;
     }
   }
@@ -212,8 +243,10 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
   if (blob == nullptr ||
       (is_manifest && blob->kind != index::BlobKind::kManifest &&
        blob->kind != index::BlobKind::kIndex)) {
-    SendError(request, writer, unknown,
-              std::string(is_manifest ? "manifest" : "blob") + " unknown to this node");
+    Route by_digest = route;
+    by_digest.digest = *digest;
+    Miss(request, writer, by_digest, digest->str(), unknown,
+         std::string(is_manifest ? "manifest" : "blob") + " unknown to this node");
     return;
   }
   ServeContent(request, writer, route, *digest, *blob, is_manifest);

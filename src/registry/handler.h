@@ -31,7 +31,10 @@
 #include "index/syncer.h"
 #include "loop/loop.h"
 #include "loop/worker.h"
+#include "cluster/peer_auth.h"
 #include "registry/errors.h"
+#include "registry/filters.h"
+#include "registry/peer_fetch.h"
 #include "registry/route.h"
 #include "registry/small_blob_cache.h"
 
@@ -45,6 +48,17 @@ class RegistryHandler : public http::Handler {
 
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 
+  // Cluster mode: a local miss goes to `fetcher` (unless the request carries
+  // X-Spegel-Mirrored: true — one hop only); requests for references `filters` refuse get 404;
+  // with a peer secret, requests carrying X-Spegel-Mirrored must be signed (else 401). All must
+  // outlive the handler; nullptr fetcher = standalone (a miss is a 404).
+  void SetCluster(PeerFetcher* fetcher, const RegistryFilters* filters,
+                  const cluster::PeerAuth* auth) {
+    fetcher_ = fetcher;
+    filters_ = filters;
+    auth_ = auth;
+  }
+
  private:
   void Probe(http::Request& request, http::ResponseWriter& writer, bool ok);
   void DebugIndex(http::Request& request, http::ResponseWriter& writer);
@@ -54,7 +68,14 @@ class RegistryHandler : public http::Handler {
   void SendError(http::Request& request, http::ResponseWriter& writer, OciError error,
                  std::string_view message, http::Headers extra = {});
 
+  // A local miss: to a peer when in cluster mode and allowed, else 404 with `message`.
+  void Miss(http::Request& request, http::ResponseWriter& writer, const Route& route,
+            std::string key, OciError error, std::string_view message);
+
   Loop* loop_;
+  PeerFetcher* fetcher_ = nullptr;
+  const RegistryFilters* filters_ = nullptr;
+  const cluster::PeerAuth* auth_ = nullptr;
   index::Index* index_;
   index::Syncer* syncer_;
   containerd::ContainerdClient* client_;

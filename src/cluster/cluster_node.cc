@@ -1,0 +1,312 @@
+#include "cluster/cluster_node.h"
+
+#include "base/json_escape.h"
+#include "base/log.h"
+
+namespace spegel::cluster {
+namespace {
+
+// How long Stop() gives the withdraw messages before closing the router client.
+constexpr uint64_t kWithdrawGraceMs = 300;
+
+std::string SourcesText(uint8_t sources) {
+  std::string out;
+  for (MemberSource s : {MemberSource::kMdns, MemberSource::kDns, MemberSource::kStatic,
+                         MemberSource::kPeer}) {
+    if (sources & (1u << static_cast<unsigned>(s))) {
+      if (!out.empty()) out.push_back(',');
+      out.append(MemberSourceName(s));
+    }
+  }
+  return out;
+}
+
+void AppendProviders(std::string* out, const std::vector<Provider>& providers) {
+  out->push_back('[');
+  for (size_t i = 0; i < providers.size(); ++i) {
+    if (i) out->push_back(',');
+    out->append("{\"node_id\":");
+    AppendJsonString(out, providers[i].node_id);
+    out->append(",\"address\":");
+    AppendJsonString(out, providers[i].address);
+    out->append(",\"registry_port\":" + std::to_string(providers[i].registry_port) + "}");
+  }
+  out->push_back(']');
+}
+
+}  // namespace
+
+ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
+    : loop_(loop), options_(std::move(options)), scheduler_(loop) {
+  self_.node_id = options_.node_id;
+  self_.incarnation = options_.incarnation;
+  self_.registry_port = options_.registry_port;
+  membership_ = std::make_unique<Membership>(&scheduler_, self_.node_id);
+  transport_ = std::make_unique<HttpRouterTransport>(loop_, &self_, options_.auth);
+  RouterOptions router_options;
+  router_options.replicas = options_.replicas;
+  router_options.announce_ttl_ms = options_.announce_ttl_ms;
+  router_ = std::make_unique<Router>(&scheduler_, membership_.get(), transport_.get(),
+                                     Provider{self_.node_id, "", self_.registry_port},
+                                     router_options);
+  membership_->SetListener(
+      [this](const std::vector<std::string>& joined, const std::vector<std::string>& left) {
+        for (const auto& id : left) LOG_INFO("member left").Str("node", id);
+        router_->OnMembershipChanged(joined, left);
+      });
+  service_ = std::make_unique<RouterService>(router_.get(), membership_.get(), &self_,
+                                             options_.auth, options_.member_ttl_ms);
+  http::ServerOptions server_options;
+  server_options.keep_request_body = true;
+  server_options.max_request_body_bytes = kMaxAnnounceBodyBytes;
+  server_options.max_connections = 4096;
+  server_ = std::make_unique<http::Server>(loop_, service_.get(), server_options);
+  BootstrapOptions bootstrap;
+  bootstrap.member_ttl_ms = options_.member_ttl_ms;
+  bootstrapper_ = std::make_unique<Bootstrapper>(loop_, membership_.get(), transport_.get(),
+                                                 bootstrap);
+}
+
+ClusterNode::~ClusterNode() {
+  *alive_ = false;
+  // Order: sources and the router go before the membership and transport they point to.
+  bootstrapper_.reset();
+  router_.reset();
+  transport_.reset();
+  service_.reset();
+}
+
+Status ClusterNode::Start() {
+  auto port = server_->Listen(options_.router_address);
+  if (!port.ok()) {
+    return Status::Unavailable("--router-addr " + options_.router_address.ToString() + ": " +
+                               port.status().message());
+  }
+  router_port_ = *port;
+  self_.router_port = router_port_;
+  started_ = true;
+
+  if (!options_.mdns_interfaces.empty()) {
+    MdnsOptions mdns;
+    mdns.interfaces = options_.mdns_interfaces;
+    mdns.port = options_.mdns_port;
+    mdns_ = std::make_unique<MdnsAgent>(
+        loop_, mdns, self_, [this](const MemberInfo& info, uint32_t ttl_s) {
+          if (ttl_s == 0) {
+            membership_->Leave(info.node_id, info.incarnation);
+            return;
+          }
+          if (membership_->Observe(info, MemberSource::kMdns, uint64_t{ttl_s} * 1000)) {
+            LOG_INFO("member joined")
+                .Str("node", info.node_id)
+                .Str("address", info.addresses.empty() ? "" : info.addresses.front())
+                .Str("source", "mdns");
+          }
+        });
+    if (Status s = mdns_->Start(); !s.ok()) {
+      mdns_.reset();
+      return Status::InvalidArgument("--mdns-interfaces: " + s.message());
+    }
+  }
+  if (!options_.dns_domain.empty()) {
+    DnsDiscoveryOptions dns;
+    dns.domain = options_.dns_domain;
+    dns.resolvers = options_.dns_resolvers;
+    dns.interval_ms = options_.dns_interval_ms;
+    dns_ = std::make_unique<DnsDiscovery>(
+        loop_, dns, [this](Result<std::vector<std::string>> r) { OnDnsResult(std::move(r)); });
+    if (Status s = dns_->Start(); !s.ok()) {
+      dns_.reset();
+      return Status::InvalidArgument("--dns-bootstrap-domain: " + s.message());
+    }
+  }
+  if (!options_.static_peers.empty()) {
+    static_timer_ = std::make_unique<Timer>(loop_);
+    static_timer_->Start(0, options_.dns_interval_ms, [this] { StaticRound(); });
+  }
+  LOG_INFO("cluster started")
+      .Str("node", self_.node_id)
+      .Int("incarnation", static_cast<int64_t>(self_.incarnation))
+      .Int("router_port", router_port_)
+      .Int("mdns_interfaces", static_cast<int64_t>(options_.mdns_interfaces.size()))
+      .Str("dns_domain", options_.dns_domain)
+      .Int("static_peers", static_cast<int64_t>(options_.static_peers.size()));
+  return Status::Ok();
+}
+
+void ClusterNode::OnDnsResult(Result<std::vector<std::string>> addresses) {
+  if (stopping_) return;
+  if (!addresses.ok()) {
+    // Members already known stay until their TTL: a DNS outage does not empty the cluster.
+    LOG_WARN("dns discovery failed; keeping known members")
+        .Str("domain", options_.dns_domain)
+        .Str("error", addresses.status().message());
+    return;
+  }
+  std::vector<std::pair<std::string, uint16_t>> seeds;
+  seeds.reserve(addresses->size());
+  for (auto& ip : *addresses) seeds.emplace_back(std::move(ip), router_port_);
+  bootstrapper_->SetSeeds(MemberSource::kDns, seeds);
+}
+
+void ClusterNode::StaticRound() {
+  if (stopping_) return;
+  bootstrapper_->SetSeeds(MemberSource::kStatic, options_.static_peers);
+}
+
+void ClusterNode::SetLocalKeys(const std::vector<std::string>& keys) {
+  if (stopping_) return;
+  router_->SetLocalKeys(keys);
+}
+
+void ClusterNode::FindPeers(const std::string& key,
+                            std::function<void(std::vector<registry::Peer>)> done) {
+  router_->Lookup(key, options_.resolve_timeout_ms,
+                  [done = std::move(done)](std::vector<Provider> providers) {
+                    std::vector<registry::Peer> peers;
+                    peers.reserve(providers.size());
+                    for (auto& p : providers) {
+                      peers.push_back({std::move(p.node_id), std::move(p.address), p.registry_port});
+                    }
+                    done(std::move(peers));
+                  });
+}
+
+void ClusterNode::ReportBadPeer(const registry::Peer& peer, std::string_view why) {
+  LOG_INFO("avoiding peer for a while").Str("node", peer.node_id).Str("why", why);
+  membership_->ReportFailure(peer.node_id);
+}
+
+std::string ClusterNode::MembersJson() const {
+  const uint64_t now = loop_->NowMs();
+  std::string out = "{\"self\":{\"node_id\":";
+  AppendJsonString(&out, self_.node_id);
+  out.append(",\"incarnation\":" + std::to_string(self_.incarnation));
+  out.append(",\"registry_port\":" + std::to_string(self_.registry_port));
+  out.append(",\"router_port\":" + std::to_string(router_port_) + "},\"members\":[");
+  bool first = true;
+  for (const Member* m : membership_->Live()) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"node_id\":");
+    AppendJsonString(&out, m->info.node_id);
+    out.append(",\"incarnation\":" + std::to_string(m->info.incarnation) + ",\"addresses\":[");
+    for (size_t i = 0; i < m->info.addresses.size(); ++i) {
+      if (i) out.push_back(',');
+      AppendJsonString(&out, m->info.addresses[i]);
+    }
+    out.append("],\"registry_port\":" + std::to_string(m->info.registry_port));
+    out.append(",\"router_port\":" + std::to_string(m->info.router_port));
+    out.append(",\"sources\":");
+    AppendJsonString(&out, SourcesText(m->sources));
+    out.append(",\"expires_in_ms\":" +
+               std::to_string(m->expires_at_ms > now ? m->expires_at_ms - now : 0));
+    out.append(std::string(",\"avoided\":") + (membership_->IsAvoided(*m) ? "true" : "false") + "}");
+  }
+  out.append("]}\n");
+  return out;
+}
+
+void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
+                              std::function<void(std::string)> done) {
+  const RouterStats s = router_->stats();
+  std::string out = "{\"node_id\":";
+  AppendJsonString(&out, self_.node_id);
+  out.append(",\"members\":" + std::to_string(membership_->size()));
+  out.append(",\"stats\":{\"local_keys\":" + std::to_string(s.local_keys) +
+             ",\"provider_keys\":" + std::to_string(s.provider_keys) +
+             ",\"provider_entries\":" + std::to_string(s.provider_entries) +
+             ",\"announce_messages\":" + std::to_string(s.announce_messages) +
+             ",\"announce_failures\":" + std::to_string(s.announce_failures) +
+             ",\"keys_announced\":" + std::to_string(s.keys_announced) +
+             ",\"keys_withdrawn\":" + std::to_string(s.keys_withdrawn) +
+             ",\"lookups\":" + std::to_string(s.lookups) +
+             ",\"lookups_found\":" + std::to_string(s.lookups_found) +
+             ",\"lookup_messages\":" + std::to_string(s.lookup_messages) +
+             ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
+  if (key.empty()) {
+    out.append("}\n");
+    loop_->Post([alive = alive_, done = std::move(done), out = std::move(out)]() mutable {
+      if (*alive) done(std::move(out));
+    });
+    return;
+  }
+  if (!IsValidRoutingKey(key)) {
+    out.append(",\"error\":\"invalid key\"}\n");
+    loop_->Post([alive = alive_, done = std::move(done), out = std::move(out)]() mutable {
+      if (*alive) done(std::move(out));
+    });
+    return;
+  }
+  out.append(",\"key\":");
+  AppendJsonString(&out, key);
+  out.append(",\"owners\":[");
+  const auto owners = router_->OwnersOf(key);
+  for (size_t i = 0; i < owners.size(); ++i) {
+    if (i) out.push_back(',');
+    AppendJsonString(&out, owners[i]);
+  }
+  out.append("],\"local_entries\":");
+  AppendProviders(&out, router_->HandleLookup(key));
+  router_->Lookup(key, timeout_ms,
+                  [alive = alive_, done = std::move(done), out = std::move(out)](
+                      std::vector<Provider> providers) mutable {
+                    if (!*alive) return;
+                    out.append(",\"providers\":");
+                    AppendProviders(&out, providers);
+                    out.append("}\n");
+                    done(std::move(out));
+                  });
+}
+
+void ClusterNode::Stop(std::function<void()> done) {
+  stopping_ = true;
+  static_timer_.reset();
+  if (!started_) {
+    loop_->Post([alive = alive_, done = std::move(done)] {
+      if (*alive) done();
+    });
+    return;
+  }
+  router_->Withdraw();
+  // Give the withdraw messages a moment, then take the sources down one after the other.
+  stop_timer_ = std::make_unique<Timer>(loop_);
+  stop_timer_->Start(kWithdrawGraceMs, 0,
+                     [this, done = std::move(done)]() mutable { StopStep(std::move(done)); });
+}
+
+void ClusterNode::StopStep(std::function<void()> done) {
+  if (mdns_) {
+    MdnsAgent* agent = mdns_.get();
+    agent->Stop([this, done = std::move(done)]() mutable {
+      // Destroyed from a later turn, outside the agent's own callback.
+      loop_->Post([this, done = std::move(done)]() mutable {
+        mdns_.reset();
+        StopStep(std::move(done));
+      });
+    });
+    return;
+  }
+  if (dns_) {
+    DnsDiscovery* dns = dns_.get();
+    dns->Stop([this, done = std::move(done)]() mutable {
+      loop_->Post([this, done = std::move(done)]() mutable {
+        dns_.reset();
+        StopStep(std::move(done));
+      });
+    });
+    return;
+  }
+  if (server_) {
+    http::Server* server = server_.get();
+    server->Shutdown(200, [this, done = std::move(done)]() mutable {
+      server_.reset();
+      bootstrapper_.reset();
+      done();
+    });
+    return;
+  }
+  done();
+}
+
+}  // namespace spegel::cluster

@@ -1,0 +1,111 @@
+// ClusterNode: this node's part of the cluster. It owns the membership and its three sources
+// (mDNS agent, DNS discovery, static peers — each optional; none is needed to be ready: a single
+// node is a working cluster), the router (announce / lookup), the router API server on
+// --router-addr and its client. The registry asks it for peers (PeerDirectory); main feeds it
+// the local keys.
+//
+//   mDNS beacons ───────────────┐
+//   DNS answers ──▶ Bootstrapper ├─▶ Membership ──listener──▶ Router ◀──▶ HttpRouterTransport
+//   static peers ─▶ (hello)      │                              ▲
+//   hellos received ─────────────┘              RouterService (POST announce, GET lookup)
+//
+// Ownership and threading: owned by main; loop thread only. Start() once; Stop() once, then wait
+// for its `done` before destroying.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/dns_discovery.h"
+#include "cluster/mdns_agent.h"
+#include "cluster/member.h"
+#include "cluster/membership.h"
+#include "cluster/peer_auth.h"
+#include "cluster/router.h"
+#include "cluster/router_service.h"
+#include "cluster/scheduler.h"
+#include "http/server.h"
+#include "loop/loop.h"
+#include "registry/peer_fetch.h"
+
+namespace spegel::cluster {
+
+struct ClusterOptions {
+  std::string node_id;
+  uint64_t incarnation = 0;      // ms since the epoch at start
+  http::Address router_address;  // where the router API listens
+  uint16_t registry_port = 0;    // the port peers fetch content from
+  std::vector<std::string> mdns_interfaces;
+  uint16_t mdns_port = 5353;
+  std::string dns_domain;
+  std::vector<std::string> dns_resolvers;
+  uint64_t dns_interval_ms = 10'000;
+  std::vector<std::pair<std::string, uint16_t>> static_peers;  // ip, router port
+  size_t replicas = 3;
+  uint64_t resolve_timeout_ms = 20;
+  uint64_t announce_ttl_ms = 600'000;
+  uint64_t member_ttl_ms = 60'000;
+  PeerAuth auth;
+};
+
+class ClusterNode : public registry::PeerDirectory {
+ public:
+  ClusterNode(Loop* loop, ClusterOptions options);
+  ~ClusterNode() override;
+
+  // Binds the router address and starts every configured source. Errors name what failed (the
+  // address, the interface, the resolver).
+  Status Start();
+  // Withdraws our keys from their owners (best effort, bounded), sends the mDNS goodbye, stops
+  // DNS, closes the router server. `done` runs on the loop thread, never inline.
+  void Stop(std::function<void()> done);
+
+  // The keys this node provides (digests and tag keys, already filtered): the whole set.
+  void SetLocalKeys(const std::vector<std::string>& keys);
+
+  // registry::PeerDirectory
+  void FindPeers(const std::string& key,
+                 std::function<void(std::vector<registry::Peer>)> done) override;
+  void ReportBadPeer(const registry::Peer& peer, std::string_view why) override;
+
+  // /debug/members: this node and every member, as JSON.
+  std::string MembersJson() const;
+  // /debug/routing: counters; with a key, its owners, this node's own provider entries and a
+  // live lookup (bounded by `timeout_ms`). `done` runs on the loop thread, never inline.
+  void RoutingJson(const std::string& key, uint64_t timeout_ms,
+                   std::function<void(std::string)> done);
+
+  const MemberInfo& self() const { return self_; }
+  uint16_t router_port() const { return router_port_; }
+  size_t member_count() const { return membership_->size(); }
+  const Router& router() const { return *router_; }
+
+ private:
+  void OnDnsResult(Result<std::vector<std::string>> addresses);
+  void StaticRound();
+  void StopStep(std::function<void()> done);
+
+  Loop* loop_;
+  ClusterOptions options_;
+  MemberInfo self_;
+  uint16_t router_port_ = 0;
+  LoopScheduler scheduler_;
+  std::unique_ptr<Membership> membership_;
+  std::unique_ptr<HttpRouterTransport> transport_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<RouterService> service_;
+  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<Bootstrapper> bootstrapper_;
+  std::unique_ptr<MdnsAgent> mdns_;
+  std::unique_ptr<DnsDiscovery> dns_;
+  std::unique_ptr<Timer> static_timer_;
+  std::unique_ptr<Timer> stop_timer_;
+  bool started_ = false;
+  bool stopping_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace spegel::cluster
