@@ -354,7 +354,6 @@ MdnsAgent::~MdnsAgent() {
 }
 
 Status MdnsAgent::Start() {
-  started_ = true;
   if (options_.interfaces.empty()) return Status::Ok();
   // getifaddrs, not uv_interface_addresses: libuv leaves out interfaces that are not RUNNING
   // yet (no carrier), and joining the group there is fine.

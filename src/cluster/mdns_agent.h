@@ -165,7 +165,6 @@ class MdnsAgent {
   std::function<void()> stop_done_;
   std::unique_ptr<Timer> announce_timer_;
   int announcements_sent_ = 0;
-  bool started_ = false;
   bool stopped_ = false;
   uint64_t unicast_window_start_ms_ = 0;
   int unicast_in_window_ = 0;
