@@ -1,6 +1,9 @@
 // Sha256: incremental SHA-256 (FIPS 180-4), used to verify bytes streamed from peers against the
 // digest they were requested by. Written here so the core needs no crypto library.
 //
+// Uses the x86 SHA extensions when the CPU has them (checked once at run time), else portable
+// code; both give the same result.
+//
 // Owned by whoever hashes; not thread-safe (one stream per object). Update() may be called with
 // any split of the input; the result equals hashing the concatenation in one call.
 #pragma once
@@ -31,7 +34,8 @@ class Sha256 {
 
  private:
   void Reset();
-  void Compress(const uint8_t* block);
+  // Processes `blocks` consecutive 64-byte blocks (SHA-NI instructions when the CPU has them).
+  void Compress(const uint8_t* data, size_t blocks);
 
   std::array<uint32_t, 8> state_;
   std::array<uint8_t, 64> buffer_;

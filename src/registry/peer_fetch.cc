@@ -14,6 +14,10 @@ namespace {
 
 constexpr size_t kLatencySamples = 64;
 constexpr size_t kMinSamplesForHedge = 8;
+// Blob bytes read from the peer ahead of the client, at most (plus one read chunk).
+constexpr size_t kReadAheadBytes = 1 << 20;
+// One read from a peer socket (the client's read_chunk_bytes).
+constexpr size_t kPeerReadChunkBytes = 256 << 10;
 
 std::string PercentEncodeQueryValue(std::string_view value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -253,6 +257,7 @@ bool PeerFetch::Launch() {
                                          : fetcher_->options_.blob_head_timeout_ms;
   options.idle_timeout_ms = is_manifest_ ? fetcher_->options_.manifest_timeout_ms
                                          : fetcher_->options_.idle_timeout_ms;
+  options.read_chunk_bytes = kPeerReadChunkBytes;
 
   http::ClientCallbacks callbacks;
   callbacks.on_head = [this, raw](const http::ClientResponse& r) { OnHead(raw, r); };
@@ -482,31 +487,30 @@ void PeerFetch::OnData(Attempt* attempt, std::string_view data) {
 void PeerFetch::Deliver() {
   if (finished_ || stream_failed_) return;
   const uint64_t window_length = window_last_ - window_first_ + 1;
-  if (sink_ != nullptr && !pending_.empty()) {
-    // The bytes that complete the client's answer wait until the whole blob is verified.
-    const bool completes = delivered_ + pending_.size() == window_length;
-    if (!completes || verified_) {
-      http::BodySink* sink = sink_;
-      sink_ = nullptr;
-      std::string out;
+  // The last byte of the client's answer waits until the whole blob hashed to its digest, so a
+  // client can never receive a complete response with wrong bytes.
+  const bool holds_end = delivered_ + pending_.size() == window_length && !verified_;
+  const size_t deliverable = pending_.size() - (holds_end && !pending_.empty() ? 1 : 0);
+  if (sink_ != nullptr && deliverable > 0) {
+    http::BodySink* sink = sink_;
+    sink_ = nullptr;
+    std::string out;
+    if (deliverable == pending_.size()) {
       out.swap(pending_);
-      delivered_ += out.size();
-      sink->Write(out);
-      if (delivered_ == window_length && verified_) {
-        // Everything sent; the server ends the response and destroys the source.
-        return;
-      }
+    } else {
+      out = pending_.substr(0, deliverable);
+      pending_.erase(0, deliverable);
     }
+    delivered_ += out.size();
+    sink->Write(out);
   }
-  // Ask the peer for more when nothing waits for the client.
-  if (pending_.empty() || (delivered_ + pending_.size() == window_length && !verified_)) {
-    if (winner_ != nullptr && waiting_read_more_) {
-      waiting_read_more_ = false;
-      winner_->exchange->ReadMore();
-    } else if (winner_ == nullptr && offset_ < size_ && attempts_.empty()) {
-      // The stream broke: continue from offset_ on another peer.
-      if (!Launch()) GiveUp("no peer could resume the blob");
-    }
+  // Read ahead from the peer while less than kReadAheadBytes wait for the client.
+  if (winner_ != nullptr && waiting_read_more_ && pending_.size() < kReadAheadBytes) {
+    waiting_read_more_ = false;
+    winner_->exchange->ReadMore();
+  } else if (winner_ == nullptr && answered_ && offset_ < size_ && attempts_.empty()) {
+    // The stream broke: continue from offset_ on another peer.
+    if (!Launch()) GiveUp("no peer could resume the blob");
   }
 }
 

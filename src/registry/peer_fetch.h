@@ -11,10 +11,10 @@
 //       requested digest (or, by tag, the peer's Docker-Content-Digest), then answered from memory.
 //       A peer with wrong bytes is reported and the next peer is tried; the client sees nothing.
 //   blob HEAD: the peer's head (size, type), checked against what was asked.
-//   blob GET: streamed (RespondStream) with backpressure both ways: one chunk is read from the
-//       peer only when the client took the previous one. Every byte is hashed as it streams; the
-//       bytes that complete the client's answer are held back until the whole blob hashed to the
-//       requested digest. On a mismatch the client connection is aborted (containerd retries
+//   blob GET: streamed (RespondStream) with backpressure both ways: the peer is read only while
+//       less than 1 MiB waits for the client, and the client gets what is there. Every byte is
+//       hashed as it streams; the last byte of the client's answer is held back until the whole
+//       blob hashed to the requested digest. On a mismatch the client connection is aborted (containerd retries
 //       elsewhere) and the peer is reported. A peer that breaks mid-stream is replaced by another
 //       (or the same, once) with `Range: bytes=<offset>-`, invisibly to the client. A client Range
 //       is served from the full blob: bytes outside it are hashed and dropped.

@@ -96,7 +96,7 @@ class ImageTest(unittest.TestCase):
                 self.ref, cid,
                 "/usr/bin/spegel", "registry", f"--registry-addr=127.0.0.1:{port}",
                 f"--containerd-registry-config-path={self.ctd.certs_d}",
-                "--metrics-addr=127.0.0.1:0", "--resync-interval=1s"]
+                "--metrics-addr=127.0.0.1:0", "--router-addr=127.0.0.1:0", "--resync-interval=1s"]
         proc = util.start_process(args, log_path)
         base = f"http://127.0.0.1:{port}"
         try:

@@ -19,12 +19,14 @@ def spegel_bin():
 
 def registry_args(ctd_socket, content_dir, addr, namespace="k8s.io", resync="1s",
                   log_level="DEBUG", metrics_addr="127.0.0.1:0", basic_auth_dir=None):
-    """The argument list of `spegel registry` as the tests run it. The metrics server gets a
-    free loopback port (the default :9090 would collide between parallel spegels); basic auth
+    """The argument list of `spegel registry` as the tests run it. The metrics server and the
+    router API get free loopback ports (the defaults :9090 and :5001 would collide between
+    parallel spegels; no cluster source is configured, so a node here is a cluster of one); basic auth
     reads `basic_auth_dir` when given (a missing directory means auth off)."""
     args = ["registry", "--containerd-sock", ctd_socket, "--containerd-namespace", namespace,
             "--containerd-content-path", content_dir, "--registry-addr", addr,
-            "--resync-interval", resync, "--log-level", log_level, "--metrics-addr", metrics_addr]
+            "--resync-interval", resync, "--log-level", log_level, "--metrics-addr", metrics_addr,
+            "--router-addr", "127.0.0.1:0"]
     if basic_auth_dir is not None:
         args += ["--basic-auth-dir", basic_auth_dir]
     return args
