@@ -216,7 +216,6 @@ class Router {
   // Client side.
   std::unordered_map<std::string, LocalKey> local_;
   std::unordered_map<std::string, PendingBatch> pending_;  // By owner node id.
-  size_t pending_keys_ = 0;
   std::unique_ptr<ScheduledTask> flush_task_;
   uint64_t flush_at_ms_ = 0;
   std::unique_ptr<ScheduledTask> refresh_task_;
