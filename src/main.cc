@@ -239,7 +239,9 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
     loop.Run();
     return 1;
   }
-  registry::PeerFetcher peer_fetcher(&loop, &cluster_node, peer_auth);
+  registry::PeerFetchOptions fetch_options;
+  if (auth) fetch_options.authorization = metrics::BasicAuthorization(auth->credentials());
+  registry::PeerFetcher peer_fetcher(&loop, &cluster_node, peer_auth, fetch_options);
   handler.SetCluster(&peer_fetcher, &*filters, &peer_auth);
   if (metrics_handler) metrics_handler->SetCluster(&cluster_node);
   // The announced keys follow the index: checked a few times a second, sent when it changed.

@@ -36,6 +36,10 @@ Result<std::optional<Credentials>> LoadCredentials(const std::string& dir);
 
 // Standard base64 (with padding, RFC 4648 §4). nullopt on any invalid character or length.
 std::optional<std::string> DecodeBase64(std::string_view text);
+// Standard base64 with padding (RFC 4648 §4).
+std::string EncodeBase64(std::string_view data);
+// "Basic base64(user:password)": what peers send so a node with basic auth serves them.
+std::string BasicAuthorization(const Credentials& credentials);
 
 // Equality whose time depends only on the lengths, not on where the strings differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
@@ -52,6 +56,7 @@ class AuthHandler : public http::Handler {
  public:
   AuthHandler(http::Handler* inner, Credentials credentials)
       : inner_(inner), credentials_(std::move(credentials)) {}
+  const Credentials& credentials() const { return credentials_; }
 
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 

@@ -247,6 +247,9 @@ bool PeerFetch::Launch() {
                        std::string(oci::kDockerManifestList)});
   }
   if (offset_ > 0) request.headers.push_back({"Range", "bytes=" + std::to_string(offset_) + "-"});
+  if (!fetcher_->options_.authorization.empty()) {
+    request.headers.push_back({"Authorization", fetcher_->options_.authorization});
+  }
   if (auto auth = fetcher_->auth_.Sign(request.method, request.target, "", cluster::UnixSeconds())) {
     request.headers.push_back({std::string(cluster::kAuthHeader), *auth});
   }
@@ -590,9 +593,10 @@ void PeerFetch::SourceDestroyed() {
 
 void PeerFetch::AfterFailure() {
   if (winner_ != nullptr || finished_) return;
-  if (!attempts_.empty() && next_peer_ >= peers_.size()) return;  // Wait for the one in flight.
-  if (Launch()) return;
-  if (attempts_.empty()) GiveUp("no peer could serve it");
+  // Before an answer each peer gets one attempt: one that 404'd, timed out or sent wrong bytes is
+  // not asked again (going round again only serves resumes), so a miss is answered in one round.
+  if (next_peer_ < peers_.size() && Launch()) return;
+  if (attempts_.empty()) GiveUp("no peer could serve it");  // Else wait for the one in flight.
 }
 
 void PeerFetch::GiveUp(std::string_view why) {

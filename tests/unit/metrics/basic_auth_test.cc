@@ -58,6 +58,19 @@ TEST_CASE("basic auth: base64 decoding") {
   CHECK_FALSE(DecodeBase64("Zm=v").has_value());    // data after padding
 }
 
+TEST_CASE("basic auth: base64 encoding round-trips (what peers send)") {
+  CHECK(EncodeBase64("") == "");
+  CHECK(EncodeBase64("f") == "Zg==");
+  CHECK(EncodeBase64("fo") == "Zm8=");
+  CHECK(EncodeBase64("foo") == "Zm9v");
+  CHECK(BasicAuthorization({"user", "pass"}) == "Basic dXNlcjpwYXNz");
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  for (size_t n = 0; n <= all.size(); n += 37) {
+    CHECK(DecodeBase64(EncodeBase64(all.substr(0, n))) == all.substr(0, n));
+  }
+}
+
 TEST_CASE("basic auth: constant-time equality is still equality") {
   CHECK(ConstantTimeEquals("", ""));
   CHECK(ConstantTimeEquals("abc", "abc"));
