@@ -245,26 +245,29 @@ TEST_CASE("mdns_agent: queries are answered by multicast, legacy ones also by un
   CHECK(has_a);
 
   // Other names we publish.
-  for (auto [name, type] : std::vector<std::pair<std::string, uint16_t>>{
+  for (const auto& [q_name, q_type] : std::vector<std::pair<std::string, uint16_t>>{
            {"_services._dns-sd._udp.local", dns::kTypePtr},
            {"node-b._spegel._tcp.local", dns::kTypeSrv},
            {"NODE-B._spegel._tcp.local", dns::kTypeTxt},
            {"spegel-node-b.local", dns::kTypeA},
            {"spegel-node-b.local", dns::kTypeAny}}) {
+    // clang 14 cannot capture structured bindings (CAPTURE uses a lambda): copy first.
+    const std::string name = q_name;
     CAPTURE(name);
     dns::Message m;
-    m.questions.push_back({name, type, dns::kClassIn, true});
+    m.questions.push_back({name, q_type, dns::kClassIn, true});
     CHECK(b.Handle(*dns::BuildMessage(m), "10.0.0.1", 5353, {}).multicast_answer);
   }
   // Names and types we do not publish.
-  for (auto [name, type] : std::vector<std::pair<std::string, uint16_t>>{
+  for (const auto& [q_name, q_type] : std::vector<std::pair<std::string, uint16_t>>{
            {"_http._tcp.local", dns::kTypePtr},
            {"node-a._spegel._tcp.local", dns::kTypeSrv},
            {"spegel-node-b.local", dns::kTypeSrv},
            {"_spegel._tcp.local", dns::kTypeA}}) {
+    const std::string name = q_name;
     CAPTURE(name);
     dns::Message m;
-    m.questions.push_back({name, type, dns::kClassIn, false});
+    m.questions.push_back({name, q_type, dns::kClassIn, false});
     CHECK_FALSE(b.Handle(*dns::BuildMessage(m), "10.0.0.1", 5353, {}).multicast_answer);
   }
 
