@@ -1,0 +1,784 @@
+// Router API tests: the wire format (every limit), RouterService behind a real http::Server on
+// 127.0.0.1 driven by HttpRouterTransport and raw http::Fetch calls, and the Bootstrapper against
+// other nodes' services on the same loop. Loopback only; every wait is bounded; every test ends
+// with no open handle on the loop.
+#include "cluster/router_service.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fakes/loop_util.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "loop/loop.h"
+
+namespace spegel::cluster {
+namespace {
+
+using spegel::testing::RunUntil;
+
+const std::string kKey = "sha256:" + std::string(64, 'c');
+const std::string kSecret = "router test secret, 32 bytes ...";
+
+size_t OpenHandles(Loop* loop) {
+  size_t count = 0;
+  uv_walk(
+      loop->uv(),
+      [](uv_handle_t* h, void* arg) {
+        if (h->type != UV_ASYNC && !uv_is_closing(h)) ++*static_cast<size_t*>(arg);
+      },
+      &count);
+  return count;
+}
+
+void RunFor(Loop* loop, uint64_t ms) {
+  RunUntil(loop, [] { return false; }, ms);
+}
+
+// An announce body of exactly `size` bytes: ttl line, then keys of about 500 bytes.
+std::string AnnounceBodyOfSize(size_t size) {
+  std::string body = "ttl=1000\n";
+  int i = 0;
+  while (body.size() < size) {
+    const size_t remaining = size - body.size();
+    size_t line = std::min<size_t>(remaining, 500);
+    if (remaining - line > 0 && remaining - line < 8) line -= 8;  // Keep the last line usable.
+    std::string key = "k" + std::to_string(i++);
+    key.resize(line - 2, 'a');
+    body += "+" + key + "\n";
+  }
+  return body;
+}
+
+std::string AnnounceBodyWithKeys(size_t keys) {
+  std::string body = "ttl=1000\n";
+  for (size_t i = 0; i < keys; ++i) body += "+k" + std::to_string(i) + "\n";
+  return body;
+}
+
+// Counts the requests a node's router address received, then hands them to the service.
+class CountingHandler : public http::Handler {
+ public:
+  explicit CountingHandler(http::Handler* inner) : inner_(inner) {}
+  int requests = 0;
+  void Handle(http::Request& request, http::ResponseWriter& writer) override {
+    ++requests;
+    inner_->Handle(request, writer);
+  }
+
+ private:
+  http::Handler* inner_;
+};
+
+// One node's router side on 127.0.0.1:<port>, as the node wiring builds it.
+struct Node {
+  Node(Loop* l, const std::string& id, PeerAuth auth = {}, uint16_t registry_port = 5000)
+      : loop(l),
+        scheduler(l),
+        membership(&scheduler, id),
+        transport(l, &self, auth),
+        router(&scheduler, &membership, &transport, Provider{id, "", registry_port}),
+        service(&router, &membership, &self, auth, 60'000),
+        counting(&service) {
+    http::ServerOptions options;
+    options.keep_request_body = true;
+    options.max_request_body_bytes = kMaxAnnounceBodyBytes;
+    server = std::make_unique<http::Server>(l, &counting, options);
+    auto address = http::ParseListenAddress("127.0.0.1:0");
+    REQUIRE(address.ok());
+    auto bound = server->Listen(*address);
+    REQUIRE(bound.ok());
+    port = *bound;
+    self.node_id = id;
+    self.incarnation = 7;
+    self.registry_port = registry_port;
+    self.router_port = port;
+  }
+  ~Node() {
+    bool down = false;
+    server->Shutdown(200, [&] { down = true; });
+    CHECK(RunUntil(loop, [&] { return down; }));
+  }
+
+  // This node as a member seen by others.
+  Member AsMember() const {
+    Member m;
+    m.info = self;
+    m.info.addresses = {"127.0.0.1"};
+    return m;
+  }
+
+  Loop* loop;
+  LoopScheduler scheduler;
+  MemberInfo self;
+  Membership membership;
+  HttpRouterTransport transport;
+  Router router;
+  RouterService service;
+  CountingHandler counting;
+  std::unique_ptr<http::Server> server;
+  uint16_t port = 0;
+};
+
+// The calling side: a transport of a node that has no service of its own.
+struct Caller {
+  Caller(Loop* l, const std::string& id, PeerAuth auth = {}, uint16_t registry_port = 6000)
+      : loop(l), transport(l, &self, std::move(auth)) {
+    self.node_id = id;
+    self.incarnation = 3;
+    self.addresses = {"10.9.9.9"};  // Never sent: receivers use the socket address.
+    self.registry_port = registry_port;
+    self.router_port = 6001;
+  }
+  Status Announce(const Member& owner, const AnnounceBatch& batch) {
+    std::optional<Status> out;
+    transport.Announce(owner, batch, [&](Status s) { out = std::move(s); });
+    CHECK(!out.has_value());  // Never inline.
+    REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
+    return *out;
+  }
+  Result<std::vector<Provider>> Lookup(const Member& owner, const std::string& key) {
+    std::optional<Result<std::vector<Provider>>> out;
+    transport.Lookup(owner, key, [&](Result<std::vector<Provider>> r) { out.emplace(std::move(r)); });
+    CHECK(!out.has_value());
+    REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
+    return std::move(*out);
+  }
+  Result<MemberInfo> Hello(uint16_t port) {
+    std::optional<Result<MemberInfo>> out;
+    transport.Hello("127.0.0.1", port, [&](Result<MemberInfo> r) { out.emplace(std::move(r)); });
+    CHECK(!out.has_value());
+    REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
+    return std::move(*out);
+  }
+
+  Loop* loop;
+  MemberInfo self;
+  HttpRouterTransport transport;
+};
+
+// A raw request to 127.0.0.1:port; returns the status (or -1 when the exchange failed).
+int Raw(Loop* loop, uint16_t port, std::string method, std::string target, http::Headers headers,
+        std::string body, std::string* response_body = nullptr) {
+  http::ClientRequest request;
+  request.method = std::move(method);
+  request.host = "127.0.0.1";
+  request.port = port;
+  request.target = std::move(target);
+  request.headers = std::move(headers);
+  request.body = std::move(body);
+  std::optional<Result<http::FetchResult>> out;
+  auto exchange = http::Fetch(loop, std::move(request), {}, 1 << 20,
+                              [&](Result<http::FetchResult> r) { out.emplace(std::move(r)); });
+  REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
+  if (!out->ok()) return -1;
+  if (response_body != nullptr) *response_body = (*out)->body;
+  return (*out)->response.status;
+}
+
+http::Headers AnnounceHeaders(const std::string& node = "client", const std::string& port = "6000") {
+  return {{"X-Spegel-Node", node}, {"X-Spegel-Registry-Port", port}};
+}
+
+// A TCP port on 127.0.0.1 that refuses connections: bound, never listening.
+class RefusedPort {
+ public:
+  RefusedPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    socklen_t len = sizeof(addr);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~RefusedPort() { ::close(fd_); }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A listening socket that never accepts: connections hang until the caller gives up.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(::listen(fd_, 8) == 0);
+    socklen_t len = sizeof(addr);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() { ::close(fd_); }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Wire format
+
+TEST_CASE("router service: hello format round trip") {
+  MemberInfo info;
+  info.node_id = "node-1.example";
+  info.incarnation = 1712345678901;
+  info.addresses = {"10.0.0.1"};
+  info.registry_port = 5000;
+  info.router_port = 5001;
+  const std::string wire = FormatHello(info);
+  CHECK(wire == "id=node-1.example\ninc=1712345678901\nregistry=5000\nrouter=5001\n");
+  auto parsed = ParseHello(wire);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->node_id == info.node_id);
+  CHECK(parsed->incarnation == info.incarnation);
+  CHECK(parsed->registry_port == 5000);
+  CHECK(parsed->router_port == 5001);
+  CHECK(parsed->addresses.empty());  // Addresses are never part of the format.
+  // CRLF, unknown keys, no final newline, any order.
+  auto loose = ParseHello("router=2\r\nv=1\r\naddr=10.1.1.1\r\nid=a\r\nregistry=1\r\ninc=0");
+  REQUIRE(loose.ok());
+  CHECK(loose->node_id == "a");
+  CHECK(loose->router_port == 2);
+  CHECK(loose->addresses.empty());
+}
+
+TEST_CASE("router service: bad hello bodies are refused") {
+  const char* bad[] = {
+      "",
+      "id=a\ninc=1\nregistry=1\n",                     // no router port
+      "id=a\ninc=1\nrouter=1\n",                       // no registry port
+      "id=a\nregistry=1\nrouter=1\n",                  // no inc
+      "inc=1\nregistry=1\nrouter=1\n",                 // no id
+      "id=bad id\ninc=1\nregistry=1\nrouter=1\n",      // invalid node id
+      "id=-a\ninc=1\nregistry=1\nrouter=1\n",          // invalid node id
+      "id=a\ninc=x\nregistry=1\nrouter=1\n",           // bad inc
+      "id=a\ninc=-1\nregistry=1\nrouter=1\n",          // bad inc
+      "id=a\ninc=1\nregistry=0\nrouter=1\n",           // port 0
+      "id=a\ninc=1\nregistry=65536\nrouter=1\n",       // port too large
+      "id=a\ninc=1\nregistry=1\nrouter=1x\n",          // trailing junk
+      "id=a\ninc=1\nregistry=1\nrouter=1\njunk\n",     // line without '='
+  };
+  for (const char* body : bad) {
+    CAPTURE(body);
+    auto r = ParseHello(body);
+    CHECK(!r.ok());
+    if (!r.ok()) CHECK(r.status().code() == Code::kInvalidArgument);
+  }
+  std::string huge = "id=a\ninc=1\nregistry=1\nrouter=1\n" + std::string(5000, '\n');
+  CHECK(!ParseHello(huge).ok());
+}
+
+TEST_CASE("router service: announce format round trip") {
+  AnnounceBatch batch;
+  batch.ttl_ms = 600000;
+  batch.add = {kKey, "docker.io/library/nginx:1.27"};
+  batch.remove = {"sha256:" + std::string(64, 'd')};
+  const std::string wire = FormatAnnounce(batch);
+  CHECK(wire.rfind("ttl=600000\n", 0) == 0);
+  auto parsed = ParseAnnounce(wire);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->ttl_ms == batch.ttl_ms);
+  CHECK(parsed->add == batch.add);
+  CHECK(parsed->remove == batch.remove);
+  // CRLF lines and blank lines are accepted; a ttl alone is an empty batch.
+  auto crlf = ParseAnnounce("ttl=5\r\n\r\n+a\r\n-b\r\n");
+  REQUIRE(crlf.ok());
+  CHECK(crlf->ttl_ms == 5);
+  CHECK(crlf->add == std::vector<std::string>{"a"});
+  CHECK(crlf->remove == std::vector<std::string>{"b"});
+  auto empty = ParseAnnounce("ttl=0\n");
+  REQUIRE(empty.ok());
+  CHECK(empty->add.empty());
+  CHECK(empty->remove.empty());
+}
+
+TEST_CASE("router service: announce limits and malformed bodies") {
+  SUBCASE("key count") {
+    auto at_limit = ParseAnnounce(AnnounceBodyWithKeys(kMaxAnnounceKeys));
+    REQUIRE(at_limit.ok());
+    CHECK(at_limit->add.size() == kMaxAnnounceKeys);
+    auto over = ParseAnnounce(AnnounceBodyWithKeys(kMaxAnnounceKeys + 1));
+    REQUIRE(!over.ok());
+    CHECK(over.status().code() == Code::kInvalidArgument);
+    CHECK(over.status().message().find("20000") != std::string::npos);
+  }
+  SUBCASE("key length") {
+    CHECK(ParseAnnounce("ttl=1\n+" + std::string(kMaxKeyBytes, 'k') + "\n").ok());
+    CHECK(ParseAnnounce("ttl=1\n-" + std::string(kMaxKeyBytes, 'k') + "\n").ok());
+    CHECK(!ParseAnnounce("ttl=1\n+" + std::string(kMaxKeyBytes + 1, 'k') + "\n").ok());
+    CHECK(!ParseAnnounce("ttl=1\n-" + std::string(kMaxKeyBytes + 1, 'k') + "\n").ok());
+  }
+  SUBCASE("body size") {
+    const std::string at_limit = AnnounceBodyOfSize(kMaxAnnounceBodyBytes);
+    REQUIRE(at_limit.size() == kMaxAnnounceBodyBytes);
+    CHECK(ParseAnnounce(at_limit).ok());
+    const std::string over = AnnounceBodyOfSize(kMaxAnnounceBodyBytes + 1);
+    REQUIRE(over.size() == kMaxAnnounceBodyBytes + 1);
+    auto r = ParseAnnounce(over);
+    CHECK(!r.ok());
+    // Refused before looking at lines: blank lines do not get past the limit either.
+    CHECK(!ParseAnnounce("ttl=1\n" + std::string(kMaxAnnounceBodyBytes, '\n')).ok());
+  }
+  SUBCASE("ttl line") {
+    for (const char* body : {"", "\n\n", "+a\n", "-a\n", "ttl\n+a\n", "ttl=\n+a\n", "ttl=x\n",
+                             "ttl=-1\n", "ttl=1 \n", "TTL=1\n", "+a\nttl=1\n",
+                             "ttl=99999999999999999999999\n"}) {
+      CAPTURE(body);
+      CHECK(!ParseAnnounce(body).ok());
+    }
+  }
+  SUBCASE("line prefix") {
+    for (const char* body : {"ttl=1\na\n", "ttl=1\n*a\n", "ttl=1\n+a\nttl=2\n", "ttl=1\n a\n"}) {
+      CAPTURE(body);
+      CHECK(!ParseAnnounce(body).ok());
+    }
+  }
+}
+
+TEST_CASE("router service: providers format round trip and bad lines") {
+  std::vector<Provider> providers{{"n1", "10.0.0.1", 5000}, {"n2", "fd00::2", 30021}};
+  const std::string wire = FormatProviders(providers);
+  CHECK(wire == "n1 10.0.0.1 5000\nn2 fd00::2 30021\n");
+  auto parsed = ParseProviders(wire);
+  REQUIRE(parsed.ok());
+  CHECK(*parsed == providers);
+  auto none = ParseProviders("");
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  for (const char* bad : {"n1", "n1 10.0.0.1", "n1 10.0.0.1 ", "n1  10.0.0.1 5000",
+                          "n1 10.0.0.1 5000 extra", "n1 10.0.0.1 0", "n1 10.0.0.1 65536",
+                          "n1 10.0.0.1 50x0", "n1 host.example 5000", "n1 [::1] 5000",
+                          "bad/id 10.0.0.1 5000", " 10.0.0.1 5000", "n1 10.0.0.256 5000",
+                          "n1 10.0.0.1 5000\nn2 nope 1"}) {
+    CAPTURE(bad);
+    auto r = ParseProviders(bad);
+    CHECK(!r.ok());
+  }
+  // At most kMaxProvidersPerAnswer: Format truncates, Parse refuses more.
+  std::vector<Provider> many;
+  for (size_t i = 0; i < kMaxProvidersPerAnswer + 5; ++i) {
+    many.push_back({"n" + std::to_string(i), "10.0.0.1", 5000});
+  }
+  auto truncated = ParseProviders(FormatProviders(many));
+  REQUIRE(truncated.ok());
+  CHECK(truncated->size() == kMaxProvidersPerAnswer);
+  std::string too_many;
+  for (const auto& p : many) too_many += p.node_id + " 10.0.0.1 5000\n";
+  CHECK(!ParseProviders(too_many).ok());
+}
+
+TEST_CASE("router service: IsIpLiteral") {
+  for (const char* yes : {"127.0.0.1", "10.0.0.255", "::1", "fd00::1", "::ffff:10.0.0.1"}) {
+    CAPTURE(yes);
+    CHECK(IsIpLiteral(yes));
+  }
+  for (const char* no : {"", "localhost", "[::1]", "10.0.0.1:5000", "10.0.0", "1.2.3.4 ", "fe80::1%eth0",
+                         "999.0.0.1"}) {
+    CAPTURE(no);
+    CHECK(!IsIpLiteral(no));
+  }
+  CHECK(!IsIpLiteral(std::string(100, '1')));
+}
+
+// ---------------------------------------------------------------------------------------------
+// RouterService over HTTP
+
+TEST_CASE("router service: announce registers the sender at its socket address; lookup finds it") {
+  Loop loop;
+  {
+    Node owner(&loop, "owner");
+    Caller client(&loop, "client");
+    AnnounceBatch batch;
+    batch.ttl_ms = 60'000;
+    batch.add = {kKey, "docker.io/library/app:v1"};
+    CHECK(client.Announce(owner.AsMember(), batch).ok());
+    const std::vector<Provider> expected{{"client", "127.0.0.1", 6000}};
+    CHECK(owner.router.HandleLookup(kKey) == expected);
+    CHECK(owner.router.HandleLookup("docker.io/library/app:v1") == expected);
+
+    auto found = client.Lookup(owner.AsMember(), kKey);
+    REQUIRE(found.ok());
+    CHECK(*found == expected);
+    // A tag key travels percent-encoded and comes back intact.
+    auto tag = client.Lookup(owner.AsMember(), "docker.io/library/app:v1");
+    REQUIRE(tag.ok());
+    CHECK(*tag == expected);
+    CHECK(owner.service.rejected() == 0);
+    auto missing = client.Lookup(owner.AsMember(), "sha256:" + std::string(64, 'e'));
+    REQUIRE(missing.ok());
+    CHECK(missing->empty());
+
+    // Whatever the request claims besides the headers the protocol defines, the address is the
+    // socket's.
+    http::Headers forged = AnnounceHeaders("forger", "7000");
+    forged.push_back({"X-Forwarded-For", "10.6.6.6"});
+    forged.push_back({"X-Spegel-Address", "10.6.6.6"});
+    forged.push_back({"Forwarded", "for=10.6.6.6"});
+    const std::string other = "sha256:" + std::string(64, 'f');
+    CHECK(Raw(&loop, owner.port, "POST", "/cluster/v1/announce", forged,
+              "ttl=1000\n+" + other + "\n") == 204);
+    CHECK(owner.router.HandleLookup(other) ==
+          std::vector<Provider>{{"forger", "127.0.0.1", 7000}});
+
+    // Removes withdraw.
+    AnnounceBatch remove;
+    remove.remove = {kKey};
+    CHECK(client.Announce(owner.AsMember(), remove).ok());
+    CHECK(owner.router.HandleLookup(kKey).empty());
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: hello makes the sender a member at its socket address") {
+  Loop loop;
+  {
+    Node owner(&loop, "owner");
+    Caller client(&loop, "client");
+    auto reply = client.Hello(owner.port);
+    REQUIRE(reply.ok());
+    CHECK(reply->node_id == "owner");
+    CHECK(reply->incarnation == 7);
+    CHECK(reply->router_port == owner.port);
+    CHECK(reply->registry_port == 5000);
+    CHECK(reply->addresses == std::vector<std::string>{"127.0.0.1"});
+    const Member* m = owner.membership.Find("client");
+    REQUIRE(m != nullptr);
+    CHECK(m->info.addresses == std::vector<std::string>{"127.0.0.1"});
+    CHECK(m->info.incarnation == 3);
+    CHECK(m->info.registry_port == 6000);
+    CHECK(m->info.router_port == 6001);
+    // A hello carrying the receiver's own id is answered but never makes self a member.
+    std::string body;
+    CHECK(Raw(&loop, owner.port, "POST", "/cluster/v1/hello", {},
+              "id=owner\ninc=9\nregistry=1\nrouter=2\n", &body) == 200);
+    CHECK(body.find("id=owner\n") != std::string::npos);
+    CHECK(owner.membership.Find("owner") == nullptr);
+    CHECK(owner.membership.size() == 1);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: with a peer secret, unsigned requests get 401 and signed ones pass") {
+  Loop loop;
+  {
+    Node owner(&loop, "owner", PeerAuth(kSecret));
+    Caller unsigned_client(&loop, "nosig");
+    Caller wrong(&loop, "wrong", PeerAuth("another secret, also 32 bytes..."));
+    Caller signed_client(&loop, "client", PeerAuth(kSecret));
+    AnnounceBatch batch;
+    batch.add = {kKey};
+
+    Status refused = unsigned_client.Announce(owner.AsMember(), batch);
+    CHECK(!refused.ok());
+    CHECK(refused.message().find("401") != std::string::npos);
+    CHECK(!wrong.Announce(owner.AsMember(), batch).ok());
+    CHECK(!unsigned_client.Lookup(owner.AsMember(), kKey).ok());
+    CHECK(!unsigned_client.Hello(owner.port).ok());
+    CHECK(owner.router.HandleLookup(kKey).empty());
+    CHECK(owner.membership.size() == 0);
+    CHECK(Raw(&loop, owner.port, "GET", "/cluster/v1/lookup?key=" + kKey, {}, "") == 401);
+
+    CHECK(signed_client.Announce(owner.AsMember(), batch).ok());
+    auto found = signed_client.Lookup(owner.AsMember(), kKey);
+    REQUIRE(found.ok());
+    CHECK(*found == std::vector<Provider>{{"client", "127.0.0.1", 6000}});
+    CHECK(signed_client.Hello(owner.port).ok());
+    CHECK(owner.membership.Find("client") != nullptr);
+
+    // A signature is bound to its target: replayed on another key it is refused.
+    const PeerAuth auth(kSecret);
+    const std::string signed_target = "/cluster/v1/lookup?key=" + kKey;
+    auto header = auth.Sign("GET", signed_target, "", UnixSeconds());
+    REQUIRE(header.has_value());
+    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(kAuthHeader), *header}}, "") ==
+          200);
+    CHECK(Raw(&loop, owner.port, "GET", "/cluster/v1/lookup?key=sha256:" + std::string(64, '0'),
+              {{std::string(kAuthHeader), *header}}, "") == 401);
+    // And to its body.
+    auto announce_sig = auth.Sign("POST", "/cluster/v1/announce", "ttl=1\n+a\n", UnixSeconds());
+    http::Headers tampered = AnnounceHeaders("client");
+    tampered.push_back({std::string(kAuthHeader), *announce_sig});
+    CHECK(Raw(&loop, owner.port, "POST", "/cluster/v1/announce", tampered, "ttl=1\n+b\n") == 401);
+    CHECK(owner.router.HandleLookup("b").empty());
+    // A stale signature.
+    auto stale = auth.Sign("GET", signed_target, "", UnixSeconds() - 3600);
+    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(kAuthHeader), *stale}}, "") ==
+          401);
+    CHECK(owner.service.rejected() >= 8);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: malformed requests get 4xx and the service keeps serving") {
+  Loop loop;
+  {
+    Node owner(&loop, "owner");
+    const uint16_t port = owner.port;
+    const std::string announce = "/cluster/v1/announce";
+    const std::string good_body = "ttl=1000\n+" + kKey + "\n";
+    struct Case {
+      std::string method, target;
+      http::Headers headers;
+      std::string body;
+      int status;
+    };
+    const std::vector<Case> cases = {
+        {"POST", announce, {}, good_body, 400},                                    // no headers
+        {"POST", announce, {{"X-Spegel-Node", "client"}}, good_body, 400},          // no port
+        {"POST", announce, AnnounceHeaders("bad id"), good_body, 400},
+        {"POST", announce, AnnounceHeaders("client", "0"), good_body, 400},
+        {"POST", announce, AnnounceHeaders("client", "70000"), good_body, 400},
+        {"POST", announce, AnnounceHeaders("client", "5x"), good_body, 400},
+        {"POST", announce, AnnounceHeaders("owner"), good_body, 400},  // the receiver's own id
+        {"POST", announce, AnnounceHeaders(), "garbage", 400},
+        {"POST", announce, AnnounceHeaders(), "", 400},
+        {"POST", announce, AnnounceHeaders(), "+" + kKey + "\n", 400},  // no ttl line
+        {"POST", announce, AnnounceHeaders(), AnnounceBodyWithKeys(kMaxAnnounceKeys + 1), 400},
+        {"POST", announce, AnnounceHeaders(), "ttl=1\n+" + std::string(513, 'k') + "\n", 400},
+        {"POST", announce, AnnounceHeaders(), AnnounceBodyOfSize(kMaxAnnounceBodyBytes + 1), 413},
+        {"GET", announce, AnnounceHeaders(), "", 405},
+        {"POST", "/cluster/v1/lookup?key=" + kKey, {}, "", 405},
+        {"GET", "/cluster/v1/lookup", {}, "", 400},
+        {"GET", "/cluster/v1/lookup?key=", {}, "", 400},
+        {"GET", "/cluster/v1/lookup?key=%zz", {}, "", 400},
+        {"GET", "/cluster/v1/lookup?key=%4", {}, "", 400},
+        {"GET", "/cluster/v1/lookup?key=a%20b", {}, "", 400},
+        {"GET", "/cluster/v1/lookup?key=a%0Ab", {}, "", 400},
+        {"GET", "/cluster/v1/lookup?key=" + std::string(513, 'k'), {}, "", 400},
+        {"POST", "/cluster/v1/hello", {}, "", 400},
+        {"POST", "/cluster/v1/hello", {}, "id=a\n", 400},
+        {"POST", "/cluster/v1/hello", {}, std::string(3000, 'x'), 400},
+        {"GET", "/cluster/v1/hello", {}, "", 405},
+        {"GET", "/cluster/v1/nope", {}, "", 404},
+        {"GET", "/", {}, "", 404},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.method);
+      CAPTURE(c.target.substr(0, 80));
+      CAPTURE(c.body.substr(0, 40));
+      CHECK(Raw(&loop, port, c.method, c.target, c.headers, c.body) == c.status);
+    }
+    CHECK(owner.router.HandleLookup(kKey).empty());
+    CHECK(owner.membership.size() == 0);
+    CHECK(owner.service.rejected() >= 20);
+    // Still serving: a body of exactly 1 MiB is accepted, then a normal announce and lookup.
+    CHECK(Raw(&loop, port, "POST", announce, AnnounceHeaders(),
+              AnnounceBodyOfSize(kMaxAnnounceBodyBytes)) == 204);
+    CHECK(Raw(&loop, port, "POST", announce, AnnounceHeaders(), good_body) == 204);
+    std::string body;
+    CHECK(Raw(&loop, port, "GET", "/cluster/v1/lookup?key=" + kKey, {}, "", &body) == 200);
+    CHECK(body == "client 127.0.0.1 6000\n");
+    CHECK(Raw(&loop, port, "GET", "/cluster/v1/lookup?key=sha256:" + std::string(64, '1'), {},
+              "") == 404);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: transport errors reach the callback, never inline") {
+  Loop loop;
+  {
+    Caller client(&loop, "client");
+    RefusedPort refused;
+    Member dead;
+    dead.info.node_id = "dead";
+    dead.info.addresses = {"127.0.0.1"};
+    dead.info.router_port = refused.port();
+    CHECK(!client.Announce(dead, AnnounceBatch{{kKey}, {}, 0}).ok());
+    CHECK(!client.Lookup(dead, kKey).ok());
+    CHECK(!client.Hello(refused.port()).ok());
+    Member nowhere;
+    nowhere.info.node_id = "nowhere";
+    CHECK(client.Announce(nowhere, AnnounceBatch{{kKey}, {}, 0}).code() == Code::kUnavailable);
+    CHECK(!client.Lookup(nowhere, kKey).ok());
+    CHECK(client.transport.in_flight() == 0);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: a silent owner times out; destroying the transport cancels calls") {
+  Loop loop;
+  SilentListener silent;
+  Member owner;
+  owner.info.node_id = "silent";
+  owner.info.addresses = {"127.0.0.1"};
+  owner.info.router_port = silent.port();
+  {
+    MemberInfo self{"client", 1, {}, 6000, 6001};
+    PeerClientOptions options;
+    options.lookup_timeout_ms = 200;
+    HttpRouterTransport transport(&loop, &self, PeerAuth(), options);
+    std::optional<Result<std::vector<Provider>>> out;
+    transport.Lookup(owner, kKey, [&](Result<std::vector<Provider>> r) { out.emplace(std::move(r)); });
+    REQUIRE(RunUntil(&loop, [&] { return out.has_value(); }, 3000));
+    CHECK(!out->ok());
+    CHECK(out->status().code() == Code::kDeadlineExceeded);
+    CHECK(transport.in_flight() == 0);
+  }
+  {
+    MemberInfo self{"client", 1, {}, 6000, 6001};
+    auto transport = std::make_unique<HttpRouterTransport>(&loop, &self, PeerAuth());
+    int calls = 0;
+    transport->Lookup(owner, kKey, [&](Result<std::vector<Provider>>) { ++calls; });
+    transport->Announce(owner, AnnounceBatch{{kKey}, {}, 0}, [&](Status) { ++calls; });
+    transport->Hello("127.0.0.1", silent.port(), [&](Result<MemberInfo>) { ++calls; });
+    CHECK(transport->in_flight() == 3);
+    RunFor(&loop, 30);
+    transport.reset();
+    RunFor(&loop, 50);
+    CHECK(calls == 0);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bootstrapper
+
+TEST_CASE("router service: bootstrap seeds become members through hello, both ways") {
+  Loop loop;
+  {
+    Node a(&loop, "a");
+    Node b(&loop, "b", {}, 5002);
+    Node c(&loop, "c", {}, 5003);
+    Bootstrapper bootstrap(&loop, &a.membership, &a.transport, BootstrapOptions{});
+    bootstrap.SetSeeds(MemberSource::kStatic, {{"127.0.0.1", b.port}, {"127.0.0.1", c.port}});
+    CHECK(a.transport.in_flight() == 2);
+    REQUIRE(RunUntil(&loop, [&] { return a.membership.size() == 2; }));
+    const Member* mb = a.membership.Find("b");
+    REQUIRE(mb != nullptr);
+    CHECK(mb->info.addresses == std::vector<std::string>{"127.0.0.1"});
+    CHECK(mb->info.router_port == b.port);
+    CHECK(mb->info.registry_port == 5002);
+    CHECK(static_cast<unsigned>(mb->sources) == (1u << static_cast<unsigned>(MemberSource::kStatic)));
+    REQUIRE(a.membership.Find("c") != nullptr);
+    CHECK(a.membership.Find("c")->info.router_port == c.port);
+    // The hellos made `a` a member of b and c, at its socket address.
+    REQUIRE(b.membership.Find("a") != nullptr);
+    CHECK(b.membership.Find("a")->info.addresses == std::vector<std::string>{"127.0.0.1"});
+    CHECK(b.membership.Find("a")->info.router_port == a.port);
+    CHECK(c.membership.Find("a") != nullptr);
+    CHECK(a.transport.in_flight() == 0);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: bootstrap recognises its own address and stops saying hello to it") {
+  Loop loop;
+  {
+    Node a(&loop, "a");
+    BootstrapOptions options;
+    options.hello_retry_min_ms = 50;
+    Bootstrapper bootstrap(&loop, &a.membership, &a.transport, options);
+    bootstrap.SetSeeds(MemberSource::kDns, {{"127.0.0.1", a.port}});
+    CHECK(a.transport.in_flight() == 1);
+    REQUIRE(RunUntil(&loop, [&] { return a.transport.in_flight() == 0; }));
+    CHECK(a.counting.requests == 1);
+    CHECK(a.membership.size() == 0);
+    RunFor(&loop, 120);  // Past the retry time: a non-self seed would be asked again.
+    for (auto source : {MemberSource::kDns, MemberSource::kStatic}) {
+      bootstrap.SetSeeds(source, {{"127.0.0.1", a.port}});
+      CHECK(a.transport.in_flight() == 0);
+    }
+    RunFor(&loop, 20);
+    CHECK(a.counting.requests == 1);
+    CHECK(a.membership.size() == 0);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: bootstrap backs off a dead seed, doubling up to the maximum") {
+  Loop loop;
+  {
+    Node a(&loop, "a");
+    RefusedPort dead;
+    BootstrapOptions options;
+    options.hello_retry_min_ms = 200;
+    options.hello_retry_max_ms = 400;
+    Bootstrapper bootstrap(&loop, &a.membership, &a.transport, options);
+    const std::vector<std::pair<std::string, uint16_t>> seeds{{"127.0.0.1", dead.port()}};
+    auto round = [&] {
+      bootstrap.SetSeeds(MemberSource::kStatic, seeds);
+      const bool sent = a.transport.in_flight() == 1;
+      REQUIRE(RunUntil(&loop, [&] { return a.transport.in_flight() == 0; }));
+      return sent;
+    };
+    CHECK(round());         // t=0: hello, refused; backoff 200 ms.
+    CHECK(!round());        // At once: waits.
+    RunFor(&loop, 260);
+    CHECK(round());         // t≈260: hello again; backoff 400 ms.
+    RunFor(&loop, 260);
+    CHECK(!round());        // 260 < 400: waits.
+    RunFor(&loop, 200);
+    CHECK(round());         // t≈460 after the second failure: hello; backoff stays 400 (max).
+    RunFor(&loop, 260);
+    CHECK(!round());
+    RunFor(&loop, 200);
+    CHECK(round());
+    CHECK(a.membership.size() == 0);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: a DNS seed that is already a member is refreshed without a hello") {
+  Loop loop;
+  {
+    Node a(&loop, "a");
+    Node b(&loop, "b");
+    BootstrapOptions options;
+    options.hello_retry_min_ms = 50;
+    Bootstrapper bootstrap(&loop, &a.membership, &a.transport, options);
+    bootstrap.SetSeeds(MemberSource::kDns, {{"127.0.0.1", b.port}});
+    REQUIRE(RunUntil(&loop, [&] { return a.membership.Find("b") != nullptr; }));
+    CHECK(b.counting.requests == 1);
+    RunFor(&loop, 100);
+    const uint64_t expires = a.membership.Find("b")->expires_at_ms;
+    bootstrap.SetSeeds(MemberSource::kDns, {{"127.0.0.1", b.port}});
+    CHECK(a.transport.in_flight() == 0);
+    CHECK(a.membership.Find("b")->expires_at_ms > expires);  // The DNS answer is the evidence.
+    // A static seed has no other liveness source: it is asked again once its retry time passed.
+    bootstrap.SetSeeds(MemberSource::kStatic, {{"127.0.0.1", b.port}});
+    CHECK(a.transport.in_flight() == 1);
+    REQUIRE(RunUntil(&loop, [&] { return a.transport.in_flight() == 0; }));
+    CHECK(b.counting.requests == 2);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: a bootstrapper destroyed with hellos in flight is never called back") {
+  Loop loop;
+  {
+    Node a(&loop, "a");
+    SilentListener silent;
+    auto bootstrap = std::make_unique<Bootstrapper>(&loop, &a.membership, &a.transport,
+                                                    BootstrapOptions{});
+    bootstrap->SetSeeds(MemberSource::kStatic, {{"127.0.0.1", silent.port()}});
+    CHECK(a.transport.in_flight() == 1);
+    RunFor(&loop, 20);
+    bootstrap.reset();
+    RunFor(&loop, 20);
+    CHECK(a.membership.size() == 0);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+}  // namespace
+}  // namespace spegel::cluster
