@@ -246,7 +246,7 @@ RouterService::RouterService(Router* router, Membership* membership, const Membe
 
 void RouterService::Reply(http::Request& request, http::ResponseWriter& writer, int status,
                           std::string body) {
-  if (status >= 400) ++rejected_;
+  if (status >= 400 && status != 404) ++rejected_;
   http::Headers headers{{"Content-Type", "text/plain"}};
   if (request.method() == http::Method::kHead) {
     writer.RespondHead(status, std::move(headers), body.size());

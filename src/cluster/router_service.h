@@ -63,6 +63,7 @@ class RouterService : public http::Handler {
                 uint64_t member_ttl_ms);
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 
+  // Requests refused (400, 401, 405, 413…; a lookup miss is not a refusal).
   uint64_t rejected() const { return rejected_; }
 
  private:

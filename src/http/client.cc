@@ -535,6 +535,9 @@ void ClientExchange::Core::SetPoll(int mask) {
 std::unique_ptr<ClientExchange> ClientExchange::Start(Loop* loop, ClientRequest request,
                                                       ClientOptions options,
                                                       ClientCallbacks callbacks) {
+  // Timers are armed from libuv's cached clock: refresh it, or a caller that just spent a while
+  // on the loop thread (a big index update) would see its timeouts fire early.
+  uv_update_time(loop->uv());
   auto* core = new Core(loop, std::move(request), options, std::move(callbacks));
   core->Begin();
   return std::unique_ptr<ClientExchange>(new ClientExchange(core));

@@ -468,8 +468,21 @@ void PeerFetch::OnData(Attempt* attempt, std::string_view data) {
   // The part of this chunk inside the client's window.
   const uint64_t from = std::max(chunk_first, window_first_);
   const uint64_t to = std::min(offset_, window_last_ + 1);
-  if (from < to) pending_.append(data.substr(from - chunk_first, to - from));
   waiting_read_more_ = true;
+  if (from < to) {
+    const std::string_view part = data.substr(from - chunk_first, to - from);
+    const uint64_t window_length = window_last_ - window_first_ + 1;
+    const bool completes = delivered_ + part.size() == window_length;
+    if (sink_ != nullptr && pending_.empty() && !completes) {
+      // The client is waiting and nothing is queued: hand the bytes over without a copy here.
+      http::BodySink* sink = sink_;
+      sink_ = nullptr;
+      delivered_ += part.size();
+      sink->Write(part);
+    } else {
+      pending_.append(part);
+    }
+  }
   if (offset_ == size_) {
     const oci::Digest got = oci::Digest::FromSha256(hasher_.Finish());
     if (got != *digest_) {
