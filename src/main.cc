@@ -244,6 +244,8 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
   registry::PeerFetcher peer_fetcher(&loop, &cluster_node, peer_auth, fetch_options);
   handler.SetCluster(&peer_fetcher, &*filters, &peer_auth);
   if (metrics_handler) metrics_handler->SetCluster(&cluster_node);
+  spegel_metrics.WatchCluster([&cluster_node] { return cluster_node.member_count(); },
+                              &peer_fetcher.stats());
   // The announced keys follow the index: checked a few times a second, sent when it changed.
   Timer key_feed(&loop);
   uint64_t announced_generation = ~uint64_t{0};

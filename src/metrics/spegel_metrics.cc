@@ -75,6 +75,16 @@ SpegelMetrics::SpegelMetrics(Registry* registry) {
   }
   // No cluster layer yet: the membership is this node.
   members_->GaugeWith({}).Set(1);
+  peer_fetches_ = r.AddCounter("spegel_peer_fetches_total",
+                               "Local misses answered through the cluster, by result (served, "
+                               "not_found, failed: aborted mid-answer).",
+                               {"result"});
+  peer_events_ = r.AddCounter("spegel_peer_fetch_events_total",
+                              "Peer fetch events: hedge (second peer asked), resume (broken blob "
+                              "continued with Range), digest_mismatch (a peer sent wrong bytes).",
+                              {"event"});
+  for (const char* result : {"served", "not_found", "failed"}) peer_fetches_->With({result});
+  for (const char* event : {"hedge", "resume", "digest_mismatch"}) peer_events_->With({event});
   r.AddCollector([this] { Refresh(); });
 }
 
@@ -142,7 +152,25 @@ std::string SpegelMetrics::ImageRegistry(std::string_view image_name) {
   return "docker.io";
 }
 
+void SpegelMetrics::WatchCluster(std::function<size_t()> member_count,
+                                 const registry::PeerFetchStats* stats) {
+  member_count_ = std::move(member_count);
+  peer_stats_ = stats;
+}
+
 void SpegelMetrics::Refresh() {
+  if (member_count_) members_->GaugeWith({}).Set(static_cast<double>(member_count_() + 1));
+  if (peer_stats_ != nullptr) {
+    const registry::PeerFetchStats& s = *peer_stats_;
+    peer_fetches_->With({"served"}).SetTotal(static_cast<double>(s.served));
+    peer_fetches_->With({"not_found"}).SetTotal(static_cast<double>(s.not_found));
+    peer_fetches_->With({"failed"}).SetTotal(static_cast<double>(s.failed));
+    peer_events_->With({"hedge"}).SetTotal(static_cast<double>(s.hedges));
+    peer_events_->With({"resume"}).SetTotal(static_cast<double>(s.resumes));
+    peer_events_->With({"digest_mismatch"}).SetTotal(static_cast<double>(s.digest_mismatches));
+    served_bytes_->With({"peer"}).SetTotal(static_cast<double>(s.peer_bytes));
+    mirror_last_success_->GaugeWith({}).Set(s.last_success_unix_seconds);
+  }
   if (syncer_ != nullptr) {
     ready_->GaugeWith({}).Set(syncer_->ready() ? 1 : 0);
     connected_->GaugeWith({}).Set(syncer_->connected() ? 1 : 0);

@@ -1,10 +1,10 @@
 // SpegelMetrics: every metric the daemon exports, registered on one Registry.
 //
 // Upstream Spegel's names, labels and buckets are kept so its dashboards carry over:
-//   spegel_mirror_requests_total{registry,cache}      content requests this node did not hold
-//                                                    (the ones upstream hands to its mirror
-//                                                    handler); no peer layer yet, so all "miss"
-//   spegel_mirror_last_success_timestamp_seconds     0 until a peer fetch succeeds (none yet)
+//   spegel_mirror_requests_total{registry,cache}      content requests found nowhere (404 after
+//                                                    the local index and the cluster): "miss"
+//   spegel_mirror_last_success_timestamp_seconds     Unix time of the last answer served from a
+//                                                    peer (0 until one)
 //   spegel_advertised_image_tags{registry}           what this node would advertise, recomputed
 //   spegel_advertised_image_digests{registry}        from the index at every scrape, so they move
 //   spegel_advertised_content_digests{registry}      when images come and go
@@ -13,9 +13,14 @@
 //   http_requests_inflight{handler}
 // and our own:
 //   spegel_registry_requests_total{registry,kind,method,code,cache}
-//   spegel_served_bytes_total{source}                 local | peer (peer stays 0: no peers yet)
+//   spegel_served_bytes_total{source}                 local: body bytes of every 200/206 the
+//                                                    registry answered (peer-proxied included);
+//                                                    peer: bytes of those that came from peers
+//   spegel_peer_fetches_total{result}                 local misses sent to the cluster: served |
+//                                                    not_found | failed (aborted mid-answer)
+//   spegel_peer_fetch_events_total{event}             hedge | resume | digest_mismatch
 //   spegel_lookups_total{kind,result}                 index lookups of manifests/blobs: hit|miss
-//   spegel_members                                    known cluster members (this node only)
+//   spegel_members                                    known cluster members, this node included
 //   spegel_index_images / _blobs / _tags              index size
 //   spegel_ready, spegel_containerd_connected         0 or 1
 //   spegel_containerd_reconnects_total, spegel_index_full_syncs_total,
@@ -27,6 +32,10 @@
 // Ownership and threading: owned by main next to its Registry (which must outlive it); loop
 // thread only.
 #pragma once
+
+#include <functional>
+
+#include "registry/peer_fetch.h"
 
 #include <cstdint>
 #include <string>
@@ -56,6 +65,9 @@ class SpegelMetrics {
   // Refreshes the index and containerd gauges from these at every scrape. Either may be null.
   // Both must outlive the Registry's last Expose().
   void WatchState(const index::Index* index, const index::Syncer* syncer);
+  // Refreshes spegel_members, the peer-fetch families and the last-success gauge at every
+  // scrape. `member_count` gives the other members; `stats` must outlive the last Expose().
+  void WatchCluster(std::function<size_t()> member_count, const registry::PeerFetchStats* stats);
 
   // The generic HTTP metrics. `handler` is a bounded route label ("/v2/*", "/readyz", ...).
   void HttpStarted(std::string_view handler);
@@ -83,6 +95,10 @@ class SpegelMetrics {
 
   const index::Index* index_ = nullptr;
   const index::Syncer* syncer_ = nullptr;
+  std::function<size_t()> member_count_;
+  const registry::PeerFetchStats* peer_stats_ = nullptr;
+  Family* peer_fetches_;
+  Family* peer_events_;
 
   Family* http_duration_;
   Family* http_size_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 
 #include "base/log.h"
 #include "http/range.h"
@@ -373,7 +374,7 @@ void PeerFetch::OnHead(Attempt* attempt, const http::ClientResponse& response) {
                           {"Docker-Content-Digest", digest_->str()},
                           {"Accept-Ranges", "bytes"}};
     answered_ = true;
-    ++fetcher_->stats_.served;
+    fetcher_->Served();
     writer_->RespondHead(200, std::move(headers), size);
     Finish();
     return;
@@ -428,14 +429,14 @@ void PeerFetch::StartBlobResponse(Attempt* attempt, const http::ClientResponse&,
       AfterFailure();
       return;
     }
-    ++fetcher_->stats_.served;
+    fetcher_->Served();
     writer_->Respond(status, std::move(headers), "");
     Finish();
     return;
   }
   auto source = std::make_unique<Source>(this);
   source_ = source.get();
-  ++fetcher_->stats_.served;
+  fetcher_->Served();
   writer_->RespondStream(status, std::move(headers), length, std::move(source));
   Deliver();
 }
@@ -478,6 +479,7 @@ void PeerFetch::OnData(Attempt* attempt, std::string_view data) {
       http::BodySink* sink = sink_;
       sink_ = nullptr;
       delivered_ += part.size();
+      fetcher_->stats_.peer_bytes += part.size();
       sink->Write(part);
     } else {
       pending_.append(part);
@@ -518,6 +520,7 @@ void PeerFetch::Deliver() {
       pending_.erase(0, deliverable);
     }
     delivered_ += out.size();
+    fetcher_->stats_.peer_bytes += out.size();
     sink->Write(out);
   }
   // Read ahead from the peer while less than kReadAheadBytes wait for the client.
@@ -574,10 +577,11 @@ void PeerFetch::AnswerManifest(Attempt* attempt) {
   if (type.empty()) type = std::string(oci::kOciImageManifest);
   http::Headers headers{{"Content-Type", type}, {"Docker-Content-Digest", want.str()}};
   answered_ = true;
-  ++fetcher_->stats_.served;
+  fetcher_->Served();
   if (head_request_) {
     writer_->RespondHead(200, std::move(headers), attempt->body.size());
   } else {
+    fetcher_->stats_.peer_bytes += attempt->body.size();
     writer_->Respond(200, std::move(headers), std::move(attempt->body));
   }
   Finish();
@@ -683,6 +687,12 @@ void PeerFetcher::Finished(PeerFetch* fetch) {
     if (alive.expired()) return;
     fetches_.erase(fetch);
   });
+}
+
+void PeerFetcher::Served() {
+  ++stats_.served;
+  stats_.last_success_unix_seconds =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 void PeerFetcher::RecordHeadLatency(uint64_t ms) {

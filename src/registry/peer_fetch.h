@@ -83,6 +83,8 @@ struct PeerFetchStats {
   uint64_t resumes = 0;         // Blob streams continued from another peer with Range.
   uint64_t digest_mismatches = 0;
   uint64_t failed = 0;          // Gave up after the answer started (client connection aborted).
+  uint64_t peer_bytes = 0;      // Body bytes handed to clients from peers.
+  double last_success_unix_seconds = 0;  // When an answer from a peer last started.
 };
 
 class PeerFetch;
@@ -111,6 +113,7 @@ class PeerFetcher {
  private:
   friend class PeerFetch;
   void RecordHeadLatency(uint64_t ms);
+  void Served();  // An answer from a peer started.
   void Finished(PeerFetch* fetch);  // Deletes `fetch` in a later loop turn.
 
   Loop* loop_;

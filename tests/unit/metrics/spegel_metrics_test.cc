@@ -69,6 +69,37 @@ TEST_CASE("spegel metrics: registry requests count hits, misses, bytes and mirro
   CHECK(Has(text, "spegel_mirror_last_success_timestamp_seconds 0"));
 }
 
+TEST_CASE("spegel metrics: the cluster's members and peer fetches are read at every scrape") {
+  Registry r;
+  SpegelMetrics m(&r);
+  size_t members = 2;
+  registry::PeerFetchStats stats;
+  m.WatchCluster([&members] { return members; }, &stats);
+  std::string text = r.Expose();
+  CHECK(Has(text, "spegel_members 3"));
+  CHECK(Has(text, "spegel_peer_fetches_total{result=\"served\"} 0"));
+  CHECK(Has(text, "spegel_peer_fetch_events_total{event=\"hedge\"} 0"));
+  stats.served = 4;
+  stats.not_found = 2;
+  stats.failed = 1;
+  stats.hedges = 3;
+  stats.resumes = 1;
+  stats.digest_mismatches = 1;
+  stats.peer_bytes = 4096;
+  stats.last_success_unix_seconds = 1700000000;
+  members = 0;
+  text = r.Expose();
+  CHECK(Has(text, "spegel_members 1"));
+  CHECK(Has(text, "spegel_peer_fetches_total{result=\"served\"} 4"));
+  CHECK(Has(text, "spegel_peer_fetches_total{result=\"not_found\"} 2"));
+  CHECK(Has(text, "spegel_peer_fetches_total{result=\"failed\"} 1"));
+  CHECK(Has(text, "spegel_peer_fetch_events_total{event=\"hedge\"} 3"));
+  CHECK(Has(text, "spegel_peer_fetch_events_total{event=\"resume\"} 1"));
+  CHECK(Has(text, "spegel_peer_fetch_events_total{event=\"digest_mismatch\"} 1"));
+  CHECK(Has(text, "spegel_served_bytes_total{source=\"peer\"} 4096"));
+  CHECK(Has(text, "spegel_mirror_last_success_timestamp_seconds 1700000000"));
+}
+
 TEST_CASE("spegel metrics: http metrics use upstream's names and buckets") {
   Registry r;
   SpegelMetrics m(&r);
