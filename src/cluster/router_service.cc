@@ -29,58 +29,6 @@ bool ParsePort(std::string_view text, uint16_t* port) {
   return true;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The decoded value of `name` in a query string; nullopt if absent or badly encoded.
-std::optional<std::string> QueryValue(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != name || eq == std::string_view::npos) continue;
-    std::string out;
-    std::string_view v = pair.substr(eq + 1);
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == '%') {
-        if (i + 2 >= v.size()) return std::nullopt;
-        const int hi = HexValue(v[i + 1]);
-        const int lo = HexValue(v[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-      } else if (v[i] == '+') {
-        out.push_back(' ');
-      } else {
-        out.push_back(v[i]);
-      }
-    }
-    return out;
-  }
-  return std::nullopt;
-}
-
-std::string PercentEncode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~' || c == ':' || c == '/') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 // Splits `body` into lines ("\n" or "\r\n"); a final line without "\n" counts.
 template <typename Fn>
 bool ForEachLine(std::string_view body, Fn&& fn) {
@@ -280,12 +228,12 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
     return;
   }
   if (path == kLookupPath) {
-    auto key = QueryValue(request.query(), "key");
-    if (!key || !IsValidRoutingKey(*key)) {
+    auto key = http::QueryParam(request.query(), "key");
+    if (!key.ok() || !*key || !IsValidRoutingKey(**key)) {
       Reply(request, writer, 400, "missing or invalid key\n");
       return;
     }
-    auto providers = router_->HandleLookup(*key);
+    auto providers = router_->HandleLookup(**key);
     if (providers.empty()) {
       Reply(request, writer, 404, "");
       return;
@@ -408,7 +356,7 @@ void HttpRouterTransport::Lookup(const Member& owner, const std::string& key,
     return;
   }
   Send(owner.info.addresses.front(), owner.info.router_port, "GET",
-       std::string(kLookupPath) + "?key=" + PercentEncode(key), "", {},
+       std::string(kLookupPath) + "?key=" + http::PercentEncode(key), "", {},
        options_.lookup_timeout_ms, kMaxLookupBodyBytes,
        [done = std::move(done)](Result<http::FetchResult> r) {
          if (!r.ok()) {

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
+
 namespace spegel::http {
 
 // Methods the server distinguishes. Every other method llhttp accepts is kOther; method_name()
@@ -64,5 +66,15 @@ class Request {
 
 // ASCII case-insensitive equality, as header names compare.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// An RFC 9110 token (method, header name): one or more tchar.
+bool IsToken(std::string_view s);
+
+// The decoded value of the first `name` parameter in a raw query string ("a=1&ns=docker.io"):
+// nullopt when absent, "" for "name" or "name=", '+' decoded as a space; a bad percent-escape is
+// InvalidArgument naming the parameter.
+Result<std::optional<std::string>> QueryParam(std::string_view query, std::string_view name);
+// `value` as a query parameter value: every byte other than ALPHA, DIGIT and -._~ as %XX.
+std::string PercentEncode(std::string_view value);
 
 }  // namespace spegel::http

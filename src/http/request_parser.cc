@@ -31,26 +31,6 @@ std::string TrimOws(std::string s) {
   return s.substr(b, e - b);
 }
 
-// RFC 9110 tchar.
-bool IsTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!IsTokenChar(c)) return false;
-  }
-  return true;
-}
-
 bool IsUpperToken(char c) { return (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; }
 
 // llhttp reports an unknown method and garbage the same way. A request line that starts with an

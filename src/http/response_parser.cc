@@ -18,23 +18,6 @@ std::string TrimOws(std::string s) {
   return s.substr(b, e - b);
 }
 
-// RFC 9110 token.
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (alnum) continue;
-    switch (c) {
-      case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-      case '.': case '^': case '_': case '`': case '|': case '~':
-        continue;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 std::optional<std::string_view> ClientResponse::Header(std::string_view name) const {

@@ -20,22 +20,6 @@ constexpr size_t kReadAheadBytes = 1 << 20;
 // One read from a peer socket (the client's read_chunk_bytes).
 constexpr size_t kPeerReadChunkBytes = 256 << 10;
 
-std::string PercentEncodeQueryValue(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 // "bytes FIRST-LAST/SIZE" → {first, size}; nullopt when malformed.
 std::optional<std::pair<uint64_t, uint64_t>> ParseContentRange(std::string_view v) {
   if (v.substr(0, 6) != "bytes ") return std::nullopt;
@@ -178,7 +162,7 @@ PeerFetch::PeerFetch(PeerFetcher* fetcher, http::Request& request, http::Respons
       registry_(route.registry) {
   peer_target_ = "/v2/" + route.repository + (is_manifest_ ? "/manifests/" : "/blobs/") +
                  (route.digest ? route.digest->str() : route.tag);
-  if (!route.registry.empty()) peer_target_ += "?ns=" + PercentEncodeQueryValue(route.registry);
+  if (!route.registry.empty()) peer_target_ += "?ns=" + http::PercentEncode(route.registry);
   if (auto range = request.Header("Range"); range && !is_manifest_ && !head_request_) {
     client_range_ = std::string(*range);
   }

@@ -5,13 +5,6 @@
 namespace spegel::registry {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 RouteResult Fail(RouteKind kind, RouteError error, std::string message) {
   RouteResult r;
   r.route.kind = kind;
@@ -28,41 +21,6 @@ bool LooksLikeRegistry(std::string_view component) {
 }
 
 }  // namespace
-
-Result<std::optional<std::string>> QueryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != name) continue;
-    std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    std::string value;
-    value.reserve(raw.size());
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '%') {
-        if (i + 2 >= raw.size()) {
-          return Status::InvalidArgument("bad percent-escape in query parameter " +
-                                         std::string(name));
-        }
-        const int hi = HexValue(raw[i + 1]);
-        const int lo = HexValue(raw[i + 2]);
-        if (hi < 0 || lo < 0) {
-          return Status::InvalidArgument("bad percent-escape in query parameter " +
-                                         std::string(name));
-        }
-        value.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-      } else if (raw[i] == '+') {
-        value.push_back(' ');
-      } else {
-        value.push_back(raw[i]);
-      }
-    }
-    return std::optional<std::string>(std::move(value));
-  }
-  return std::optional<std::string>();
-}
 
 RouteResult ParseRoute(std::string_view path, std::string_view query) {
   RouteResult result;

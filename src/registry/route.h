@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "http/request.h"
 #include "oci/digest.h"
 
 namespace spegel::registry {
@@ -53,6 +54,6 @@ RouteResult ParseRoute(std::string_view path, std::string_view query);
 
 // Percent-decodes one query parameter's value. nullopt if absent; InvalidArgument on a bad
 // escape. When the parameter repeats, the first one counts.
-Result<std::optional<std::string>> QueryParam(std::string_view query, std::string_view name);
+using http::QueryParam;  // Query strings are HTTP's (http/request.h).
 
 }  // namespace spegel::registry
