@@ -33,10 +33,17 @@ class Containerd:
     The CRI settings Spegel depends on can be changed for preflight tests:
     `discard_unpacked_layers` (default False) and `registry_config_path` (default: this fixture's
     certs.d; None leaves config_path out of config.toml; any other string is written as is).
+    `state_dir` puts everything in that directory (created if needed) instead of a new temp dir
+    (scripts/demo.py; close() removes it like a temp dir).
     """
 
-    def __init__(self, discard_unpacked_layers=False, registry_config_path=CERTS_D):
-        self.dir = util.make_temp_dir("sit-ctd-")
+    def __init__(self, discard_unpacked_layers=False, registry_config_path=CERTS_D,
+                 state_dir=None):
+        if state_dir is None:
+            self.dir = util.make_temp_dir("sit-ctd-")
+        else:
+            os.makedirs(state_dir, exist_ok=True)
+            self.dir = state_dir
         self.root = os.path.join(self.dir, "root")
         self.state = os.path.join(self.dir, "state")
         self.certs_d = os.path.join(self.dir, "certs.d")
