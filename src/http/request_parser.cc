@@ -49,17 +49,27 @@ bool LooksLikeUnknownMethod(const char* data, const char* error_pos, const char*
 
 }  // namespace
 
+// One settings table for every parser (llhttp keeps a pointer to it): it is the same for all.
+const llhttp_settings_t* RequestParser::Settings() {
+  static const llhttp_settings_t settings = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = &RequestParser::OnMessageBegin;
+    s.on_url = &RequestParser::OnUrl;
+    s.on_header_field = &RequestParser::OnHeaderField;
+    s.on_header_value = &RequestParser::OnHeaderValue;
+    s.on_header_value_complete = &RequestParser::OnHeaderValueComplete;
+    s.on_headers_complete = &RequestParser::OnHeadersComplete;
+    s.on_body = &RequestParser::OnBody;
+    s.on_message_complete = &RequestParser::OnMessageComplete;
+    return s;
+  }();
+  return &settings;
+}
+
 RequestParser::RequestParser(const ParserLimits& limits) : limits_(limits) {
-  llhttp_settings_init(&settings_);
-  settings_.on_message_begin = &RequestParser::OnMessageBegin;
-  settings_.on_url = &RequestParser::OnUrl;
-  settings_.on_header_field = &RequestParser::OnHeaderField;
-  settings_.on_header_value = &RequestParser::OnHeaderValue;
-  settings_.on_header_value_complete = &RequestParser::OnHeaderValueComplete;
-  settings_.on_headers_complete = &RequestParser::OnHeadersComplete;
-  settings_.on_body = &RequestParser::OnBody;
-  settings_.on_message_complete = &RequestParser::OnMessageComplete;
-  llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+  // llhttp_init takes a non-const pointer but only reads the settings.
+  llhttp_init(&parser_, HTTP_REQUEST, const_cast<llhttp_settings_t*>(Settings()));
   parser_.data = this;
 }
 

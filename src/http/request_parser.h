@@ -70,6 +70,7 @@ class RequestParser {
   const std::string& error_reason() const { return error_reason_; }
 
  private:
+  static const llhttp_settings_t* Settings();
   static int OnMessageBegin(llhttp_t* p);
   static int OnUrl(llhttp_t* p, const char* at, size_t len);
   static int OnHeaderField(llhttp_t* p, const char* at, size_t len);
@@ -83,7 +84,6 @@ class RequestParser {
   bool AddHeadBytes(size_t n);
 
   ParserLimits limits_;
-  llhttp_settings_t settings_;
   llhttp_t parser_;
   Request request_;
   std::string field_;

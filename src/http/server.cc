@@ -9,6 +9,7 @@
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -137,35 +138,44 @@ Result<Address> ParseListenAddress(std::string_view text) {
 namespace {
 
 constexpr size_t kReadBufferSize = 16 * 1024;
+// Pool chunk sizes: about 60 connections, or 15 read buffers, per chunk.
+constexpr size_t kConnectionChunkBytes = 64 * 1024;
+constexpr size_t kReadBufferChunkBytes = 256 * 1024;
+// An output buffer larger than this (an in-memory body went through it) is given back when its
+// exchange ends, so an idle keep-alive connection holds no more than a response head's worth.
+constexpr size_t kKeptOutputCapacity = 4 * 1024;
 constexpr int kMaxAcceptsPerTurn = 128;
 constexpr uint64_t kAcceptBackoffMs = 100;
 constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // The IP literal of an accepted peer; IPv4-mapped IPv6 (dual-stack listener) as plain IPv4.
-std::string PeerAddressText(const sockaddr_storage& peer) {
-  char buf[INET6_ADDRSTRLEN] = {};
+// `buf` has INET6_ADDRSTRLEN bytes; it is always NUL-terminated.
+void PeerAddressText(const sockaddr_storage& peer, char* buf) {
+  buf[0] = '\0';
   if (peer.ss_family == AF_INET) {
     const auto* sin = reinterpret_cast<const sockaddr_in*>(&peer);
-    inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
+    inet_ntop(AF_INET, &sin->sin_addr, buf, INET6_ADDRSTRLEN);
   } else if (peer.ss_family == AF_INET6) {
     const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&peer);
     if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-      inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf, sizeof(buf));
+      inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf, INET6_ADDRSTRLEN);
     } else {
-      inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
+      inet_ntop(AF_INET6, &sin6->sin6_addr, buf, INET6_ADDRSTRLEN);
     }
   }
-  return buf;
 }
 
 }  // namespace
 
 // One accepted socket: parser, the current exchange and its response. Owned by the Server (in
-// connections_ while open); the object is deleted from its poll handle's close callback, so no
-// callback can ever run on a deleted Connection. Loop thread only.
+// its connection list while open), which places it in a block of its connection pool. The
+// Connection owns its two uv handles (members, so they cost no allocation of their own) and is
+// destroyed from the close callback of the second of them, so no callback can ever run on a
+// destroyed Connection. Loop thread only.
 class Connection final : public ResponseWriter, public BodySink {
  public:
-  Connection(Server* server, int fd, std::string peer_address);
+  Connection(Server* server, int fd, const sockaddr_storage& peer);
+  ~Connection();
   // Registers the poll and timer handles. False (and the fd closed) if libuv refused the fd.
   bool Start();
 
@@ -198,9 +208,11 @@ class Connection final : public ResponseWriter, public BodySink {
   };
   enum class TimerKind { kNone, kIdle, kHeader, kWriteStall, kLinger, kAbort };
 
+  friend class Server;  // The intrusive list links.
+
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
-  static void OnPollClosed(uv_handle_t* handle);
+  static void OnHandleClosed(uv_handle_t* handle);
 
   void OnReadable();
   void OnWritable();
@@ -217,14 +229,19 @@ class Connection final : public ResponseWriter, public BodySink {
   void UpdatePoll();
   bool WantsWrite() const;
   void CloseFile();
+  void ReleaseInputBuffer();
+  void ReleaseOutputBuffer();
   // Aborts in the next loop turn, so that no callback runs inline from a BodySink method.
   void DeferAbort();
 
   Server* server_;
+  Connection* prev_ = nullptr;  // Server's list of open connections.
+  Connection* next_ = nullptr;
   int fd_;
-  std::string peer_address_;
-  uv_poll_t* poll_ = nullptr;
-  uv_timer_t* timer_ = nullptr;
+  char peer_address_[INET6_ADDRSTRLEN];
+  uv_poll_t poll_;
+  uv_timer_t timer_;
+  int open_handles_ = 0;  // Initialised handles whose close callback has not run.
   TimerKind timer_kind_ = TimerKind::kNone;
   int poll_mask_ = 0;
   bool closing_ = false;
@@ -235,9 +252,10 @@ class Connection final : public ResponseWriter, public BodySink {
   Phase phase_ = Phase::kIdle;
   RequestParser parser_;
 
-  // Unparsed client bytes are in_buf_[in_begin_, in_end_). Allocated while reading, released when
-  // the connection goes idle with nothing buffered.
-  std::unique_ptr<char[]> in_buf_;
+  // Unparsed client bytes are in_buf_[in_begin_, in_end_): a block of the server's read buffer
+  // pool (kReadBufferSize bytes), taken while reading and given back when the connection goes
+  // idle with nothing buffered.
+  char* in_buf_ = nullptr;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
 
@@ -257,30 +275,34 @@ class Connection final : public ResponseWriter, public BodySink {
   bool source_pending_ = false;  // Proceed() called, answer not yet received.
 };
 
-Connection::Connection(Server* server, int fd, std::string peer_address)
+Connection::Connection(Server* server, int fd, const sockaddr_storage& peer)
     : server_(server),
       fd_(fd),
-      peer_address_(std::move(peer_address)),
       parser_(ParserLimits{server->options_.max_header_bytes, server->options_.max_url_bytes,
                            server->options_.max_request_body_bytes,
-                           server->options_.keep_request_body}) {}
+                           server->options_.keep_request_body}) {
+  PeerAddressText(peer, peer_address_);
+}
+
+Connection::~Connection() {
+  assert(open_handles_ == 0);
+  ReleaseInputBuffer();
+}
 
 bool Connection::Start() {
-  poll_ = new uv_poll_t;
-  const int rc = uv_poll_init_socket(server_->loop_->uv(), poll_, fd_);
+  const int rc = uv_poll_init_socket(server_->loop_->uv(), &poll_, fd_);
   if (rc != 0) {
     LOG_WARN("http: cannot watch accepted socket").Str("error", uv_strerror(rc));
-    delete poll_;
-    poll_ = nullptr;
     ::close(fd_);
     fd_ = -1;
     return false;
   }
-  poll_->data = this;
+  poll_.data = this;
+  ++open_handles_;
   server_->HandleOpened();
-  timer_ = new uv_timer_t;
-  uv_timer_init(server_->loop_->uv(), timer_);
-  timer_->data = this;
+  uv_timer_init(server_->loop_->uv(), &timer_);
+  timer_.data = this;
+  ++open_handles_;
   server_->HandleOpened();
   ArmTimer(TimerKind::kIdle, server_->options_.header_read_timeout_ms);
   UpdatePoll();
@@ -316,7 +338,13 @@ void Connection::OnReadable() {
     }
   }
   if (phase_ != Phase::kIdle && phase_ != Phase::kReading) return;
-  if (!in_buf_) in_buf_ = std::make_unique<char[]>(kReadBufferSize);
+  if (in_buf_ == nullptr) {
+    in_buf_ = static_cast<char*>(server_->read_buffer_pool_.Allocate());
+    if (in_buf_ == nullptr) {
+      Abort("out of memory for a read buffer");
+      return;
+    }
+  }
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
   if (in_end_ == kReadBufferSize) {
     // Cannot happen (input is parsed before more is read), but never spin on a full buffer.
@@ -325,7 +353,7 @@ void Connection::OnReadable() {
   }
   ssize_t n;
   do {
-    n = ::read(fd_, in_buf_.get() + in_end_, kReadBufferSize - in_end_);
+    n = ::read(fd_, in_buf_ + in_end_, kReadBufferSize - in_end_);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN) return;
@@ -348,7 +376,7 @@ void Connection::OnReadable() {
 void Connection::ProcessInput() {
   while (!closing_ && phase_ == Phase::kReading && in_begin_ < in_end_) {
     const RequestParser::FeedResult r =
-        parser_.Feed(in_buf_.get() + in_begin_, in_end_ - in_begin_);
+        parser_.Feed(in_buf_ + in_begin_, in_end_ - in_begin_);
     in_begin_ += r.consumed;
     switch (r.event) {
       case RequestParser::Event::kNeedMore:
@@ -569,6 +597,7 @@ void Connection::FinishResponse() {
   source_.reset();
   request_.reset();
   abort_callback_ = nullptr;
+  ReleaseOutputBuffer();
   const bool keep = keep_alive_ && !draining_ && !server_->shutting_down_;
   if (!keep) {
     StartLinger();
@@ -586,8 +615,7 @@ void Connection::FinishResponse() {
     return;
   }
   phase_ = Phase::kIdle;
-  in_buf_.reset();
-  in_begin_ = in_end_ = 0;
+  ReleaseInputBuffer();
   ArmTimer(TimerKind::kIdle, server_->options_.keepalive_idle_timeout_ms);
   UpdatePoll();
 }
@@ -604,8 +632,7 @@ void Connection::SendErrorAndClose(int status, std::string_view reason) {
 void Connection::StartLinger() {
   phase_ = Phase::kLingering;
   ::shutdown(fd_, SHUT_WR);
-  in_begin_ = in_end_ = 0;
-  in_buf_.reset();
+  ReleaseInputBuffer();
   if (peer_eof_) {
     Abort("closed");
     return;
@@ -652,12 +679,12 @@ void Connection::OnTimeout() {
 
 void Connection::ArmTimer(TimerKind kind, uint64_t ms) {
   timer_kind_ = kind;
-  uv_timer_start(timer_, &Connection::OnTimer, ms, 0);
+  uv_timer_start(&timer_, &Connection::OnTimer, ms, 0);
 }
 
 void Connection::StopTimer() {
   timer_kind_ = TimerKind::kNone;
-  uv_timer_stop(timer_);
+  uv_timer_stop(&timer_);
 }
 
 void Connection::UpdatePoll() {
@@ -695,10 +722,26 @@ void Connection::UpdatePoll() {
   if (mask == poll_mask_) return;
   poll_mask_ = mask;
   if (mask == 0) {
-    uv_poll_stop(poll_);
+    uv_poll_stop(&poll_);
   } else {
-    uv_poll_start(poll_, mask, &Connection::OnPoll);
+    uv_poll_start(&poll_, mask, &Connection::OnPoll);
   }
+}
+
+void Connection::ReleaseInputBuffer() {
+  server_->read_buffer_pool_.Free(in_buf_);
+  in_buf_ = nullptr;
+  in_begin_ = in_end_ = 0;
+}
+
+void Connection::ReleaseOutputBuffer() {
+  if (out_off_ < out_.size()) return;  // Still sending (e.g. a 100 Continue before the next).
+  if (out_.capacity() > kKeptOutputCapacity) {
+    std::string().swap(out_);
+  } else {
+    out_.clear();
+  }
+  out_off_ = 0;
 }
 
 void Connection::CloseFile() {
@@ -713,10 +756,9 @@ void Connection::Abort(std::string_view reason) {
   LOG_DEBUG("http: connection closed").Str("reason", reason);
   // Handles first: after uv_close neither callback can run, and the fd leaves epoll before it
   // is closed.
-  uv_timer_stop(timer_);
-  timer_->data = server_;
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_), &Server::OnTimerClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), &Connection::OnPollClosed);
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Connection::OnHandleClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), &Connection::OnHandleClosed);
   ::close(fd_);
   fd_ = -1;
   CloseFile();
@@ -727,16 +769,19 @@ void Connection::Abort(std::string_view reason) {
   abort_callback_ = nullptr;
   const bool had_exchange = request_ != nullptr;
   request_.reset();
-  in_buf_.reset();
+  ReleaseInputBuffer();
+  std::string().swap(out_);
+  out_off_ = 0;
   server_->ConnectionClosed(this);
   if (had_exchange && abort_callback) abort_callback();
 }
 
-void Connection::OnPollClosed(uv_handle_t* handle) {
+void Connection::OnHandleClosed(uv_handle_t* handle) {
   auto* self = static_cast<Connection*>(handle->data);
   Server* server = self->server_;
-  delete reinterpret_cast<uv_poll_t*>(handle);
-  delete self;
+  // The last close destroys the connection before the server hears of it: HandleClosed() may
+  // complete a shutdown, whose callback may destroy the server.
+  if (--self->open_handles_ == 0) server->FreeConnection(self);
   server->HandleClosed();
 }
 
@@ -744,10 +789,14 @@ void Connection::OnPollClosed(uv_handle_t* handle) {
 // Server.
 
 Server::Server(Loop* loop, Handler* handler, ServerOptions options)
-    : loop_(loop), handler_(handler), options_(options) {}
+    : loop_(loop),
+      handler_(handler),
+      options_(options),
+      connection_pool_(sizeof(Connection), kConnectionChunkBytes),
+      read_buffer_pool_(kReadBufferSize, kReadBufferChunkBytes) {}
 
 Server::~Server() {
-  assert(open_handles_ == 0 && connections_.empty());
+  assert(open_handles_ == 0 && connections_ == nullptr);
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
@@ -856,23 +905,53 @@ void Server::AcceptMany() {
           kAcceptBackoffMs, 0);
       return;
     }
-    if (connections_.size() >= options_.max_connections) {
+    if (connection_count_ >= options_.max_connections) {
+      ::close(fd);
+      continue;
+    }
+    void* block = connection_pool_.Allocate();
+    if (block == nullptr) {
+      LOG_WARN("http: out of memory for a connection; closing it");
       ::close(fd);
       continue;
     }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto* connection = new Connection(this, fd, PeerAddressText(peer));
+    auto* connection = new (block) Connection(this, fd, peer);
     if (!connection->Start()) {
-      delete connection;
+      FreeConnection(connection);
       continue;
     }
-    connections_.insert(connection);
+    ConnectionOpened(connection);
   }
 }
 
+void Server::ConnectionOpened(Connection* connection) {
+  connection->prev_ = nullptr;
+  connection->next_ = connections_;
+  if (connections_ != nullptr) connections_->prev_ = connection;
+  connections_ = connection;
+  ++connection_count_;
+}
+
 void Server::ConnectionClosed(Connection* connection) {
-  connections_.erase(connection);
+  if (connection->prev_ != nullptr) connection->prev_->next_ = connection->next_;
+  if (connection->next_ != nullptr) connection->next_->prev_ = connection->prev_;
+  if (connections_ == connection) connections_ = connection->next_;
+  connection->prev_ = connection->next_ = nullptr;
+  --connection_count_;
+}
+
+void Server::FreeConnection(Connection* connection) {
+  connection->~Connection();
+  connection_pool_.Free(connection);
+}
+
+std::vector<Connection*> Server::OpenConnections() const {
+  std::vector<Connection*> open;
+  open.reserve(connection_count_);
+  for (Connection* c = connections_; c != nullptr; c = c->next_) open.push_back(c);
+  return open;
 }
 
 void Server::OnTimerClosed(uv_handle_t* handle) {
@@ -896,7 +975,7 @@ void Server::HandleClosed() {
 
 void Server::MaybeDone() {
   if (!shutting_down_ || done_called_) return;
-  if (!connections_.empty()) return;
+  if (connections_ != nullptr) return;
   // The deadline timer is useless once every connection is gone.
   CloseServerTimer(deadline_);
   if (open_handles_ != 0) return;
@@ -923,8 +1002,7 @@ void Server::Shutdown(uint64_t deadline_ms, std::function<void()> done) {
     listen_fd_ = -1;
   }
   // Copy: draining may close (and unregister) connections.
-  const std::vector<Connection*> open(connections_.begin(), connections_.end());
-  for (Connection* c : open) c->OnServerDraining();
+  for (Connection* c : OpenConnections()) c->OnServerDraining();
   // The deadline timer exists even with no connection left: closing it guarantees that `done`
   // runs from a close callback, never inline.
   deadline_ = NewServerTimer();
@@ -932,8 +1010,7 @@ void Server::Shutdown(uint64_t deadline_ms, std::function<void()> done) {
       deadline_,
       [](uv_timer_t* t) {
         auto* self = static_cast<Server*>(t->data);
-        const std::vector<Connection*> rest(self->connections_.begin(), self->connections_.end());
-        for (Connection* c : rest) c->Abort("shutdown deadline");
+        for (Connection* c : self->OpenConnections()) c->Abort("shutdown deadline");
       },
       deadline_ms, 0);
   MaybeDone();

@@ -51,8 +51,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <vector>
 
+#include "base/block_pool.h"
 #include "base/status.h"
 #include "http/handler.h"
 #include "http/request_parser.h"
@@ -126,8 +127,12 @@ class Server {
   // is closed and freed; the Server may be destroyed inside `done`. Call at most once.
   void Shutdown(uint64_t deadline_ms, std::function<void()> done);
 
-  size_t connection_count() const { return connections_.size(); }
+  size_t connection_count() const { return connection_count_; }
   uint16_t port() const { return port_; }
+  // Memory mapped for connections and their read buffers, spare chunks included (for tests).
+  size_t pool_bytes_mapped() const {
+    return connection_pool_.bytes_mapped() + read_buffer_pool_.bytes_mapped();
+  }
   const ServerOptions& options() const { return options_; }
 
  private:
@@ -143,7 +148,12 @@ class Server {
   // A timer of the server itself (data = this), counted as open until its close callback.
   uv_timer_t* NewServerTimer();
   void HandleClosed();
+  void ConnectionOpened(Connection* connection);
   void ConnectionClosed(Connection* connection);
+  // Destroys a connection whose handles are closed (or were never opened) and frees its block.
+  void FreeConnection(Connection* connection);
+  // Open connections, for Shutdown (which may close some while it walks them).
+  std::vector<Connection*> OpenConnections() const;
   void MaybeDone();
 
   Loop* loop_;
@@ -154,7 +164,15 @@ class Server {
   uv_poll_t* listen_poll_ = nullptr;
   uv_timer_t* accept_backoff_ = nullptr;  // Pauses accept(2) after EMFILE and similar.
   uv_timer_t* deadline_ = nullptr;        // Shutdown deadline.
-  std::unordered_set<Connection*> connections_;  // Open (not closing) connections.
+  // Open (not closing) connections: an intrusive list, so a connection costs no allocation but
+  // its pool block.
+  Connection* connections_ = nullptr;
+  size_t connection_count_ = 0;
+  // Connection objects (with their uv handles) and their 16 KiB read buffers. Pools, not malloc:
+  // after a burst of connections closes, its memory goes back to the system whatever else was
+  // allocated meanwhile (see base/block_pool.h), so memory after N bursts is bounded by one.
+  BlockPool connection_pool_;
+  BlockPool read_buffer_pool_;
   size_t open_handles_ = 0;
   bool shutting_down_ = false;
   bool done_called_ = false;
