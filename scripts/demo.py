@@ -287,15 +287,17 @@ def run_node(opts, extra):
         rec.add("spegel", spegel, log=log_path)
         base = f"http://{registry_host}"
 
-        def ready():
+        def ready():  # wait_until takes exceptions for "not yet": an exit ends the wait too
             if spegel.poll() is not None:
-                raise util.HarnessError(f"spegel exited with {spegel.returncode}:\n"
-                                        f"{util.tail(log_path)}")
+                return True
             try:
                 return util.http_request(base + "/readyz", timeout=2.0)[0] == 200
             except OSError:
                 return False
         util.wait_until(ready, READY_TIMEOUT, f"spegel /readyz on {base}", 0.1)
+        if spegel.poll() is not None:
+            raise util.HarnessError(f"spegel exited with {spegel.returncode}; {log_path} ends "
+                                    f"with:\n{util.tail(log_path)}")
 
         manifest = image.top
         layer = image.platforms[imagegen.HOST_PLATFORM].layers[0]
@@ -319,6 +321,9 @@ def run_node(opts, extra):
         code = 0
     except (util.HarnessError, TimeoutError) as e:
         say(f"demo: failed: {e}")
+        if "Address already in use" in str(e):
+            say("demo: a port is taken; choose others with --registry-addr, --metrics-addr and "
+                "--router-addr (127.0.0.1:PORT)")
     finally:
         _ignore_signals()
         if spegel is not None:
