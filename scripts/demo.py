@@ -73,18 +73,12 @@ def _ignore_signals():
         signal.signal(s, signal.SIG_IGN)
 
 
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return None
 
 
 def _stop_pid(pid, cmdline, what):
     """SIGTERM, then SIGKILL after 10 s, of `pid` if it is still the process recorded (same
     cmdline: a reused PID is left alone). Returns True if it was ours and is gone."""
-    if _cmdline(pid) != cmdline:
+    if util.proc_cmdline(pid) != cmdline:
         return False
     say(f"demo: stopping {what} left from an earlier run (PID {pid})")
     for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
@@ -94,44 +88,14 @@ def _stop_pid(pid, cmdline, what):
             return True
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if _cmdline(pid) != cmdline:  # gone (or a zombie with an empty cmdline)
+            if util.proc_cmdline(pid) != cmdline:  # gone, or a zombie (empty cmdline)
                 return True
             time.sleep(0.1)
-    return _cmdline(pid) != cmdline
+    return util.proc_cmdline(pid) != cmdline
 
 
-def _ancestors():
-    """Our PID and our ancestors' (a `timeout`/`sudo` wrapper names the demo dir too)."""
-    pids, pid = set(), os.getpid()
-    for _ in range(64):
-        pids.add(pid)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                pid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-        if pid <= 1:
-            break
-    return pids
 
 
-def _procs_pointing_into(path):
-    """PIDs (other than ours and our ancestors') whose cwd, or any argument, lies inside
-    `path`."""
-    path = os.path.realpath(path)
-    found = []
-    mine = _ancestors()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in mine:
-            continue
-        args = _cmdline(entry) or []
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            cwd = ""
-        if cwd == path or cwd.startswith(path + "/") or any(path in a for a in args):
-            found.append(int(entry))
-    return found
 
 
 def _unmount_under(path):
@@ -159,7 +123,8 @@ class Recorder:
         self.entries = []
 
     def add(self, what, proc, **extra):
-        self.entries.append({"what": what, "pid": proc.pid, "cmdline": _cmdline(proc.pid) or
+        self.entries.append({"what": what, "pid": proc.pid,
+                             "cmdline": util.proc_cmdline(proc.pid) or
                              [str(a) for a in proc.args], **extra})
         self.write()
 
@@ -196,7 +161,7 @@ def prepare_dir(d):
             raise SystemExit(f"demo: {d} exists, is not empty and was not made by the demo; "
                              "choose another --demo-dir")
         _clean_stale_pids(os.path.join(d, "pids.json"))
-        left = _procs_pointing_into(d)
+        left = util.procs_pointing_into(d)
         if left:
             raise SystemExit(f"demo: processes not started by this demo still use {d}: PIDs "
                              f"{' '.join(map(str, left))}; stop them or choose another --demo-dir")
@@ -417,7 +382,8 @@ def run_cluster(opts):
             names = list(netns._live)  # noqa: SLF001
         doc = {"pids": [{"what": os.path.basename(str(p.args[4] if p.args[:3] ==
                                                         ["ip", "netns", "exec"] else p.args[0])),
-                         "pid": p.pid, "cmdline": _cmdline(p.pid) or [str(a) for a in p.args]}
+                         "pid": p.pid,
+                         "cmdline": util.proc_cmdline(p.pid) or [str(a) for a in p.args]}
                         for p in procs if p.poll() is None],
                "namespaces": names, "dirs": dirs}
         tmp = state_path + ".tmp"

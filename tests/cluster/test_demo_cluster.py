@@ -26,18 +26,8 @@ RUN = os.path.join(REPO, "scripts", "run")
 READY_TIMEOUT = 240.0
 
 
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return None
 
 
-def _namespaces(prefix):
-    res = util.run(["ip", "netns", "list"], timeout=10, check=False)
-    return {line.split()[0] for line in res.stdout.splitlines()
-            if line.strip() and line.split()[0].startswith(prefix)}
 
 
 class DemoCluster:
@@ -99,9 +89,9 @@ class DemoCluster:
         """Only matters when a test failed midway: what state.json lists, then the namespaces."""
         util.stop_process(self.proc, term_timeout=60.0)
         for e in reversed(self.state.get("pids", [])):
-            if _cmdline(e["pid"]) == e["cmdline"]:
+            if util.proc_cmdline(e["pid"]) == e["cmdline"]:
                 os.kill(e["pid"], signal.SIGKILL)
-        for ns in _namespaces(self.prefix):
+        for ns in util.netns_names(self.prefix):
             util.run(["ip", "netns", "del", ns], timeout=10, check=False)
         for d in self.state.get("dirs", []):
             if re.fullmatch(r"/tmp/(scl|sit)-[^/]+", d):
@@ -151,12 +141,12 @@ class DemoClusterTest(unittest.TestCase):
         state = demo.state
         self.assertEqual(len(state["pids"]), 3 * 2 + 2,
                          "containerd + spegel per node, docker-registry, dnsmasq")
-        self.assertEqual(len(_namespaces(demo.prefix)), 6)
+        self.assertEqual(len(util.netns_names(demo.prefix)), 6)
         self.assertEqual(demo.stop(signal.SIGTERM), 0, demo.text()[-3000:])
         for e in state["pids"]:
-            self.assertNotEqual(_cmdline(e["pid"]), e["cmdline"],
+            self.assertNotEqual(util.proc_cmdline(e["pid"]), e["cmdline"],
                                 f"{e['what']} (PID {e['pid']}) still runs after SIGTERM")
-        self.assertEqual(_namespaces(demo.prefix), set(), "namespaces left behind")
+        self.assertEqual(util.netns_names(demo.prefix), set(), "namespaces left behind")
         for d in state["dirs"]:
             self.assertFalse(os.path.exists(d), d)
         self.assertIn("demo-cluster: stopped every process by PID and deleted the namespaces",
@@ -172,13 +162,13 @@ class DemoClusterTest(unittest.TestCase):
         first = self.start("first")
         stale = first.wait_running()
         first.stop(signal.SIGKILL)   # everything it started stays, as after a crash
-        left = _namespaces(first.prefix)
+        left = util.netns_names(first.prefix)
         self.assertEqual(len(left), 6)
         second = self.start("second")
         second.wait_running()
-        self.assertEqual(_namespaces(first.prefix), set(), "the killed run's namespaces")
+        self.assertEqual(util.netns_names(first.prefix), set(), "the killed run's namespaces")
         for e in stale["pids"]:
-            self.assertNotEqual(_cmdline(e["pid"]), e["cmdline"],
+            self.assertNotEqual(util.proc_cmdline(e["pid"]), e["cmdline"],
                                 f"the killed run's {e['what']} (PID {e['pid']})")
         for d in stale["dirs"]:
             self.assertFalse(os.path.exists(d), d)

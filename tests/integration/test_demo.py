@@ -29,35 +29,10 @@ CURL_BIN = os.environ.get("CURL_BIN", "curl")
 READY_BOUND_S = 60.0
 
 
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return None
 
 
-def _procs_pointing_into(path):
-    """(pid, cmdline) of live processes whose cwd or any argument lies inside `path`."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        args = _cmdline(entry)
-        if not args:  # gone, or a zombie / kernel thread
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            cwd = ""
-        if cwd == path or cwd.startswith(path + "/") or any(path in a for a in args):
-            out.append((int(entry), args))
-    return out
 
 
-def _namespaces():
-    res = util.run(["ip", "netns", "list"], timeout=10, check=False)
-    return {line.split()[0] for line in res.stdout.splitlines() if line.strip()}
 
 
 def curl(url, headers=()):
@@ -154,7 +129,7 @@ class DemoNodeTest(unittest.TestCase):
 
     def _kill_recorded(self):
         for e in self.recorded:
-            if _cmdline(e["pid"]) == e["cmdline"]:
+            if util.proc_cmdline(e["pid"]) == e["cmdline"]:
                 os.kill(e["pid"], signal.SIGKILL)
 
     def demo_args(self, *extra):
@@ -203,17 +178,20 @@ class DemoNodeTest(unittest.TestCase):
         self.assertIn(b"Spegel", body)
 
     def stop_and_check_clean(self, run, entries):
-        netns_before = {n for n in _namespaces() if n.startswith(f"sc{run.proc.pid}-")}
+        netns_before = {n for n in util.netns_names() if n.startswith(f"sc{run.proc.pid}-")}
         for e in entries:
-            self.assertEqual(_cmdline(e["pid"]), e["cmdline"], f"{e['what']} runs until SIGTERM")
+            self.assertEqual(util.proc_cmdline(e["pid"]), e["cmdline"],
+                             f"{e['what']} runs until SIGTERM")
         code = run.stop(signal.SIGTERM, timeout=30.0)
         self.assertEqual(code, 0, run.text()[-3000:])
         for e in entries:
-            self.assertNotEqual(_cmdline(e["pid"]), e["cmdline"],
+            self.assertNotEqual(util.proc_cmdline(e["pid"]), e["cmdline"],
                                 f"{e['what']} (PID {e['pid']}) still runs after SIGTERM")
-        self.assertEqual(_procs_pointing_into(self.tmp), [], "processes left in the demo dir")
+        left = util.procs_pointing_into(self.tmp)
+        self.assertEqual(left, [], f"processes left in the demo dir: "
+                                   f"{[(p, util.proc_cmdline(p)) for p in left]}")
         self.assertEqual(netns_before, set())
-        self.assertEqual({n for n in _namespaces() if n.startswith(f"sc{run.proc.pid}-")},
+        self.assertEqual({n for n in util.netns_names() if n.startswith(f"sc{run.proc.pid}-")},
                          set(), "namespaces left behind")
         self.assertIn("demo: stopped spegel and containerd", run.text())
 
@@ -244,14 +222,14 @@ class DemoNodeTest(unittest.TestCase):
         stale = self.read_pids()
         first.stop(signal.SIGKILL)  # containerd and spegel stay behind, as after a crash
         for e in stale:
-            self.assertEqual(_cmdline(e["pid"]), e["cmdline"], "orphan of the killed run")
+            self.assertEqual(util.proc_cmdline(e["pid"]), e["cmdline"], "orphan of the killed run")
 
         second = DemoRun(self, self.demo_args("--demo"), self.tmp)
         took = second.wait_ready()
         self.assertLess(took, READY_BOUND_S)
         self.assertTrue(second.lines()[0].startswith("demo: --demo given;"), second.lines()[0])
         for e in stale:
-            self.assertNotEqual(_cmdline(e["pid"]), e["cmdline"],
+            self.assertNotEqual(util.proc_cmdline(e["pid"]), e["cmdline"],
                                 f"the killed run's {e['what']} (PID {e['pid']}) was stopped")
         self.check_serves(second)
         self.stop_and_check_clean(second, self.read_pids())
@@ -286,7 +264,7 @@ class RunWithContainerdTest(unittest.TestCase):
         self.assertIsNone(run.proc.poll(), f"scripts/run exited:\n{run.text()[-4000:]}")
         self.assertFalse(any(line.startswith("demo") for line in run.lines()), run.text())
         # scripts/run exec'd the daemon: its PID is spegel's
-        self.assertEqual(os.path.basename(_cmdline(run.proc.pid)[0]), "spegel")
+        self.assertEqual(os.path.basename(util.proc_cmdline(run.proc.pid)[0]), "spegel")
         self.assertEqual(run.stop(), 0)
 
     def test_preflight_refusal_names_the_demo(self):

@@ -183,3 +183,55 @@ def tail(path, max_bytes=4000):
             return f.read().decode("utf-8", "replace")
     except OSError as e:
         return f"<cannot read {path}: {e}>"
+
+
+def proc_cmdline(pid):
+    """The argument list of process `pid`, or None if it is gone (a zombie or kernel thread
+    gives [])."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return None
+
+
+def _ancestors():
+    """This process and its ancestors' PIDs (so a search never finds its own caller)."""
+    pids = {os.getpid()}
+    pid = os.getpid()
+    for _ in range(64):  # bounded: PID 1 is reached long before
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        if pid <= 1:
+            break
+        pids.add(pid)
+    return pids
+
+
+def procs_pointing_into(path):
+    """PIDs, other than this process's and its ancestors', whose cwd or any argument lies
+    inside `path`."""
+    path = os.path.realpath(path)
+    found = []
+    mine = _ancestors()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in mine:
+            continue
+        args = proc_cmdline(entry) or []
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            cwd = ""
+        if cwd == path or cwd.startswith(path + "/") or any(path in a for a in args):
+            found.append(int(entry))
+    return found
+
+
+def netns_names(prefix=""):
+    """Names of the network namespaces (`ip netns list`) that start with `prefix`."""
+    res = run(["ip", "netns", "list"], timeout=10, check=False)
+    return {line.split()[0] for line in res.stdout.splitlines()
+            if line.strip() and line.split()[0].startswith(prefix)}
