@@ -347,8 +347,7 @@ def _clean_stale_cluster(state_path):
     doc = _clean_stale_pids(state_path)
     if not doc:
         return
-    have = util.run(["ip", "netns", "list"], timeout=10, check=False).stdout
-    existing = {line.split()[0] for line in have.splitlines() if line.strip()}
+    existing = util.netns_names()
     for ns in doc.get("namespaces", []):
         if re.fullmatch(r"sc\d+-[a-z0-9]+", ns) and ns in existing:
             say(f"demo-cluster: deleting namespace {ns} left from an earlier run")
