@@ -27,6 +27,8 @@
 namespace spegel::http {
 namespace {
 
+using spegel::testing::OpenHandles;
+using spegel::testing::RunFor;
 using spegel::testing::RunUntil;
 
 char PatternByte(uint64_t i) { return static_cast<char>('a' + (i % 23)); }
@@ -35,23 +37,6 @@ std::string Pattern(uint64_t offset, size_t n) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = PatternByte(offset + i);
   return s;
-}
-
-// Handles still open (not closing) on `loop`, not counting the Loop's own async handle.
-size_t OpenHandles(Loop* loop) {
-  size_t count = 0;
-  uv_walk(
-      loop->uv(),
-      [](uv_handle_t* h, void* arg) {
-        if (h->type != UV_ASYNC && !uv_is_closing(h)) ++*static_cast<size_t*>(arg);
-      },
-      &count);
-  return count;
-}
-
-// Runs the loop for `ms` whatever happens (to prove that nothing more happens).
-void RunFor(Loop* loop, uint64_t ms) {
-  RunUntil(loop, [] { return false; }, ms);
 }
 
 // Streams `length` pattern bytes, `chunk` bytes per Proceed(), answered inline.

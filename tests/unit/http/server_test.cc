@@ -22,11 +22,13 @@
 #include <string>
 #include <thread>
 
+#include "fakes/loop_util.h"
 #include "loop/loop.h"
 
 namespace spegel::http {
 namespace {
 
+using spegel::testing::RegisteredHandles;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
@@ -269,18 +271,6 @@ class Client {
   std::string buf_;
 };
 
-// Counts the handles still registered on `loop`, except the Loop's own async handle.
-int OtherHandles(uv_loop_t* loop) {
-  int count = 0;
-  uv_walk(
-      loop,
-      [](uv_handle_t* h, void* arg) {
-        if (h->type != UV_ASYNC) ++*static_cast<int*>(arg);
-      },
-      &count);
-  return count;
-}
-
 // A server on its own loop thread.
 class TestServer {
  public:
@@ -305,7 +295,7 @@ class TestServer {
     loop.Post([&] { server->Shutdown(deadline_ms, [&] { done = true; }); });
     thread_.join();
     CHECK(done.load());
-    CHECK(OtherHandles(loop.uv()) == 0);
+    CHECK(RegisteredHandles(&loop) == 0);
     CHECK(uv_loop_alive(loop.uv()) == 0);
   }
 
