@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fakes/loop_util.h"
+#include "fakes/loopback_ports.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "loop/loop.h"
@@ -25,25 +26,14 @@
 namespace spegel::cluster {
 namespace {
 
+using spegel::testing::OpenHandles;
+using spegel::testing::RefusedPort;
+using spegel::testing::RunFor;
 using spegel::testing::RunUntil;
+using spegel::testing::SilentListener;
 
 const std::string kKey = "sha256:" + std::string(64, 'c');
 const std::string kSecret = "router test secret, 32 bytes ...";
-
-size_t OpenHandles(Loop* loop) {
-  size_t count = 0;
-  uv_walk(
-      loop->uv(),
-      [](uv_handle_t* h, void* arg) {
-        if (h->type != UV_ASYNC && !uv_is_closing(h)) ++*static_cast<size_t*>(arg);
-      },
-      &count);
-  return count;
-}
-
-void RunFor(Loop* loop, uint64_t ms) {
-  RunUntil(loop, [] { return false; }, ms);
-}
 
 // An announce body of exactly `size` bytes: ttl line, then keys of about 500 bytes.
 std::string AnnounceBodyOfSize(size_t size) {
@@ -189,51 +179,6 @@ int Raw(Loop* loop, uint16_t port, std::string method, std::string target, http:
 http::Headers AnnounceHeaders(const std::string& node = "client", const std::string& port = "6000") {
   return {{"X-Spegel-Node", node}, {"X-Spegel-Registry-Port", port}};
 }
-
-// A TCP port on 127.0.0.1 that refuses connections: bound, never listening.
-class RefusedPort {
- public:
-  RefusedPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    socklen_t len = sizeof(addr);
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~RefusedPort() { ::close(fd_); }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
-
-// A listening socket that never accepts: connections hang until the caller gives up.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    REQUIRE(::listen(fd_, 8) == 0);
-    socklen_t len = sizeof(addr);
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~SilentListener() { ::close(fd_); }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Wire format

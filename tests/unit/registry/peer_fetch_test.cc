@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fakes/loop_util.h"
+#include "fakes/loopback_ports.h"
 #include "http/client.h"
 #include "http/range.h"
 #include "http/server.h"
@@ -32,7 +33,10 @@
 namespace spegel::registry {
 namespace {
 
+using spegel::testing::OpenHandles;
+using spegel::testing::RunFor;
 using spegel::testing::RunUntil;
+using spegel::testing::SilentListener;
 
 constexpr std::string_view kManifestType = "application/vnd.oci.image.manifest.v1+json";
 
@@ -51,21 +55,6 @@ std::string MakeBytes(size_t n, uint32_t seed) {
 
 oci::Digest DigestOf(std::string_view data) {
   return oci::Digest::FromSha256(oci::Sha256::Hash(data));
-}
-
-size_t OpenHandles(Loop* loop) {
-  size_t count = 0;
-  uv_walk(
-      loop->uv(),
-      [](uv_handle_t* h, void* arg) {
-        if (h->type != UV_ASYNC && !uv_is_closing(h)) ++*static_cast<size_t*>(arg);
-      },
-      &count);
-  return count;
-}
-
-void RunFor(Loop* loop, uint64_t ms) {
-  RunUntil(loop, [] { return false; }, ms);
 }
 
 // What a peer holds: bytes plus the headers it answers with.
@@ -199,29 +188,6 @@ class PeerHandler : public http::Handler {
                          std::make_unique<CountingSource>(std::move(bytes), first, length, chunk,
                                                           fail_after, &produced));
   }
-};
-
-// A listening socket that never accepts: connect() succeeds (kernel backlog), nothing answers.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    REQUIRE(::listen(fd_, 8) == 0);
-    socklen_t len = sizeof(addr);
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~SilentListener() { ::close(fd_); }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
 };
 
 // Answers FindPeers with `peers` after `delay_ms` (a Timer), and records ReportBadPeer calls.
