@@ -19,11 +19,11 @@ thread-safe. Processes go through itharness.util (runner watchdog), namespaces t
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 
 from itharness import containerd as itcontainerd
+from itharness import daemon as itdaemon
 from itharness import imagegen
 from itharness import images as itimages
 from itharness import spegel as itspegel
@@ -82,27 +82,11 @@ class NodeContainerd(itcontainerd.Containerd):
         super().__init__()
         self.ns = ns
 
-    def start(self):
-        if self.running():
-            raise util.HarnessError("containerd already running")
-        with open(self.log_path, "ab") as f:
-            f.write(f"---- harness: starting containerd in {self.ns} ----\n".encode())
-        self.proc = util.start_process(
-            netns.exec_prefix(self.ns) + [itcontainerd.CONTAINERD_BIN, "--config",
-                                          self.config_path], self.log_path)
+    def command(self):
+        return netns.exec_prefix(self.ns) + super().command()
 
-        def answers():
-            if self.proc.poll() is not None:
-                raise util.HarnessError(f"containerd exited with {self.proc.returncode}:\n"
-                                        f"{util.tail(self.log_path)}")
-            return util.run([itcontainerd.CTR_BIN, "--address", self.socket, "version"],
-                            timeout=5, check=False).returncode == 0
-        try:
-            util.wait_until(answers, itcontainerd.START_TIMEOUT, "containerd to answer", 0.05)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def start_banner(self):
+        return f"starting containerd in {self.ns}"
 
     def write_mirror_hosts_toml(self, host, server, mirrors):
         """certs.d/<host>/hosts.toml: `server`, then each mirror as a [host] (pull+resolve),
@@ -121,59 +105,32 @@ class NodeContainerd(itcontainerd.Containerd):
             f.write("\n".join(lines))
 
 
-class NodeSpegel:
+class NodeSpegel(itdaemon.ManagedDaemon):
     """`spegel registry` inside a node namespace. Owner: its Node. Not thread-safe."""
 
+    log_name = "spegel"
+
     def __init__(self, node, args):
+        super().__init__(log_path=os.path.join(node.dir, "spegel.log"),
+                         stdout_path=os.path.join(node.dir, "spegel.out"))
         self.node = node
+        self.name = f"spegel on {node.name}"
         self.args = list(args)
-        self.log_path = os.path.join(node.dir, "spegel.log")
-        self.stdout_path = os.path.join(node.dir, "spegel.out")
-        self.proc = None
         self.starts = 0
 
+    def command(self):
+        return netns.exec_prefix(self.node.ns) + [itspegel.spegel_bin()] + self.args
+
     def start(self, wait_ready=True, timeout=READY_TIMEOUT):
-        if self.running():
-            raise util.HarnessError(f"spegel on {self.node.name} already running")
-        with open(self.log_path, "ab") as f:
-            f.write(f"---- harness: start #{self.starts + 1} ----\n".encode())
-        self.proc = util.start_process(
-            netns.exec_prefix(self.node.ns) + [itspegel.spegel_bin()] + self.args,
-            self.log_path, stdout_path=self.stdout_path)
+        self.launch(f"start #{self.starts + 1}")
         self.starts += 1
         if wait_ready:
             self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout=READY_TIMEOUT):
-        def ready():
-            if self.proc.poll() is not None:
-                raise util.HarnessError(f"spegel on {self.node.name} exited with "
-                                        f"{self.proc.returncode}:\n{util.tail(self.log_path)}")
-            return self.node.registry_status("/readyz") == 200
-        try:
-            util.wait_until(ready, timeout, f"spegel on {self.node.name} /readyz", 0.1)
-        except TimeoutError as e:
-            raise util.HarnessError(f"{e}\nspegel log:\n{util.tail(self.log_path)}") from e
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=10.0):
-        proc, self.proc = self.proc, None
-        return util.stop_process(proc, term_timeout=timeout)
-
-    def kill(self):
-        """SIGKILL, as in a crash (no goodbye, no withdraw)."""
-        proc, self.proc = self.proc, None
-        return util.stop_process(proc, term_timeout=5.0, sig=signal.SIGKILL)
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        self.wait_up(lambda: self.node.registry_status("/readyz") == 200, timeout,
+                     f"spegel on {self.node.name} /readyz", 0.1, explain=True)
 
 
 class Node:

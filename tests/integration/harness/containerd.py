@@ -11,9 +11,8 @@ Nothing is written outside it: the opt plugin path points inside too (environmen
 import hashlib
 import os
 import re
-import signal
 
-from . import util
+from . import daemon, util
 
 CONTAINERD_BIN = os.environ.get("CONTAINERD_BIN", "containerd")
 CTR_BIN = os.environ.get("CTR_BIN", "ctr")
@@ -27,7 +26,7 @@ _IMAGE_LINE = re.compile(r"^(?P<name>.*?)\s+(?P<type>application/\S+)\s+(?P<dige
 CERTS_D = object()
 
 
-class Containerd:
+class Containerd(daemon.ManagedDaemon):
     """One containerd daemon on its own root/state/sockets; restartable on the same root.
 
     The CRI settings Spegel depends on can be changed for preflight tests:
@@ -37,6 +36,8 @@ class Containerd:
     (scripts/demo.py; close() removes it like a temp dir).
     """
 
+    name = "containerd"
+
     def __init__(self, discard_unpacked_layers=False, registry_config_path=CERTS_D,
                  state_dir=None):
         if state_dir is None:
@@ -44,11 +45,11 @@ class Containerd:
         else:
             os.makedirs(state_dir, exist_ok=True)
             self.dir = state_dir
+        super().__init__(log_path=os.path.join(self.dir, "containerd.log"))
         self.root = os.path.join(self.dir, "root")
         self.state = os.path.join(self.dir, "state")
         self.certs_d = os.path.join(self.dir, "certs.d")
         self.socket = os.path.join(self.dir, "c.sock")
-        self.log_path = os.path.join(self.dir, "containerd.log")
         self.config_path = os.path.join(self.dir, "config.toml")
         self.discard_unpacked_layers = discard_unpacked_layers
         self.registry_config_path = (self.certs_d if registry_config_path is CERTS_D
@@ -57,7 +58,6 @@ class Containerd:
                   os.path.join(self.dir, "opt")):
             os.makedirs(d, exist_ok=True)
         self._write_config()
-        self.proc = None
 
     @property
     def content_dir(self):
@@ -109,57 +109,24 @@ state = "{self.state}"
 
     # ---- lifecycle -------------------------------------------------------------------------
 
+    def command(self):
+        return [CONTAINERD_BIN, "--config", self.config_path]
+
+    def start_banner(self):
+        return "starting containerd"
+
     def start(self):
         """Starts the daemon and waits (bounded) until `ctr version` answers on its socket."""
-        if self.proc is not None and self.proc.poll() is None:
-            raise util.HarnessError("containerd already running")
-        with open(self.log_path, "ab") as f:
-            f.write(b"---- harness: starting containerd ----\n")
-        self.proc = util.start_process([CONTAINERD_BIN, "--config", self.config_path],
-                                       self.log_path)
+        return self.start_and_wait(self._answers, START_TIMEOUT,
+                                   "containerd to answer `ctr version`", self.start_banner())
 
-        def answers():
-            if self.proc.poll() is not None:
-                raise util.HarnessError(f"containerd exited with {self.proc.returncode}:\n"
-                                        f"{util.tail(self.log_path)}")
-            return util.run([CTR_BIN, "--address", self.socket, "version"], timeout=5,
-                            check=False).returncode == 0
-        try:
-            util.wait_until(answers, START_TIMEOUT, "containerd to answer `ctr version`", 0.05)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=10.0):
-        """SIGTERM (SIGKILL after `timeout`); returns the exit code, None if it was not running."""
-        proc, self.proc = self.proc, None
-        return util.stop_process(proc, term_timeout=timeout)
-
-    def kill(self):
-        """SIGKILL, as in a crash; the root stays for a restart."""
-        proc, self.proc = self.proc, None
-        return util.stop_process(proc, term_timeout=5.0, sig=signal.SIGKILL)
+    def _answers(self):
+        return util.run([CTR_BIN, "--address", self.socket, "version"], timeout=5,
+                        check=False).returncode == 0
 
     def restart(self):
         self.stop()
         return self.start()
-
-    def close(self):
-        """Stops the daemon and removes the whole temp dir."""
-        try:
-            self.stop()
-        finally:
-            util.remove_temp_dir(self.dir)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # ---- tools -----------------------------------------------------------------------------
 

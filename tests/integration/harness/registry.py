@@ -7,7 +7,7 @@ thread-safe. The access log (stderr of the registry) goes to <dir>/registry.log.
 import os
 import socket
 
-from . import util
+from . import daemon, util
 
 REGISTRY_BIN = os.environ.get("DOCKER_REGISTRY_BIN", "docker-registry")
 START_TIMEOUT = 10.0
@@ -20,15 +20,18 @@ MANIFEST_ACCEPT = ", ".join([
 ])
 
 
-class Registry:
+class Registry(daemon.ManagedDaemon):
     """One docker-registry process with its own config and storage."""
+
+    name = "docker-registry"
+    stop_timeout = 5.0
 
     def __init__(self):
         self.dir = util.make_temp_dir("sit-reg-")
+        super().__init__(log_path=os.path.join(self.dir, "registry.log"))
         self.port = util.free_port()
         self.addr = f"{util.LOOPBACK}:{self.port}"
         self.url = f"http://{self.addr}"
-        self.log_path = os.path.join(self.dir, "registry.log")
         self.config_path = os.path.join(self.dir, "config.yml")
         data = os.path.join(self.dir, "data")
         os.makedirs(data)
@@ -44,27 +47,15 @@ http:
   headers: {{X-Content-Type-Options: [nosniff]}}
 health: {{storagedriver: {{enabled: false}}}}
 """)
-        self.proc = None
+
+    def command(self):
+        return [REGISTRY_BIN, "serve", self.config_path]
 
     def start(self):
         """Starts the registry; waits (bounded) until GET /v2/ answers 200."""
-        self.proc = util.start_process([REGISTRY_BIN, "serve", self.config_path], self.log_path)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise util.HarnessError(f"docker-registry exited with {self.proc.returncode}:\n"
-                                        f"{util.tail(self.log_path)}")
-            return util.http_request(self.url + "/v2/", timeout=2)[0] == 200
-        try:
-            util.wait_until(up, START_TIMEOUT, "docker-registry /v2/", 0.05)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self):
-        proc, self.proc = self.proc, None
-        return util.stop_process(proc, term_timeout=5.0)
+        return self.start_and_wait(
+            lambda: util.http_request(self.url + "/v2/", timeout=2)[0] == 200, START_TIMEOUT,
+            "docker-registry /v2/")
 
     def stop_for_good(self):
         """Stops the registry and checks its port refuses connections: from then on a pull
@@ -74,18 +65,6 @@ health: {{storagedriver: {{enabled: false}}}}
             s.settimeout(2.0)
             if s.connect_ex((util.LOOPBACK, self.port)) == 0:
                 raise util.HarnessError("the upstream registry still accepts connections")
-
-    def close(self):
-        try:
-            self.stop()
-        finally:
-            util.remove_temp_dir(self.dir)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def manifest_digest(self, repo, reference):
         """Docker-Content-Digest of HEAD /v2/<repo>/manifests/<reference>, or None if absent."""

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 
-from . import util
+from . import daemon, util
 
 READY_TIMEOUT = 15.0
 
@@ -46,71 +46,50 @@ def run_to_exit(args, timeout=10.0):
     return util.run([spegel_bin()] + list(args), timeout=timeout, check=False)
 
 
-class Spegel:
+class Spegel(daemon.ManagedDaemon):
     """One `spegel registry` process pointed at a Containerd fixture (or just a socket path)."""
+
+    name = "spegel"
+    log_name = "spegel"
 
     def __init__(self, ctd=None, socket=None, content_dir=None, extra_args=(), metrics=False):
         """With `metrics`, the metrics server listens on a known free port (metrics_url);
         otherwise on port 0. Basic auth reads <dir>/basic-auth: write `username`/`password`
         there before start() to turn it on (basic_auth())."""
         self.dir = util.make_temp_dir("sit-spg-")
+        super().__init__(log_path=os.path.join(self.dir, "spegel.log"),
+                         stdout_path=os.path.join(self.dir, "spegel.out"))
         self.port = util.free_port()
         self.addr = f"{util.LOOPBACK}:{self.port}"
         self.url = f"http://{self.addr}"
         self.metrics_port = util.free_port() if metrics else 0
         self.metrics_url = f"http://{util.LOOPBACK}:{self.metrics_port}" if metrics else None
         self.basic_auth_dir = os.path.join(self.dir, "basic-auth")
-        self.log_path = os.path.join(self.dir, "spegel.log")
-        self.stdout_path = os.path.join(self.dir, "spegel.out")
         self.socket = socket or ctd.socket
         self.content_dir = content_dir or ctd.content_dir
         self.args = registry_args(self.socket, self.content_dir, self.addr,
                                   metrics_addr=f"{util.LOOPBACK}:{self.metrics_port}",
                                   basic_auth_dir=self.basic_auth_dir)
         self.args += preflight_args(ctd) + list(extra_args)
-        self.proc = None
-        self.exit_code = None
+
+    def command(self):
+        return [spegel_bin()] + self.args
 
     def start(self, wait_ready=True, timeout=READY_TIMEOUT):
         """Starts the daemon; waits until /readyz is 200 (or, with wait_ready=False, until
-        /livez answers 200) within `timeout`."""
-        self.proc = util.start_process([spegel_bin()] + self.args, self.log_path,
-                                       stdout_path=self.stdout_path)
+        /livez answers 200) within `timeout`. One that does not come up is left running (for
+        the test to inspect; close() stops it)."""
+        self.launch()
         path = "/readyz" if wait_ready else "/livez"
-        try:
-            util.wait_until(lambda: self._alive_status(path) == 200, timeout,
-                            f"spegel {path} == 200", 0.05)
-        except TimeoutError as e:
-            raise util.HarnessError(f"{e}\nspegel log:\n{util.tail(self.log_path)}") from e
+        self.wait_up(lambda: self.status(path) == 200, timeout, f"spegel {path} == 200",
+                     explain=True)
         return self
-
-    def _alive_status(self, path):
-        if self.proc.poll() is not None:
-            raise util.HarnessError(f"spegel exited with {self.proc.returncode}:\n"
-                                    f"{util.tail(self.log_path)}")
-        return self.status(path)
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout=10.0):
-        """SIGTERM (SIGKILL after `timeout`); returns and remembers the exit code."""
-        if self.proc is not None:
-            self.exit_code = util.stop_process(self.proc, term_timeout=timeout)
-            self.proc = None
+        """SIGTERM (SIGKILL after `timeout`); returns and remembers the exit code (the last one
+        when it was not running)."""
+        super().stop(timeout)
         return self.exit_code
-
-    def close(self):
-        try:
-            self.stop()
-        finally:
-            util.remove_temp_dir(self.dir)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def basic_auth(self, username, password=None):
         """Writes the credentials files (call before start())."""
@@ -159,13 +138,6 @@ class Spegel:
             raise util.HarnessError(f"/debug/index is not JSON: {body[:500]!r}") from e
 
     # ---- logs ------------------------------------------------------------------------------
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
 
     def log_lines_with(self, *needles, levels=None):
         """Log lines containing every one of `needles` (and, if `levels` is given, whose JSON
