@@ -12,7 +12,7 @@
 
 #include "base/log.h"
 #include "cluster/cluster_node.h"
-#include "cluster/peer_auth.h"
+#include "auth/peer_auth.h"
 #include "cli/configuration_options.h"
 #include "cli/preflight_options.h"
 #include "cli/registry_options.h"
@@ -22,7 +22,7 @@
 #include "index/index.h"
 #include "index/syncer.h"
 #include "loop/loop.h"
-#include "metrics/basic_auth.h"
+#include "auth/basic_auth.h"
 #include "metrics/instrumented_handler.h"
 #include "metrics/metrics_handler.h"
 #include "metrics/registry.h"
@@ -145,16 +145,16 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
   sync_options.resync_interval = options.resync_interval;
   sync_options.content_path = options.containerd_content_path;
   index::Syncer syncer(&loop, client->get(), &index, sync_options);
-  auto credentials = metrics::LoadCredentials(options.basic_auth_dir);
+  auto credentials = auth::LoadCredentials(options.basic_auth_dir);
   if (!credentials.ok()) {
     fprintf(stderr, "spegel registry: basic auth: %s\n", credentials.status().message().c_str());
     return kExitUsage;
   }
   registry::RegistryHandler handler(&loop, &index, &syncer, client->get());
   // Request path: metrics → basic auth (only when configured) → registry.
-  std::unique_ptr<metrics::AuthHandler> auth;
+  std::unique_ptr<auth::AuthHandler> auth;
   if (credentials->has_value()) {
-    auth = std::make_unique<metrics::AuthHandler>(&handler, std::move(**credentials));
+    auth = std::make_unique<auth::AuthHandler>(&handler, std::move(**credentials));
   }
   metrics::Registry metrics_registry;
   metrics::SpegelMetrics spegel_metrics(&metrics_registry);
@@ -195,10 +195,10 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
   // The cluster: membership, routing and peer fetch.
   auto filters = registry::RegistryFilters::Create(options.mirrored_registries,
                                                    options.registry_filters);
-  cluster::PeerAuth peer_auth;
+  auth::PeerAuth peer_auth;
   Status cluster_error = filters.ok() ? Status::Ok() : filters.status();
   if (cluster_error.ok() && !options.peer_secret_file.empty()) {
-    auto loaded = cluster::PeerAuth::FromFile(options.peer_secret_file);
+    auto loaded = auth::PeerAuth::FromFile(options.peer_secret_file);
     if (loaded.ok()) {
       peer_auth = std::move(*loaded);
     } else {
@@ -240,7 +240,7 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
     return 1;
   }
   registry::PeerFetchOptions fetch_options;
-  if (auth) fetch_options.authorization = metrics::BasicAuthorization(auth->credentials());
+  if (auth) fetch_options.authorization = auth::BasicAuthorization(auth->credentials());
   registry::PeerFetcher peer_fetcher(&loop, &cluster_node, peer_auth, fetch_options);
   handler.SetCluster(&peer_fetcher, &*filters, &peer_auth);
   if (metrics_handler) metrics_handler->SetCluster(&cluster_node);

@@ -159,22 +159,14 @@ void ClusterNode::SetLocalKeys(const std::vector<std::string>& keys) {
   router_->SetLocalKeys(keys);
 }
 
-void ClusterNode::FindPeers(const std::string& key,
-                            std::function<void(std::vector<registry::Peer>)> done) {
-  router_->Lookup(key, options_.resolve_timeout_ms,
-                  [done = std::move(done)](std::vector<Provider> providers) {
-                    std::vector<registry::Peer> peers;
-                    peers.reserve(providers.size());
-                    for (auto& p : providers) {
-                      peers.push_back({std::move(p.node_id), std::move(p.address), p.registry_port});
-                    }
-                    done(std::move(peers));
-                  });
+void ClusterNode::FindProviders(const std::string& key,
+                                std::function<void(std::vector<Provider>)> done) {
+  router_->Lookup(key, options_.resolve_timeout_ms, std::move(done));
 }
 
-void ClusterNode::ReportBadPeer(const registry::Peer& peer, std::string_view why) {
-  LOG_INFO("avoiding peer for a while").Str("node", peer.node_id).Str("why", why);
-  membership_->ReportFailure(peer.node_id);
+void ClusterNode::ReportBadProvider(const Provider& provider, std::string_view why) {
+  LOG_INFO("avoiding peer for a while").Str("node", provider.node_id).Str("why", why);
+  membership_->ReportFailure(provider.node_id);
 }
 
 std::string ClusterNode::MembersJson() const {

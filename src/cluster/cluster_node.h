@@ -1,7 +1,7 @@
 // ClusterNode: this node's part of the cluster. It owns the membership and its three sources
 // (mDNS agent, DNS discovery, static peers — each optional; none is needed to be ready: a single
 // node is a working cluster), the router (announce / lookup), the router API server on
-// --router-addr and its client. The registry asks it for peers (PeerDirectory); main feeds it
+// --router-addr and its client. The registry asks it for providers (ContentLocator); main feeds it
 // the local keys.
 //
 //   mDNS beacons ───────────────┐
@@ -19,17 +19,17 @@
 #include <string>
 #include <vector>
 
+#include "cluster/content_locator.h"
 #include "cluster/dns_discovery.h"
 #include "cluster/mdns_agent.h"
 #include "cluster/member.h"
 #include "cluster/membership.h"
-#include "cluster/peer_auth.h"
+#include "auth/peer_auth.h"
 #include "cluster/router.h"
 #include "cluster/router_service.h"
 #include "cluster/scheduler.h"
 #include "http/server.h"
 #include "loop/loop.h"
-#include "registry/peer_fetch.h"
 
 namespace spegel::cluster {
 
@@ -48,10 +48,10 @@ struct ClusterOptions {
   uint64_t resolve_timeout_ms = 20;
   uint64_t announce_ttl_ms = 600'000;
   uint64_t member_ttl_ms = 60'000;
-  PeerAuth auth;
+  auth::PeerAuth auth;
 };
 
-class ClusterNode : public registry::PeerDirectory {
+class ClusterNode : public ContentLocator {
  public:
   ClusterNode(Loop* loop, ClusterOptions options);
   ~ClusterNode() override;
@@ -66,10 +66,11 @@ class ClusterNode : public registry::PeerDirectory {
   // The keys this node provides (digests and tag keys, already filtered): the whole set.
   void SetLocalKeys(const std::vector<std::string>& keys);
 
-  // registry::PeerDirectory
-  void FindPeers(const std::string& key,
-                 std::function<void(std::vector<registry::Peer>)> done) override;
-  void ReportBadPeer(const registry::Peer& peer, std::string_view why) override;
+  // ContentLocator: router lookups within --mirror-resolve-timeout; a bad provider is avoided
+  // as a failed member.
+  void FindProviders(const std::string& key,
+                     std::function<void(std::vector<Provider>)> done) override;
+  void ReportBadProvider(const Provider& provider, std::string_view why) override;
 
   // /debug/members: this node and every member, as JSON.
   std::string MembersJson() const;

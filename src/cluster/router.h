@@ -35,17 +35,11 @@
 #include <vector>
 
 #include "base/status.h"
+#include "cluster/content_locator.h"
 #include "cluster/membership.h"
 #include "cluster/scheduler.h"
 
 namespace spegel::cluster {
-
-struct Provider {
-  std::string node_id;
-  std::string address;  // IP literal, from the socket of the announce (never from a body).
-  uint16_t registry_port = 0;
-  bool operator==(const Provider&) const = default;
-};
 
 struct AnnounceBatch {
   std::vector<std::string> add;

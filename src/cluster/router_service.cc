@@ -185,7 +185,7 @@ Result<std::vector<Provider>> ParseProviders(std::string_view body) {
 // RouterService
 
 RouterService::RouterService(Router* router, Membership* membership, const MemberInfo* self,
-                             PeerAuth auth, uint64_t member_ttl_ms)
+                             auth::PeerAuth auth, uint64_t member_ttl_ms)
     : router_(router),
       membership_(membership),
       self_(self),
@@ -218,7 +218,7 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
     return;
   }
   if (Status auth = auth_.Verify(request.method_name(), request.target(), request.body(),
-                                 request.Header(kAuthHeader), UnixSeconds());
+                                 request.Header(auth::kAuthHeader), auth::UnixSeconds());
       !auth.ok()) {
     LOG_WARN("router: refused unauthenticated request")
         .Str("peer", request.peer_address())
@@ -286,7 +286,7 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
 // ---------------------------------------------------------------------------------------------
 // HttpRouterTransport
 
-HttpRouterTransport::HttpRouterTransport(Loop* loop, const MemberInfo* self, PeerAuth auth,
+HttpRouterTransport::HttpRouterTransport(Loop* loop, const MemberInfo* self, auth::PeerAuth auth,
                                          PeerClientOptions options)
     : loop_(loop), self_(self), auth_(std::move(auth)), options_(options) {}
 
@@ -303,8 +303,8 @@ void HttpRouterTransport::Send(const std::string& ip, uint16_t port, std::string
   request.target = std::move(target);
   request.headers = std::move(headers);
   request.headers.push_back({"User-Agent", "spegel"});
-  if (auto auth = auth_.Sign(request.method, request.target, body, UnixSeconds())) {
-    request.headers.push_back({std::string(kAuthHeader), *auth});
+  if (auto auth = auth_.Sign(request.method, request.target, body, auth::UnixSeconds())) {
+    request.headers.push_back({std::string(auth::kAuthHeader), *auth});
   }
   request.body = std::move(body);
   http::ClientOptions options;

@@ -30,7 +30,7 @@
 
 #include "cluster/member.h"
 #include "cluster/membership.h"
-#include "cluster/peer_auth.h"
+#include "auth/peer_auth.h"
 #include "cluster/router.h"
 #include "http/client.h"
 #include "http/handler.h"
@@ -59,7 +59,7 @@ bool IsIpLiteral(std::string_view text);
 class RouterService : public http::Handler {
  public:
   // All must outlive the service. `member_ttl_ms`: how long a hello keeps its sender a member.
-  RouterService(Router* router, Membership* membership, const MemberInfo* self, PeerAuth auth,
+  RouterService(Router* router, Membership* membership, const MemberInfo* self, auth::PeerAuth auth,
                 uint64_t member_ttl_ms);
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 
@@ -71,7 +71,7 @@ class RouterService : public http::Handler {
   Router* router_;
   Membership* membership_;
   const MemberInfo* self_;
-  PeerAuth auth_;
+  auth::PeerAuth auth_;
   uint64_t member_ttl_ms_;
   uint64_t rejected_ = 0;
 };
@@ -87,7 +87,7 @@ struct PeerClientOptions {
 // destructor cancels them (their callbacks never run).
 class HttpRouterTransport : public RouterTransport {
  public:
-  HttpRouterTransport(Loop* loop, const MemberInfo* self, PeerAuth auth,
+  HttpRouterTransport(Loop* loop, const MemberInfo* self, auth::PeerAuth auth,
                       PeerClientOptions options = {});
   ~HttpRouterTransport() override;
 
@@ -107,7 +107,7 @@ class HttpRouterTransport : public RouterTransport {
 
   Loop* loop_;
   const MemberInfo* self_;
-  PeerAuth auth_;
+  auth::PeerAuth auth_;
   PeerClientOptions options_;
   uint64_t next_id_ = 0;
   std::unordered_map<uint64_t, std::unique_ptr<http::ClientExchange>> exchanges_;

@@ -80,33 +80,6 @@ Result<std::vector<RegistryUrl>> ParseList(const std::vector<std::string>& value
   return out;
 }
 
-constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string Base64(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (uint32_t{static_cast<unsigned char>(in[i])} << 16) |
-                       (uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
-                       uint32_t{static_cast<unsigned char>(in[i + 2])};
-    out += kBase64[(v >> 18) & 63];
-    out += kBase64[(v >> 12) & 63];
-    out += kBase64[(v >> 6) & 63];
-    out += kBase64[v & 63];
-  }
-  const size_t rest = in.size() - i;
-  if (rest > 0) {
-    uint32_t v = uint32_t{static_cast<unsigned char>(in[i])} << 16;
-    if (rest == 2) v |= uint32_t{static_cast<unsigned char>(in[i + 1])} << 8;
-    out += kBase64[(v >> 18) & 63];
-    out += kBase64[(v >> 12) & 63];
-    out += rest == 2 ? kBase64[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // --- ExtractHostTables scanner -----------------------------------------------------------------
 
 // Skips a TOML string starting at text[*pos] (a quote); multi-line forms may span lines.
@@ -392,13 +365,6 @@ Result<std::string> ExtractHostTables(std::string_view text) {
 
 bool IsSpegelHostsToml(std::string_view text) {
   return text.substr(0, kSpegelMarker.size()) == kSpegelMarker;
-}
-
-std::string BasicAuthorization(std::string_view username, std::string_view password) {
-  std::string pair(username);
-  pair += ':';
-  pair += password;
-  return "Basic " + Base64(pair);
 }
 
 }  // namespace spegel::node

@@ -89,7 +89,4 @@ Result<std::string> ExtractHostTables(std::string_view hosts_toml);
 // True when the text starts with kSpegelMarker (a file Spegel wrote).
 bool IsSpegelHostsToml(std::string_view text);
 
-// "Basic " + base64("user:password").
-std::string BasicAuthorization(std::string_view username, std::string_view password);
-
 }  // namespace spegel::node

@@ -11,6 +11,7 @@
 #include <set>
 #include <system_error>
 
+#include "auth/basic_auth.h"
 #include "base/log.h"
 
 namespace spegel::node {
@@ -19,7 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kStagingPrefix = ".spegel-";
-constexpr size_t kMaxSecretBytes = 4096;
 
 Status Fail(std::string_view what, const fs::path& path, const std::error_code& ec) {
   return Status::FailedPrecondition(std::string(what) + " " + path.string() + ": " +
@@ -308,31 +308,10 @@ Result<RestoreResult> RestoreMirrorConfig(const std::string& config_path) {
 }
 
 Result<std::string> ReadBasicAuthorization(const std::string& dir) {
-  std::string values[2];
-  bool any = false;
-  const char* names[2] = {"username", "password"};
-  for (int i = 0; i < 2; ++i) {
-    auto text = ReadFile(fs::path(dir) / names[i], kMaxSecretBytes);
-    if (!text.ok()) {
-      if (text.status().IsNotFound()) continue;
-      return text.status();
-    }
-    any = true;
-    std::string& v = values[i];
-    v = std::move(*text);
-    if (!v.empty() && v.back() == '\n') {
-      v.pop_back();
-      if (!v.empty() && v.back() == '\r') v.pop_back();
-    }
-  }
-  if (!any) return std::string();
-  if (values[0].empty()) {
-    // As the registry's own check (metrics/basic_auth.h): a password needs a username.
-    return Status::FailedPrecondition((fs::path(dir) / "password").string() +
-                                      " is set but " + (fs::path(dir) / "username").string() +
-                                      " is missing or empty");
-  }
-  return BasicAuthorization(values[0], values[1]);
+  auto credentials = auth::LoadCredentials(dir);
+  if (!credentials.ok()) return credentials.status();
+  if (!credentials->has_value()) return std::string();
+  return auth::BasicAuthorization(**credentials);
 }
 
 }  // namespace spegel::node

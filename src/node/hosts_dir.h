@@ -52,10 +52,8 @@ struct RestoreResult {
 // error: had_backup is false and nothing changes.
 Result<RestoreResult> RestoreMirrorConfig(const std::string& config_path);
 
-// The Authorization header value from `<dir>/username` and `<dir>/password` ("Basic …"), or ""
-// when neither file exists. A username alone is allowed (empty password); a password without a
-// username is an error, as for the registry's check. One trailing newline ("\n" or "\r\n") is
-// dropped from each. Unreadable or oversized (> 4 KiB) files are errors naming them.
+// The Authorization header value ("Basic …") for the credentials in `dir`, read exactly as the
+// registry reads them (auth::LoadCredentials), or "" when neither file exists.
 Result<std::string> ReadBasicAuthorization(const std::string& dir);
 
 }  // namespace spegel::node

@@ -198,7 +198,7 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
   const bool mirrored = request.Header("X-Spegel-Mirrored") == std::optional<std::string_view>("true");
   if (mirrored && auth_ != nullptr && auth_->enabled()) {
     if (Status s = auth_->Verify(request.method_name(), request.target(), "",
-                                 request.Header(cluster::kAuthHeader), cluster::UnixSeconds());
+                                 request.Header(auth::kAuthHeader), auth::UnixSeconds());
         !s.ok()) {
       Send(request, writer, 401, {{"Content-Type", "text/plain"}}, s.message() + "\n");
       return;

@@ -31,7 +31,7 @@
 #include "index/syncer.h"
 #include "loop/loop.h"
 #include "loop/worker.h"
-#include "cluster/peer_auth.h"
+#include "auth/peer_auth.h"
 #include "registry/errors.h"
 #include "registry/filters.h"
 #include "registry/peer_fetch.h"
@@ -53,7 +53,7 @@ class RegistryHandler : public http::Handler {
   // with a peer secret, requests carrying X-Spegel-Mirrored must be signed (else 401). All must
   // outlive the handler; nullptr fetcher = standalone (a miss is a 404).
   void SetCluster(PeerFetcher* fetcher, const RegistryFilters* filters,
-                  const cluster::PeerAuth* auth) {
+                  const auth::PeerAuth* auth) {
     fetcher_ = fetcher;
     filters_ = filters;
     auth_ = auth;
@@ -75,7 +75,7 @@ class RegistryHandler : public http::Handler {
   Loop* loop_;
   PeerFetcher* fetcher_ = nullptr;
   const RegistryFilters* filters_ = nullptr;
-  const cluster::PeerAuth* auth_ = nullptr;
+  const auth::PeerAuth* auth_ = nullptr;
   index::Index* index_;
   index::Syncer* syncer_;
   containerd::ContainerdClient* client_;

@@ -60,7 +60,7 @@ class PeerFetch {
 
  private:
   struct Attempt {
-    Peer peer;
+    cluster::Provider peer;
     std::unique_ptr<http::ClientExchange> exchange;
     uint64_t started_ms = 0;
     bool head_seen = false;
@@ -70,7 +70,7 @@ class PeerFetch {
   };
   class Source;
 
-  void OnPeers(std::vector<Peer> peers);
+  void OnPeers(std::vector<cluster::Provider> peers);
   // Starts the next attempt (hedge or replacement). False when no attempt can start.
   bool Launch();
   void ArmHedge();
@@ -101,7 +101,7 @@ class PeerFetch {
   std::optional<std::string> client_range_;
   std::string registry_;
 
-  std::vector<Peer> peers_;
+  std::vector<cluster::Provider> peers_;
   size_t next_peer_ = 0;
   int attempts_started_ = 0;
   std::vector<std::unique_ptr<Attempt>> attempts_;
@@ -188,13 +188,13 @@ void PeerFetch::Start() {
     });
     return;
   }
-  fetcher_->directory_->FindPeers(key_, [this, alive = alive_](std::vector<Peer> peers) {
+  fetcher_->locator_->FindProviders(key_, [this, alive = alive_](std::vector<cluster::Provider> peers) {
     if (!*alive || finished_) return;
     OnPeers(std::move(peers));
   });
 }
 
-void PeerFetch::OnPeers(std::vector<Peer> peers) {
+void PeerFetch::OnPeers(std::vector<cluster::Provider> peers) {
   if (finished_) return;
   peers_ = std::move(peers);
   if (peers_.empty()) {
@@ -208,7 +208,7 @@ bool PeerFetch::Launch() {
   if (peers_.empty() || attempts_started_ >= fetcher_->options_.max_attempts) return false;
   // Prefer peers not tried yet; after every peer had its turn, go round again (a peer that broke
   // once may well serve a resume).
-  Peer peer = peers_[next_peer_ % peers_.size()];
+  cluster::Provider peer = peers_[next_peer_ % peers_.size()];
   ++next_peer_;
   ++attempts_started_;
 
@@ -221,7 +221,7 @@ bool PeerFetch::Launch() {
   // Manifests are always fetched whole, also for HEAD: a digest can only be checked on bytes.
   request.method = (head_request_ && !is_manifest_) ? "HEAD" : "GET";
   request.host = peer.address;
-  request.port = peer.port;
+  request.port = peer.registry_port;
   request.target = peer_target_;
   request.headers.push_back({"X-Spegel-Mirrored", "true"});
   request.headers.push_back({"User-Agent", "spegel"});
@@ -235,8 +235,8 @@ bool PeerFetch::Launch() {
   if (!fetcher_->options_.authorization.empty()) {
     request.headers.push_back({"Authorization", fetcher_->options_.authorization});
   }
-  if (auto auth = fetcher_->auth_.Sign(request.method, request.target, "", cluster::UnixSeconds())) {
-    request.headers.push_back({std::string(cluster::kAuthHeader), *auth});
+  if (auto auth = fetcher_->auth_.Sign(request.method, request.target, "", auth::UnixSeconds())) {
+    request.headers.push_back({std::string(auth::kAuthHeader), *auth});
   }
 
   http::ClientOptions options;
@@ -273,7 +273,7 @@ void PeerFetch::ArmHedge() {
 }
 
 void PeerFetch::DropAttempt(Attempt* attempt, bool report, std::string_view why) {
-  if (report) fetcher_->directory_->ReportBadPeer(attempt->peer, why);
+  if (report) fetcher_->locator_->ReportBadProvider(attempt->peer, why);
   LOG_DEBUG("peer fetch: attempt failed")
       .Str("key", key_)
       .Str("peer", attempt->peer.node_id)
@@ -407,7 +407,7 @@ void PeerFetch::StartBlobResponse(Attempt* attempt, const http::ClientResponse&,
     // An empty blob: verify now (nothing to stream).
     if (oci::Digest::FromSha256(hasher_.Finish()) != *digest_) {
       ++fetcher_->stats_.digest_mismatches;
-      fetcher_->directory_->ReportBadPeer(attempt->peer, "empty body does not match digest");
+      fetcher_->locator_->ReportBadProvider(attempt->peer, "empty body does not match digest");
       answered_ = false;
       DropAttempt(attempt, false, "digest mismatch");
       AfterFailure();
@@ -647,9 +647,9 @@ void PeerFetch::Finish() {
   fetcher_->Finished(this);
 }
 
-PeerFetcher::PeerFetcher(Loop* loop, PeerDirectory* directory, cluster::PeerAuth auth,
+PeerFetcher::PeerFetcher(Loop* loop, cluster::ContentLocator* locator, auth::PeerAuth auth,
                          PeerFetchOptions options)
-    : loop_(loop), directory_(directory), auth_(std::move(auth)), options_(options) {}
+    : loop_(loop), locator_(locator), auth_(std::move(auth)), options_(options) {}
 
 PeerFetcher::~PeerFetcher() {
   *alive_ = false;

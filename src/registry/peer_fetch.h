@@ -1,7 +1,7 @@
 // PeerFetcher: serves a registry request this node cannot answer from its own content store by
 // proxying it from another node that has the content.
 //
-//   local miss ──▶ PeerDirectory::FindPeers(key)  (bounded by the directory's resolve budget)
+//   local miss ──▶ ContentLocator::FindProviders(key)  (bounded by the locator's resolve budget)
 //                     │ none ──▶ 404 at once, so containerd goes to the next host / upstream
 //                     ▼
 //              attempt on peer 1 ──(no head within the hedge delay)──▶ attempt on peer 2
@@ -38,7 +38,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cluster/peer_auth.h"
+#include "auth/peer_auth.h"
+#include "cluster/content_locator.h"
 #include "http/client.h"
 #include "http/handler.h"
 #include "loop/loop.h"
@@ -46,23 +47,6 @@
 #include "registry/route.h"
 
 namespace spegel::registry {
-
-struct Peer {
-  std::string node_id;
-  std::string address;  // IP literal.
-  uint16_t port = 0;    // The peer's registry port.
-};
-
-// Where content can be found. Implemented by the cluster wiring (router lookups).
-class PeerDirectory {
- public:
-  virtual ~PeerDirectory() = default;
-  // Providers of `key` (a digest string or "registry/repo:tag"), best first, never this node.
-  // `done` runs once on the loop thread, never inline, within the directory's own budget.
-  virtual void FindPeers(const std::string& key, std::function<void(std::vector<Peer>)> done) = 0;
-  // `peer` failed or served wrong bytes: avoid it for a while.
-  virtual void ReportBadPeer(const Peer& peer, std::string_view why) = 0;
-};
 
 struct PeerFetchOptions {
   uint64_t connect_timeout_ms = 300;
@@ -95,8 +79,8 @@ class PeerFetcher {
   static constexpr uint64_t kMinHedgeMs = 5;
   static constexpr uint64_t kMaxHedgeMs = 500;
 
-  // `loop` and `directory` must outlive the fetcher.
-  PeerFetcher(Loop* loop, PeerDirectory* directory, cluster::PeerAuth auth,
+  // `loop` and `locator` must outlive the fetcher.
+  PeerFetcher(Loop* loop, cluster::ContentLocator* locator, auth::PeerAuth auth,
               PeerFetchOptions options = {});
   ~PeerFetcher();
   PeerFetcher(const PeerFetcher&) = delete;
@@ -117,8 +101,8 @@ class PeerFetcher {
   void Finished(PeerFetch* fetch);  // Deletes `fetch` in a later loop turn.
 
   Loop* loop_;
-  PeerDirectory* directory_;
-  cluster::PeerAuth auth_;
+  cluster::ContentLocator* locator_;
+  auth::PeerAuth auth_;
   PeerFetchOptions options_;
   PeerFetchStats stats_;
   std::unordered_map<PeerFetch*, std::unique_ptr<PeerFetch>> fetches_;

@@ -72,7 +72,7 @@ class CountingHandler : public http::Handler {
 
 // One node's router side on 127.0.0.1:<port>, as the node wiring builds it.
 struct Node {
-  Node(Loop* l, const std::string& id, PeerAuth auth = {}, uint16_t registry_port = 5000)
+  Node(Loop* l, const std::string& id, auth::PeerAuth auth = {}, uint16_t registry_port = 5000)
       : loop(l),
         scheduler(l),
         membership(&scheduler, id),
@@ -122,7 +122,7 @@ struct Node {
 
 // The calling side: a transport of a node that has no service of its own.
 struct Caller {
-  Caller(Loop* l, const std::string& id, PeerAuth auth = {}, uint16_t registry_port = 6000)
+  Caller(Loop* l, const std::string& id, auth::PeerAuth auth = {}, uint16_t registry_port = 6000)
       : loop(l), transport(l, &self, std::move(auth)) {
     self.node_id = id;
     self.incarnation = 3;
@@ -426,10 +426,10 @@ TEST_CASE("router service: hello makes the sender a member at its socket address
 TEST_CASE("router service: with a peer secret, unsigned requests get 401 and signed ones pass") {
   Loop loop;
   {
-    Node owner(&loop, "owner", PeerAuth(kSecret));
+    Node owner(&loop, "owner", auth::PeerAuth(kSecret));
     Caller unsigned_client(&loop, "nosig");
-    Caller wrong(&loop, "wrong", PeerAuth("another secret, also 32 bytes..."));
-    Caller signed_client(&loop, "client", PeerAuth(kSecret));
+    Caller wrong(&loop, "wrong", auth::PeerAuth("another secret, also 32 bytes..."));
+    Caller signed_client(&loop, "client", auth::PeerAuth(kSecret));
     AnnounceBatch batch;
     batch.add = {kKey};
 
@@ -451,23 +451,23 @@ TEST_CASE("router service: with a peer secret, unsigned requests get 401 and sig
     CHECK(owner.membership.Find("client") != nullptr);
 
     // A signature is bound to its target: replayed on another key it is refused.
-    const PeerAuth auth(kSecret);
+    const auth::PeerAuth auth(kSecret);
     const std::string signed_target = "/cluster/v1/lookup?key=" + kKey;
-    auto header = auth.Sign("GET", signed_target, "", UnixSeconds());
+    auto header = auth.Sign("GET", signed_target, "", auth::UnixSeconds());
     REQUIRE(header.has_value());
-    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(kAuthHeader), *header}}, "") ==
+    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(auth::kAuthHeader), *header}}, "") ==
           200);
     CHECK(Raw(&loop, owner.port, "GET", "/cluster/v1/lookup?key=sha256:" + std::string(64, '0'),
-              {{std::string(kAuthHeader), *header}}, "") == 401);
+              {{std::string(auth::kAuthHeader), *header}}, "") == 401);
     // And to its body.
-    auto announce_sig = auth.Sign("POST", "/cluster/v1/announce", "ttl=1\n+a\n", UnixSeconds());
+    auto announce_sig = auth.Sign("POST", "/cluster/v1/announce", "ttl=1\n+a\n", auth::UnixSeconds());
     http::Headers tampered = AnnounceHeaders("client");
-    tampered.push_back({std::string(kAuthHeader), *announce_sig});
+    tampered.push_back({std::string(auth::kAuthHeader), *announce_sig});
     CHECK(Raw(&loop, owner.port, "POST", "/cluster/v1/announce", tampered, "ttl=1\n+b\n") == 401);
     CHECK(owner.router.HandleLookup("b").empty());
     // A stale signature.
-    auto stale = auth.Sign("GET", signed_target, "", UnixSeconds() - 3600);
-    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(kAuthHeader), *stale}}, "") ==
+    auto stale = auth.Sign("GET", signed_target, "", auth::UnixSeconds() - 3600);
+    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(auth::kAuthHeader), *stale}}, "") ==
           401);
     CHECK(owner.service.rejected() >= 8);
   }
@@ -571,7 +571,7 @@ TEST_CASE("router service: a silent owner times out; destroying the transport ca
     MemberInfo self{"client", 1, {}, 6000, 6001};
     PeerClientOptions options;
     options.lookup_timeout_ms = 200;
-    HttpRouterTransport transport(&loop, &self, PeerAuth(), options);
+    HttpRouterTransport transport(&loop, &self, auth::PeerAuth(), options);
     std::optional<Result<std::vector<Provider>>> out;
     transport.Lookup(owner, kKey, [&](Result<std::vector<Provider>> r) { out.emplace(std::move(r)); });
     REQUIRE(RunUntil(&loop, [&] { return out.has_value(); }, 3000));
@@ -581,7 +581,7 @@ TEST_CASE("router service: a silent owner times out; destroying the transport ca
   }
   {
     MemberInfo self{"client", 1, {}, 6000, 6001};
-    auto transport = std::make_unique<HttpRouterTransport>(&loop, &self, PeerAuth());
+    auto transport = std::make_unique<HttpRouterTransport>(&loop, &self, auth::PeerAuth());
     int calls = 0;
     transport->Lookup(owner, kKey, [&](Result<std::vector<Provider>>) { ++calls; });
     transport->Announce(owner, AnnounceBatch{{kKey}, {}, 0}, [&](Status) { ++calls; });

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "auth/basic_auth.h"
+
 namespace spegel::node {
 namespace {
 
@@ -148,7 +150,7 @@ TEST_CASE("RenderHostsToml: resolve off, no dial timeout, basic auth") {
   auto c = Config({"http://127.0.0.1:5001"}, {"http://127.0.0.1:5000", "http://[::1]:5000"});
   c.resolve_tags = false;
   c.dial_timeout = std::chrono::milliseconds(0);
-  c.authorization = BasicAuthorization("hello", "world");
+  c.authorization = auth::BasicAuthorization({"hello", "world"});
   CHECK(c.authorization == "Basic aGVsbG86d29ybGQ=");
   CHECK(Render(c) == kMark +
                          "server = 'http://127.0.0.1:5001'\n"
@@ -165,10 +167,10 @@ TEST_CASE("RenderHostsToml: resolve off, no dial timeout, basic auth") {
 }
 
 TEST_CASE("BasicAuthorization base64 padding") {
-  CHECK(BasicAuthorization("", "") == "Basic Og==");
-  CHECK(BasicAuthorization("a", "") == "Basic YTo=");
-  CHECK(BasicAuthorization("ab", "") == "Basic YWI6");
-  CHECK(BasicAuthorization("user", "") == "Basic dXNlcjo=");
+  CHECK(auth::BasicAuthorization({"", ""}) == "Basic Og==");
+  CHECK(auth::BasicAuthorization({"a", ""}) == "Basic YTo=");
+  CHECK(auth::BasicAuthorization({"ab", ""}) == "Basic YWI6");
+  CHECK(auth::BasicAuthorization({"user", ""}) == "Basic dXNlcjo=");
 }
 
 TEST_CASE("RenderHostsToml: existing host tables follow after a blank line") {

@@ -1,6 +1,7 @@
 #include "node/hosts_dir.h"
 
 #include <doctest/doctest.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,8 @@
 #include <map>
 #include <sstream>
 #include <string>
+
+#include "auth/basic_auth.h"
 
 namespace spegel::node {
 namespace {
@@ -284,7 +287,7 @@ TEST_CASE("ReadBasicAuthorization") {
   Write(tmp.path / "username", "hello\n");
   auto user_only = ReadBasicAuthorization(tmp.path.string());
   REQUIRE(user_only.ok());
-  CHECK(*user_only == BasicAuthorization("hello", ""));
+  CHECK(*user_only == auth::BasicAuthorization({"hello", ""}));
 
   Write(tmp.path / "password", "world\r\n");
   auto both = ReadBasicAuthorization(tmp.path.string());

@@ -118,7 +118,7 @@ class PeerHandler : public http::Handler {
   uint64_t break_after = 0;
   int break_requests = 1 << 30;  // kBreak applies to this many requests, then kServe.
   size_t chunk = 16 * 1024;
-  cluster::PeerAuth auth;        // When enabled, requests must be signed (else 401).
+  auth::PeerAuth auth;        // When enabled, requests must be signed (else 401).
   std::map<std::string, Content> content;
 
   int requests = 0;
@@ -138,8 +138,8 @@ class PeerHandler : public http::Handler {
       all_mirrored = false;
     }
     if (auth.enabled() && !auth.Verify(request.method_name(), request.target(), request.body(),
-                                       request.Header(cluster::kAuthHeader),
-                                       cluster::UnixSeconds())
+                                       request.Header(auth::kAuthHeader),
+                                       auth::UnixSeconds())
                                .ok()) {
       ++unauthorized;
       writer.Respond(401, {}, "unauthorized\n");
@@ -190,22 +190,26 @@ class PeerHandler : public http::Handler {
   }
 };
 
-// Answers FindPeers with `peers` after `delay_ms` (a Timer), and records ReportBadPeer calls.
-class FakeDirectory : public PeerDirectory {
+// Answers FindProviders with `peers` after `delay_ms` (a Timer), and records ReportBadProvider
+// calls.
+class FakeDirectory : public cluster::ContentLocator {
  public:
   explicit FakeDirectory(Loop* loop) : loop_(loop) {}
-  std::vector<Peer> peers;
+  std::vector<cluster::Provider> peers;
   uint64_t delay_ms = 2;
   std::vector<std::string> keys;  // Every key asked for.
   std::vector<std::string> bad;   // node ids reported.
 
-  void FindPeers(const std::string& key, std::function<void(std::vector<Peer>)> done) override {
+  void FindProviders(const std::string& key,
+                     std::function<void(std::vector<cluster::Provider>)> done) override {
     keys.push_back(key);
     auto timer = std::make_unique<Timer>(loop_);
     timer->Start(delay_ms, 0, [this, done = std::move(done)] { done(peers); });
     timers_.push_back(std::move(timer));
   }
-  void ReportBadPeer(const Peer& peer, std::string_view) override { bad.push_back(peer.node_id); }
+  void ReportBadProvider(const cluster::Provider& peer, std::string_view) override {
+    bad.push_back(peer.node_id);
+  }
   void DropTimers() { timers_.clear(); }
   int BadCount(const std::string& id) const {
     return static_cast<int>(std::count(bad.begin(), bad.end(), id));
@@ -253,7 +257,7 @@ struct Reply {
 
 class Env {
  public:
-  explicit Env(PeerFetchOptions options = {}, cluster::PeerAuth auth = {}) {
+  explicit Env(PeerFetchOptions options = {}, auth::PeerAuth auth = {}) {
     fetcher = std::make_unique<PeerFetcher>(&loop, &directory, std::move(auth), options);
     front_handler.fetcher = fetcher.get();
     front = std::make_unique<http::Server>(&loop, &front_handler);
@@ -286,7 +290,7 @@ class Env {
     auto bound = p->server->Listen(*address);
     REQUIRE(bound.ok());
     p->port = *bound;
-    directory.peers.push_back(Peer{node_id, "127.0.0.1", p->port});
+    directory.peers.push_back(cluster::Provider{node_id, "127.0.0.1", p->port});
     peers.push_back(std::move(p));
     return peers.back()->handler;
   }
@@ -520,7 +524,7 @@ TEST_CASE("peer fetch: a peer that never answers is hedged to the next one") {
 TEST_CASE("peer fetch: a peer that accepts and never reads is hedged, for a manifest too") {
   Env env;
   SilentListener silent;
-  env.directory.peers.push_back(Peer{"silent", "127.0.0.1", silent.port()});
+  env.directory.peers.push_back(cluster::Provider{"silent", "127.0.0.1", silent.port()});
   const std::string digest = env.AddManifest("v2", 10);
   PeerHandler& good = env.AddPeer("good");
   Reply r = env.Call("GET", ManifestTarget("v2"));
@@ -537,8 +541,8 @@ TEST_CASE("peer fetch: every peer silent ends in a 404 within the head timeout, 
   options.blob_head_timeout_ms = 300;
   Env env(options);
   SilentListener a, b;
-  env.directory.peers.push_back(Peer{"a", "127.0.0.1", a.port()});
-  env.directory.peers.push_back(Peer{"b", "127.0.0.1", b.port()});
+  env.directory.peers.push_back(cluster::Provider{"a", "127.0.0.1", a.port()});
+  env.directory.peers.push_back(cluster::Provider{"b", "127.0.0.1", b.port()});
   const std::string digest = env.AddBlob(10, 11);
   Reply r = env.Call("GET", BlobTarget(digest));
   REQUIRE(r.ok());
@@ -839,17 +843,17 @@ TEST_CASE("peer fetch: destroying the fetcher mid-stream leaves the server to ab
 
 TEST_CASE("peer fetch: requests to peers are signed when a peer secret is set") {
   const std::string secret = "0123456789abcdef0123456789abcdef";
-  Env env({}, cluster::PeerAuth(secret));
+  Env env({}, auth::PeerAuth(secret));
   const std::string digest = env.AddBlob(4096, 26);
   PeerHandler& peer = env.AddPeer("p1");
-  peer.auth = cluster::PeerAuth(secret);
+  peer.auth = auth::PeerAuth(secret);
   Reply r = env.Call("GET", BlobTarget(digest));
   REQUIRE(r.ok());
   CHECK(r.status() == 200);
   CHECK(r.body() == env.Bytes(digest));
   CHECK(peer.unauthorized == 0);
   // A peer with another secret refuses: the fetch does not get the bytes.
-  peer.auth = cluster::PeerAuth("another secret of 32 bytes......");
+  peer.auth = auth::PeerAuth("another secret of 32 bytes......");
   Reply refused = env.Call("GET", BlobTarget(digest));
   REQUIRE(refused.ok());
   CHECK(refused.status() == 404);

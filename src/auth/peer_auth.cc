@@ -1,4 +1,4 @@
-#include "cluster/peer_auth.h"
+#include "auth/peer_auth.h"
 
 #include <chrono>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include "oci/sha256.h"
 
-namespace spegel::cluster {
+namespace spegel::auth {
 namespace {
 
 constexpr size_t kMinSecretBytes = 16;
@@ -120,4 +120,4 @@ Status PeerAuth::Verify(std::string_view method, std::string_view target, std::s
   return Status::Ok();
 }
 
-}  // namespace spegel::cluster
+}  // namespace spegel::auth

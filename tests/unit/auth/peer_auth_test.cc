@@ -1,4 +1,4 @@
-#include "cluster/peer_auth.h"
+#include "auth/peer_auth.h"
 
 #include <doctest/doctest.h>
 
@@ -8,7 +8,7 @@
 
 #include <unistd.h>
 
-namespace spegel::cluster {
+namespace spegel::auth {
 
 TEST_CASE("HMAC-SHA256 matches RFC 4231 test vectors") {
   // Test case 1: key = 0x0b * 20, data = "Hi There".
@@ -67,4 +67,4 @@ TEST_CASE("secret files") {
   CHECK_FALSE(PeerAuth::FromFile(path).ok());
 }
 
-}  // namespace spegel::cluster
+}  // namespace spegel::auth

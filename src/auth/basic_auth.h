@@ -23,7 +23,7 @@
 #include "base/status.h"
 #include "http/handler.h"
 
-namespace spegel::metrics {
+namespace spegel::auth {
 
 struct Credentials {
   std::string username;
@@ -65,4 +65,4 @@ class AuthHandler : public http::Handler {
   Credentials credentials_;
 };
 
-}  // namespace spegel::metrics
+}  // namespace spegel::auth

@@ -1,4 +1,4 @@
-#include "metrics/basic_auth.h"
+#include "auth/basic_auth.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace spegel::metrics {
+namespace spegel::auth {
 namespace {
 
 constexpr size_t kMaxSecretBytes = 4096;
@@ -170,4 +170,4 @@ std::string BasicAuthorization(const Credentials& credentials) {
   return "Basic " + EncodeBase64(credentials.username + ":" + credentials.password);
 }
 
-}  // namespace spegel::metrics
+}  // namespace spegel::auth

@@ -1,4 +1,4 @@
-#include "metrics/basic_auth.h"
+#include "auth/basic_auth.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include "fakes/fake_writer.h"
 #include "http/request_parser.h"
 
-namespace spegel::metrics {
+namespace spegel::auth {
 namespace {
 
 namespace fs = std::filesystem;
@@ -167,4 +167,4 @@ TEST_CASE("basic auth: /v2 needs credentials, probes and other paths do not") {
 }
 
 }  // namespace
-}  // namespace spegel::metrics
+}  // namespace spegel::auth

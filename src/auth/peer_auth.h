@@ -21,7 +21,7 @@
 
 #include "base/status.h"
 
-namespace spegel::cluster {
+namespace spegel::auth {
 
 inline constexpr std::string_view kAuthHeader = "X-Spegel-Auth";
 
@@ -57,4 +57,4 @@ std::string HmacSha256Hex(std::string_view key, std::string_view message);
 // Seconds since the epoch (wall clock).
 int64_t UnixSeconds();
 
-}  // namespace spegel::cluster
+}  // namespace spegel::auth
