@@ -96,13 +96,7 @@ class NodeContainerd(itcontainerd.Containerd):
         for url in (server, *mirrors):
             if not re.match(r"http://(127\.0\.0\.1|10\.213\.\d+\.\d+)(:\d+)?$", url):
                 raise util.HarnessError(f"refusing registry URL {url}")
-        lines = [f'server = "{server}"', ""]
-        for m in (mirrors or (server,)):
-            lines += [f'[host."{m}"]', '  capabilities = ["pull", "resolve"]', ""]
-        d = os.path.join(self.certs_d, host)
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "hosts.toml"), "w") as f:
-            f.write("\n".join(lines))
+        self.write_hosts(host, server, mirrors or (server,))
 
 
 class NodeSpegel(itdaemon.ManagedDaemon):

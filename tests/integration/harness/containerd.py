@@ -22,6 +22,13 @@ START_TIMEOUT = 10.0
 _IMAGE_LINE = re.compile(r"^(?P<name>.*?)\s+(?P<type>application/\S+)\s+(?P<digest>sha256:[0-9a-f]{64})\s")
 
 
+def _require_loopback(urls):
+    """Raises HarnessError unless every URL is loopback (tests never send traffic elsewhere)."""
+    for url in urls:
+        if not url.startswith(("http://127.0.0.1", "http://[::1]", "http://localhost")):
+            raise util.HarnessError(f"refusing non-loopback registry URL {url}")
+
+
 # Default of Containerd(registry_config_path=...): the fixture's own certs.d.
 CERTS_D = object()
 
@@ -193,18 +200,8 @@ state = "{self.state}"
         `server` defaults to http://<host>; every URL must be loopback (tests never leave it).
         """
         server = server or f"http://{host}"
-        for url in (server, *mirrors):
-            if not url.startswith(("http://127.0.0.1", "http://[::1]", "http://localhost")):
-                raise util.HarnessError(f"refusing non-loopback registry URL {url}")
-        lines = [f'server = "{server}"', ""]
-        for m in mirrors:
-            lines += [f'[host."{m}"]', '  capabilities = ["pull", "resolve"]', ""]
-        d = os.path.join(self.certs_d, host)
-        os.makedirs(d, exist_ok=True)
-        path = os.path.join(d, "hosts.toml")
-        with open(path, "w") as f:
-            f.write("\n".join(lines))
-        return path
+        _require_loopback((server, *mirrors))
+        return self.write_hosts(host, server, mirrors)
 
     def write_hosts_toml_strict(self, host, server, mirrors=()):
         """Like write_hosts_toml, but the file always has a [host] table, so containerd 1.6
@@ -215,11 +212,14 @@ state = "{self.state}"
         is https://registry-1.docker.io, which tests must never reach. Here the upstream is
         listed as the last [host] (pull+resolve) as well as `server`. Loopback URLs only.
         """
-        for url in (server, *mirrors):
-            if not url.startswith(("http://127.0.0.1", "http://[::1]", "http://localhost")):
-                raise util.HarnessError(f"refusing non-loopback registry URL {url}")
+        _require_loopback((server, *mirrors))
+        return self.write_hosts(host, server, (*mirrors, server))
+
+    def write_hosts(self, host, server, hosts):
+        """Writes certs.d/<host>/hosts.toml: `server`, then one [host] table (pull+resolve) for
+        each URL in `hosts`, in order; returns its path. The caller has checked the URLs."""
         lines = [f'server = "{server}"', ""]
-        for m in (*mirrors, server):
+        for m in hosts:
             lines += [f'[host."{m}"]', '  capabilities = ["pull", "resolve"]', ""]
         d = os.path.join(self.certs_d, host)
         os.makedirs(d, exist_ok=True)
