@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "cluster/announcer.h"
 #include "cluster/cluster_node.h"
 #include "auth/peer_auth.h"
 #include "cli/configuration_options.h"
@@ -246,14 +247,13 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
   if (metrics_handler) metrics_handler->SetCluster(&cluster_node);
   spegel_metrics.WatchCluster([&cluster_node] { return cluster_node.member_count(); },
                               &peer_fetcher.stats());
-  // The announced keys follow the index: checked a few times a second, sent when it changed.
-  Timer key_feed(&loop);
-  uint64_t announced_generation = ~uint64_t{0};
-  key_feed.Start(0, 200, [&] {
-    if (index.generation() == announced_generation) return;
-    announced_generation = index.generation();
-    cluster_node.SetLocalKeys(registry::AnnouncedKeys(index, *filters));
-  });
+  // The announced keys follow the index's changes: syncer → index → announcer → router.
+  cluster::Announcer announcer(
+      [&filters](const index::ImageWalk& image) { return filters->AllowsImage(image); },
+      [&cluster_node](const std::vector<std::string>& add, const std::vector<std::string>& remove) {
+        cluster_node.UpdateLocalKeys(add, remove);
+      });
+  index.SetListener(&announcer);
 
   LOG_INFO("spegel registry started")
       .Str("version", SPEGEL_VERSION)
@@ -275,7 +275,7 @@ int RunRegistry(const spegel::cli::RegistryOptions& options) {
     shutting_down = true;
     LOG_INFO("shutting down");
     syncer.Stop();
-    key_feed.Stop();
+    index.SetListener(nullptr);
     // Both servers and the cluster drain; the loop stops when the last one is done.
     auto pending = std::make_shared<int>(metrics_server ? 3 : 2);
     auto one_done = [&, pending] {

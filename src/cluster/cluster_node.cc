@@ -154,9 +154,10 @@ void ClusterNode::StaticRound() {
   bootstrapper_->SetSeeds(MemberSource::kStatic, options_.static_peers);
 }
 
-void ClusterNode::SetLocalKeys(const std::vector<std::string>& keys) {
+void ClusterNode::UpdateLocalKeys(const std::vector<std::string>& add,
+                                  const std::vector<std::string>& remove) {
   if (stopping_) return;
-  router_->SetLocalKeys(keys);
+  router_->UpdateLocalKeys(add, remove);
 }
 
 void ClusterNode::FindProviders(const std::string& key,

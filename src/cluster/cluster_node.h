@@ -1,8 +1,8 @@
 // ClusterNode: this node's part of the cluster. It owns the membership and its three sources
 // (mDNS agent, DNS discovery, static peers — each optional; none is needed to be ready: a single
 // node is a working cluster), the router (announce / lookup), the router API server on
-// --router-addr and its client. The registry asks it for providers (ContentLocator); main feeds it
-// the local keys.
+// --router-addr and its client. The registry asks it for providers (ContentLocator); the
+// Announcer feeds it the changes of the local keys.
 //
 //   mDNS beacons ───────────────┐
 //   DNS answers ──▶ Bootstrapper ├─▶ Membership ──listener──▶ Router ◀──▶ HttpRouterTransport
@@ -63,8 +63,9 @@ class ClusterNode : public ContentLocator {
   // DNS, closes the router server. `done` runs on the loop thread, never inline.
   void Stop(std::function<void()> done);
 
-  // The keys this node provides (digests and tag keys, already filtered): the whole set.
-  void SetLocalKeys(const std::vector<std::string>& keys);
+  // A change of the keys this node provides (digests and tag keys, already filtered): the
+  // Announcer's sink. Ignored once stopping (the keys are being withdrawn).
+  void UpdateLocalKeys(const std::vector<std::string>& add, const std::vector<std::string>& remove);
 
   // ContentLocator: router lookups within --mirror-resolve-timeout; a bad provider is avoided
   // as a failed member.

@@ -1,6 +1,7 @@
 #include "index/index.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "base/json_escape.h"
 
@@ -38,16 +39,36 @@ void Index::DropWalkRefs(const ImageWalk& walk) {
   }
 }
 
-void Index::Reset(std::vector<ImageWalk> walks) {
-  ++generation_;
-  images_.clear();
-  blobs_.clear();
-  tags_.clear();
-  for (auto& walk : walks) PutImage(std::move(walk));
+std::vector<std::string_view> KeysOf(const ImageWalk& walk) {
+  std::vector<std::string_view> keys;
+  keys.reserve(walk.blobs.size() + 1);
+  if (walk.tag_key) keys.push_back(*walk.tag_key);
+  for (const auto& [digest, info] : walk.blobs) keys.push_back(digest.str());
+  return keys;
 }
 
-void Index::PutImage(ImageWalk walk) {
-  ++generation_;
+void Index::Diff(const ImageWalk* before, const ImageWalk* after,
+                 std::vector<ImageKeyChange>* changes) {
+  std::vector<std::string_view> old_keys =
+      before ? KeysOf(*before) : std::vector<std::string_view>();
+  std::vector<std::string_view> new_keys =
+      after ? KeysOf(*after) : std::vector<std::string_view>();
+  std::sort(old_keys.begin(), old_keys.end());
+  std::sort(new_keys.begin(), new_keys.end());
+  ImageKeyChange change;
+  change.image = after ? after : before;
+  std::set_difference(new_keys.begin(), new_keys.end(), old_keys.begin(), old_keys.end(),
+                      std::back_inserter(change.added));
+  std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(),
+                      std::back_inserter(change.removed));
+  if (!change.added.empty() || !change.removed.empty()) changes->push_back(std::move(change));
+}
+
+void Index::Notify(const std::vector<ImageKeyChange>& changes) {
+  if (listener_ != nullptr && !changes.empty()) listener_->OnKeysChanged(changes);
+}
+
+const ImageWalk& Index::Store(ImageWalk walk) {
   auto it = images_.find(walk.name);
   if (it != images_.end()) {
     DropWalkRefs(it->second);
@@ -64,7 +85,54 @@ void Index::PutImage(ImageWalk walk) {
   walk.blobs = std::move(unique);
   AddWalkRefs(walk);
   std::string name = walk.name;
-  images_.emplace(std::move(name), std::move(walk));
+  return images_.emplace(std::move(name), std::move(walk)).first->second;
+}
+
+void Index::Reset(std::vector<ImageWalk> walks) {
+  ++generation_;
+  // The old walks stay alive until the listener has seen what changed.
+  std::map<std::string, ImageWalk> old = std::move(images_);
+  images_.clear();
+  blobs_.clear();
+  tags_.clear();
+  // A name listed twice: the last walk wins, as if each were put in turn.
+  std::vector<bool> superseded(walks.size(), false);
+  {
+    std::unordered_map<std::string_view, size_t> last;
+    for (size_t i = 0; i < walks.size(); ++i) {
+      auto [it, inserted] = last.emplace(walks[i].name, i);
+      if (!inserted) {
+        superseded[it->second] = true;
+        it->second = i;
+      }
+    }
+  }
+  std::vector<ImageKeyChange> changes;
+  for (size_t i = 0; i < walks.size(); ++i) {
+    if (superseded[i]) continue;
+    const std::string name = walks[i].name;
+    const ImageWalk& stored = Store(std::move(walks[i]));
+    auto before = old.find(name);
+    Diff(before != old.end() ? &before->second : nullptr, &stored, &changes);
+  }
+  for (const auto& [name, walk] : old) {
+    if (images_.find(name) == images_.end()) Diff(&walk, nullptr, &changes);
+  }
+  Notify(changes);
+}
+
+void Index::PutImage(ImageWalk walk) {
+  ++generation_;
+  std::optional<ImageWalk> before;
+  if (listener_ != nullptr) {
+    auto it = images_.find(walk.name);
+    if (it != images_.end()) before = it->second;
+  }
+  const ImageWalk& stored = Store(std::move(walk));
+  if (listener_ == nullptr) return;
+  std::vector<ImageKeyChange> changes;
+  Diff(before ? &*before : nullptr, &stored, &changes);
+  Notify(changes);
 }
 
 bool Index::RemoveImage(const std::string& name) {
@@ -72,24 +140,31 @@ bool Index::RemoveImage(const std::string& name) {
   auto it = images_.find(name);
   if (it == images_.end()) return false;
   DropWalkRefs(it->second);
+  const ImageWalk removed = std::move(it->second);
   images_.erase(it);
   // Another image may carry the same tag key (e.g. "x:v1" and "x:v1@sha256:…").
   for (const auto& [other_name, walk] : images_) {
     if (walk.tag_key && tags_.find(*walk.tag_key) == tags_.end()) tags_[*walk.tag_key] = other_name;
   }
+  std::vector<ImageKeyChange> changes;
+  Diff(&removed, nullptr, &changes);
+  Notify(changes);
   return true;
 }
 
 bool Index::RemoveBlob(const oci::Digest& digest) {
   ++generation_;
   const bool known = blobs_.erase(digest) > 0;
+  std::vector<ImageKeyChange> changes;
   for (auto& [name, walk] : images_) {
     auto it = std::find_if(walk.blobs.begin(), walk.blobs.end(),
                            [&](const auto& b) { return b.first == digest; });
     if (it == walk.blobs.end()) continue;
     walk.blobs.erase(it);
     walk.absent.push_back(digest);
+    changes.push_back(ImageKeyChange{&walk, {}, {digest.str()}});  // Views the argument.
   }
+  Notify(changes);
   return known;
 }
 

@@ -6,6 +6,10 @@
 // The index is built from ImageWalks (one per containerd image record). A blob stays as long as
 // at least one walk lists it: deleting an image drops only the keys no remaining image references.
 //
+// Every mutation reports, at its end, the keys each image gained and lost (its tag key and the
+// digests of its present blobs) to one IndexListener: the announcer follows the index through
+// these deltas and never recomputes the whole key set.
+//
 // Threading: not thread-safe; owned by the loop thread. Pure data: no I/O, so it is unit-tested
 // directly. Invariant: for every digest d, blobs_[d].refs == number of walks whose `blobs`
 // contain d (each walk lists a digest at most once).
@@ -44,8 +48,35 @@ struct ImageWalk {
   std::vector<oci::Digest> absent;
 };
 
+// One image's part in a change of the index.
+struct ImageKeyChange {
+  // The image after the change; for a removed image, as it was. Valid during the callback only.
+  const ImageWalk* image = nullptr;
+  // Keys the image lists now and did not before, and keys it listed before and does not now.
+  // They view strings of the walks (or the removed digest); valid during the callback only.
+  std::vector<std::string_view> added;
+  std::vector<std::string_view> removed;
+};
+
+class IndexListener {
+ public:
+  virtual ~IndexListener() = default;
+  // Runs synchronously at the end of each mutation that changed the keys of at least one image,
+  // on the thread that mutated the index, with one entry per such image. Must not mutate the
+  // Index.
+  virtual void OnKeysChanged(const std::vector<ImageKeyChange>& changes) = 0;
+};
+
+// The keys an image contributes: its tag key (if it has one), then its present blobs' digests.
+// The views are valid while `walk` is unchanged.
+std::vector<std::string_view> KeysOf(const ImageWalk& walk);
+
 class Index {
  public:
+  // At most one listener (nullptr: none); it must outlive the Index or be unset first. Set it
+  // before the first mutation: changes before it are not replayed.
+  void SetListener(IndexListener* listener) { listener_ = listener; }
+
   // Replaces the whole content with `walks` (a full sync).
   void Reset(std::vector<ImageWalk> walks);
   // Adds or replaces the walk of `walk.name`.
@@ -80,7 +111,7 @@ class Index {
     for (const auto& [name, walk] : images_) fn(walk);
   }
 
-  // Changes on every mutation (for consumers that poll for changes, e.g. the announcer).
+  // Changes on every mutation.
   uint64_t generation() const { return generation_; }
   size_t image_count() const { return images_.size(); }
   size_t blob_count() const { return blobs_.size(); }
@@ -97,11 +128,18 @@ class Index {
   };
   void AddWalkRefs(const ImageWalk& walk);
   void DropWalkRefs(const ImageWalk& walk);
+  // Stores `walk` (replacing the walk of its name) and returns the stored copy.
+  const ImageWalk& Store(ImageWalk walk);
+  // Appends to `changes` what turning `before` into `after` (either may be null) did to the keys.
+  static void Diff(const ImageWalk* before, const ImageWalk* after,
+                   std::vector<ImageKeyChange>* changes);
+  void Notify(const std::vector<ImageKeyChange>& changes);
 
   std::map<std::string, ImageWalk> images_;                  // by image name
   std::unordered_map<oci::Digest, BlobEntry> blobs_;         // by digest
   std::map<std::string, std::string, std::less<>> tags_;     // tag key -> image name owning it
   uint64_t generation_ = 0;
+  IndexListener* listener_ = nullptr;
 };
 
 }  // namespace spegel::index

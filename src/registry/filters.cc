@@ -55,16 +55,8 @@ bool RegistryFilters::Allows(std::string_view reference) const {
   return true;
 }
 
-std::vector<std::string> AnnouncedKeys(const index::Index& index, const RegistryFilters& filters) {
-  std::vector<std::string> keys;
-  index.ForEachImage([&](const index::ImageWalk& walk) {
-    if (!filters.empty() && !filters.Allows(walk.tag_key ? *walk.tag_key : walk.name)) return;
-    if (walk.tag_key) keys.push_back(*walk.tag_key);
-    for (const auto& [digest, info] : walk.blobs) keys.push_back(digest.str());
-  });
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  return keys;
+bool RegistryFilters::AllowsImage(const index::ImageWalk& image) const {
+  return empty() || Allows(image.tag_key ? *image.tag_key : image.name);
 }
 
 }  // namespace spegel::registry

@@ -33,6 +33,9 @@ class RegistryFilters {
   bool Allows(std::string_view reference) const;
   // Whether requests for `registry` (a host[:port] as in ns=) are mirrored at all.
   bool AllowsRegistry(std::string_view registry) const;
+  // Whether an indexed image may be announced: Allows() of its tag key, or of its name when it
+  // has no tag (the announce policy).
+  bool AllowsImage(const index::ImageWalk& image) const;
   bool empty() const { return registries_.empty() && regexes_.empty(); }
 
  private:
@@ -41,8 +44,5 @@ class RegistryFilters {
   std::vector<std::string> regexes_;     // source text, for logs
 };
 
-// The routing keys this node announces: for every indexed image the filters allow (by its
-// name), its tag key and every blob digest; sorted, unique.
-std::vector<std::string> AnnouncedKeys(const index::Index& index, const RegistryFilters& filters);
 
 }  // namespace spegel::registry

@@ -2,6 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
 #include "oci/sha256.h"
 
 namespace spegel::index {
@@ -103,6 +108,84 @@ TEST_CASE("index: reset replaces everything and JSON lists it sorted") {
   CHECK(json.find("\"ref\":\"r/n:1\"") != std::string::npos);
   CHECK(json.find(D("ln").str()) != std::string::npos);
   CHECK(json.find("\"kind\":\"manifest\"") != std::string::npos);
+}
+
+// Records every OnKeysChanged batch and keeps the set of keys the index's images list, folded
+// from the deltas alone (per image), to compare with what the index holds.
+class RecordingListener : public IndexListener {
+ public:
+  void OnKeysChanged(const std::vector<ImageKeyChange>& changes) override {
+    ++batches;
+    for (const auto& c : changes) {
+      REQUIRE(c.image != nullptr);
+      auto& keys = by_image[c.image->name];
+      for (const auto& k : c.removed) CHECK(keys.erase(std::string(k)) == 1);
+      for (const auto& k : c.added) CHECK(keys.insert(std::string(k)).second);
+      if (keys.empty()) by_image.erase(c.image->name);
+    }
+  }
+  // What the index itself says each image lists.
+  static std::map<std::string, std::set<std::string>> Expected(const Index& index) {
+    std::map<std::string, std::set<std::string>> out;
+    index.ForEachImage([&](const ImageWalk& w) {
+      for (const auto& k : KeysOf(w)) out[w.name].insert(std::string(k));
+    });
+    return out;
+  }
+  int batches = 0;
+  std::map<std::string, std::set<std::string>> by_image;
+};
+
+TEST_CASE("index: every mutation reports the keys each image gained and lost") {
+  Index index;
+  RecordingListener listener;
+  index.SetListener(&listener);
+  index.PutImage(Walk("a", "ma", {"l1", "shared"}, "r/a:1"));
+  CHECK(listener.batches == 1);
+  CHECK(listener.by_image["a"] ==
+        std::set<std::string>{"r/a:1", D("ma").str(), D("l1").str(), D("shared").str()});
+  index.PutImage(Walk("b", "mb", {"shared"}));
+  index.PutImage(Walk("a", "ma2", {"l2", "shared"}, "r/a:1"));  // a replaced: m, l1 -> ma2, l2
+  CHECK(listener.by_image == RecordingListener::Expected(index));
+  CHECK(index.RemoveBlob(D("shared")));
+  CHECK(listener.by_image == RecordingListener::Expected(index));
+  CHECK(listener.by_image["b"] == std::set<std::string>{D("mb").str()});
+  CHECK(index.RemoveImage("a"));
+  CHECK(listener.by_image == RecordingListener::Expected(index));
+  CHECK(listener.by_image.count("a") == 0);
+  CHECK(listener.batches == 5);
+}
+
+TEST_CASE("index: a mutation that changes no keys reports nothing") {
+  Index index;
+  RecordingListener listener;
+  index.SetListener(&listener);
+  index.PutImage(Walk("a", "ma", {"l1"}, "r/a:1"));
+  index.PutImage(Walk("a", "ma", {"l1"}, "r/a:1"));  // the same walk again (an update event)
+  CHECK_FALSE(index.RemoveImage("nope"));
+  CHECK_FALSE(index.RemoveBlob(D("unknown")));
+  CHECK(listener.batches == 1);
+}
+
+TEST_CASE("index: a full sync reports one batch of per-image differences") {
+  Index index;
+  RecordingListener listener;
+  index.SetListener(&listener);
+  index.Reset({Walk("a", "ma", {"l1"}, "r/a:1"), Walk("b", "mb", {"l2"}, "r/b:1")});
+  CHECK(listener.batches == 1);
+  CHECK(listener.by_image == RecordingListener::Expected(index));
+  // The same content again: nothing changed, nothing reported.
+  index.Reset({Walk("b", "mb", {"l2"}, "r/b:1"), Walk("a", "ma", {"l1"}, "r/a:1")});
+  CHECK(listener.batches == 1);
+  // b changes, a goes, c comes; c is listed twice and the last walk wins.
+  index.Reset({Walk("b", "mb", {"l3"}, "r/b:1"), Walk("c", "mc", {"x"}),
+               Walk("c", "mc", {"l4"})});
+  CHECK(listener.batches == 2);
+  CHECK(listener.by_image == RecordingListener::Expected(index));
+  CHECK(listener.by_image.count("a") == 0);
+  CHECK(listener.by_image["c"] == std::set<std::string>{D("mc").str(), D("l4").str()});
+  index.Reset({});
+  CHECK(listener.by_image.empty());
 }
 
 }  // namespace
