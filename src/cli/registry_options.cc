@@ -19,6 +19,23 @@ http::ServerOptions RegistryOptions::ServerOptions() const {
   return o;
 }
 
+cluster::ClusterOptions RegistryOptions::ClusterOptions() const {
+  cluster::ClusterOptions o;
+  o.node_id = node_id;
+  o.router_address = router_address;
+  o.mdns_interfaces = mdns_interfaces;
+  o.mdns_port = static_cast<uint16_t>(mdns_port);
+  o.dns_domain = dns_bootstrap_domain;
+  o.dns_resolvers = dns_resolvers;
+  o.dns_interval_ms = static_cast<uint64_t>(dns_refresh_interval.count());
+  o.static_peers = static_peers;
+  o.replicas = static_cast<size_t>(routing_replicas);
+  o.resolve_timeout_ms = static_cast<uint64_t>(mirror_resolve_timeout.count());
+  o.announce_ttl_ms = static_cast<uint64_t>(announce_ttl.count());
+  o.member_ttl_ms = static_cast<uint64_t>(member_ttl.count());
+  return o;
+}
+
 Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& args,
                                              const EnvLookup& env, bool* help,
                                              std::string* usage) {
@@ -155,10 +172,9 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
     return Status::InvalidArgument("--node-id \"" + o.node_id +
                                    "\": use 1-63 of [A-Za-z0-9._-], not starting with . or -");
   }
-  if (auto filters = registry::RegistryFilters::Create(o.mirrored_registries, o.registry_filters);
-      !filters.ok()) {
-    return filters.status();
-  }
+  auto filters = registry::RegistryFilters::Create(o.mirrored_registries, o.registry_filters);
+  if (!filters.ok()) return filters.status();
+  o.filters = std::move(*filters);
   return o;
 }
 

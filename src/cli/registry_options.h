@@ -9,7 +9,9 @@
 #include "base/status.h"
 #include "cli/flags.h"
 #include "cli/preflight_options.h"
+#include "cluster/cluster_node.h"
 #include "http/server.h"
+#include "registry/filters.h"
 
 namespace spegel::cli {
 
@@ -56,11 +58,15 @@ struct RegistryOptions {
   std::chrono::milliseconds member_ttl{60000};
   std::vector<std::string> registry_filters;
   std::vector<std::string> mirrored_registries;
+  registry::RegistryFilters filters;  // mirrored_registries and registry_filters, built once
   std::string peer_secret_file;
   // Preflight: where Spegel's hosts.toml files are, containerd's config file, --skip-preflight.
   PreflightFlags preflight;
 
   http::ServerOptions ServerOptions() const;
+  // The cluster's options from these flags. The daemon fills in what only it knows: the bound
+  // registry port, the incarnation and the peer secret.
+  cluster::ClusterOptions ClusterOptions() const;
 };
 
 // Parses `args` (after "registry"). On --help, `*help` is set and `*usage` holds the text.

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "base/log.h"
+#include "base/numbers.h"
 
 namespace spegel::cluster {
 namespace {
@@ -55,26 +56,10 @@ std::string HostLabel(const std::string& node_id) {
   return "spegel-" + sanitized.substr(0, 47) + "-" + hash;  // 7 + 47 + 1 + 8 = 63
 }
 
-// Parses 1..20 decimal digits without overflow.
-bool ParseU64(std::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 20) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
+// TXT numbers: at most 20 digits (a 64-bit incarnation) and 5 for a port.
+bool ParseU64(std::string_view s, uint64_t* out) { return s.size() <= 20 && ParseDecimal(s, out); }
 
-bool ParsePort(std::string_view s, uint16_t* out) {
-  uint64_t v = 0;
-  if (s.size() > 5 || !ParseU64(s, &v) || v == 0 || v > 65535) return false;
-  *out = static_cast<uint16_t>(v);
-  return true;
-}
+bool ParseTxtPort(std::string_view s, uint16_t* out) { return s.size() <= 5 && ParsePort(s, out); }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return dns::NameEquals(a, b); }
 
@@ -291,11 +276,11 @@ MdnsProtocol::Outcome MdnsProtocol::Handle(std::string_view datagram, std::strin
       reject("TXT inc missing or invalid");
       continue;
     }
-    if (!has_registry || !ParsePort(registry, &info.registry_port)) {
+    if (!has_registry || !ParseTxtPort(registry, &info.registry_port)) {
       reject("TXT registry port missing or invalid");
       continue;
     }
-    if (!has_router || !ParsePort(router, &info.router_port)) {
+    if (!has_router || !ParseTxtPort(router, &info.router_port)) {
       reject("TXT router port missing or invalid");
       continue;
     }

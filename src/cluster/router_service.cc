@@ -3,9 +3,9 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "base/log.h"
+#include "base/numbers.h"
 
 namespace spegel::cluster {
 namespace {
@@ -14,20 +14,6 @@ constexpr std::string_view kAnnouncePath = "/cluster/v1/announce";
 constexpr std::string_view kLookupPath = "/cluster/v1/lookup";
 constexpr std::string_view kHelloPath = "/cluster/v1/hello";
 constexpr size_t kMaxHelloBytes = 4096;
-
-template <typename T>
-bool ParseNumber(std::string_view text, T* out) {
-  if (text.empty()) return false;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && p == text.data() + text.size();
-}
-
-bool ParsePort(std::string_view text, uint16_t* port) {
-  uint32_t value = 0;
-  if (!ParseNumber(text, &value) || value == 0 || value > 65535) return false;
-  *port = static_cast<uint16_t>(value);
-  return true;
-}
 
 // Splits `body` into lines ("\n" or "\r\n"); a final line without "\n" counts.
 template <typename Fn>
@@ -75,7 +61,7 @@ Result<MemberInfo> ParseHello(std::string_view body) {
     if (key == "id") {
       info.node_id = std::string(value);
     } else if (key == "inc") {
-      has_inc = ParseNumber(value, &info.incarnation);
+      has_inc = ParseDecimal(value, &info.incarnation);
       if (!has_inc) error = "bad inc";
     } else if (key == "registry") {
       if (!ParsePort(value, &info.registry_port)) error = "bad registry port";
@@ -111,7 +97,7 @@ Result<AnnounceBatch> ParseAnnounce(std::string_view body) {
   ForEachLine(body, [&](std::string_view line) {
     if (first) {
       first = false;
-      if (line.substr(0, 4) != "ttl=" || !ParseNumber(line.substr(4), &batch.ttl_ms)) {
+      if (line.substr(0, 4) != "ttl=" || !ParseDecimal(line.substr(4), &batch.ttl_ms)) {
         error = "announce must start with ttl=<ms>";
         return false;
       }

@@ -3,6 +3,8 @@
 #include <cassert>
 #include <limits>
 
+#include "base/numbers.h"
+
 namespace spegel::http {
 namespace {
 
@@ -19,14 +21,9 @@ std::string_view TrimOws(std::string_view s) {
 // Parses a non-empty run of decimal digits, saturating at kMax. False if `s` is empty or holds
 // anything but digits.
 bool ParseDigits(std::string_view s, int64_t* out) {
-  if (s.empty()) return false;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const int d = c - '0';
-    v = (v > (kMax - d) / 10) ? kMax : v * 10 + d;
-  }
-  *out = v;
+  if (!IsAllDigits(s)) return false;
+  uint64_t v = 0;
+  *out = ParseDecimal(s, &v) && v < static_cast<uint64_t>(kMax) ? static_cast<int64_t>(v) : kMax;
   return true;
 }
 

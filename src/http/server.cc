@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/numbers.h"
 
 namespace spegel::http {
 
@@ -94,17 +95,8 @@ Result<Address> ParseListenAddress(std::string_view text) {
                                      ": IPv6 addresses must be in brackets, e.g. \"[::1]:5000\"");
     }
   }
-  if (port_text.empty() || port_text.size() > 5) {
-    return Status::InvalidArgument(quoted + ": port must be a number from 0 to 65535");
-  }
-  uint32_t port = 0;
-  for (char c : port_text) {
-    if (c < '0' || c > '9') {
-      return Status::InvalidArgument(quoted + ": port must be a number from 0 to 65535");
-    }
-    port = port * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (port > 65535) {
+  uint64_t port = 0;
+  if (port_text.size() > 5 || !ParseDecimal(port_text, &port) || port > 65535) {
     return Status::InvalidArgument(quoted + ": port must be a number from 0 to 65535");
   }
   const std::string host_str(host);
@@ -800,10 +792,20 @@ Server::~Server() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
-Result<uint16_t> Server::Listen(const Address& address) {
-  if (listen_fd_ >= 0 || shutting_down_) {
-    return Status::FailedPrecondition("http server: Listen called twice");
+ListenSocket::~ListenSocket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+ListenSocket& ListenSocket::operator=(ListenSocket&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    port_ = other.port_;
   }
+  return *this;
+}
+
+Result<ListenSocket> ListenSocket::Bind(const Address& address, int backlog) {
   int family = address.storage.ss_family;
   Address bind_address = address;
   int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -834,7 +836,7 @@ Result<uint16_t> Server::Listen(const Address& address) {
     ::close(fd);
     return Status::Unavailable("http server: cannot bind " + address.ToString() + ": " + err);
   }
-  if (::listen(fd, options_.backlog) != 0) {
+  if (::listen(fd, backlog) != 0) {
     const std::string err = strerror(errno);
     ::close(fd);
     return Status::Unavailable("http server: cannot listen on " + address.ToString() + ": " +
@@ -843,18 +845,37 @@ Result<uint16_t> Server::Listen(const Address& address) {
   sockaddr_storage bound{};
   socklen_t bound_len = sizeof(bound);
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len);
-  port_ = bound.ss_family == AF_INET
-              ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
-              : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  ListenSocket socket;
+  socket.fd_ = fd;
+  socket.port_ = bound.ss_family == AF_INET
+                     ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
+                     : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  return socket;
+}
+
+Result<uint16_t> Server::Listen(const Address& address) {
+  if (listen_fd_ >= 0 || shutting_down_) {
+    return Status::FailedPrecondition("http server: Listen called twice");
+  }
+  auto socket = ListenSocket::Bind(address, options_.backlog);
+  if (!socket.ok()) return socket.status();
+  return Listen(std::move(*socket));
+}
+
+Result<uint16_t> Server::Listen(ListenSocket socket) {
+  if (listen_fd_ >= 0 || shutting_down_) {
+    return Status::FailedPrecondition("http server: Listen called twice");
+  }
+  if (!socket.valid()) return Status::InvalidArgument("http server: no listening socket");
   listen_poll_ = new uv_poll_t;
-  const int rc = uv_poll_init_socket(loop_->uv(), listen_poll_, fd);
+  const int rc = uv_poll_init_socket(loop_->uv(), listen_poll_, socket.fd());
   if (rc != 0) {
     delete listen_poll_;
     listen_poll_ = nullptr;
-    ::close(fd);
     return Status::Internal("http server: uv_poll_init_socket: " + std::string(uv_strerror(rc)));
   }
-  listen_fd_ = fd;
+  port_ = socket.port();
+  listen_fd_ = socket.Release();
   listen_poll_->data = this;
   HandleOpened();
   StartListenPoll();

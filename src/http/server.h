@@ -51,6 +51,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/block_pool.h"
@@ -106,6 +107,33 @@ struct ServerOptions {
   int backlog = 511;
 };
 
+// A bound, listening TCP socket that no Server serves yet: its owner learns the port (to build
+// the handler that needs it) before the Server exists. Move-only; closes the socket unless a
+// Server took it.
+class ListenSocket {
+ public:
+  ListenSocket() = default;
+  ~ListenSocket();
+  ListenSocket(ListenSocket&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), port_(other.port_) {}
+  ListenSocket& operator=(ListenSocket&& other) noexcept;
+  ListenSocket(const ListenSocket&) = delete;
+  ListenSocket& operator=(const ListenSocket&) = delete;
+
+  // socket(2) non-blocking, SO_REUSEADDR, bind(2), listen(2). Errors (Unavailable) name the
+  // address and the reason.
+  static Result<ListenSocket> Bind(const Address& address, int backlog = 511);
+
+  bool valid() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  uint16_t port() const { return port_; }  // The bound port (the chosen one for port 0).
+  int Release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
 class Connection;
 
 class Server {
@@ -117,9 +145,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens (SO_REUSEADDR). Returns the bound port (the chosen one when the address
-  // has port 0). Call at most once.
+  // Binds and listens (SO_REUSEADDR, options().backlog). Returns the bound port (the chosen one
+  // when the address has port 0). Call Listen at most once, in either form.
   Result<uint16_t> Listen(const Address& address);
+  // Serves a socket bound beforehand (ListenSocket::Bind); takes it. Returns its port.
+  Result<uint16_t> Listen(ListenSocket socket);
 
   // Stops accepting, closes idle connections, lets in-flight exchanges finish (their responses
   // carry `Connection: close`) for up to `deadline_ms`, then aborts the rest. `done` runs once,

@@ -41,8 +41,9 @@ std::string Seconds(double s) {
 
 MetricsHandler::MetricsHandler(Registry* registry, SpegelMetrics* metrics,
                                const index::Index* index, const index::Syncer* syncer,
-                               NodeInfo node)
-    : registry_(registry),
+                               NodeInfo node, cluster::ClusterNode* cluster)
+    : cluster_(cluster),
+      registry_(registry),
       metrics_(metrics),
       index_(index),
       syncer_(syncer),

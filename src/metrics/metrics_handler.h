@@ -37,13 +37,13 @@ struct NodeInfo {
 
 class MetricsHandler : public http::Handler {
  public:
+  // With `cluster` (cluster mode), /debug/members and /debug/routing describe it; it must
+  // outlive the handler.
   MetricsHandler(Registry* registry, SpegelMetrics* metrics, const index::Index* index,
-                 const index::Syncer* syncer, NodeInfo node);
+                 const index::Syncer* syncer, NodeInfo node,
+                 cluster::ClusterNode* cluster = nullptr);
 
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
-
-  // Cluster mode: /debug/members and /debug/routing describe the cluster. Must outlive this.
-  void SetCluster(cluster::ClusterNode* cluster) { cluster_ = cluster; }
 
   // The status page body (exposed for tests).
   std::string StatusPage() const;
@@ -55,7 +55,7 @@ class MetricsHandler : public http::Handler {
 
   void ClusterRouting(http::Request& request, http::ResponseWriter& writer);
 
-  cluster::ClusterNode* cluster_ = nullptr;
+  cluster::ClusterNode* cluster_;
   Registry* registry_;
   SpegelMetrics* metrics_;
   const index::Index* index_;

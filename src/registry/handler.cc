@@ -96,8 +96,14 @@ class GrpcBlobSource : public http::BodySource {
 }  // namespace
 
 RegistryHandler::RegistryHandler(Loop* loop, index::Index* index, index::Syncer* syncer,
-                                 containerd::ContainerdClient* client)
-    : loop_(loop), index_(index), syncer_(syncer), client_(client) {
+                                 containerd::ContainerdClient* client, ClusterMode cluster)
+    : loop_(loop),
+      fetcher_(cluster.fetcher),
+      filters_(cluster.filters),
+      auth_(cluster.auth),
+      index_(index),
+      syncer_(syncer),
+      client_(client) {
   for (int i = 0; i < 2; ++i) readers_.push_back(std::make_unique<Worker>("spegel-read"));
 }
 

@@ -40,24 +40,23 @@
 
 namespace spegel::registry {
 
+// Cluster mode: a local miss goes to `fetcher` (unless the request carries X-Spegel-Mirrored:
+// true — one hop only); requests for references `filters` refuse get 404; with a peer secret,
+// requests carrying X-Spegel-Mirrored must be signed (else 401). All must outlive the handler;
+// no fetcher = standalone (a miss is a 404).
+struct ClusterMode {
+  PeerFetcher* fetcher = nullptr;
+  const RegistryFilters* filters = nullptr;
+  const auth::PeerAuth* auth = nullptr;
+};
+
 class RegistryHandler : public http::Handler {
  public:
   RegistryHandler(Loop* loop, index::Index* index, index::Syncer* syncer,
-                  containerd::ContainerdClient* client);
+                  containerd::ContainerdClient* client, ClusterMode cluster = {});
   ~RegistryHandler() override;
 
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
-
-  // Cluster mode: a local miss goes to `fetcher` (unless the request carries
-  // X-Spegel-Mirrored: true — one hop only); requests for references `filters` refuse get 404;
-  // with a peer secret, requests carrying X-Spegel-Mirrored must be signed (else 401). All must
-  // outlive the handler; nullptr fetcher = standalone (a miss is a 404).
-  void SetCluster(PeerFetcher* fetcher, const RegistryFilters* filters,
-                  const auth::PeerAuth* auth) {
-    fetcher_ = fetcher;
-    filters_ = filters;
-    auth_ = auth;
-  }
 
  private:
   void Probe(http::Request& request, http::ResponseWriter& writer, bool ok);
@@ -73,9 +72,9 @@ class RegistryHandler : public http::Handler {
             std::string key, OciError error, std::string_view message);
 
   Loop* loop_;
-  PeerFetcher* fetcher_ = nullptr;
-  const RegistryFilters* filters_ = nullptr;
-  const auth::PeerAuth* auth_ = nullptr;
+  PeerFetcher* fetcher_;
+  const RegistryFilters* filters_;
+  const auth::PeerAuth* auth_;
   index::Index* index_;
   index::Syncer* syncer_;
   containerd::ContainerdClient* client_;

@@ -1,10 +1,10 @@
 #include "registry/peer_fetch.h"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 
 #include "base/log.h"
+#include "base/numbers.h"
 #include "http/range.h"
 #include "oci/media_types.h"
 #include "oci/sha256.h"
@@ -30,13 +30,9 @@ std::optional<std::pair<uint64_t, uint64_t>> ParseContentRange(std::string_view 
     return std::nullopt;
   }
   uint64_t first = 0, last = 0, size = 0;
-  auto parse = [](std::string_view s, uint64_t* out) {
-    if (s.empty()) return false;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-    return ec == std::errc() && p == s.data() + s.size();
-  };
-  if (!parse(v.substr(0, dash), &first) || !parse(v.substr(dash + 1, slash - dash - 1), &last) ||
-      !parse(v.substr(slash + 1), &size) || last < first || last >= size) {
+  if (!ParseDecimal(v.substr(0, dash), &first) ||
+      !ParseDecimal(v.substr(dash + 1, slash - dash - 1), &last) ||
+      !ParseDecimal(v.substr(slash + 1), &size) || last < first || last >= size) {
     return std::nullopt;
   }
   return std::make_pair(first, size);
