@@ -68,7 +68,7 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
 }
 
 ClusterNode::~ClusterNode() {
-  *alive_ = false;
+  liveness_.Revoke();
   // Order: sources and the router go before the membership and transport they point to.
   bootstrapper_.reset();
   router_.reset();
@@ -219,15 +219,15 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
              ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
   if (key.empty()) {
     out.append("}\n");
-    loop_->Post([alive = alive_, done = std::move(done), out = std::move(out)]() mutable {
-      if (*alive) done(std::move(out));
+    loop_->Post([alive = liveness_.token(), done = std::move(done), out = std::move(out)]() mutable {
+      if (alive.alive()) done(std::move(out));
     });
     return;
   }
   if (!IsValidRoutingKey(key)) {
     out.append(",\"error\":\"invalid key\"}\n");
-    loop_->Post([alive = alive_, done = std::move(done), out = std::move(out)]() mutable {
-      if (*alive) done(std::move(out));
+    loop_->Post([alive = liveness_.token(), done = std::move(done), out = std::move(out)]() mutable {
+      if (alive.alive()) done(std::move(out));
     });
     return;
   }
@@ -242,9 +242,9 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
   out.append("],\"local_entries\":");
   AppendProviders(&out, router_->HandleLookup(key));
   router_->Lookup(key, timeout_ms,
-                  [alive = alive_, done = std::move(done), out = std::move(out)](
+                  [alive = liveness_.token(), done = std::move(done), out = std::move(out)](
                       std::vector<Provider> providers) mutable {
-                    if (!*alive) return;
+                    if (!alive.alive()) return;
                     out.append(",\"providers\":");
                     AppendProviders(&out, providers);
                     out.append("}\n");
@@ -256,8 +256,8 @@ void ClusterNode::Stop(std::function<void()> done) {
   stopping_ = true;
   static_timer_.reset();
   if (!started_) {
-    loop_->Post([alive = alive_, done = std::move(done)] {
-      if (*alive) done();
+    loop_->Post([alive = liveness_.token(), done = std::move(done)] {
+      if (alive.alive()) done();
     });
     return;
   }

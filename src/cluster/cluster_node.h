@@ -29,6 +29,7 @@
 #include "cluster/router_service.h"
 #include "cluster/scheduler.h"
 #include "http/server.h"
+#include "loop/liveness.h"
 #include "loop/loop.h"
 
 namespace spegel::cluster {
@@ -107,7 +108,7 @@ class ClusterNode : public ContentLocator {
   std::unique_ptr<Timer> stop_timer_;
   bool started_ = false;
   bool stopping_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Liveness liveness_;
 };
 
 }  // namespace spegel::cluster

@@ -53,7 +53,7 @@ Router::Router(Scheduler* scheduler, Membership* membership, RouterTransport* tr
 }
 
 Router::~Router() {
-  alive_.reset();
+  liveness_.Revoke();
   lookups_.clear();
 }
 
@@ -219,10 +219,10 @@ void Router::SendBatch(const std::string& owner, PendingBatch batch) {
     ++stats_.announce_messages;
     stats_.keys_announced += piece->add.size();
     stats_.keys_withdrawn += piece->remove.size();
-    std::weak_ptr<char> alive = alive_;
+    Liveness::Token alive = liveness_.token();
     int failures = batch.failures;
     transport_->Announce(*member, *piece, [this, alive, owner, piece, failures](Status status) {
-      if (alive.expired()) return;
+      if (!alive.alive()) return;
       OnAnnounceDone(owner, *piece, failures, status);
     });
   }
@@ -618,12 +618,12 @@ void Router::Lookup(const std::string& key, uint64_t timeout_ms,
     ++stats_.lookups_timed_out;
     FinishLookup(id, {});
   });
-  std::weak_ptr<char> alive = alive_;
+  Liveness::Token alive = liveness_.token();
   for (const Member* m : remotes) {
     ++stats_.lookup_messages;
     std::string owner = m->info.node_id;
     transport_->Lookup(*m, key, [this, alive, id, owner](Result<std::vector<Provider>> answer) {
-      if (alive.expired()) return;
+      if (!alive.alive()) return;
       OnLookupAnswer(id, owner, std::move(answer));
     });
   }

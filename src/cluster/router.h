@@ -38,6 +38,7 @@
 #include "cluster/content_locator.h"
 #include "cluster/membership.h"
 #include "cluster/scheduler.h"
+#include "loop/liveness.h"
 
 namespace spegel::cluster {
 
@@ -204,8 +205,7 @@ class Router {
   uint64_t self_hash_;
   RouterOptions options_;
   RouterStats stats_;
-  // Callbacks hold a weak_ptr to this token and do nothing once the Router is gone.
-  std::shared_ptr<char> alive_ = std::make_shared<char>(0);
+  Liveness liveness_;  // Transport callbacks do nothing once the Router is gone.
 
   // Client side.
   std::unordered_map<std::string, LocalKey> local_;

@@ -383,7 +383,7 @@ Bootstrapper::Bootstrapper(Loop* loop, Membership* membership, HttpRouterTranspo
                            BootstrapOptions options)
     : loop_(loop), membership_(membership), transport_(transport), options_(options) {}
 
-Bootstrapper::~Bootstrapper() { *alive_ = false; }
+Bootstrapper::~Bootstrapper() { liveness_.Revoke(); }
 
 void Bootstrapper::SetSeeds(MemberSource source,
                             const std::vector<std::pair<std::string, uint16_t>>& seeds) {
@@ -416,8 +416,8 @@ void Bootstrapper::HelloSeed(MemberSource source, const std::string& ip, uint16_
   const std::string seed_key = ip + "|" + std::to_string(port);
   seeds_[seed_key].in_flight = true;
   ++in_flight_;
-  transport_->Hello(ip, port, [this, alive = alive_, source, seed_key](Result<MemberInfo> info) {
-    if (!*alive) return;
+  transport_->Hello(ip, port, [this, alive = liveness_.token(), source, seed_key](Result<MemberInfo> info) {
+    if (!alive.alive()) return;
     --in_flight_;
     SeedState& state = seeds_[seed_key];
     state.in_flight = false;

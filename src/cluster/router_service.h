@@ -34,6 +34,7 @@
 #include "cluster/router.h"
 #include "http/client.h"
 #include "http/handler.h"
+#include "loop/liveness.h"
 #include "loop/loop.h"
 
 namespace spegel::cluster {
@@ -146,7 +147,7 @@ class Bootstrapper {
   BootstrapOptions options_;
   std::map<std::string, SeedState> seeds_;  // by "ip|port"
   size_t in_flight_ = 0;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Liveness liveness_;
 };
 
 }  // namespace spegel::cluster

@@ -56,7 +56,7 @@ void Syncer::Start() {
 }
 
 void Syncer::Stop() {
-  *alive_ = false;
+  liveness_.Revoke();
   resync_timer_.Stop();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -76,21 +76,21 @@ void Syncer::SubscriberMain() {
       if (stopping_) return;
     }
     bool subscribed = false;
-    auto alive = alive_;
+    auto alive = liveness_.token();
     Status why = client_->Subscribe(
         [&] {
           subscribed = true;
           loop_->Post([this, alive, attempt] {
-            if (*alive) OnConnected(attempt);
+            if (alive.alive()) OnConnected(attempt);
           });
         },
         [&](const containerd::Event& event) {
           loop_->Post([this, alive, attempt, event] {
-            if (*alive) OnEvent(attempt, event);
+            if (alive.alive()) OnEvent(attempt, event);
           });
         });
     loop_->Post([this, alive, attempt, why] {
-      if (*alive) OnDisconnected(attempt, why);
+      if (alive.alive()) OnDisconnected(attempt, why);
     });
     if (subscribed) backoff = options_.backoff_min;
     std::unique_lock<std::mutex> lock(mu_);
@@ -130,7 +130,7 @@ void Syncer::RequestFullSync() {
   sync_again_ = false;
   replay_.clear();
   const uint64_t connection = connection_;
-  auto alive = alive_;
+  auto alive = liveness_.token();
   worker_.Push([this, alive, connection] {
     SyncOutcome outcome;
     const auto start = std::chrono::steady_clock::now();
@@ -146,7 +146,7 @@ void Syncer::RequestFullSync() {
     outcome.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     loop_->Post([this, alive, connection, outcome = std::move(outcome)]() mutable {
-      if (*alive) OnFullSyncDone(connection, std::move(outcome));
+      if (alive.alive()) OnFullSyncDone(connection, std::move(outcome));
     });
   });
 }
@@ -258,11 +258,11 @@ void Syncer::ApplyEvent(const containerd::Event& event) {
 void Syncer::WalkImage(const std::string& name) {
   const uint64_t seq = ++walk_seq_;
   walks_in_flight_[name] = seq;
-  auto alive = alive_;
+  auto alive = liveness_.token();
   worker_.Push([this, alive, name, seq] {
     auto walk = walker_.WalkImageByName(name);
     loop_->Post([this, alive, name, seq, walk = std::move(walk)]() mutable {
-      if (*alive) OnWalkDone(name, seq, std::move(walk));
+      if (alive.alive()) OnWalkDone(name, seq, std::move(walk));
     });
   });
 }

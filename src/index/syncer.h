@@ -28,6 +28,7 @@
 #include "containerd/client.h"
 #include "index/index.h"
 #include "index/walker.h"
+#include "loop/liveness.h"
 #include "loop/loop.h"
 #include "loop/worker.h"
 
@@ -97,7 +98,7 @@ class Syncer {
   Walker walker_;
 
   // Loop-thread state.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Liveness liveness_;
   bool started_ = false;
   bool connected_ = false;
   bool synced_ = false;

@@ -6,6 +6,7 @@
 
 #include "base/json_escape.h"
 #include "index/debug_json.h"
+#include "loop/liveness.h"
 
 namespace spegel::metrics {
 namespace {
@@ -81,12 +82,13 @@ void MetricsHandler::ClusterRouting(http::Request& request, http::ResponseWriter
   auto key = registry::QueryParam(request.query(), "key");
   if (!key.ok()) return Send(request, writer, 400, "text/plain", key.status().message() + "\n");
   // The writer stays valid until the response is sent or the client goes away.
-  auto alive = std::make_shared<bool>(true);
-  writer.SetAbortCallback([alive] { *alive = false; });
+  // Revoked when the client goes away; both callbacks hold it, so only an abort revokes it.
+  auto writer_alive = std::make_shared<Liveness>();
+  writer.SetAbortCallback([writer_alive] { writer_alive->Revoke(); });
   const bool head = request.method() == http::Method::kHead;
   cluster_->RoutingJson(key->value_or(""), 500,
-                        [alive, head, &writer](std::string body) {
-                          if (!*alive) return;
+                        [writer_alive, head, &writer](std::string body) {
+                          if (!writer_alive->token().alive()) return;
                           http::Headers headers{{"Content-Type", "application/json"}};
                           if (head) {
                             writer.RespondHead(200, std::move(headers), body.size());

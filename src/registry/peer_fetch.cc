@@ -120,7 +120,7 @@ class PeerFetch {
   Source* source_ = nullptr;
   bool stream_failed_ = false;
   // Cleared when this fetch is destroyed; callbacks that may outlive it check it first.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Liveness liveness_;
 };
 
 class PeerFetch::Source : public http::BodySource {
@@ -162,15 +162,15 @@ PeerFetch::PeerFetch(PeerFetcher* fetcher, http::Request& request, http::Respons
   if (auto range = request.Header("Range"); range && !is_manifest_ && !head_request_) {
     client_range_ = std::string(*range);
   }
-  writer.SetAbortCallback([this, alive = alive_] {
-    if (!*alive) return;
+  writer.SetAbortCallback([this, alive = liveness_.token()] {
+    if (!alive.alive()) return;
     writer_valid_ = false;
     Finish();
   });
 }
 
 PeerFetch::~PeerFetch() {
-  *alive_ = false;
+  liveness_.Revoke();
   if (source_ != nullptr) source_->Detach();
   attempts_.clear();
 }
@@ -179,13 +179,13 @@ void PeerFetch::Start() {
   ++fetcher_->stats_.fetches;
   if (digest_ && digest_->algorithm() != "sha256") {
     // Only SHA-256 can be verified here; never pass on bytes we cannot check.
-    loop_->Post([this, alive = alive_] {
-      if (*alive) SendNotFound("only sha256 content is fetched from peers");
+    loop_->Post([this, alive = liveness_.token()] {
+      if (alive.alive()) SendNotFound("only sha256 content is fetched from peers");
     });
     return;
   }
-  fetcher_->locator_->FindProviders(key_, [this, alive = alive_](std::vector<cluster::Provider> peers) {
-    if (!*alive || finished_) return;
+  fetcher_->locator_->FindProviders(key_, [this, alive = liveness_.token()](std::vector<cluster::Provider> peers) {
+    if (!alive.alive() || finished_) return;
     OnPeers(std::move(peers));
   });
 }
@@ -648,7 +648,7 @@ PeerFetcher::PeerFetcher(Loop* loop, cluster::ContentLocator* locator, auth::Pee
     : loop_(loop), locator_(locator), auth_(std::move(auth)), options_(options) {}
 
 PeerFetcher::~PeerFetcher() {
-  *alive_ = false;
+  liveness_.Revoke();
   fetches_.clear();
 }
 
@@ -662,9 +662,9 @@ void PeerFetcher::Serve(http::Request& request, http::ResponseWriter& writer, co
 
 void PeerFetcher::Finished(PeerFetch* fetch) {
   // Deleted later: the fetch may be deep inside its own or a client callback.
-  std::weak_ptr<bool> alive = alive_;
+  Liveness::Token alive = liveness_.token();
   loop_->Post([this, fetch, alive] {
-    if (alive.expired()) return;
+    if (!alive.alive()) return;
     fetches_.erase(fetch);
   });
 }

@@ -42,6 +42,7 @@
 #include "cluster/content_locator.h"
 #include "http/client.h"
 #include "http/handler.h"
+#include "loop/liveness.h"
 #include "loop/loop.h"
 #include "oci/digest.h"
 #include "registry/route.h"
@@ -108,7 +109,7 @@ class PeerFetcher {
   std::unordered_map<PeerFetch*, std::unique_ptr<PeerFetch>> fetches_;
   std::vector<uint64_t> latencies_;  // Ring of recent head latencies (ms).
   size_t latency_next_ = 0;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Liveness liveness_;
 };
 
 }  // namespace spegel::registry
