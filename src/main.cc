@@ -5,14 +5,12 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/command.h"
 #include "cli/configuration_options.h"
 #include "daemon/preflight_command.h"
 #include "daemon/registry_daemon.h"
 
 namespace {
-
-// Exit codes of every command: 0 ok, 1 runtime failure, 2 bad usage (flags, addresses).
-constexpr int kExitUsage = 2;
 
 int RunVersion(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
@@ -72,7 +70,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     fputs(Usage().c_str(), args.empty() ? stderr : stdout);
-    return args.empty() ? kExitUsage : 0;
+    return args.empty() ? spegel::cli::kExitUsage : spegel::cli::kExitOk;
   }
   const std::string command = args[0];
   args.erase(args.begin());
@@ -80,5 +78,5 @@ int main(int argc, char** argv) {
     if (c.name == command) return c.run(args);
   }
   fprintf(stderr, "spegel: unknown command \"%s\"\n\n%s", command.c_str(), Usage().c_str());
-  return kExitUsage;
+  return spegel::cli::kExitUsage;
 }

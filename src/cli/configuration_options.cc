@@ -2,24 +2,10 @@
 
 #include <cstdio>
 
+#include "cli/command.h"
 #include "node/hosts_dir.h"
 
 namespace spegel::cli {
-namespace {
-
-constexpr int kExitRuntime = 1;
-constexpr int kExitUsage = 2;
-
-void AddLogLevel(FlagSet* flags, std::string* raw, LogLevel* level) {
-  flags->AddString("log-level", raw, "DEBUG, INFO, WARN or ERROR.");
-  flags->AddValidator("log-level", [level](const std::string& value) {
-    return ParseLogLevel(value, level) ? Status::Ok()
-                                       : Status::InvalidArgument("use DEBUG, INFO, WARN or ERROR");
-  });
-}
-
-}  // namespace
-
 Result<ConfigurationOptions> ParseConfigurationOptions(const std::vector<std::string>& args,
                                                        const EnvLookup& env, bool* help,
                                                        std::string* usage) {
@@ -44,14 +30,10 @@ Result<ConfigurationOptions> ParseConfigurationOptions(const std::vector<std::st
   flags.AddString("basic-auth-dir", &o.basic_auth_dir,
                   "Directory with 'username' and 'password' files; if either exists, an "
                   "Authorization header is written for the mirrors.");
-  AddLogLevel(&flags, &o.log_level, &o.level);
+  flags.AddLogLevel(&o.log_level, &o.level);
 
-  Status st = flags.Parse(args, env, help);
-  if (*help) {
-    *usage = flags.Usage();
-    return o;
-  }
-  if (!st.ok()) return st;
+  if (Status st = flags.ParseOrUsage(args, env, help, usage); !st.ok()) return st;
+  if (*help) return o;
   if (o.dial_timeout.count() < 0) {
     return Status::InvalidArgument("--dial-timeout must not be negative");
   }
@@ -81,73 +63,52 @@ Result<CleanupOptions> ParseCleanupOptions(const std::vector<std::string>& args,
                 "Does nothing when there is no _backup.");
   flags.AddRequiredString("containerd-registry-config-path", &o.containerd_registry_config_path,
                           "containerd's registry config_path directory.");
-  AddLogLevel(&flags, &o.log_level, &o.level);
-  Status st = flags.Parse(args, env, help);
-  if (*help) {
-    *usage = flags.Usage();
-    return o;
-  }
-  if (!st.ok()) return st;
+  flags.AddLogLevel(&o.log_level, &o.level);
+  if (Status st = flags.ParseOrUsage(args, env, help, usage); !st.ok()) return st;
   return o;
 }
 
 int RunConfigurationCommand(const std::vector<std::string>& args, const EnvLookup& env) {
-  bool help = false;
-  std::string usage;
-  auto options = ParseConfigurationOptions(args, env, &help, &usage);
-  if (help) {
-    fputs(usage.c_str(), stdout);
-    return 0;
-  }
-  if (!options.ok()) {
-    fprintf(stderr, "spegel configuration: %s\n", options.status().message().c_str());
-    return kExitUsage;
-  }
-  SetLogLevel(options->level);
-  auto authorization = node::ReadBasicAuthorization(options->basic_auth_dir);
-  if (!authorization.ok()) {
-    fprintf(stderr, "spegel configuration: basic auth: %s\n",
-            authorization.status().message().c_str());
-    return kExitRuntime;
-  }
-  options->mirror.authorization = *authorization;
-  auto result =
-      node::ApplyMirrorConfig(options->containerd_registry_config_path, options->mirror);
-  if (!result.ok()) {
-    fprintf(stderr, "spegel configuration: %s\n", result.status().message().c_str());
-    return kExitRuntime;
-  }
-  LOG_INFO("mirror configuration written")
-      .Str("path", options->containerd_registry_config_path)
-      .Int("hosts", static_cast<int64_t>(result->written.size()))
-      .Int("backed_up", static_cast<int64_t>(result->backed_up.size()))
-      .Bool("basic_auth", !authorization->empty());
-  return 0;
+  return RunCommand("configuration", args, env, &ParseConfigurationOptions,
+                    [](ConfigurationOptions& options) {
+                      SetLogLevel(options.level);
+                      auto authorization = node::ReadBasicAuthorization(options.basic_auth_dir);
+                      if (!authorization.ok()) {
+                        fprintf(stderr, "spegel configuration: basic auth: %s\n",
+                                authorization.status().message().c_str());
+                        return kExitRuntime;
+                      }
+                      options.mirror.authorization = *authorization;
+                      auto result = node::ApplyMirrorConfig(
+                          options.containerd_registry_config_path, options.mirror);
+                      if (!result.ok()) {
+                        fprintf(stderr, "spegel configuration: %s\n",
+                                result.status().message().c_str());
+                        return kExitRuntime;
+                      }
+                      LOG_INFO("mirror configuration written")
+                          .Str("path", options.containerd_registry_config_path)
+                          .Int("hosts", static_cast<int64_t>(result->written.size()))
+                          .Int("backed_up", static_cast<int64_t>(result->backed_up.size()))
+                          .Bool("basic_auth", !authorization->empty());
+                      return kExitOk;
+                    });
 }
 
 int RunCleanupCommand(const std::vector<std::string>& args, const EnvLookup& env) {
-  bool help = false;
-  std::string usage;
-  auto options = ParseCleanupOptions(args, env, &help, &usage);
-  if (help) {
-    fputs(usage.c_str(), stdout);
-    return 0;
-  }
-  if (!options.ok()) {
-    fprintf(stderr, "spegel cleanup: %s\n", options.status().message().c_str());
-    return kExitUsage;
-  }
-  SetLogLevel(options->level);
-  auto result = node::RestoreMirrorConfig(options->containerd_registry_config_path);
-  if (!result.ok()) {
-    fprintf(stderr, "spegel cleanup: %s\n", result.status().message().c_str());
-    return kExitRuntime;
-  }
-  if (!result->had_backup) {
-    LOG_INFO("no backup to restore, skipping cleanup")
-        .Str("path", options->containerd_registry_config_path);
-  }
-  return 0;
+  return RunCommand("cleanup", args, env, &ParseCleanupOptions, [](CleanupOptions& options) {
+    SetLogLevel(options.level);
+    auto result = node::RestoreMirrorConfig(options.containerd_registry_config_path);
+    if (!result.ok()) {
+      fprintf(stderr, "spegel cleanup: %s\n", result.status().message().c_str());
+      return kExitRuntime;
+    }
+    if (!result->had_backup) {
+      LOG_INFO("no backup to restore, skipping cleanup")
+          .Str("path", options.containerd_registry_config_path);
+    }
+    return kExitOk;
+  });
 }
 
 }  // namespace spegel::cli

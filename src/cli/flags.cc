@@ -256,4 +256,22 @@ std::string FlagSet::Usage() const {
   return out;
 }
 
+Status FlagSet::ParseOrUsage(const std::vector<std::string>& args, const EnvLookup& env,
+                             bool* help, std::string* usage) {
+  Status st = Parse(args, env, help);
+  if (*help) {
+    *usage = Usage();
+    return Status::Ok();
+  }
+  return st;
+}
+
+void FlagSet::AddLogLevel(std::string* raw, LogLevel* level) {
+  AddString("log-level", raw, "DEBUG, INFO, WARN or ERROR.");
+  AddValidator("log-level", [level](const std::string& value) {
+    return ParseLogLevel(value, level) ? Status::Ok()
+                                       : Status::InvalidArgument("use DEBUG, INFO, WARN or ERROR");
+  });
+}
+
 }  // namespace spegel::cli

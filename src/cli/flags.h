@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/log.h"
 #include "base/status.h"
 
 namespace spegel::cli {
@@ -44,10 +45,16 @@ class FlagSet {
   // Parses `args` (without the program and subcommand names). `*help` is set when --help or -h
   // was given (then nothing else is checked).
   Status Parse(const std::vector<std::string>& args, const EnvLookup& env, bool* help);
+  // Parse() for a Parse*Options function: on --help also fills `*usage` (and returns Ok).
+  Status ParseOrUsage(const std::vector<std::string>& args, const EnvLookup& env, bool* help,
+                      std::string* usage);
   // Usage text: the command, its summary, and each flag with its variable, default and help.
   std::string Usage() const;
 
   static std::string EnvName(std::string_view flag_name);
+
+  // --log-level (DEBUG, INFO, WARN or ERROR) into `*raw`, validated into `*level`.
+  void AddLogLevel(std::string* raw, LogLevel* level);
 
  private:
   enum class Kind { kString, kRequiredString, kDuration, kInt, kBool, kList };

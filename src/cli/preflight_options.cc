@@ -34,17 +34,9 @@ Result<PreflightCommandOptions> ParsePreflightOptions(const std::vector<std::str
   flags.AddRequiredString("containerd-sock", &o.containerd_sock, "containerd's gRPC socket.");
   AddPreflightFlags(&flags, &o.preflight, /*with_skip=*/false);
   flags.AddDuration("containerd-timeout", &o.timeout, "Deadline of each call to containerd.");
-  flags.AddString("log-level", &o.log_level, "DEBUG, INFO, WARN or ERROR.");
-  flags.AddValidator("log-level", [&o](const std::string& raw) {
-    return ParseLogLevel(raw, &o.level) ? Status::Ok()
-                                        : Status::InvalidArgument("use DEBUG, INFO, WARN or ERROR");
-  });
-  Status st = flags.Parse(args, env, help);
-  if (*help) {
-    *usage = flags.Usage();
-    return o;
-  }
-  if (!st.ok()) return st;
+  flags.AddLogLevel(&o.log_level, &o.level);
+  if (Status st = flags.ParseOrUsage(args, env, help, usage); !st.ok()) return st;
+  if (*help) return o;
   if (o.timeout.count() <= 0) {
     return Status::InvalidArgument("--containerd-timeout must be positive");
   }

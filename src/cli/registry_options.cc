@@ -73,11 +73,7 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
                   "containerd, falling back to reads over gRPC.");
   flags.AddDuration("resync-interval", &o.resync_interval,
                     "Period of the full resync with containerd (0 = never).");
-  flags.AddString("log-level", &o.log_level, "DEBUG, INFO, WARN or ERROR.");
-  flags.AddValidator("log-level", [&o](const std::string& raw) {
-    return ParseLogLevel(raw, &o.level) ? Status::Ok()
-                                        : Status::InvalidArgument("use DEBUG, INFO, WARN or ERROR");
-  });
+  flags.AddLogLevel(&o.log_level, &o.level);
   flags.AddInt("max-header-bytes", &o.max_header_bytes, 1024, 1 << 20,
                "Largest request head; above it 431.");
   flags.AddInt("max-url-bytes", &o.max_url_bytes, 256, 1 << 20,
@@ -153,12 +149,8 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
   auto default_router = http::ParseListenAddress(o.router_addr);
   if (default_router.ok()) o.router_address = *default_router;
 
-  Status st = flags.Parse(args, env, help);
-  if (*help) {
-    *usage = flags.Usage();
-    return o;
-  }
-  if (!st.ok()) return st;
+  if (Status st = flags.ParseOrUsage(args, env, help, usage); !st.ok()) return st;
+  if (*help) return o;
   for (auto* d : {&o.header_read_timeout, &o.idle_timeout, &o.write_stall_timeout,
                   &o.dns_refresh_interval, &o.mirror_resolve_timeout, &o.announce_ttl,
                   &o.member_ttl}) {

@@ -4,16 +4,11 @@
 #include <map>
 
 #include "base/log.h"
+#include "cli/command.h"
 #include "containerd/cri_client.h"
 #include "containerd/grpc_client.h"
 
 namespace spegel::daemon {
-
-namespace {
-
-constexpr int kExitUsage = 2;
-
-}  // namespace
 
 node::PreflightResult CheckContainerd(const std::string& socket, const cli::PreflightFlags& flags,
                                       std::chrono::milliseconds timeout) {
@@ -37,33 +32,27 @@ node::PreflightResult CheckContainerd(const std::string& socket, const cli::Pref
 }
 
 int RunPreflightCommand(const std::vector<std::string>& args) {
-  bool help = false;
-  std::string usage;
-  auto options = cli::ParsePreflightOptions(args, cli::ProcessEnv(), &help, &usage);
-  if (help) {
-    fputs(usage.c_str(), stdout);
-    return 0;
-  }
-  if (!options.ok()) {
-    fprintf(stderr, "spegel preflight: %s\n", options.status().message().c_str());
-    return kExitUsage;
-  }
-  SetLogLevel(options->level);
-  auto result = CheckContainerd(options->containerd_sock, options->preflight, options->timeout);
-  switch (result.verdict) {
-    case node::PreflightVerdict::kPass:
-      printf("containerd is configured for Spegel (containerd %s, config_path %s)\n",
-             result.version.c_str(), result.config_path.c_str());
-      return 0;
-    case node::PreflightVerdict::kRefuse:
-      fprintf(stderr, "spegel preflight: %s\n", result.message.c_str());
-      return 1;
-    case node::PreflightVerdict::kUnverified:
-      fprintf(stderr, "spegel preflight: cannot reach containerd at %s, nothing was checked\n",
-              options->containerd_sock.c_str());
-      return 1;
-  }
-  return 1;
+  return cli::RunCommand(
+      "preflight", args, cli::ProcessEnv(), &cli::ParsePreflightOptions,
+      [](cli::PreflightCommandOptions& options) {
+        SetLogLevel(options.level);
+        auto result = CheckContainerd(options.containerd_sock, options.preflight, options.timeout);
+        switch (result.verdict) {
+          case node::PreflightVerdict::kPass:
+            printf("containerd is configured for Spegel (containerd %s, config_path %s)\n",
+                   result.version.c_str(), result.config_path.c_str());
+            return cli::kExitOk;
+          case node::PreflightVerdict::kRefuse:
+            fprintf(stderr, "spegel preflight: %s\n", result.message.c_str());
+            return cli::kExitRuntime;
+          case node::PreflightVerdict::kUnverified:
+            fprintf(stderr,
+                    "spegel preflight: cannot reach containerd at %s, nothing was checked\n",
+                    options.containerd_sock.c_str());
+            return cli::kExitRuntime;
+        }
+        return cli::kExitRuntime;
+      });
 }
 
 }  // namespace spegel::daemon

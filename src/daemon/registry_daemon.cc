@@ -17,6 +17,7 @@
 #include "cluster/announcer.h"
 #include "cluster/cluster_node.h"
 #include "containerd/grpc_client.h"
+#include "cli/command.h"
 #include "daemon/preflight_command.h"
 #include "http/server.h"
 #include "index/index.h"
@@ -32,8 +33,6 @@
 namespace spegel::daemon {
 
 namespace {
-
-constexpr int kExitUsage = 2;
 
 uint64_t NowUnixMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -253,13 +252,13 @@ int RunRegistry(const cli::RegistryOptions& options) {
       {options.containerd_sock, options.containerd_namespace, std::chrono::seconds(10)});
   if (!client.ok()) {
     fprintf(stderr, "spegel registry: %s\n", client.status().message().c_str());
-    return kExitUsage;
+    return cli::kExitUsage;
   }
   Loop loop;
   auto created = RegistryDaemon::Create(&loop, options, std::move(*client));
   if (!created.ok()) {
     fprintf(stderr, "spegel registry: %s\n", created.status().message().c_str());
-    return created.status().code() == Code::kInvalidArgument ? kExitUsage : 1;
+    return created.status().code() == Code::kInvalidArgument ? cli::kExitUsage : cli::kExitRuntime;
   }
   std::unique_ptr<RegistryDaemon> daemon = std::move(*created);
   std::vector<std::unique_ptr<SignalWatcher>> signals;
@@ -291,18 +290,8 @@ int RunRegistry(const cli::RegistryOptions& options) {
 }  // namespace
 
 int RunRegistryCommand(const std::vector<std::string>& args) {
-  bool help = false;
-  std::string usage;
-  auto options = cli::ParseRegistryOptions(args, cli::ProcessEnv(), &help, &usage);
-  if (help) {
-    fputs(usage.c_str(), stdout);
-    return 0;
-  }
-  if (!options.ok()) {
-    fprintf(stderr, "spegel registry: %s\n", options.status().message().c_str());
-    return kExitUsage;
-  }
-  return RunRegistry(*options);
+  return cli::RunCommand("registry", args, cli::ProcessEnv(), &cli::ParseRegistryOptions,
+                         [](cli::RegistryOptions& options) { return RunRegistry(options); });
 }
 
 }  // namespace spegel::daemon
