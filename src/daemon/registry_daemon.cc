@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "cluster/announcer.h"
 #include "cluster/cluster_node.h"
+#include "containerd/content_store.h"
 #include "containerd/grpc_client.h"
 #include "cli/command.h"
 #include "daemon/preflight_command.h"
@@ -53,7 +54,8 @@ struct RegistryDaemon::Parts {
         options(options),
         client(std::move(client_in)),
         peer_auth(std::move(peer_auth_in)),
-        syncer(loop, client.get(), &index, SyncOptions(options)),
+        content_store(loop, client.get(), ContentOptions(options)),
+        syncer(loop, client.get(), &content_store, &index, SyncOptions(options)),
         cluster_node(loop, std::move(cluster_options)),
         announcer(
             [this](const index::ImageWalk& image) {
@@ -63,7 +65,7 @@ struct RegistryDaemon::Parts {
               cluster_node.UpdateLocalKeys(add, remove);
             }),
         peer_fetcher(loop, &cluster_node, peer_auth, FetchOptions(credentials)),
-        registry_handler(loop, &index, &syncer, client.get(),
+        registry_handler(&index, &syncer, &content_store,
                          registry::ClusterMode{&peer_fetcher, &this->options.filters, &peer_auth}),
         spegel_metrics(&metrics_registry),
         registry_socket(std::move(registry_socket_in)),
@@ -93,6 +95,10 @@ struct RegistryDaemon::Parts {
   static index::SyncerOptions SyncOptions(const cli::RegistryOptions& options) {
     index::SyncerOptions o;
     o.resync_interval = options.resync_interval;
+    return o;
+  }
+  static containerd::ContentStoreOptions ContentOptions(const cli::RegistryOptions& options) {
+    containerd::ContentStoreOptions o;
     o.content_path = options.containerd_content_path;
     return o;
   }
@@ -107,6 +113,7 @@ struct RegistryDaemon::Parts {
   const cli::RegistryOptions options;
   std::unique_ptr<containerd::ContainerdClient> client;
   const auth::PeerAuth peer_auth;
+  containerd::ContentStore content_store;
   index::Index index;
   index::Syncer syncer;
   cluster::ClusterNode cluster_node;

@@ -1,7 +1,6 @@
 #include "index/syncer.h"
 
 #include <malloc.h>
-#include <unistd.h>
 
 #include <algorithm>
 
@@ -21,23 +20,16 @@ std::string_view EventName(containerd::EventKind kind) {
   return "unknown";
 }
 
-// The content root itself, not <root>/blobs: a fresh containerd creates blobs/ with its first
-// blob, and a root checked too early must not condemn every later read to gRPC.
-bool DirectoryReadable(const std::string& dir) {
-  if (dir.empty()) return false;
-  return ::access(dir.c_str(), R_OK | X_OK) == 0;
-}
-
 }  // namespace
 
-Syncer::Syncer(Loop* loop, containerd::ContainerdClient* client, Index* index,
-               SyncerOptions options)
+Syncer::Syncer(Loop* loop, containerd::ContainerdClient* client,
+               containerd::ContentStore* content, Index* index, SyncerOptions options)
     : loop_(loop),
       client_(client),
+      content_(content),
       index_(index),
       options_(std::move(options)),
-      reader_(client, ""),
-      walker_(client, &reader_),
+      walker_(client),
       resync_timer_(loop),
       worker_("spegel-sync") {}
 
@@ -139,8 +131,8 @@ void Syncer::RequestFullSync() {
       outcome.result = version.status();
     } else {
       outcome.version = version->version;
-      outcome.content_root = ResolveContentRoot();
-      reader_.set_content_root(outcome.content_root);
+      outcome.directory = content_->Discover();
+      walker_.set_content_directory(outcome.directory);
       outcome.result = walker_.SyncAll();
     }
     outcome.seconds =
@@ -149,21 +141,6 @@ void Syncer::RequestFullSync() {
       if (alive.alive()) OnFullSyncDone(connection, std::move(outcome));
     });
   });
-}
-
-// Runs on the worker thread.
-std::string Syncer::ResolveContentRoot() {
-  std::string root = options_.content_path;
-  if (root.empty()) {
-    auto discovered = client_->ContentRoot();
-    if (discovered.ok()) root = *discovered;
-  }
-  if (DirectoryReadable(root)) return root;
-  if (!root.empty()) {
-    LOG_WARN("content directory not readable; reading blobs through containerd")
-        .Str("path", root);
-  }
-  return "";
 }
 
 void Syncer::OnFullSyncDone(uint64_t connection, SyncOutcome outcome) {
@@ -192,11 +169,7 @@ void Syncer::OnFullSyncDone(uint64_t connection, SyncOutcome outcome) {
   // resident size stays that of the index, not of the largest listing ever seen.
   malloc_trim(0);
 
-  if (content_root_ != outcome.content_root) {
-    LOG_INFO("serving blobs").Str("content_root",
-                                  outcome.content_root.empty() ? "(gRPC)" : outcome.content_root);
-  }
-  content_root_ = std::move(outcome.content_root);
+  content_->SetDirectory(std::move(outcome.directory));
   containerd_version_ = std::move(outcome.version);
   last_sync_seconds_ = outcome.seconds;
   ++full_syncs_;

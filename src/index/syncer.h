@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "containerd/client.h"
+#include "containerd/content_store.h"
 #include "index/index.h"
 #include "index/walker.h"
 #include "loop/liveness.h"
@@ -37,16 +38,18 @@ namespace spegel::index {
 struct SyncerOptions {
   // Full resync period (GC removes content without events). Default 60 s.
   std::chrono::milliseconds resync_interval{60000};
-  // Content store directory for direct reads; empty = ask containerd (Introspection), and fall
-  // back to gRPC reads when the directory is not readable.
-  std::string content_path;
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
 };
 
 class Syncer {
  public:
-  Syncer(Loop* loop, containerd::ContainerdClient* client, Index* index, SyncerOptions options);
+  // Each full sync discovers the content directory again (`content`'s Discover(), on the worker),
+  // walks with it, and then installs it in `content` (SetDirectory(), on the loop), so the
+  // registry reads from the directory the index was built from. `content` must outlive the
+  // Syncer.
+  Syncer(Loop* loop, containerd::ContainerdClient* client, containerd::ContentStore* content,
+         Index* index, SyncerOptions options);
   // REQUIRES: Stop() was called (or Start() never was).
   ~Syncer();
   Syncer(const Syncer&) = delete;
@@ -59,8 +62,9 @@ class Syncer {
   bool connected() const { return connected_; }
   bool synced() const { return synced_; }
   bool ready() const { return connected_ && synced_; }
-  // Readable content directory in use, or empty when blobs must be read through gRPC.
-  const std::string& content_root() const { return content_root_; }
+  // Readable content directory in use, or empty when blobs must be read through gRPC (the
+  // content store's directory()).
+  const std::string& content_root() const { return content_->directory().root(); }
   const std::string& containerd_version() const { return containerd_version_; }
   uint64_t full_syncs() const { return full_syncs_; }
   uint64_t reconnects() const { return reconnects_; }
@@ -72,7 +76,7 @@ class Syncer {
  private:
   struct SyncOutcome {
     Result<SyncResult> result = Status::Internal("not run");
-    std::string content_root;
+    containerd::ContentDirectory directory;
     std::string version;
     double seconds = 0;
   };
@@ -86,15 +90,14 @@ class Syncer {
   void OnFullSyncDone(uint64_t connection, SyncOutcome outcome);
   void WalkImage(const std::string& name);
   void OnWalkDone(const std::string& name, uint64_t seq, Result<ImageWalk> walk);
-  std::string ResolveContentRoot();
 
   Loop* const loop_;
   containerd::ContainerdClient* const client_;
+  containerd::ContentStore* const content_;
   Index* const index_;
   const SyncerOptions options_;
 
   // Worker-thread state (touched only by jobs on worker_).
-  BlobReader reader_;
   Walker walker_;
 
   // Loop-thread state.
@@ -108,7 +111,6 @@ class Syncer {
   std::vector<containerd::Event> replay_;  // events seen while a full sync ran
   uint64_t walk_seq_ = 0;
   std::unordered_map<std::string, uint64_t> walks_in_flight_;  // image name -> newest seq
-  std::string content_root_;
   std::string containerd_version_;
   uint64_t full_syncs_ = 0;
   uint64_t reconnects_ = 0;

@@ -1,11 +1,5 @@
 #include "index/walker.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <deque>
 #include <optional>
 #include <unordered_set>
@@ -16,74 +10,9 @@
 #include "oci/reference.h"
 
 namespace spegel::index {
-namespace {
 
-// Reads a whole regular file of at most max_bytes. NotFound on ENOENT; Unavailable on other
-// errors (the caller then tries gRPC).
-Result<std::string> ReadFile(const std::string& path, int64_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(path + ": no such file");
-    return Status::Unavailable(path + ": " + std::strerror(errno));
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::Unavailable(path + ": not a regular file");
-  }
-  if (st.st_size > max_bytes) {
-    ::close(fd);
-    return Status::ResourceExhausted(path + ": larger than " + std::to_string(max_bytes));
-  }
-  std::string data(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < data.size()) {
-    const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (got != data.size()) return Status::Unavailable(path + ": short read");
-  return data;
-}
-
-}  // namespace
-
-BlobReader::BlobReader(containerd::ContainerdClient* client, std::string content_root)
-    : client_(client), content_root_(std::move(content_root)) {}
-
-Result<std::string> BlobReader::ReadAll(const oci::Digest& digest, int64_t max_bytes) {
-  if (!content_root_.empty()) {
-    std::string path = content_root_;
-    path.append("/blobs/");
-    path.append(digest.algorithm());
-    path.push_back('/');
-    path.append(digest.hex());
-    auto data = ReadFile(path, max_bytes);
-    // A file that is missing may still be readable through containerd (another root); any
-    // other failure also falls back to gRPC.
-    if (data.ok() || data.status().code() == Code::kResourceExhausted) return data;
-  }
-  std::string out;
-  bool too_big = false;
-  Status st = client_->Read(digest.str(), 0, -1, [&](std::string_view chunk) {
-    if (static_cast<int64_t>(out.size() + chunk.size()) > max_bytes) {
-      too_big = true;
-      return false;
-    }
-    out.append(chunk);
-    return true;
-  });
-  if (too_big) {
-    return Status::ResourceExhausted(digest.str() + ": larger than " + std::to_string(max_bytes));
-  }
-  if (!st.ok()) return st;
-  return out;
-}
-
-Walker::Walker(containerd::ContainerdClient* client, BlobReader* reader)
-    : client_(client), reader_(reader) {}
+Walker::Walker(containerd::ContainerdClient* client, containerd::ContentDirectory directory)
+    : client_(client), directory_(std::move(directory)) {}
 
 Result<std::string> Walker::TagKeyForName(const std::string& name) {
   auto ref = oci::ParseImageName(name);
@@ -98,7 +27,7 @@ const Walker::Parsed& Walker::ParseBlob(const oci::Digest& digest, const std::st
 
   static const Parsed kTransientFailure{};
   Parsed parsed;
-  auto data = reader_->ReadAll(digest, kMaxManifestBytes);
+  auto data = containerd::ReadWholeBlob(client_, directory_, digest, kMaxManifestBytes);
   if (!data.ok()) {
     LOG_WARN("cannot read manifest").Str("digest", digest.str()).Str("error",
                                                                        data.status().ToString());

@@ -20,27 +20,11 @@
 
 #include "base/status.h"
 #include "containerd/client.h"
+#include "containerd/content_store.h"
 #include "index/index.h"
 #include "oci/digest.h"
 
 namespace spegel::index {
-
-// Reads whole small blobs (manifests, indexes): from the content directory when it is readable
-// (<root>/blobs/<alg>/<hex>), otherwise through containerd's Content.Read.
-class BlobReader {
- public:
-  // `content_root` may be empty: then every read goes through gRPC.
-  BlobReader(containerd::ContainerdClient* client, std::string content_root);
-  void set_content_root(std::string root) { content_root_ = std::move(root); }
-  const std::string& content_root() const { return content_root_; }
-
-  // Reads at most `max_bytes`; larger blobs fail with ResourceExhausted. NotFound if absent.
-  Result<std::string> ReadAll(const oci::Digest& digest, int64_t max_bytes);
-
- private:
-  containerd::ContainerdClient* client_;
-  std::string content_root_;
-};
 
 struct SyncResult {
   std::vector<ImageWalk> walks;
@@ -54,7 +38,14 @@ class Walker {
   // Manifests and indexes larger than this are not read (they cannot be real manifests).
   static constexpr int64_t kMaxManifestBytes = 4 << 20;
 
-  Walker(containerd::ContainerdClient* client, BlobReader* reader);
+  // Manifests and indexes are read from `directory` when it has their files, else through
+  // `client`'s Content.Read (containerd::ReadWholeBlob).
+  explicit Walker(containerd::ContainerdClient* client,
+                  containerd::ContentDirectory directory = {});
+  // The directory later reads use (a full sync discovers it again).
+  void set_content_directory(containerd::ContentDirectory directory) {
+    directory_ = std::move(directory);
+  }
 
   // Lists every image and every blob, and walks each image against that snapshot.
   // Fails only when containerd cannot be listed; bad images are skipped and logged.
@@ -82,7 +73,7 @@ class Walker {
   const Parsed& ParseBlob(const oci::Digest& digest, const std::string& media_type);
 
   containerd::ContainerdClient* client_;
-  BlobReader* reader_;
+  containerd::ContentDirectory directory_;
   std::unordered_map<oci::Digest, Parsed> parsed_cache_;
 };
 

@@ -1,21 +1,14 @@
 #include "registry/handler.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "base/json_escape.h"
-#include "base/log.h"
 #include "http/range.h"
 #include "index/debug_json.h"
 
 namespace spegel::registry {
 namespace {
 
-constexpr int64_t kGrpcChunkBytes = 1 << 20;
+// One Content.Read call per chunk of a streamed body.
+constexpr int64_t kStreamChunkBytes = 1 << 20;
 
 bool IsGetOrHead(const http::Request& request) {
   return request.method() == http::Method::kGet || request.method() == http::Method::kHead;
@@ -30,86 +23,41 @@ void Send(http::Request& request, http::ResponseWriter& writer, int status, http
   }
 }
 
-// Streams a blob range through containerd's Content.Read, one chunk per Proceed(), on a worker.
-class GrpcBlobSource : public http::BodySource {
+// Sends a blob's bytes from a containerd::BlobStream (Content.Read on a content-store worker),
+// one chunk per Proceed(), so memory stays at one chunk however slowly the client reads.
+class StreamBody : public http::BodySource {
  public:
-  GrpcBlobSource(Loop* loop, Worker* worker, containerd::ContainerdClient* client,
-                 oci::Digest digest, int64_t offset, int64_t length)
-      : loop_(loop),
-        worker_(worker),
-        client_(client),
-        digest_(std::move(digest)),
-        offset_(offset),
-        remaining_(length) {}
+  explicit StreamBody(std::unique_ptr<containerd::BlobStream> stream)
+      : stream_(std::move(stream)) {}
 
   void Proceed(http::BodySink& sink) override {
-    sink_ = &sink;
-    const int64_t want = std::min(remaining_, kGrpcChunkBytes);
-    auto alive = alive_;
-    auto* client = client_;
-    auto* loop = loop_;
-    const std::string digest = digest_.str();
-    const int64_t offset = offset_;
-    worker_->Push([alive, client, loop, digest, offset, want] {
-      auto data = std::make_shared<std::string>();
-      Status st = client->Read(digest, offset, want, [&](std::string_view chunk) {
-        data->append(chunk);
-        return static_cast<int64_t>(data->size()) <= want;
-      });
-      if (st.ok() && static_cast<int64_t>(data->size()) != want) {
-        st = Status::DataLoss("content ended early");
+    // `sink` stays valid until this answer; after Stop() the stream is gone and never answers.
+    stream_->Read(kStreamChunkBytes, [&sink](Result<std::string> chunk) {
+      if (!chunk.ok()) {
+        sink.Fail(chunk.status().message());
+        return;
       }
-      loop->Post([alive, data, st] {
-        if (*alive) (*alive)->Deliver(st, std::move(*data));
-      });
+      sink.Write(*chunk);
     });
   }
-
-  void Stop() override { *alive_ = nullptr; }
-  ~GrpcBlobSource() override { *alive_ = nullptr; }
+  void Stop() override { stream_.reset(); }
 
  private:
-  void Deliver(const Status& st, std::string data) {
-    if (!st.ok()) {
-      LOG_WARN("content read through containerd failed")
-          .Str("digest", digest_.str())
-          .Str("error", st.ToString());
-      sink_->Fail(st.message());
-      return;
-    }
-    offset_ += static_cast<int64_t>(data.size());
-    remaining_ -= static_cast<int64_t>(data.size());
-    sink_->Write(data);
-  }
-
-  Loop* loop_;
-  Worker* worker_;
-  containerd::ContainerdClient* client_;
-  oci::Digest digest_;
-  int64_t offset_;
-  int64_t remaining_;
-  http::BodySink* sink_ = nullptr;
-  // Cleared by Stop() or destruction, so a read finishing later delivers nowhere.
-  std::shared_ptr<GrpcBlobSource*> alive_ = std::make_shared<GrpcBlobSource*>(this);
+  std::unique_ptr<containerd::BlobStream> stream_;
 };
 
 }  // namespace
 
-RegistryHandler::RegistryHandler(Loop* loop, index::Index* index, index::Syncer* syncer,
-                                 containerd::ContainerdClient* client, ClusterMode cluster)
-    : loop_(loop),
-      fetcher_(cluster.fetcher),
+RegistryHandler::RegistryHandler(index::Index* index, index::Syncer* syncer,
+                                 containerd::ContentStore* content, ClusterMode cluster)
+    : fetcher_(cluster.fetcher),
       filters_(cluster.filters),
       auth_(cluster.auth),
       index_(index),
       syncer_(syncer),
-      client_(client) {
-  for (int i = 0; i < 2; ++i) readers_.push_back(std::make_unique<Worker>("spegel-read"));
-}
+      content_(content) {}
 
-RegistryHandler::~RegistryHandler() {
-  for (auto& r : readers_) r->Stop();
-}
+RegistryHandler::~RegistryHandler() = default;
 
 void RegistryHandler::Handle(http::Request& request, http::ResponseWriter& writer) {
   const std::string_view path = request.path();
@@ -301,65 +249,35 @@ void RegistryHandler::ServeContent(http::Request& request, http::ResponseWriter&
       return;
     }
   }
-  const std::string& root = syncer_->content_root();
-  if (!root.empty()) {
-    std::string path = root;
-    path.append("/blobs/");
-    path.append(digest.algorithm());
-    path.push_back('/');
-    path.append(digest.hex());
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno == ENOENT) {
-      // GC removed it without an event: forget it and let containerd go elsewhere at once.
-      syncer_->BlobMissing(digest);
-      SendError(request, writer, is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown,
-                "content is no longer on this node");
-      return;
-    }
-    if (fd >= 0) {
-      struct stat st;
-      if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != size) {
-        ::close(fd);
-        LOG_WARN("content file does not match the index; dropped")
-            .Str("digest", digest.str())
-            .Str("path", path);
-        syncer_->BlobMissing(digest);
-        SendError(request, writer,
-                  is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown,
-                  "content is no longer on this node");
-        return;
-      }
-      if (cacheable) {
-        auto bytes = std::make_shared<std::string>(static_cast<size_t>(size), '\0');
-        size_t got = 0;
-        while (got < bytes->size()) {
-          const ssize_t n = ::pread(fd, bytes->data() + got, bytes->size() - got,
-                                    static_cast<off_t>(got));
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) break;
-          got += static_cast<size_t>(n);
-        }
-        if (got == bytes->size()) small_blobs_.Insert(digest, bytes);
-      }
-      if (request.method() == http::Method::kHead) {
-        ::close(fd);
-        writer.RespondHead(status, std::move(headers), static_cast<uint64_t>(length));
-        return;
-      }
-      writer.RespondFile(status, std::move(headers), fd, static_cast<uint64_t>(offset),
-                         static_cast<uint64_t>(length));
-      return;
-    }
-    // Not readable (permissions): fall through to gRPC.
+  auto opened = content_->Open(digest, size);
+  if (!opened.ok()) {
+    // The file is gone (GC deletes without events) or is not what the index says: forget the
+    // blob and let containerd go elsewhere at once.
+    syncer_->BlobMissing(digest);
+    SendError(request, writer, is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown,
+              "content is no longer on this node");
+    return;
   }
+  if (containerd::BlobFile* file = opened->file()) {
+    if (cacheable) {
+      auto bytes = file->ReadAll();
+      if (bytes.ok()) small_blobs_.Insert(digest, std::make_shared<std::string>(std::move(*bytes)));
+    }
+    if (request.method() == http::Method::kHead) {
+      writer.RespondHead(status, std::move(headers), static_cast<uint64_t>(length));
+      return;
+    }
+    writer.RespondFile(status, std::move(headers), file->Release(), static_cast<uint64_t>(offset),
+                       static_cast<uint64_t>(length));
+    return;
+  }
+  // No readable file (no directory, or permissions): the bytes come through containerd.
   if (request.method() == http::Method::kHead) {
     writer.RespondHead(status, std::move(headers), static_cast<uint64_t>(length));
     return;
   }
-  Worker* reader = readers_[next_reader_++ % readers_.size()].get();
   writer.RespondStream(status, std::move(headers), static_cast<uint64_t>(length),
-                       std::make_unique<GrpcBlobSource>(loop_, reader, client_, digest, offset,
-                                                        length));
+                       std::make_unique<StreamBody>(opened->Stream(offset, length)));
 }
 
 }  // namespace spegel::registry

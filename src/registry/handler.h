@@ -12,26 +12,24 @@
 //   other methods on these paths            405 (OCI UNSUPPORTED under /v2/)
 //   anything else                           404
 //
-// Bodies come from the content store file with sendfile(2) (small manifests, indexes and configs
-// from a bounded in-memory cache once read, since content never changes per digest); when the content directory is not
-// readable they stream through containerd's Content.Read (1 MiB per call, pulled only as the
-// client drains). A blob whose file is gone (GC) is dropped from the index and answered 404, so
-// containerd falls back upstream at once. Errors are OCI JSON with exact Content-Length.
+// Bodies come from containerd::ContentStore: the content file with sendfile(2) (small manifests,
+// indexes and configs from a bounded in-memory cache once read, since content never changes per
+// digest); when the content directory is not readable they stream through containerd's
+// Content.Read (1 MiB per call, pulled only as the client drains). A blob whose file is gone (GC)
+// is dropped from the index and answered 404, so containerd falls back upstream at once. Errors
+// are OCI JSON with exact Content-Length.
 //
-// Threading: owned by main; all calls on the loop thread (it is an http::Handler). The Index,
-// Syncer, client and loop must outlive it.
+// Threading: owned by the daemon; all calls on the loop thread (it is an http::Handler). The
+// Index, Syncer and ContentStore must outlive it.
 #pragma once
 
 #include <memory>
-#include <vector>
 
-#include "containerd/client.h"
+#include "auth/peer_auth.h"
+#include "containerd/content_store.h"
 #include "http/handler.h"
 #include "index/index.h"
 #include "index/syncer.h"
-#include "loop/loop.h"
-#include "loop/worker.h"
-#include "auth/peer_auth.h"
 #include "registry/errors.h"
 #include "registry/filters.h"
 #include "registry/peer_fetch.h"
@@ -52,8 +50,8 @@ struct ClusterMode {
 
 class RegistryHandler : public http::Handler {
  public:
-  RegistryHandler(Loop* loop, index::Index* index, index::Syncer* syncer,
-                  containerd::ContainerdClient* client, ClusterMode cluster = {});
+  RegistryHandler(index::Index* index, index::Syncer* syncer, containerd::ContentStore* content,
+                  ClusterMode cluster = {});
   ~RegistryHandler() override;
 
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
@@ -71,16 +69,12 @@ class RegistryHandler : public http::Handler {
   void Miss(http::Request& request, http::ResponseWriter& writer, const Route& route,
             std::string key, OciError error, std::string_view message);
 
-  Loop* loop_;
   PeerFetcher* fetcher_;
   const RegistryFilters* filters_;
   const auth::PeerAuth* auth_;
   index::Index* index_;
   index::Syncer* syncer_;
-  containerd::ContainerdClient* client_;
-  // Blocking Content.Read calls for the gRPC fallback; two so one slow read cannot stall all.
-  std::vector<std::unique_ptr<Worker>> readers_;
-  size_t next_reader_ = 0;
+  containerd::ContentStore* content_;
   // Manifests, indexes and configs up to 64 KiB, 2 MiB in all (layers always go by sendfile).
   SmallBlobCache small_blobs_{2 << 20, 64 << 10};
 };

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "containerd/content_store.h"
 #include "fakes/fake_containerd.h"
 #include "fakes/fake_writer.h"
 #include "http/request_parser.h"
@@ -22,8 +23,9 @@ struct World {
   Loop loop;
   testing::FakeContainerd fake;
   index::Index index;
-  index::Syncer syncer{&loop, &fake, &index, index::SyncerOptions{}};
-  registry::RegistryHandler handler{&loop, &index, &syncer, &fake};
+  containerd::ContentStore content{&loop, &fake, {}};
+  index::Syncer syncer{&loop, &fake, &content, &index, index::SyncerOptions{}};
+  registry::RegistryHandler handler{&index, &syncer, &content};
 
   World() {
     auto t = testing::AddTestManifest(&fake, "fuzz", 2);

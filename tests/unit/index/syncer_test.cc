@@ -23,11 +23,12 @@ struct Fixture {
     options.resync_interval = std::chrono::milliseconds(0);
     options.backoff_min = std::chrono::milliseconds(5);
     options.backoff_max = std::chrono::milliseconds(20);
-    syncer = std::make_unique<Syncer>(&loop, &fake, &index, options);
+    syncer = std::make_unique<Syncer>(&loop, &fake, &content, &index, options);
   }
   ~Fixture() { syncer->Stop(); }
   Loop loop;
   FakeContainerd fake;
+  containerd::ContentStore content{&loop, &fake, {}};
   Index index;
   std::unique_ptr<Syncer> syncer;
 };

@@ -23,8 +23,7 @@ bool Has(const ImageWalk& w, const std::string& digest) {
 
 struct Fixture {
   FakeContainerd fake;
-  BlobReader reader{&fake, ""};
-  Walker walker{&fake, &reader};
+  Walker walker{&fake};
 };
 
 TEST_CASE_FIXTURE(Fixture, "walker: OCI manifest image with tag") {

@@ -25,8 +25,7 @@ struct Fixture {
     fake.AddImage("docker.io/library/app:v1", kOciManifest, image.manifest_digest);
     index::SyncerOptions options;
     options.resync_interval = std::chrono::milliseconds(0);
-    options.content_path = "/nonexistent-spegel-root";
-    syncer = std::make_unique<index::Syncer>(&loop, &fake, &index, options);
+    syncer = std::make_unique<index::Syncer>(&loop, &fake, &content, &index, options);
     metrics.WatchState(&index, syncer.get());
     handler = std::make_unique<MetricsHandler>(&registry, &metrics, &index, syncer.get(),
                                                NodeInfo{"1.2.3", "127.0.0.1:5000"});
@@ -48,6 +47,7 @@ struct Fixture {
   Loop loop;
   testing::FakeContainerd fake;
   testing::TestImage image;
+  containerd::ContentStore content{&loop, &fake, {.content_path = "/nonexistent-spegel-root"}};
   index::Index index;
   Registry registry;
   SpegelMetrics metrics;

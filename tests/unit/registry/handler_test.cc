@@ -49,15 +49,19 @@ struct Fixture {
     }
     index::SyncerOptions options;
     options.resync_interval = std::chrono::milliseconds(0);
-    options.content_path = readable_root ? root.string() : "/nonexistent-spegel-root";
-    syncer = std::make_unique<index::Syncer>(&loop, &fake, &index, options);
-    handler = std::make_unique<RegistryHandler>(&loop, &index, syncer.get(), &fake);
+    content = std::make_unique<containerd::ContentStore>(
+        &loop, &fake,
+        containerd::ContentStoreOptions{
+            .content_path = readable_root ? root.string() : "/nonexistent-spegel-root"});
+    syncer = std::make_unique<index::Syncer>(&loop, &fake, content.get(), &index, options);
+    handler = std::make_unique<RegistryHandler>(&index, syncer.get(), content.get());
     syncer->Start();
     REQUIRE(testing::RunUntil(&loop, [&] { return syncer->ready(); }));
   }
   ~Fixture() {
     handler.reset();
     syncer->Stop();
+    content.reset();
     fs::remove_all(root);
   }
   FakeWriter Get(const std::string& target, const std::string& extra_headers = "",
@@ -77,6 +81,7 @@ struct Fixture {
   testing::TestImage image;
   std::string layer;
   index::Index index;
+  std::unique_ptr<containerd::ContentStore> content;
   std::unique_ptr<index::Syncer> syncer;
   std::unique_ptr<RegistryHandler> handler;
 };
@@ -188,6 +193,13 @@ TEST_CASE_FIXTURE(Fixture, "handler: bad input gets the right OCI error") {
 
 TEST_CASE_FIXTURE(Fixture, "handler: a blob GC removed is dropped and answered 404") {
   fs::remove(root / "blobs" / "sha256" / image.layer_digests[1].substr(7));
+  CheckOciError(Get("/v2/x/blobs/" + image.layer_digests[1]), 404, "BLOB_UNKNOWN");
+  CHECK(index.FindBlob(*oci::Digest::Parse(image.layer_digests[1])) == nullptr);
+}
+
+TEST_CASE_FIXTURE(Fixture, "handler: a file that does not match the index is dropped and "
+                           "answered 404") {
+  WriteBlob(root, image.layer_digests[1], "not the indexed bytes");
   CheckOciError(Get("/v2/x/blobs/" + image.layer_digests[1]), 404, "BLOB_UNKNOWN");
   CHECK(index.FindBlob(*oci::Digest::Parse(image.layer_digests[1])) == nullptr);
 }
