@@ -6,7 +6,9 @@
 // server.h). Not thread-safe; used on the loop thread.
 #pragma once
 
+#include <any>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +53,20 @@ class Request {
   const std::string& peer_address() const { return peer_address_; }
   void set_peer_address(std::string address) { peer_address_ = std::move(address); }
 
+  // A value derived from this request once and kept with it: the first call for a type T runs
+  // `derive()` (which returns a T) and keeps the result; every later call for T returns that same
+  // object, whatever it is given. This is how the handlers of one chain (metrics → auth →
+  // registry) share what a layer above http reads from a request, instead of each reading it
+  // again and perhaps differently (registry/request_context.h). The reference is valid as long
+  // as this Request; a copy of the Request carries copies of the values.
+  template <typename T, typename Derive>
+  const T& Derived(Derive&& derive) const {
+    for (const std::any& kept : derived_) {
+      if (const T* value = std::any_cast<T>(&kept)) return *value;
+    }
+    return *std::any_cast<T>(&derived_.emplace_back(std::in_place_type<T>, derive()));
+  }
+
  private:
   friend class RequestParser;
   Method method_ = Method::kOther;
@@ -62,6 +78,9 @@ class Request {
   bool keep_alive_ = true;
   std::string body_;
   std::string peer_address_;
+  // Derived(): a cache of values computed from the fields above, hence mutable. A deque, so that
+  // keeping a value never moves the ones already handed out.
+  mutable std::deque<std::any> derived_;
 };
 
 // ASCII case-insensitive equality, as header names compare.

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "registry/route.h"
+#include "registry/request_context.h"
 
 namespace spegel::metrics {
 namespace {
@@ -25,16 +25,17 @@ class MeasuringWriter final : public http::ResponseWriter {
               : request.method() == http::Method::kHead ? "HEAD"
                                                         : "OTHER";
     head_ = request.method() == http::Method::kHead;
-    if (handler_ == "/v2/*") {
+    // The same facts the registry handler acts on (derived once, kept with the request).
+    const registry::RequestContext& context = registry::RequestContext::Of(request);
+    if (context.api) {
       v2_ = true;
-      const registry::RouteResult parsed = registry::ParseRoute(path, request.query());
-      registry_ = parsed.route.registry;
-      kind_ = parsed.route.kind == registry::RouteKind::kManifest     ? "manifest"
-              : parsed.route.kind == registry::RouteKind::kBlob       ? "blob"
-              : parsed.route.kind == registry::RouteKind::kApiVersion ? "version"
-                                                                      : "other";
-      const auto mirrored = request.Header("X-Spegel-Mirrored");
-      mirrored_ = mirrored && http::EqualsIgnoreCase(*mirrored, "true");
+      const registry::Route& route = context.route.route;
+      registry_ = route.registry;
+      kind_ = route.kind == registry::RouteKind::kManifest     ? "manifest"
+              : route.kind == registry::RouteKind::kBlob       ? "blob"
+              : route.kind == registry::RouteKind::kApiVersion ? "version"
+                                                               : "other";
+      mirrored_ = context.mirrored;
     }
     metrics_->HttpStarted(handler_);
     real_->SetAbortCallback([this] { Aborted(); });
@@ -111,7 +112,7 @@ class MeasuringWriter final : public http::ResponseWriter {
 }  // namespace
 
 std::string_view InstrumentedHandler::HandlerLabel(std::string_view path) {
-  if (path == "/v2" || path.substr(0, 4) == "/v2/") return "/v2/*";
+  if (registry::IsApiPath(path)) return "/v2/*";
   if (path == "/readyz") return "/readyz";
   if (path == "/livez") return "/livez";
   if (path == "/debug/index") return "/debug/index";

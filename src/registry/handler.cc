@@ -60,8 +60,8 @@ RegistryHandler::RegistryHandler(index::Index* index, index::Syncer* syncer,
 RegistryHandler::~RegistryHandler() = default;
 
 void RegistryHandler::Handle(http::Request& request, http::ResponseWriter& writer) {
+  if (RequestContext::Of(request).api) return Registry(request, writer);
   const std::string_view path = request.path();
-  if (path == "/v2" || path.substr(0, 4) == "/v2/") return Registry(request, writer);
   if (path == "/readyz" || path == "/livez" || path == "/debug/index") {
     if (!IsGetOrHead(request)) {
       Send(request, writer, 405, {{"Allow", "GET, HEAD"}, {"Content-Type", "text/plain"}},
@@ -94,8 +94,7 @@ void RegistryHandler::SendError(http::Request& request, http::ResponseWriter& wr
 void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer,
                            const Route& route, std::string key, OciError error,
                            std::string_view message) {
-  const bool mirrored = request.Header("X-Spegel-Mirrored") == std::optional<std::string_view>("true");
-  if (fetcher_ == nullptr || mirrored || key.empty()) {
+  if (fetcher_ == nullptr || RequestContext::Of(request).mirrored || key.empty()) {
     SendError(request, writer, error, message);
     return;
   }
@@ -109,7 +108,8 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
               {{"Allow", "GET, HEAD"}});
     return;
   }
-  const RouteResult parsed = ParseRoute(request.path(), request.query());
+  const RequestContext& context = RequestContext::Of(request);
+  const RouteResult& parsed = context.route;
   const Route& route = parsed.route;
   if (route.kind == RouteKind::kApiVersion) {
     Send(request, writer, 200,
@@ -149,8 +149,7 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
   }
   const bool is_manifest = route.kind == RouteKind::kManifest;
   const OciError unknown = is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown;
-  const bool mirrored = request.Header("X-Spegel-Mirrored") == std::optional<std::string_view>("true");
-  if (mirrored && auth_ != nullptr && auth_->enabled()) {
+  if (context.mirrored && auth_ != nullptr && auth_->enabled()) {
     if (Status s = auth_->Verify(request.method_name(), request.target(), "",
                                  request.Header(auth::kAuthHeader), auth::UnixSeconds());
         !s.ok()) {

@@ -33,15 +33,16 @@
 #include "registry/errors.h"
 #include "registry/filters.h"
 #include "registry/peer_fetch.h"
+#include "registry/request_context.h"
 #include "registry/route.h"
 #include "registry/small_blob_cache.h"
 
 namespace spegel::registry {
 
-// Cluster mode: a local miss goes to `fetcher` (unless the request carries X-Spegel-Mirrored:
-// true — one hop only); requests for references `filters` refuse get 404; with a peer secret,
-// requests carrying X-Spegel-Mirrored must be signed (else 401). All must outlive the handler;
-// no fetcher = standalone (a miss is a 404).
+// Cluster mode: a local miss goes to `fetcher` unless the request is mirrored (a peer's fetch,
+// carrying X-Spegel-Mirrored: true, as RequestContext defines it: one hop only); requests for
+// references `filters` refuse get 404; with a peer secret, mirrored requests must be signed
+// (else 401). All must outlive the handler; no fetcher = standalone (a miss is a 404).
 struct ClusterMode {
   PeerFetcher* fetcher = nullptr;
   const RegistryFilters* filters = nullptr;

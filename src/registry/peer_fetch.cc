@@ -9,6 +9,7 @@
 #include "oci/media_types.h"
 #include "oci/sha256.h"
 #include "registry/errors.h"
+#include "registry/request_context.h"
 
 namespace spegel::registry {
 namespace {
@@ -219,7 +220,7 @@ bool PeerFetch::Launch() {
   request.host = peer.address;
   request.port = peer.registry_port;
   request.target = peer_target_;
-  request.headers.push_back({"X-Spegel-Mirrored", "true"});
+  request.headers.push_back({std::string(kMirroredHeader), "true"});
   request.headers.push_back({"User-Agent", "spegel"});
   if (is_manifest_) {
     request.headers.push_back(

@@ -22,6 +22,8 @@ bool LooksLikeRegistry(std::string_view component) {
 
 }  // namespace
 
+bool IsApiPath(std::string_view path) { return path == "/v2" || path.substr(0, 4) == "/v2/"; }
+
 RouteResult ParseRoute(std::string_view path, std::string_view query) {
   RouteResult result;
   if (path == "/v2" || path == "/v2/") {

@@ -49,6 +49,9 @@ struct RouteResult {
   std::string message;
 };
 
+// Whether `path` is the distribution API's: "/v2" or under "/v2/".
+bool IsApiPath(std::string_view path);
+
 // `path` and `query` as received (undecoded, query without '?').
 RouteResult ParseRoute(std::string_view path, std::string_view query);
 

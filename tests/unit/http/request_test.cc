@@ -41,6 +41,37 @@ TEST_CASE("Request header lookup is case-insensitive and returns the first value
   CHECK(r.headers().size() == 5);
 }
 
+TEST_CASE("Request keeps each derived value: derived once per type, stable, copied with it") {
+  Request r = Parse("GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+  struct Path {
+    std::string value;
+  };
+  struct Count {
+    int value;
+  };
+  int derivations = 0;
+  auto derive_path = [&] {
+    ++derivations;
+    return Path{std::string(r.path())};
+  };
+  const Path& first = r.Derived<Path>(derive_path);
+  CHECK(first.value == "/x");
+  // Another type does not move or replace the first, and the first is not derived again.
+  CHECK(r.Derived<Count>([] { return Count{7}; }).value == 7);
+  const Path& again = r.Derived<Path>(derive_path);
+  CHECK(&again == &first);
+  CHECK(derivations == 1);
+  CHECK(r.Derived<Count>([] { return Count{8}; }).value == 7);
+
+  const Request copy = r;
+  CHECK(copy.Derived<Path>(derive_path).value == "/x");
+  CHECK(&copy.Derived<Path>(derive_path) != &first);
+  CHECK(derivations == 1);
+  // A request parsed afresh has derived nothing.
+  const Request fresh = Parse("GET /y HTTP/1.1\r\nHost: h\r\n\r\n");
+  CHECK(fresh.Derived<Count>([] { return Count{1}; }).value == 1);
+}
+
 TEST_CASE("EqualsIgnoreCase compares ASCII only") {
   CHECK(EqualsIgnoreCase("Content-Length", "content-length"));
   CHECK_FALSE(EqualsIgnoreCase("Content-Length", "content-lengt"));

@@ -4,6 +4,7 @@
 
 #include "fakes/fake_writer.h"
 #include "http/request_parser.h"
+#include "registry/request_context.h"
 
 namespace spegel::metrics {
 namespace {
@@ -88,6 +89,33 @@ TEST_CASE("instrumented handler: records registry requests and forwards the resp
                   "code=\"200\"} 1"));
   CHECK(Has(text, "http_requests_inflight{handler=\"/v2/*\"} 0"));
   CHECK(m.requests_served() == 3);  // /readyz is not a registry request
+}
+
+TEST_CASE("instrumented handler: a mirrored request is what the registry handler takes for one") {
+  // registry::RequestContext decides for both: the header name in any case, the value exactly
+  // "true". A request the registry would forward to peers is a miss upstream would see too.
+  Registry r;
+  SpegelMetrics m(&r);
+  Inner inner;
+  inner.status = 404;
+  inner.body = "{}";
+  bool inner_saw_mirrored = false;
+  InstrumentedHandler h(&inner, &m);
+  auto miss = [&](const std::string& header) {
+    http::Request request = Parse("GET /v2/lib/a/manifests/v1?ns=docker.io HTTP/1.1\r\n"
+                                  "Host: x\r\n" + header + "\r\n\r\n");
+    testing::FakeWriter writer;
+    h.Handle(request, writer);
+    inner_saw_mirrored = registry::RequestContext::Of(request).mirrored;
+    return Has(r.Expose(),
+               "spegel_mirror_requests_total{registry=\"docker.io\",cache=\"miss\"} 1");
+  };
+  CHECK_FALSE(miss("x-spegel-mirrored: true"));
+  CHECK(inner_saw_mirrored);
+  CHECK_FALSE(miss("X-SPEGEL-MIRRORED: true"));
+  CHECK(inner_saw_mirrored);
+  CHECK(miss("X-Spegel-Mirrored: TRUE"));  // Not a peer's fetch: the registry forwards it.
+  CHECK_FALSE(inner_saw_mirrored);
 }
 
 TEST_CASE("instrumented handler: deferred response, and an abort before any response") {

@@ -204,6 +204,31 @@ TEST_CASE_FIXTURE(Fixture, "handler: a file that does not match the index is dro
   CHECK(index.FindBlob(*oci::Digest::Parse(image.layer_digests[1])) == nullptr);
 }
 
+TEST_CASE_FIXTURE(Fixture, "handler: a mirrored request must be signed; mirrored is the header "
+                           "name in any case with the value exactly true") {
+  const auth::PeerAuth auth("0123456789abcdef0123456789abcdef");
+  RegistryHandler signed_only(&index, syncer.get(), content.get(),
+                              ClusterMode{nullptr, nullptr, &auth});
+  const std::string target = "/v2/library/app/blobs/" + image.layer_digests[0] + "?ns=docker.io";
+  auto get = [&](const std::string& headers) {
+    http::Request request =
+        Parse("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+    FakeWriter writer;
+    signed_only.Handle(request, writer);
+    REQUIRE(writer.calls == 1);
+    return writer.status;
+  };
+  CHECK(get("X-Spegel-Mirrored: true\r\n") == 401);
+  CHECK(get("x-spegel-mirrored: true\r\n") == 401);
+  CHECK(get("X-SPEGEL-MIRRORED: true\r\n") == 401);
+  // Not a peer's fetch, so no signature is asked for (and it would go to peers on a miss).
+  CHECK(get("X-Spegel-Mirrored: TRUE\r\n") == 200);
+  CHECK(get("") == 200);
+  const std::string signature = *auth.Sign("GET", target, "", auth::UnixSeconds());
+  CHECK(get("x-spegel-mirrored: true\r\n" + std::string(auth::kAuthHeader) + ": " + signature +
+            "\r\n") == 200);
+}
+
 class CollectSink : public http::BodySink {
  public:
   void Write(std::string_view data) override {
