@@ -243,7 +243,7 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
   AppendProviders(&out, router_->HandleLookup(key));
   router_->Lookup(key, timeout_ms,
                   [alive = liveness_.token(), done = std::move(done), out = std::move(out)](
-                      std::vector<Provider> providers) mutable {
+                      const std::vector<Provider>& providers) mutable {
                     if (!alive.alive()) return;
                     out.append(",\"providers\":");
                     AppendProviders(&out, providers);

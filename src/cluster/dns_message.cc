@@ -13,7 +13,7 @@ constexpr size_t kHeaderSize = 12;
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-Status Error(std::string what, size_t offset) {
+Status Error(const std::string& what, size_t offset) {
   return Status::InvalidArgument("dns: " + what + " at offset " + std::to_string(offset));
 }
 

@@ -192,7 +192,7 @@ Status RegistryDaemon::Start() {
     auto bound = p.metrics_server->Listen(std::move(p.metrics_socket));
     if (!bound.ok()) return bound.status();
   }
-  const Status cluster_error = p.cluster_node.Start();
+  Status cluster_error = p.cluster_node.Start();
   if (!cluster_error.ok()) {
     LOG_ERROR("cannot start the cluster").Str("error", cluster_error.ToString());
     return cluster_error;

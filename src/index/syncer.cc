@@ -28,7 +28,7 @@ Syncer::Syncer(Loop* loop, containerd::ContainerdClient* client,
       client_(client),
       content_(content),
       index_(index),
-      options_(std::move(options)),
+      options_(options),
       walker_(client),
       resync_timer_(loop),
       worker_("spegel-sync") {}
@@ -96,7 +96,7 @@ void Syncer::OnConnected(uint64_t connection) {
   RequestFullSync();
 }
 
-void Syncer::OnDisconnected(uint64_t connection, Status why) {
+void Syncer::OnDisconnected(uint64_t connection, const Status& why) {
   if (connection != connection_ && connection_ != 0) return;
   if (why.code() == Code::kCancelled) return;  // shutting down
   if (connected_) {
@@ -191,7 +191,7 @@ void Syncer::OnFullSyncDone(uint64_t connection, SyncOutcome outcome) {
   if (sync_again_) RequestFullSync();
 }
 
-void Syncer::OnEvent(uint64_t connection, containerd::Event event) {
+void Syncer::OnEvent(uint64_t connection, const containerd::Event& event) {
   if (connection != connection_) return;
   LOG_DEBUG("containerd event")
       .Str("event", EventName(event.kind))

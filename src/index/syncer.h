@@ -83,8 +83,8 @@ class Syncer {
 
   void SubscriberMain();
   void OnConnected(uint64_t connection);
-  void OnDisconnected(uint64_t connection, Status why);
-  void OnEvent(uint64_t connection, containerd::Event event);
+  void OnDisconnected(uint64_t connection, const Status& why);
+  void OnEvent(uint64_t connection, const containerd::Event& event);
   void ApplyEvent(const containerd::Event& event);
   void RequestFullSync();
   void OnFullSyncDone(uint64_t connection, SyncOutcome outcome);

@@ -172,7 +172,7 @@ class TomlParser {
   }
   bool StartsWith(std::string_view p) const { return s_.substr(pos_).substr(0, p.size()) == p; }
 
-  Status Error(std::string what) const {
+  Status Error(const std::string& what) const {
     return Status::InvalidArgument("line " + std::to_string(line_) + ": " + what);
   }
   static std::string Describe(char c) {
