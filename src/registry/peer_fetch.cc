@@ -73,7 +73,7 @@ class PeerFetch {
   void ArmHedge();
   void OnHead(Attempt* attempt, const http::ClientResponse& response);
   void OnData(Attempt* attempt, std::string_view data);
-  void OnDone(Attempt* attempt, Status status);
+  void OnDone(Attempt* attempt, const Status& status);
   void DropAttempt(Attempt* attempt, bool report, std::string_view why);
   void AnswerManifest(Attempt* attempt);
   void StartBlobResponse(Attempt* attempt, const http::ClientResponse& response, uint64_t size);
@@ -247,7 +247,7 @@ bool PeerFetch::Launch() {
   http::ClientCallbacks callbacks;
   callbacks.on_head = [this, raw](const http::ClientResponse& r) { OnHead(raw, r); };
   callbacks.on_data = [this, raw](std::string_view d) { OnData(raw, d); };
-  callbacks.on_done = [this, raw](Status s) { OnDone(raw, std::move(s)); };
+  callbacks.on_done = [this, raw](const Status& s) { OnDone(raw, s); };
   attempts_.push_back(std::move(attempt));
   raw->exchange = http::ClientExchange::Start(loop_, std::move(request), options,
                                               std::move(callbacks));
@@ -514,7 +514,7 @@ void PeerFetch::Deliver() {
   }
 }
 
-void PeerFetch::OnDone(Attempt* attempt, Status status) {
+void PeerFetch::OnDone(Attempt* attempt, const Status& status) {
   if (finished_) return;
   if (is_manifest_ && attempt == winner_ && status.ok()) {
     AnswerManifest(attempt);
@@ -646,7 +646,7 @@ void PeerFetch::Finish() {
 
 PeerFetcher::PeerFetcher(Loop* loop, cluster::ContentLocator* locator, auth::PeerAuth auth,
                          PeerFetchOptions options)
-    : loop_(loop), locator_(locator), auth_(std::move(auth)), options_(options) {}
+    : loop_(loop), locator_(locator), auth_(std::move(auth)), options_(std::move(options)) {}
 
 PeerFetcher::~PeerFetcher() {
   liveness_.Revoke();
