@@ -113,7 +113,8 @@ void FlagSet::AddList(std::string name, std::vector<std::string>* target, std::s
   Add({std::move(name), Kind::kList, target, 0, 0, std::move(help), JoinList(*target), nullptr});
 }
 
-void FlagSet::AddValidator(const std::string& name, std::function<Status(const std::string&)> validate) {
+void FlagSet::AddValidator(const std::string& name,
+                           std::function<Status(const std::string&)> validate) {
   if (Flag* f = Find(name)) f->validate = std::move(validate);
 }
 

@@ -40,7 +40,8 @@ class FlagSet {
   void AddBool(std::string name, bool* target, std::string help);
   void AddList(std::string name, std::vector<std::string>* target, std::string help);
   // Any further validation (runs after the value was stored); its error is reported for the flag.
-  void AddValidator(const std::string& name, std::function<Status(const std::string& raw)> validate);
+  void AddValidator(const std::string& name,
+                    std::function<Status(const std::string& raw)> validate);
 
   // Parses `args` (without the program and subcommand names). `*help` is set when --help or -h
   // was given (then nothing else is checked).

@@ -221,10 +221,11 @@ void Router::SendBatch(const std::string& owner, PendingBatch batch) {
     stats_.keys_withdrawn += piece->remove.size();
     Liveness::Token alive = liveness_.token();
     int failures = batch.failures;
-    transport_->Announce(*member, *piece, [this, alive, owner, piece, failures](const Status& status) {
-      if (!alive.alive()) return;
-      OnAnnounceDone(owner, *piece, failures, status);
-    });
+    transport_->Announce(*member, *piece,
+                         [this, alive, owner, piece, failures](const Status& status) {
+                           if (!alive.alive()) return;
+                           OnAnnounceDone(owner, *piece, failures, status);
+                         });
   }
 }
 
