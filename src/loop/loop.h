@@ -53,12 +53,16 @@ class Loop {
   std::atomic<std::thread::id> loop_thread_{};
 };
 
-// A one-shot or repeating timer. Owns its uv_timer_t; the handle's memory is freed from its close
-// callback, so a Timer may be destroyed at any time on the loop thread, even from its own callback.
-// The callback runs on the loop thread; after Stop() or destruction it never runs again.
+class HandleGroup;
+
+// A one-shot or repeating timer. Owns its uv_timer_t, which lives on the heap and is freed from
+// its close callback (the PollWatcher pattern of loop/handle.h), so a Timer may be destroyed at
+// any time on the loop thread, even from its own callback. With a `group`, the handle counts in
+// it from construction until its close callback. The callback runs on the loop thread; after
+// Stop() or destruction it never runs again. Loop thread only.
 class Timer {
  public:
-  explicit Timer(Loop* loop);
+  explicit Timer(Loop* loop, HandleGroup* group = nullptr);
   ~Timer();
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
@@ -69,9 +73,10 @@ class Timer {
   bool active() const;
 
  private:
+  struct Core;
   static void OnTimer(uv_timer_t* handle);
-  uv_timer_t* handle_;
-  std::function<void()> callback_;
+  Loop* loop_;
+  Core* core_;  // Freed by its close callback, after the Timer is gone.
 };
 
 // Closes any libuv handle and frees it with `delete` (as T*) from the close callback.
