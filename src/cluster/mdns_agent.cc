@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -32,14 +33,14 @@ constexpr uint64_t kRejectLogIntervalMs = 10000;
 
 }  // namespace
 
-// One UDP socket. The uv handle is the first member so the close callback can free the whole
-// struct; `agent` is cleared when the agent goes away before the close callback runs.
+// One UDP socket. On the heap and freed from its handle's close callback, so the agent may go
+// away while it is closing; libuv runs no callback of it (and so never reaches `agent`) after
+// CloseSocket.
 struct MdnsAgent::Socket {
-  uv_udp_t handle;
+  UvHandle<uv_udp_t> handle;
   MdnsAgent* agent = nullptr;
   Interface* iface = nullptr;
   bool v6 = false;
-  bool closing = false;
   sockaddr_storage group{};
 };
 
@@ -47,18 +48,17 @@ MdnsAgent::MdnsAgent(Loop* loop, MdnsOptions options, MemberInfo self, OnMember 
     : loop_(loop),
       options_(std::move(options)),
       protocol_(std::move(self), options_.port, options_.ttl_s),
-      on_member_(std::move(on_member)) {}
+      on_member_(std::move(on_member)),
+      handles_(loop) {}
 
 MdnsAgent::~MdnsAgent() {
-  for (Socket* s : sockets_) {
-    s->agent = nullptr;
-    s->iface = nullptr;
-    CloseSocket(s);
-  }
-  sockets_.clear();
+  // Not stopped (or Stop's done has not run): the sockets close without a goodbye and free
+  // themselves; the timers do the same as members.
+  CloseSockets();
 }
 
 Status MdnsAgent::Start() {
+  assert(loop_->IsLoopThread());
   if (options_.interfaces.empty()) return Status::Ok();
   // getifaddrs, not uv_interface_addresses: libuv leaves out interfaces that are not RUNNING
   // yet (no carrier), and joining the group there is fine.
@@ -97,16 +97,11 @@ Status MdnsAgent::Start() {
   }
   freeifaddrs(addrs);
   if (!status.ok()) {
-    for (Socket* s : sockets_) {
-      s->agent = nullptr;
-      s->iface = nullptr;
-      CloseSocket(s);
-    }
-    sockets_.clear();
+    CloseSockets();
     interfaces_.clear();
     return status;
   }
-  announce_timer_ = std::make_unique<Timer>(loop_);
+  announce_timer_ = std::make_unique<Timer>(loop_, &handles_);
   announce_timer_->Start(0, 0, [this] { Tick(); });
   LOG_INFO("mdns: started").Str("instance", protocol_.instance_name()).Str("host", protocol_.host_name())
       .Int("interfaces", static_cast<int64_t>(interfaces_.size())).Int("port", options_.port);
@@ -129,7 +124,7 @@ Status MdnsAgent::OpenInterface(Interface* iface, const std::vector<std::string>
           .Str("error", s6.status().ToString());
     }
   }
-  iface->reply_timer = std::make_unique<Timer>(loop_);
+  iface->reply_timer = std::make_unique<Timer>(loop_, &handles_);
   return Status::Ok();
 }
 
@@ -195,57 +190,47 @@ Result<MdnsAgent::Socket*> MdnsAgent::OpenSocket(Interface* iface, bool v6) {
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof(ttl)) != 0) return fail("IPV6_MULTICAST_HOPS");
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &one, sizeof(one)) != 0) return fail("IPV6_MULTICAST_LOOP");
   }
-  if (int rc = uv_udp_init(loop_->uv(), &socket->handle); rc != 0) {
+  if (int rc = socket->handle.Init(loop_, socket.get(), &handles_, uv_udp_init); rc != 0) {
     close(fd);
     return Status::Internal(where + "uv_udp_init: " + uv_strerror(rc));
   }
   Socket* s = socket.release();
-  s->handle.data = s;
   s->agent = this;
   sockets_.push_back(s);  // from here on, closing frees it
-  if (int rc = uv_udp_open(&s->handle, fd); rc != 0) {
+  if (int rc = uv_udp_open(s->handle.get(), fd); rc != 0) {
     close(fd);
     return Status::Internal(where + "uv_udp_open: " + uv_strerror(rc));
   }
-  if (int rc = uv_udp_recv_start(&s->handle, &MdnsAgent::OnAlloc, &MdnsAgent::OnRecv); rc != 0) {
+  if (int rc = uv_udp_recv_start(s->handle.get(), &MdnsAgent::OnAlloc, &MdnsAgent::OnRecv); rc != 0) {
     return Status::Internal(where + "uv_udp_recv_start: " + uv_strerror(rc));
   }
   return s;
 }
 
-void MdnsAgent::CloseSocket(Socket* socket) {
-  if (socket->closing) return;
-  socket->closing = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&socket->handle), [](uv_handle_t* h) {
-    auto* s = static_cast<Socket*>(h->data);
-    MdnsAgent* agent = s->agent;
-    if (agent != nullptr) agent->OnSocketClosed(s);
-    delete s;
-  });
-}
-
-void MdnsAgent::OnSocketClosed(Socket* socket) {
-  sockets_.erase(std::remove(sockets_.begin(), sockets_.end(), socket), sockets_.end());
-  if (!sockets_.empty() || !stop_done_) return;
-  std::function<void()> done = std::move(stop_done_);
-  stop_done_ = nullptr;
-  done();  // may destroy this agent: nothing after
+void MdnsAgent::CloseSockets() {
+  for (Socket* s : sockets_) {
+    s->handle.Close([](void* socket) { delete static_cast<Socket*>(socket); });
+  }
+  sockets_.clear();
+  for (auto& iface : interfaces_) iface->v4 = iface->v6 = nullptr;
 }
 
 void MdnsAgent::Stop(std::function<void()> done) {
+  assert(loop_->IsLoopThread());
   stopped_ = true;
   announce_timer_.reset();
   for (auto& iface : interfaces_) {
     iface->reply_timer.reset();
     Multicast(iface.get(), protocol_.Announcement(iface->addresses, 0));
   }
-  if (sockets_.empty()) {
-    loop_->Post(std::move(done));
-    return;
+  const bool had_sockets = !sockets_.empty();
+  CloseSockets();
+  // After the close callbacks of the sockets and timers just closed; with none (never started,
+  // or no interfaces), from a close callback of the group's own. Never inline.
+  handles_.WhenAllClosed(std::move(done));
+  if (had_sockets) {
+    LOG_INFO("mdns: stopped, goodbye sent").Str("instance", protocol_.instance_name());
   }
-  stop_done_ = std::move(done);
-  for (Socket* s : sockets_) CloseSocket(s);
-  LOG_INFO("mdns: stopped, goodbye sent").Str("instance", protocol_.instance_name());
 }
 
 void MdnsAgent::Tick() {
@@ -270,7 +255,7 @@ void MdnsAgent::Multicast(Interface* iface, const std::string& payload) {
   for (Socket* s : {iface->v4, iface->v6}) {
     if (s == nullptr) continue;
     uv_buf_t buf = uv_buf_init(const_cast<char*>(payload.data()), static_cast<unsigned>(payload.size()));
-    int rc = uv_udp_try_send(&s->handle, &buf, 1, reinterpret_cast<const sockaddr*>(&s->group));
+    int rc = uv_udp_try_send(s->handle.get(), &buf, 1, reinterpret_cast<const sockaddr*>(&s->group));
     if (rc < 0) {
       LOG_DEBUG("mdns: multicast send failed").Str("interface", iface->name).Bool("ipv6", s->v6)
           .Str("error", uv_strerror(rc));
@@ -297,17 +282,13 @@ void MdnsAgent::ScheduleAnswer(Interface* iface) {
 
 void MdnsAgent::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* s = static_cast<Socket*>(handle->data);
-  if (s->agent == nullptr) {
-    *buf = uv_buf_init(nullptr, 0);
-    return;
-  }
   *buf = uv_buf_init(s->agent->recv_buffer_, sizeof(s->agent->recv_buffer_));
 }
 
 void MdnsAgent::OnRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
                        unsigned flags) {
   auto* s = static_cast<Socket*>(handle->data);
-  if (s->agent == nullptr || s->closing || s->agent->stopped_ || nread <= 0 || addr == nullptr) return;
+  if (s->agent->stopped_ || nread <= 0 || addr == nullptr) return;
   if ((flags & UV_UDP_PARTIAL) != 0) return;  // larger than any mDNS packet we accept
   s->agent->OnDatagram(s, std::string_view(buf->base, static_cast<size_t>(nread)), addr);
 }
@@ -342,7 +323,7 @@ void MdnsAgent::OnDatagram(Socket* socket, std::string_view data, const sockaddr
     }
     if (++unicast_in_window_ <= kMaxUnicastRepliesPerSecond) {
       uv_buf_t buf = uv_buf_init(out.unicast_reply.data(), static_cast<unsigned>(out.unicast_reply.size()));
-      uv_udp_try_send(&socket->handle, &buf, 1, from);
+      uv_udp_try_send(socket->handle.get(), &buf, 1, from);
     }
   }
   for (auto& [info, ttl] : out.members) {

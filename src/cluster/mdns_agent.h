@@ -16,6 +16,7 @@
 #include "base/status.h"
 #include "cluster/mdns_protocol.h"
 #include "cluster/member.h"
+#include "loop/handle.h"
 #include "loop/loop.h"
 
 namespace spegel::cluster {
@@ -37,10 +38,11 @@ struct MdnsOptions {
 // per interface (RFC 6762 §6); legacy unicast replies are limited to 20 per second.
 // Interface addresses are read once, in Start().
 //
-// Ownership and threading: owned by its creator; every method runs on the loop thread, and
-// on_member runs there too. It owns its uv handles (each freed from its close callback).
-// Destroying a started agent without Stop() (or before Stop's done) closes the sockets without a
-// goodbye; on_member must not destroy the agent (it may call Stop()).
+// Ownership and threading: owned by its creator; every method runs on the loop thread (Start and
+// Stop assert it), and on_member runs there too. It owns its uv handles (UDP sockets and timers,
+// each freed from its close callback, all in one HandleGroup: loop/handle.h). Destroying a
+// started agent without Stop() (or before Stop's done) closes the sockets without a goodbye;
+// on_member must not destroy the agent (it may call Stop()).
 class MdnsAgent {
  public:
   // Runs on the loop thread for every valid _spegel._tcp instance seen (not self), each time it
@@ -55,8 +57,9 @@ class MdnsAgent {
   // Opens the sockets and starts announcing. Call once. An error names the interface that does
   // not exist or has no IPv4 address, or the socket call that failed; then nothing stays open.
   Status Start();
-  // Sends the goodbye on each interface, closes every handle; `done` runs on the loop thread after
-  // the last close callback (posted when there was nothing to close), never inline. Call once.
+  // Sends the goodbye on each interface, closes every handle; `done` runs on the loop thread from
+  // the last close callback (also when there was nothing to close), never inline, and may destroy
+  // the agent. Call once.
   void Stop(std::function<void()> done);
 
   const MdnsProtocol& protocol() const { return protocol_; }
@@ -67,7 +70,7 @@ class MdnsAgent {
     std::string name;
     unsigned index = 0;
     std::vector<std::string> addresses;  // IPv4 first
-    Socket* v4 = nullptr;                // closed and freed by its close callback
+    Socket* v4 = nullptr;                // in sockets_; null once closed
     Socket* v6 = nullptr;
     uint64_t last_multicast_ms = 0;
     bool multicast_sent = false;
@@ -77,13 +80,13 @@ class MdnsAgent {
   Status OpenInterface(Interface* iface, const std::vector<std::string>& v4,
                        const std::vector<std::string>& v6);
   Result<Socket*> OpenSocket(Interface* iface, bool v6);
-  void CloseSocket(Socket* socket);
+  // Closes every socket in sockets_ (each frees itself from its close callback).
+  void CloseSockets();
   void Tick();
   void Multicast(Interface* iface, const std::string& payload);
   void ScheduleAnswer(Interface* iface);
   void OnDatagram(Socket* socket, std::string_view data, const sockaddr* from);
   void LogRejected(const std::vector<std::string>& reasons);
-  void OnSocketClosed(Socket* socket);
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
                      unsigned flags);
@@ -92,10 +95,11 @@ class MdnsAgent {
   MdnsOptions options_;
   MdnsProtocol protocol_;
   OnMember on_member_;
+  // Every socket and timer below, until its close callback has run: what Stop's done waits for.
+  HandleGroup handles_;
   std::vector<std::unique_ptr<Interface>> interfaces_;
-  // Every socket not yet freed (open or closing); each is freed by its close callback.
+  // The open sockets; a socket leaves when it is closed and frees itself from its close callback.
   std::vector<Socket*> sockets_;
-  std::function<void()> stop_done_;
   std::unique_ptr<Timer> announce_timer_;
   int announcements_sent_ = 0;
   bool stopped_ = false;
