@@ -501,7 +501,10 @@ std::unique_ptr<ClientExchange> ClientExchange::Start(Loop* loop, ClientRequest 
   return std::unique_ptr<ClientExchange>(new ClientExchange(core));
 }
 
-ClientExchange::~ClientExchange() { core_->Detach(); }
+ClientExchange::~ClientExchange() {
+  assert(core_->loop()->IsLoopThread());
+  core_->Detach();
+}
 
 void ClientExchange::ReadMore() {
   assert(core_->loop()->IsLoopThread());

@@ -66,6 +66,7 @@ void HandleGroup::RunDoneIfEmpty() {
 // The heap half of a PollWatcher: the handle and the callback, freed together from the close
 // callback, so a callback that closes or destroys its watcher still runs on live memory.
 struct PollWatcher::Core {
+  Loop* loop = nullptr;
   UvHandle<uv_poll_t> handle;
   Callback callback;
   int events = 0;
@@ -86,6 +87,7 @@ Status PollWatcher::Open(Loop* loop, int fd, Callback callback, HandleGroup* gro
   assert(loop->IsLoopThread());
   assert(core_ == nullptr);
   auto core = std::make_unique<Core>();
+  core->loop = loop;
   core->callback = std::move(callback);
   if (const int rc = core->handle.Init(loop, core.get(), group, uv_poll_init_socket, fd);
       rc != 0) {
@@ -96,7 +98,7 @@ Status PollWatcher::Open(Loop* loop, int fd, Callback callback, HandleGroup* gro
 }
 
 Status PollWatcher::Start(int events) {
-  assert(core_ != nullptr);
+  assert(core_ != nullptr && core_->loop->IsLoopThread());
   if (events == core_->events) return Status::Ok();
   if (events == 0) {
     Stop();
@@ -110,7 +112,7 @@ Status PollWatcher::Start(int events) {
 }
 
 void PollWatcher::Stop() {
-  assert(core_ != nullptr);
+  assert(core_ != nullptr && core_->loop->IsLoopThread());
   uv_poll_stop(core_->handle.get());
   core_->events = 0;
 }

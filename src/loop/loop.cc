@@ -107,23 +107,38 @@ void Timer::OnTimer(uv_timer_t* handle) {
 
 namespace spegel {
 
+// The heap half of a SignalWatcher: the handle and the callback, freed together from the close
+// callback.
+struct SignalWatcher::Core {
+  UvHandle<uv_signal_t> handle;
+  std::function<void()> callback;
+};
+
 SignalWatcher::SignalWatcher(Loop* loop, int signum, std::function<void()> callback)
-    : handle_(new uv_signal_t), callback_(std::move(callback)) {
-  uv_signal_init(loop->uv(), handle_);
-  handle_->data = this;
-  uv_signal_start(handle_, &SignalWatcher::OnSignal, signum);
+    : loop_(loop), core_(new Core) {
+  assert(loop->IsLoopThread());
+  core_->callback = std::move(callback);
+  if (core_->handle.Init(loop, core_, nullptr, uv_signal_init) == 0) {
+    uv_signal_start(core_->handle.get(), &SignalWatcher::OnSignal, signum);
+  }
 }
 
 SignalWatcher::~SignalWatcher() {
-  handle_->data = nullptr;
-  CloseAndDelete(handle_);
+  if (core_->handle.open()) {
+    core_->handle.Close([](void* owner) { delete static_cast<Core*>(owner); });
+  } else {
+    delete core_;  // uv_signal_init failed: libuv never held it.
+  }
 }
 
-void SignalWatcher::Stop() { uv_signal_stop(handle_); }
+void SignalWatcher::Stop() {
+  assert(loop_->IsLoopThread());
+  if (core_->handle.open()) uv_signal_stop(core_->handle.get());
+}
 
 void SignalWatcher::OnSignal(uv_signal_t* handle, int /*signum*/) {
-  auto* self = static_cast<SignalWatcher*>(handle->data);
-  if (self != nullptr) self->callback_();
+  // The core outlives a watcher destroyed by its own callback.
+  static_cast<Core*>(handle->data)->callback();
 }
 
 }  // namespace spegel

@@ -79,8 +79,9 @@ class Timer {
   Core* core_;  // Freed by its close callback, after the Timer is gone.
 };
 
-// Closes any libuv handle and frees it with `delete` (as T*) from the close callback.
-// REQUIRES: `handle` was allocated with `new T` and initialised on a loop.
+// Closes any libuv handle and frees it with `delete` (as T*) from the close callback. For the
+// Loop's own async handle, which comes before the handle kit; everything else owns its handles
+// through loop/handle.h. REQUIRES: `handle` was allocated with `new T` and initialised on a loop.
 template <typename T>
 void CloseAndDelete(T* handle) {
   auto* h = reinterpret_cast<uv_handle_t*>(handle);
@@ -93,8 +94,9 @@ void CloseAndDelete(T* handle) {
 namespace spegel {
 
 // Watches one signal on the loop (uv_signal_t). The callback runs on the loop thread each time
-// the signal arrives, until Stop() or destruction. Owns its handle (freed from its close
-// callback).
+// the signal arrives, until Stop() or destruction. Owns its handle, which lives on the heap and
+// is freed from its close callback (like Timer's), so the watcher may be destroyed from its own
+// callback. Loop thread only (asserted).
 class SignalWatcher {
  public:
   SignalWatcher(Loop* loop, int signum, std::function<void()> callback);
@@ -104,9 +106,10 @@ class SignalWatcher {
   void Stop();
 
  private:
+  struct Core;
   static void OnSignal(uv_signal_t* handle, int signum);
-  uv_signal_t* handle_;
-  std::function<void()> callback_;
+  Loop* loop_;
+  Core* core_;  // Freed by its close callback, after the watcher is gone.
 };
 
 }  // namespace spegel
