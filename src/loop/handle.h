@@ -4,7 +4,7 @@
 //   UvHandle<T>   a uv handle (uv_timer_t, uv_poll_t, uv_udp_t, uv_tcp_t, ...) embedded in the
 //                 object that owns it, so it costs no allocation of its own. Its owner either
 //                 frees itself from the handle's close callback (http's connections and client
-//                 exchanges do), or outlives the close callback because it waits for a
+//                 exchanges, mdns's sockets do), or outlives the close callback because it waits for a
 //                 HandleGroup. The destructor asserts that libuv no longer holds the handle.
 //   PollWatcher   a uv_poll_t on a socket plus its callback, for owners that must be free to
 //                 destroy it at any moment (even from its own callback): the handle lives on the
@@ -13,8 +13,8 @@
 //   HandleGroup   counts the handles of one owner that libuv still holds and runs a callback once
 //                 the last of them is closed: what a Stop(done) or Shutdown(done) waits for.
 //
-// Threading: loop thread only. Every callback named here runs on the loop thread, from a libuv
-// callback or a posted function, never inline from the call that led to it.
+// Threading: loop thread only (the entry points assert it). Every callback named here runs on the
+// loop thread, from a libuv callback, never inline from the call that led to it.
 #pragma once
 
 #include <uv.h>
