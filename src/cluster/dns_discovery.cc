@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <cassert>
@@ -190,42 +191,29 @@ Result<std::vector<std::string>> ParseResolvers(std::string_view text) {
   return resolvers;
 }
 
-// One c-ares socket watched by the loop. Freed from its close callback.
-struct DnsDiscovery::SocketPoll {
-  uv_poll_t poll;
-  DnsDiscovery* owner;  // null once the owner is gone (defensive destructor path)
-  ares_socket_t fd;
-};
-
 DnsDiscovery::DnsDiscovery(Loop* loop, DnsDiscoveryOptions options, OnResult on_result)
-    : loop_(loop), options_(std::move(options)), on_result_(std::move(on_result)) {}
+    : loop_(loop),
+      options_(std::move(options)),
+      on_result_(std::move(on_result)),
+      handles_(loop) {}
 
 DnsDiscovery::~DnsDiscovery() {
-  if (!started_ || open_handles_ == 0) return;
-  // Destroyed while handles are still closing after Stop(): their close callbacks would touch
-  // this object. That breaks the contract in the header.
-  assert(!stopping_);
-  if (stopping_) return;
-  // Started and never stopped: close everything without ever calling back into this object.
+  // Destroyed while Stop()'s handles are still closing breaks the header's contract (done would
+  // never run); the handles themselves are safe either way, since each frees its own memory.
+  assert(!stopping_ || handles_.count() == 0);
+  if (channel_ == nullptr) return;
+  // Started and never stopped: no callback into this object from here on. Pending queries end
+  // with ARES_EDESTRUCTION (ignored: stopping_) and each socket is reported closed through
+  // OnSockState; the watchers and timers close as members are destroyed.
   stopping_ = true;
   on_result_ = nullptr;
-  for (auto& [fd, p] : polls_) p->owner = nullptr;
-  if (channel_ != nullptr) {
-    ares_channel ch = channel_;
-    channel_ = nullptr;
-    ares_destroy(ch);  // reports its sockets closed through OnSockState, which closes their polls
-  }
-  for (auto& [fd, p] : polls_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), &DnsDiscovery::OnPollClosed);
-  }
-  polls_.clear();
-  for (uv_timer_t* t : {ares_timer_, round_timer_}) {
-    t->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(t), &DnsDiscovery::OnTimerClosed);
-  }
+  ares_channel ch = channel_;
+  channel_ = nullptr;
+  ares_destroy(ch);
 }
 
 Status DnsDiscovery::Start() {
+  assert(loop_->IsLoopThread());
   if (options_.domain.empty() || options_.domain.size() > kMaxDomainLength) {
     return Status::InvalidArgument("DNS discovery domain must be 1.." +
                                    std::to_string(kMaxDomainLength) + " characters");
@@ -273,16 +261,11 @@ Status DnsDiscovery::Start() {
   }
   channel_ = channel;
 
-  ares_timer_ = new uv_timer_t;
-  uv_timer_init(loop_->uv(), ares_timer_);
-  ares_timer_->data = this;
-  round_timer_ = new uv_timer_t;
-  uv_timer_init(loop_->uv(), round_timer_);
-  round_timer_->data = this;
-  open_handles_ += 2;
+  ares_timer_ = std::make_unique<Timer>(loop_, &handles_);
+  round_timer_ = std::make_unique<Timer>(loop_, &handles_);
   started_ = true;
   // The first round starts on a later iteration so no callback can run inside Start().
-  uv_timer_start(round_timer_, &DnsDiscovery::OnRoundTimer, 0, 0);
+  round_timer_->Start(0, 0, [this] { StartRound(); });
   LOG_INFO("dns discovery started")
       .Str("domain", options_.domain)
       .Str("resolvers", servers_csv.empty() ? "system" : servers_csv)
@@ -291,16 +274,14 @@ Status DnsDiscovery::Start() {
 }
 
 void DnsDiscovery::Stop(std::function<void()> done) {
+  assert(loop_->IsLoopThread());
   if (stopping_) return;
   stopping_ = true;
   on_result_ = nullptr;
-  done_ = std::move(done);
-  if (!started_) {
-    // Nothing is open: still never inline.
-    if (done_) loop_->Post(std::move(done_));
-    done_ = nullptr;
-    return;
-  }
+  // Runs once the handles closed below (or by a pending teardown) are gone; with none open
+  // (never started), from a close callback of the group's own: never inline either way.
+  handles_.WhenAllClosed(std::move(done));
+  if (!started_) return;
   if (ares_depth_ > 0) {
     // Inside a c-ares callback (e.g. on_result): c-ares must not be destroyed under its own
     // feet. The outermost call into c-ares finishes the job when it returns.
@@ -316,99 +297,49 @@ void DnsDiscovery::Teardown() {
     ares_channel ch = channel_;
     channel_ = nullptr;
     // Pending queries complete with ARES_EDESTRUCTION (ignored: stopping_); every socket is
-    // reported closed through OnSockState, which closes its poll.
+    // reported closed through OnSockState, which closes its watcher.
     ares_destroy(ch);
   }
-  for (auto& [fd, p] : polls_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), &DnsDiscovery::OnPollClosed);
-  }
   polls_.clear();
-  for (uv_timer_t** t : {&ares_timer_, &round_timer_}) {
-    if (*t == nullptr) continue;
-    uv_close(reinterpret_cast<uv_handle_t*>(*t), &DnsDiscovery::OnTimerClosed);
-    *t = nullptr;
-  }
-}
-
-void DnsDiscovery::HandleClosed() {
-  --open_handles_;
-  if (open_handles_ == 0 && stopping_ && done_) {
-    auto done = std::move(done_);
-    done_ = nullptr;
-    done();  // may destroy this object: nothing after it
-  }
-}
-
-void DnsDiscovery::OnTimerClosed(uv_handle_t* handle) {
-  auto* self = static_cast<DnsDiscovery*>(handle->data);
-  delete reinterpret_cast<uv_timer_t*>(handle);
-  if (self != nullptr) self->HandleClosed();
-}
-
-void DnsDiscovery::OnPollClosed(uv_handle_t* handle) {
-  auto* p = static_cast<SocketPoll*>(handle->data);
-  DnsDiscovery* owner = p->owner;
-  delete p;
-  if (owner != nullptr) owner->HandleClosed();
+  ares_timer_.reset();
+  round_timer_.reset();
 }
 
 void DnsDiscovery::OnSockState(void* data, ares_socket_t fd, int readable, int writable) {
   auto* self = static_cast<DnsDiscovery*>(data);
   auto it = self->polls_.find(fd);
   if (!readable && !writable) {
-    // c-ares is about to close fd: stop watching it first.
-    if (it != self->polls_.end()) {
-      SocketPoll* p = it->second;
-      self->polls_.erase(it);
-      uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), &DnsDiscovery::OnPollClosed);
-    }
+    // c-ares is about to close fd: stop watching it first (the watcher leaves epoll at once).
+    if (it != self->polls_.end()) self->polls_.erase(it);
     return;
   }
-  SocketPoll* p = nullptr;
-  if (it != self->polls_.end()) {
-    p = it->second;
-  } else {
+  if (it == self->polls_.end()) {
     if (self->stopping_ && self->channel_ == nullptr) return;
-    p = new SocketPoll{};
-    p->owner = self;
-    p->fd = fd;
-    if (const int rc = uv_poll_init_socket(self->loop_->uv(), &p->poll, fd); rc != 0) {
+    PollWatcher watcher;
+    Status opened = watcher.Open(
+        self->loop_, fd,
+        [self, fd](int status, int events) { self->OnPoll(fd, status, events); },
+        &self->handles_);
+    if (!opened.ok()) {
       // The query on this socket will time out through the c-ares timer.
-      LOG_WARN("dns discovery: cannot watch socket").Str("error", uv_strerror(rc));
-      delete p;
+      LOG_WARN("dns discovery: cannot watch socket").Str("error", opened.message());
       return;
     }
-    p->poll.data = p;
-    ++self->open_handles_;
-    self->polls_.emplace(fd, p);
+    it = self->polls_.emplace(fd, std::move(watcher)).first;
   }
   const int events = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
-  if (const int rc = uv_poll_start(&p->poll, events, &DnsDiscovery::OnPoll); rc != 0) {
-    LOG_WARN("dns discovery: cannot poll socket").Str("error", uv_strerror(rc));
+  if (Status started = it->second.Start(events); !started.ok()) {
+    LOG_WARN("dns discovery: cannot poll socket").Str("error", started.message());
   }
 }
 
-void DnsDiscovery::OnPoll(uv_poll_t* handle, int status, int events) {
-  auto* p = static_cast<SocketPoll*>(handle->data);
-  DnsDiscovery* self = p->owner;
-  if (self == nullptr || self->channel_ == nullptr) return;
+void DnsDiscovery::OnPoll(ares_socket_t fd, int status, int events) {
+  if (channel_ == nullptr) return;
   // On a poll error let c-ares read and write: it sees the socket error and fails over.
   const bool err = status < 0;
-  const ares_socket_t read_fd = (err || (events & UV_READABLE)) ? p->fd : ARES_SOCKET_BAD;
-  const ares_socket_t write_fd = (err || (events & UV_WRITABLE)) ? p->fd : ARES_SOCKET_BAD;
-  self->ProcessFd(read_fd, write_fd);
-}
-
-void DnsDiscovery::OnAresTimer(uv_timer_t* handle) {
-  auto* self = static_cast<DnsDiscovery*>(handle->data);
-  if (self == nullptr || self->channel_ == nullptr) return;
-  self->ProcessFd(ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-}
-
-void DnsDiscovery::OnRoundTimer(uv_timer_t* handle) {
-  auto* self = static_cast<DnsDiscovery*>(handle->data);
-  if (self == nullptr) return;
-  self->StartRound();
+  const ares_socket_t read_fd = (err || (events & UV_READABLE)) ? fd : ARES_SOCKET_BAD;
+  const ares_socket_t write_fd = (err || (events & UV_WRITABLE)) ? fd : ARES_SOCKET_BAD;
+  ProcessFd(read_fd, write_fd);
 }
 
 void DnsDiscovery::ProcessFd(ares_socket_t read_fd, ares_socket_t write_fd) {
@@ -432,14 +363,16 @@ void DnsDiscovery::UpdateAresTimer() {
   timeval tv{};
   const timeval* next = ares_timeout(channel_, nullptr, &tv);
   if (next == nullptr) {
-    uv_timer_stop(ares_timer_);
+    ares_timer_->Stop();
     return;
   }
   const uint64_t ms = static_cast<uint64_t>(next->tv_sec) * 1000 +
                       (static_cast<uint64_t>(next->tv_usec) + 999) / 1000;
   // The loop's cached clock may be stale; without this the timer could fire early and spin.
   uv_update_time(loop_->uv());
-  uv_timer_start(ares_timer_, &DnsDiscovery::OnAresTimer, ms, 0);
+  ares_timer_->Start(ms, 0, [this] {
+    if (channel_ != nullptr) ProcessFd(ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  });
 }
 
 void DnsDiscovery::StartRound() {
@@ -535,9 +468,7 @@ void DnsDiscovery::FinishRound() {
     result = Status::Unavailable(std::move(message));
   }
   // Arm the next round first, so a Stop() from inside on_result cancels it.
-  if (round_timer_ != nullptr) {
-    uv_timer_start(round_timer_, &DnsDiscovery::OnRoundTimer, options_.interval_ms, 0);
-  }
+  if (round_timer_ != nullptr) round_timer_->Start(options_.interval_ms, 0, [this] { StartRound(); });
   OnResult callback = on_result_;  // a copy: on_result may call Stop(), which clears on_result_
   if (callback) callback(std::move(result));
 }

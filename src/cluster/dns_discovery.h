@@ -1,22 +1,22 @@
 // DnsDiscovery: finds peer addresses by resolving a headless Service name (A and AAAA) with
 // c-ares, driven by the libuv loop, and re-resolving it on an interval.
 //
-// Ownership: the caller owns the DnsDiscovery. It owns one c-ares channel, one uv_poll_t per
-// socket c-ares opens, and two uv_timer_t (the c-ares timeout and the re-resolve period); each
-// handle is freed from its own close callback.
+// Ownership: the caller owns the DnsDiscovery. It owns one c-ares channel, one PollWatcher per
+// socket c-ares opens, and two Timers (the c-ares timeout and the re-resolve period); all of
+// them are in its HandleGroup, which Stop waits for (loop/handle.h).
 //
-// Threading: loop thread only (construction, Start, Stop, destruction, and every callback).
-// c-ares runs without threads of its own: its sockets are watched by the loop and its timeouts
-// are a loop timer, so nothing here blocks.
+// Threading: loop thread only (construction, Start, Stop, destruction, and every callback;
+// Start and Stop assert it). c-ares runs without threads of its own: its sockets are watched by
+// the loop and its timeouts are a loop timer, so nothing here blocks.
 //
 // Also here: parsers for the static peer list and the resolver list flags.
 #pragma once
 
 #include <ares.h>
-#include <uv.h>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "loop/handle.h"
 #include "loop/loop.h"
 
 namespace spegel::cluster {
@@ -65,13 +66,13 @@ class DnsDiscovery {
   Status Start();
 
   // Cancels the round in flight and closes every c-ares socket and libuv handle. `done` runs on
-  // the loop thread once all of them are closed, never inline. on_result never runs after this
+  // the loop thread from the last handle's close callback (also when nothing was open: Start
+  // never succeeded), never inline; it may destroy this object. on_result never runs after this
   // call, even when Stop() is called from inside on_result. The object must stay alive until
   // `done` runs. REQUIRES: called at most once.
   void Stop(std::function<void()> done);
 
  private:
-  struct SocketPoll;
   enum class FamilyOutcome { kPending, kAddresses, kNotFound, kFailed };
   struct FamilyState {
     FamilyOutcome outcome = FamilyOutcome::kPending;
@@ -84,38 +85,33 @@ class DnsDiscovery {
   };
 
   static void OnSockState(void* data, ares_socket_t fd, int readable, int writable);
-  static void OnPoll(uv_poll_t* handle, int status, int events);
-  static void OnAresTimer(uv_timer_t* handle);
-  static void OnRoundTimer(uv_timer_t* handle);
   static void OnQueryDone(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
-  static void OnTimerClosed(uv_handle_t* handle);
-  static void OnPollClosed(uv_handle_t* handle);
 
   void StartRound();
   void HandleAnswer(int family, int status, const unsigned char* abuf, int alen);
   void FinishRound();
   void UpdateAresTimer();
+  void OnPoll(ares_socket_t fd, int status, int events);
   void ProcessFd(ares_socket_t read_fd, ares_socket_t write_fd);
   void EnterAres() { ++ares_depth_; }
   void LeaveAres();
   void Teardown();
-  void HandleClosed();
 
   Loop* loop_;
   DnsDiscoveryOptions options_;
   OnResult on_result_;
 
   ares_channel channel_ = nullptr;
-  uv_timer_t* ares_timer_ = nullptr;   // owned; c-ares timeouts
-  uv_timer_t* round_timer_ = nullptr;  // owned; the next round
-  std::unordered_map<ares_socket_t, SocketPoll*> polls_;  // owned; one per c-ares socket
-  size_t open_handles_ = 0;  // handles created and not yet through their close callback
+  // Every handle below, until its close callback has run: what Stop's done waits for.
+  HandleGroup handles_;
+  std::unique_ptr<Timer> ares_timer_;   // c-ares timeouts; from Start until Teardown
+  std::unique_ptr<Timer> round_timer_;  // the next round; from Start until Teardown
+  std::unordered_map<ares_socket_t, PollWatcher> polls_;  // one per c-ares socket
 
   bool started_ = false;
   bool stopping_ = false;
   bool teardown_pending_ = false;  // Stop() was called while inside a c-ares call
   int ares_depth_ = 0;             // nesting of calls into c-ares (its callbacks run inside them)
-  std::function<void()> done_;
 
   uint64_t round_ = 0;  // id of the current round; stale query callbacks are ignored
   bool round_active_ = false;

@@ -1,23 +1,7 @@
 // mDNS / DNS-SD membership (RFC 6762, RFC 6763): each node announces itself as an instance of
 // `_spegel._tcp.local` on the interfaces it was told to use, answers queries for it, and reports
-// the other instances it hears.
-//
-// What a node publishes (all records with the configured TTL; TTL 0 in the goodbye):
-//   PTR  _spegel._tcp.local            -> <node id>._spegel._tcp.local   (shared)
-//   PTR  _services._dns-sd._udp.local  -> _spegel._tcp.local             (shared, for browsers)
-//   SRV  <node id>._spegel._tcp.local  -> 0 0 <registry port> <host>     (cache-flush)
-//   TXT  <node id>._spegel._tcp.local  "v=1" "id=<node id>" "inc=<incarnation>"
-//                                      "registry=<port>" "router=<port>" (cache-flush)
-//   A / AAAA <host>                    the interface's own addresses     (cache-flush)
-// The instance label is the node id as one label (a '.' in it is part of the label). The host is
-// "spegel-<node id>.local" when the node id is a valid host label of at most 56 bytes; otherwise
-// the id with every character outside [A-Za-z0-9-] replaced by '-', cut to 48 bytes, plus "-" and
-// 8 hex digits of a hash of the id (two ids never share a host name by accident).
-//
-// A received instance becomes a member only if its TXT has v=1, a valid id (IsValidNodeId),
-// a decimal inc, and registry and router ports in 1..65535; the first occurrence of a key counts
-// (RFC 6763 §6.4). Addresses are the A/AAAA records of the SRV target in the same packet (IPv4
-// first, at most 8, IPv6 link-local skipped); with none, the packet's source address.
+// the other instances it hears. The records and the rules for received ones are MdnsProtocol's
+// (cluster/mdns_protocol.h); this file holds the sockets and timers around it.
 #pragma once
 
 #include <uv.h>
@@ -27,20 +11,15 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "base/status.h"
-#include "cluster/dns_message.h"
+#include "cluster/mdns_protocol.h"
 #include "cluster/member.h"
+#include "loop/handle.h"
 #include "loop/loop.h"
 
 namespace spegel::cluster {
-
-inline constexpr std::string_view kMdnsServiceName = "_spegel._tcp.local";
-inline constexpr std::string_view kDnsSdServicesName = "_services._dns-sd._udp.local";
-// A received TTL above this is treated as this (a peer cannot pin itself for days).
-inline constexpr uint32_t kMdnsMaxTtlS = 4500;
 
 struct MdnsOptions {
   std::vector<std::string> interfaces;    // names, e.g. {"eth0"}; empty = the agent does nothing
@@ -48,51 +27,6 @@ struct MdnsOptions {
   std::string group_v4 = "224.0.0.251";   // ff02::fb is used where the interface has IPv6
   uint64_t announce_interval_ms = 20000;  // periodic unsolicited announcement
   uint32_t ttl_s = 120;                   // record TTL we announce; members expire after it
-};
-
-// The socket-free half of the agent: builds our packets and interprets received ones. Pure;
-// thread-compatible.
-class MdnsProtocol {
- public:
-  // `mdns_port`: a query from any other source port is a "legacy unicast" query (RFC 6762 §6.7).
-  MdnsProtocol(MemberInfo self, uint16_t mdns_port, uint32_t ttl_s);
-
-  const std::string& instance_name() const { return instance_; }
-  const std::string& host_name() const { return host_; }
-
-  // Our full record set for one interface whose addresses are `addresses` (IP literals; bad ones
-  // are skipped). ttl_s == 0 builds the goodbye.
-  std::string Announcement(const std::vector<std::string>& addresses, uint32_t ttl_s) const;
-  // A PTR query for _spegel._tcp.local (multicast response requested).
-  std::string Query() const;
-
-  struct Outcome {
-    Status error;  // the datagram is not a DNS message (then nothing else is set)
-    // Valid instances of others announced in a response; ttl 0 = goodbye. Self is left out.
-    std::vector<std::pair<MemberInfo, uint32_t>> members;
-    // Why other instances in the packet were ignored, one line each (for a rate-limited log).
-    std::vector<std::string> rejected;
-    // A query asked for something we publish (and did not list it as a known answer): multicast
-    // Announcement() on the interface it came from.
-    bool multicast_answer = false;
-    // Legacy unicast query: this reply goes to the source address and port. Empty: none.
-    std::string unicast_reply;
-  };
-  // `addresses`: the receiving interface's addresses (used in a unicast reply).
-  Outcome Handle(std::string_view datagram, std::string_view source_ip, uint16_t source_port,
-                 const std::vector<std::string>& addresses) const;
-
- private:
-  // Our records; for a legacy unicast reply to `query`: its id and questions, TTL <= 10 s and no
-  // cache-flush bits (RFC 6762 §6.7).
-  std::string Response(const std::vector<std::string>& addresses, uint32_t ttl_s,
-                       const dns::Message* legacy_query) const;
-
-  MemberInfo self_;
-  uint16_t mdns_port_;
-  uint32_t ttl_s_;
-  std::string instance_;
-  std::string host_;
 };
 
 // The agent: one IPv4 UDP socket per configured interface (and one IPv6 socket where the
@@ -104,10 +38,11 @@ class MdnsProtocol {
 // per interface (RFC 6762 §6); legacy unicast replies are limited to 20 per second.
 // Interface addresses are read once, in Start().
 //
-// Ownership and threading: owned by its creator; every method runs on the loop thread, and
-// on_member runs there too. It owns its uv handles (each freed from its close callback).
-// Destroying a started agent without Stop() (or before Stop's done) closes the sockets without a
-// goodbye; on_member must not destroy the agent (it may call Stop()).
+// Ownership and threading: owned by its creator; every method runs on the loop thread (Start and
+// Stop assert it), and on_member runs there too. It owns its uv handles (UDP sockets and timers,
+// each freed from its close callback, all in one HandleGroup: loop/handle.h). Destroying a
+// started agent without Stop() (or before Stop's done) closes the sockets without a goodbye;
+// on_member must not destroy the agent (it may call Stop()).
 class MdnsAgent {
  public:
   // Runs on the loop thread for every valid _spegel._tcp instance seen (not self), each time it
@@ -122,8 +57,9 @@ class MdnsAgent {
   // Opens the sockets and starts announcing. Call once. An error names the interface that does
   // not exist or has no IPv4 address, or the socket call that failed; then nothing stays open.
   Status Start();
-  // Sends the goodbye on each interface, closes every handle; `done` runs on the loop thread after
-  // the last close callback (posted when there was nothing to close), never inline. Call once.
+  // Sends the goodbye on each interface, closes every handle; `done` runs on the loop thread from
+  // the last close callback (also when there was nothing to close), never inline, and may destroy
+  // the agent. Call once.
   void Stop(std::function<void()> done);
 
   const MdnsProtocol& protocol() const { return protocol_; }
@@ -134,7 +70,7 @@ class MdnsAgent {
     std::string name;
     unsigned index = 0;
     std::vector<std::string> addresses;  // IPv4 first
-    Socket* v4 = nullptr;                // closed and freed by its close callback
+    Socket* v4 = nullptr;                // in sockets_; null once closed
     Socket* v6 = nullptr;
     uint64_t last_multicast_ms = 0;
     bool multicast_sent = false;
@@ -144,13 +80,13 @@ class MdnsAgent {
   Status OpenInterface(Interface* iface, const std::vector<std::string>& v4,
                        const std::vector<std::string>& v6);
   Result<Socket*> OpenSocket(Interface* iface, bool v6);
-  void CloseSocket(Socket* socket);
+  // Closes every socket in sockets_ (each frees itself from its close callback).
+  void CloseSockets();
   void Tick();
   void Multicast(Interface* iface, const std::string& payload);
   void ScheduleAnswer(Interface* iface);
   void OnDatagram(Socket* socket, std::string_view data, const sockaddr* from);
   void LogRejected(const std::vector<std::string>& reasons);
-  void OnSocketClosed(Socket* socket);
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
                      unsigned flags);
@@ -159,10 +95,11 @@ class MdnsAgent {
   MdnsOptions options_;
   MdnsProtocol protocol_;
   OnMember on_member_;
+  // Every socket and timer below, until its close callback has run: what Stop's done waits for.
+  HandleGroup handles_;
   std::vector<std::unique_ptr<Interface>> interfaces_;
-  // Every socket not yet freed (open or closing); each is freed by its close callback.
+  // The open sockets; a socket leaves when it is closed and frees itself from its close callback.
   std::vector<Socket*> sockets_;
-  std::function<void()> stop_done_;
   std::unique_ptr<Timer> announce_timer_;
   int announcements_sent_ = 0;
   bool stopped_ = false;

@@ -8,10 +8,13 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 #include <vector>
+
+#include "loop/handle.h"
 
 namespace spegel::http {
 namespace {
@@ -130,8 +133,8 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 
 // The state of one exchange: socket, handles, parser, callbacks. Created by Start() and owned by
 // itself: it is deleted from the last handle close callback once the ClientExchange has detached
-// (or by Detach() when every handle is already closed), so no libuv callback and no frame of ours
-// ever touches freed memory. Loop thread only.
+// (or by Detach() when no handle is open or closing), so no libuv callback and no frame of ours
+// ever touches freed memory. Its two handles are embedded (loop/handle.h). Loop thread only.
 class ClientExchange::Core {
  public:
   Core(Loop* loop, ClientRequest request, ClientOptions options, ClientCallbacks callbacks)
@@ -143,6 +146,7 @@ class ClientExchange::Core {
     if (options_.read_chunk_bytes == 0) options_.read_chunk_bytes = 1;
   }
 
+  Loop* loop() const { return loop_; }
   void Begin();
   void ReadMore();
   void Cancel() { CloseAll(); }
@@ -160,8 +164,8 @@ class ClientExchange::Core {
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
-  static void OnPollClosed(uv_handle_t* handle);
-  static void OnTimerClosed(uv_handle_t* handle);
+  // The close callback of both handles.
+  static void OnHandleClosed(void* core);
 
   void OnConnected();
   void OnWritable();
@@ -173,7 +177,8 @@ class ClientExchange::Core {
   // Ends the exchange from the timer in a later loop turn (for paths reachable from user calls).
   void FinishLater(Status status);
   void CloseAll();
-  void HandleClosed();
+  // Detached, and libuv holds neither handle: nothing can reach this core any more.
+  bool Finished() const { return detached_ && poll_.closed() && timer_.closed(); }
   void ArmTimer(TimerKind kind, uint64_t ms);
   void StopTimer();
   void SetPoll(int mask);
@@ -186,11 +191,10 @@ class ClientExchange::Core {
   ResponseParser parser_;
   Phase phase_ = Phase::kConnecting;
   int fd_ = -1;
-  uv_poll_t* poll_ = nullptr;
-  uv_timer_t* timer_ = nullptr;
+  UvHandle<uv_poll_t> poll_;
+  UvHandle<uv_timer_t> timer_;
   TimerKind timer_kind_ = TimerKind::kNone;
   int poll_mask_ = 0;
-  int open_handles_ = 0;
   bool closed_ = false;    // CloseAll() ran: no more I/O and no more callbacks except on_done.
   bool detached_ = false;  // The ClientExchange is gone.
   bool head_delivered_ = false;
@@ -202,10 +206,7 @@ class ClientExchange::Core {
 };
 
 void ClientExchange::Core::Begin() {
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_->uv(), timer_);
-  timer_->data = this;
-  ++open_handles_;
+  timer_.Init(loop_, this, nullptr, uv_timer_init);  // Cannot fail.
 
   Result<Peer> peer = ParsePeer(request_.host, request_.port);
   if (!peer.ok()) {
@@ -240,19 +241,14 @@ void ClientExchange::Core::Begin() {
                                     ErrnoText(err)));
     return;
   }
-  poll_ = new uv_poll_t;
-  const int prc = uv_poll_init_socket(loop_->uv(), poll_, fd_);
+  const int prc = poll_.Init(loop_, this, nullptr, uv_poll_init_socket, fd_);
   if (prc != 0) {
-    delete poll_;
-    poll_ = nullptr;
     ::close(fd_);
     fd_ = -1;
     FinishLater(Status::Unavailable(std::string("http client: cannot watch socket: ") +
                                     uv_strerror(prc)));
     return;
   }
-  poll_->data = this;
-  ++open_handles_;
   // Connected or not, the socket reports writable once the handshake has finished either way.
   ArmTimer(TimerKind::kConnect, options_.connect_timeout_ms);
   SetPoll(UV_WRITABLE);
@@ -447,16 +443,8 @@ void ClientExchange::Core::Finish(Status status) {
 void ClientExchange::Core::CloseAll() {
   if (closed_) return;
   closed_ = true;
-  if (timer_ != nullptr) {
-    uv_timer_stop(timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), &Core::OnTimerClosed);
-    timer_ = nullptr;
-  }
-  if (poll_ != nullptr) {
-    // The poll leaves epoll before the fd is closed.
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), &Core::OnPollClosed);
-    poll_ = nullptr;
-  }
+  timer_.Close(&Core::OnHandleClosed);
+  poll_.Close(&Core::OnHandleClosed);  // The poll leaves epoll before the fd is closed.
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -470,44 +458,32 @@ void ClientExchange::Core::CloseAll() {
 void ClientExchange::Core::Detach() {
   detached_ = true;
   CloseAll();
-  if (open_handles_ == 0) delete this;  // No close callback pending, and none of our frames.
+  if (Finished()) delete this;  // No close callback pending, and none of our frames.
 }
 
-void ClientExchange::Core::OnPollClosed(uv_handle_t* handle) {
-  auto* self = static_cast<Core*>(handle->data);
-  delete reinterpret_cast<uv_poll_t*>(handle);
-  self->HandleClosed();
-}
-
-void ClientExchange::Core::OnTimerClosed(uv_handle_t* handle) {
-  auto* self = static_cast<Core*>(handle->data);
-  delete reinterpret_cast<uv_timer_t*>(handle);
-  self->HandleClosed();
-}
-
-void ClientExchange::Core::HandleClosed() {
-  --open_handles_;
-  if (open_handles_ == 0 && detached_) delete this;
+void ClientExchange::Core::OnHandleClosed(void* core) {
+  auto* self = static_cast<Core*>(core);
+  if (self->Finished()) delete self;
 }
 
 void ClientExchange::Core::ArmTimer(TimerKind kind, uint64_t ms) {
-  if (timer_ == nullptr) return;
+  if (!timer_.open()) return;
   timer_kind_ = kind;
-  uv_timer_start(timer_, &Core::OnTimer, ms, 0);
+  uv_timer_start(timer_.get(), &Core::OnTimer, ms, 0);
 }
 
 void ClientExchange::Core::StopTimer() {
   timer_kind_ = TimerKind::kNone;
-  if (timer_ != nullptr) uv_timer_stop(timer_);
+  if (timer_.open()) uv_timer_stop(timer_.get());
 }
 
 void ClientExchange::Core::SetPoll(int mask) {
-  if (poll_ == nullptr || mask == poll_mask_) return;
+  if (!poll_.open() || mask == poll_mask_) return;
   poll_mask_ = mask;
   if (mask == 0) {
-    uv_poll_stop(poll_);
+    uv_poll_stop(poll_.get());
   } else {
-    uv_poll_start(poll_, mask, &Core::OnPoll);
+    uv_poll_start(poll_.get(), mask, &Core::OnPoll);
   }
 }
 
@@ -516,6 +492,7 @@ void ClientExchange::Core::SetPoll(int mask) {
 std::unique_ptr<ClientExchange> ClientExchange::Start(Loop* loop, ClientRequest request,
                                                       ClientOptions options,
                                                       ClientCallbacks callbacks) {
+  assert(loop->IsLoopThread());
   // Timers are armed from libuv's cached clock: refresh it, or a caller that just spent a while
   // on the loop thread (a big index update) would see its timeouts fire early.
   uv_update_time(loop->uv());
@@ -524,11 +501,20 @@ std::unique_ptr<ClientExchange> ClientExchange::Start(Loop* loop, ClientRequest 
   return std::unique_ptr<ClientExchange>(new ClientExchange(core));
 }
 
-ClientExchange::~ClientExchange() { core_->Detach(); }
+ClientExchange::~ClientExchange() {
+  assert(core_->loop()->IsLoopThread());
+  core_->Detach();
+}
 
-void ClientExchange::ReadMore() { core_->ReadMore(); }
+void ClientExchange::ReadMore() {
+  assert(core_->loop()->IsLoopThread());
+  core_->ReadMore();
+}
 
-void ClientExchange::Cancel() { core_->Cancel(); }
+void ClientExchange::Cancel() {
+  assert(core_->loop()->IsLoopThread());
+  core_->Cancel();
+}
 
 // ---------------------------------------------------------------------------------------------
 

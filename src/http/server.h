@@ -37,13 +37,10 @@
 // after the last of them). A reset or socket error aborts the exchange.
 //
 // Ownership and threading: the Server is owned by its creator, and owns its connections and
-// every uv handle it creates (each freed from its close callback). Every method must be called on
-// the loop thread, and every callback (handler, writer, body source) runs on it.
+// every uv handle it creates (each freed from its close callback; http/connection.h). Every
+// method must be called on the loop thread (asserted), and every callback (handler, writer, body
+// source) runs on it.
 #pragma once
-
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <uv.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -56,29 +53,12 @@
 
 #include "base/block_pool.h"
 #include "base/status.h"
+#include "http/address.h"
 #include "http/handler.h"
-#include "http/request_parser.h"
+#include "loop/handle.h"
 #include "loop/loop.h"
 
 namespace spegel::http {
-
-// A TCP address to listen on.
-struct Address {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  // ":PORT" (no host): IPv6 wildcard with IPV6_V6ONLY off, so IPv4 clients are served too; falls
-  // back to the IPv4 wildcard on hosts without IPv6.
-  bool dual_stack_wildcard = false;
-
-  uint16_t port() const;
-  // "127.0.0.1:5000", "[::1]:5000", ":5000".
-  std::string ToString() const;
-};
-
-// Accepts ":PORT", "IPV4:PORT", "[IPV6]:PORT" and "localhost:PORT" (→ 127.0.0.1; no other name is
-// resolved: no DNS at startup). PORT is 0..65535 in decimal (0 picks a free port). Anything else
-// is InvalidArgument with a message naming the problem.
-Result<Address> ParseListenAddress(std::string_view text);
 
 struct ServerOptions {
   // Request head limit (target + headers); above it: 431 and close.
@@ -168,32 +148,28 @@ class Server {
  private:
   friend class Connection;
 
-  static void OnListenPoll(uv_poll_t* handle, int status, int events);
-  static void OnTimerClosed(uv_handle_t* handle);
+  void OnListenReadable(int status);
   void AcceptMany();
-  void StartListenPoll();
-  void CloseServerTimer(uv_timer_t*& timer);
-  // Bookkeeping of uv handles whose close callback has not run yet.
-  void HandleOpened() { ++open_handles_; }
-  // A timer of the server itself (data = this), counted as open until its close callback.
-  uv_timer_t* NewServerTimer();
-  void HandleClosed();
   void ConnectionOpened(Connection* connection);
+  // Takes an aborted connection out of the list; the last one during a shutdown ends the
+  // deadline timer.
   void ConnectionClosed(Connection* connection);
   // Destroys a connection whose handles are closed (or were never opened) and frees its block.
   void FreeConnection(Connection* connection);
   // Open connections, for Shutdown (which may close some while it walks them).
   std::vector<Connection*> OpenConnections() const;
-  void MaybeDone();
 
   Loop* loop_;
   Handler* handler_;
   ServerOptions options_;
+  // Every uv handle of the server and of its connections, until its close callback has run:
+  // Shutdown's done waits for it to empty.
+  HandleGroup handles_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
-  uv_poll_t* listen_poll_ = nullptr;
-  uv_timer_t* accept_backoff_ = nullptr;  // Pauses accept(2) after EMFILE and similar.
-  uv_timer_t* deadline_ = nullptr;        // Shutdown deadline.
+  PollWatcher listen_poll_;
+  std::unique_ptr<Timer> accept_backoff_;  // Pauses accept(2) after EMFILE and similar.
+  std::unique_ptr<Timer> deadline_;        // Shutdown deadline, while connections remain.
   // Open (not closing) connections: an intrusive list, so a connection costs no allocation but
   // its pool block.
   Connection* connections_ = nullptr;
@@ -203,10 +179,7 @@ class Server {
   // allocated meanwhile (see base/block_pool.h), so memory after N bursts is bounded by one.
   BlockPool connection_pool_;
   BlockPool read_buffer_pool_;
-  size_t open_handles_ = 0;
   bool shutting_down_ = false;
-  bool done_called_ = false;
-  std::function<void()> done_;
 };
 
 }  // namespace spegel::http

@@ -1,7 +1,10 @@
 #include "loop/loop.h"
 
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
+
+#include "loop/handle.h"
 
 namespace spegel {
 
@@ -62,33 +65,41 @@ void Loop::DrainPosted() {
   for (auto& fn : batch) fn();
 }
 
-Timer::Timer(Loop* loop) : handle_(new uv_timer_t) {
-  uv_timer_init(loop->uv(), handle_);
-  handle_->data = this;
+// The heap half of a Timer: the handle and the callback, freed together from the close callback.
+struct Timer::Core {
+  UvHandle<uv_timer_t> handle;
+  std::function<void()> callback;
+};
+
+Timer::Timer(Loop* loop, HandleGroup* group) : loop_(loop), core_(new Core) {
+  // uv_timer_init cannot fail.
+  core_->handle.Init(loop, core_, group, uv_timer_init);
 }
 
 Timer::~Timer() {
-  uv_timer_stop(handle_);
-  handle_->data = nullptr;
-  CloseAndDelete(handle_);
+  core_->handle.Close([](void* owner) { delete static_cast<Core*>(owner); });
 }
 
 void Timer::Start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()> callback) {
-  callback_ = std::move(callback);
-  uv_timer_start(handle_, &Timer::OnTimer, timeout_ms, repeat_ms);
+  assert(loop_->IsLoopThread());
+  core_->callback = std::move(callback);
+  uv_timer_start(core_->handle.get(), &Timer::OnTimer, timeout_ms, repeat_ms);
 }
 
-void Timer::Stop() { uv_timer_stop(handle_); }
+void Timer::Stop() {
+  assert(loop_->IsLoopThread());
+  uv_timer_stop(core_->handle.get());
+}
 
 bool Timer::active() const {
-  return uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_)) != 0;
+  return uv_is_active(reinterpret_cast<const uv_handle_t*>(core_->handle.get())) != 0;
 }
 
 void Timer::OnTimer(uv_timer_t* handle) {
-  auto* self = static_cast<Timer*>(handle->data);
-  if (self == nullptr) return;
-  // Copy: the callback may destroy or re-arm this Timer.
-  auto cb = self->callback_;
+  auto* core = static_cast<Core*>(handle->data);
+  // Copy: the callback may re-arm this Timer with another callback, which replaces the stored
+  // one while it runs. (Destroying the Timer is fine: the core outlives the call.)
+  auto cb = core->callback;
   cb();
 }
 
@@ -96,23 +107,38 @@ void Timer::OnTimer(uv_timer_t* handle) {
 
 namespace spegel {
 
+// The heap half of a SignalWatcher: the handle and the callback, freed together from the close
+// callback.
+struct SignalWatcher::Core {
+  UvHandle<uv_signal_t> handle;
+  std::function<void()> callback;
+};
+
 SignalWatcher::SignalWatcher(Loop* loop, int signum, std::function<void()> callback)
-    : handle_(new uv_signal_t), callback_(std::move(callback)) {
-  uv_signal_init(loop->uv(), handle_);
-  handle_->data = this;
-  uv_signal_start(handle_, &SignalWatcher::OnSignal, signum);
+    : loop_(loop), core_(new Core) {
+  assert(loop->IsLoopThread());
+  core_->callback = std::move(callback);
+  if (core_->handle.Init(loop, core_, nullptr, uv_signal_init) == 0) {
+    uv_signal_start(core_->handle.get(), &SignalWatcher::OnSignal, signum);
+  }
 }
 
 SignalWatcher::~SignalWatcher() {
-  handle_->data = nullptr;
-  CloseAndDelete(handle_);
+  if (core_->handle.open()) {
+    core_->handle.Close([](void* owner) { delete static_cast<Core*>(owner); });
+  } else {
+    delete core_;  // uv_signal_init failed: libuv never held it.
+  }
 }
 
-void SignalWatcher::Stop() { uv_signal_stop(handle_); }
+void SignalWatcher::Stop() {
+  assert(loop_->IsLoopThread());
+  if (core_->handle.open()) uv_signal_stop(core_->handle.get());
+}
 
 void SignalWatcher::OnSignal(uv_signal_t* handle, int /*signum*/) {
-  auto* self = static_cast<SignalWatcher*>(handle->data);
-  if (self != nullptr) self->callback_();
+  // The core outlives a watcher destroyed by its own callback.
+  static_cast<Core*>(handle->data)->callback();
 }
 
 }  // namespace spegel

@@ -53,12 +53,16 @@ class Loop {
   std::atomic<std::thread::id> loop_thread_{};
 };
 
-// A one-shot or repeating timer. Owns its uv_timer_t; the handle's memory is freed from its close
-// callback, so a Timer may be destroyed at any time on the loop thread, even from its own callback.
-// The callback runs on the loop thread; after Stop() or destruction it never runs again.
+class HandleGroup;
+
+// A one-shot or repeating timer. Owns its uv_timer_t, which lives on the heap and is freed from
+// its close callback (the PollWatcher pattern of loop/handle.h), so a Timer may be destroyed at
+// any time on the loop thread, even from its own callback. With a `group`, the handle counts in
+// it from construction until its close callback. The callback runs on the loop thread; after
+// Stop() or destruction it never runs again. Loop thread only.
 class Timer {
  public:
-  explicit Timer(Loop* loop);
+  explicit Timer(Loop* loop, HandleGroup* group = nullptr);
   ~Timer();
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
@@ -69,13 +73,15 @@ class Timer {
   bool active() const;
 
  private:
+  struct Core;
   static void OnTimer(uv_timer_t* handle);
-  uv_timer_t* handle_;
-  std::function<void()> callback_;
+  Loop* loop_;
+  Core* core_;  // Freed by its close callback, after the Timer is gone.
 };
 
-// Closes any libuv handle and frees it with `delete` (as T*) from the close callback.
-// REQUIRES: `handle` was allocated with `new T` and initialised on a loop.
+// Closes any libuv handle and frees it with `delete` (as T*) from the close callback. For the
+// Loop's own async handle, which comes before the handle kit; everything else owns its handles
+// through loop/handle.h. REQUIRES: `handle` was allocated with `new T` and initialised on a loop.
 template <typename T>
 void CloseAndDelete(T* handle) {
   auto* h = reinterpret_cast<uv_handle_t*>(handle);
@@ -88,8 +94,9 @@ void CloseAndDelete(T* handle) {
 namespace spegel {
 
 // Watches one signal on the loop (uv_signal_t). The callback runs on the loop thread each time
-// the signal arrives, until Stop() or destruction. Owns its handle (freed from its close
-// callback).
+// the signal arrives, until Stop() or destruction. Owns its handle, which lives on the heap and
+// is freed from its close callback (like Timer's), so the watcher may be destroyed from its own
+// callback. Loop thread only (asserted).
 class SignalWatcher {
  public:
   SignalWatcher(Loop* loop, int signum, std::function<void()> callback);
@@ -99,9 +106,10 @@ class SignalWatcher {
   void Stop();
 
  private:
+  struct Core;
   static void OnSignal(uv_signal_t* handle, int signum);
-  uv_signal_t* handle_;
-  std::function<void()> callback_;
+  Loop* loop_;
+  Core* core_;  // Freed by its close callback, after the watcher is gone.
 };
 
 }  // namespace spegel

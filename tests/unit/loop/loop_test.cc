@@ -1,4 +1,4 @@
-// Loop, Timer, CloseAndDelete and Worker: the contracts in loop/loop.h and loop/worker.h.
+// Loop, Timer, SignalWatcher, CloseAndDelete and Worker: the contracts in loop/loop.h and loop/worker.h.
 // Post() is the only way across threads, runs on the loop thread in FIFO order and never inline;
 // a Timer's callback never runs after Stop() or destruction; CloseAndDelete frees the handle only
 // from its close callback; a Worker runs jobs in order on its own thread and drops queued jobs on
@@ -6,6 +6,7 @@
 #include "loop/loop.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <doctest/doctest.h>
 
@@ -227,6 +228,41 @@ TEST_CASE("timer: destroying an armed timer cancels it and frees its handle") {
   CHECK(RegisteredHandles(&loop) == 1);  // ...and freed only from its close callback.
   RunFor(&loop, 30);
   CHECK_FALSE(fired);
+  CHECK(HandlesLeft(&loop) == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SignalWatcher
+
+TEST_CASE("signal: the callback runs on the loop thread; the watcher may destroy itself there") {
+  Loop loop;
+  int calls = 0;
+  bool on_loop_thread = false;
+  std::unique_ptr<SignalWatcher> watcher;
+  watcher = std::make_unique<SignalWatcher>(&loop, SIGUSR2, [&] {
+    ++calls;
+    on_loop_thread = loop.IsLoopThread();
+    watcher.reset();  // The callback's own memory lives until the close callback.
+  });
+  REQUIRE(::raise(SIGUSR2) == 0);
+  REQUIRE(RunUntil(&loop, [&] { return watcher == nullptr; }, 2000));
+  CHECK(calls == 1);
+  CHECK(on_loop_thread);
+  CHECK(HandlesLeft(&loop) == 0);
+}
+
+TEST_CASE("signal: after Stop() the callback does not run") {
+  Loop loop;
+  int calls = 0;
+  {
+    // Keeps SIGUSR2 handled by libuv while `stopped` is stopped, so raise() cannot kill the test.
+    SignalWatcher keeper(&loop, SIGUSR2, [] {});
+    SignalWatcher stopped(&loop, SIGUSR2, [&] { ++calls; });
+    stopped.Stop();
+    REQUIRE(::raise(SIGUSR2) == 0);
+    RunFor(&loop, 20);
+  }
+  CHECK(calls == 0);
   CHECK(HandlesLeft(&loop) == 0);
 }
 
