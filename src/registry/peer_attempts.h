@@ -37,7 +37,7 @@ namespace spegel::registry {
 
 class PeerFetcher;
 
-class PeerAttempts : private VerifiedStream::Feeder {
+class PeerAttempts final : private VerifiedStream::Feeder {
  public:
   // `request` and `writer` as given to Handler::Handle; `route` already validated; `key` is what
   // to look providers up by (the digest, or "registry/repo:tag" for a manifest by tag).
