@@ -2,6 +2,7 @@
 
 #include "base/json_escape.h"
 #include "base/log.h"
+#include "cluster/router_wire.h"
 
 namespace spegel::cluster {
 namespace {

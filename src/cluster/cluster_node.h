@@ -19,12 +19,14 @@
 #include <string>
 #include <vector>
 
+#include "auth/peer_auth.h"
+#include "cluster/bootstrapper.h"
 #include "cluster/content_locator.h"
 #include "cluster/dns_discovery.h"
+#include "cluster/http_router_transport.h"
 #include "cluster/mdns_agent.h"
 #include "cluster/member.h"
 #include "cluster/membership.h"
-#include "auth/peer_auth.h"
 #include "cluster/router.h"
 #include "cluster/router_service.h"
 #include "cluster/scheduler.h"

@@ -11,7 +11,6 @@ namespace spegel::cluster {
 namespace {
 
 constexpr size_t kMaxReplicas = 8;
-constexpr uint32_t kNoProvider = UINT32_MAX;
 
 // Owner order: higher score first; equal scores (practically never) by node id.
 bool Better(uint64_t score, const std::string& id, uint64_t other_score, const std::string& other_id) {
@@ -20,15 +19,18 @@ bool Better(uint64_t score, const std::string& id, uint64_t other_score, const s
 
 size_t HeapBytes(const std::string& s) { return s.size() > 15 ? s.capacity() + 1 : 0; }
 
-}  // namespace
-
-bool IsValidRoutingKey(std::string_view key) {
-  if (key.empty() || key.size() > kMaxKeyBytes) return false;
-  for (unsigned char c : key) {
-    if (c <= 0x20 || c == 0x7f) return false;
-  }
-  return true;
+ProviderTableOptions TableOptions(const RouterOptions& o) {
+  ProviderTableOptions t;
+  t.default_ttl_ms = o.announce_ttl_ms;
+  t.max_provider_ttl_ms = o.max_provider_ttl_ms;
+  t.max_keys = o.max_keys;
+  t.max_providers_per_key = o.max_providers_per_key;
+  t.sweep_interval_ms = o.sweep_interval_ms;
+  t.sweep_buckets_per_tick = o.sweep_buckets_per_tick;
+  return t;
 }
+
+}  // namespace
 
 struct Router::LookupState {
   std::string key;
@@ -45,7 +47,8 @@ Router::Router(Scheduler* scheduler, Membership* membership, RouterTransport* tr
       transport_(transport),
       self_(std::move(self)),
       self_hash_(HashString(self_.node_id)),
-      options_(options) {
+      options_(options),
+      table_(scheduler, TableOptions(options)) {
   options_.replicas = std::clamp<size_t>(options_.replicas, 1, kMaxReplicas);
   options_.max_batch_keys = std::clamp<size_t>(options_.max_batch_keys, 1, kMaxAnnounceKeys);
   options_.refresh_slices = std::max<size_t>(options_.refresh_slices, 1);
@@ -284,7 +287,7 @@ void Router::OnMembershipChanged(const std::vector<std::string>& joined,
   if (!left.empty()) {
     std::unordered_set<std::string> gone(left.begin(), left.end());
     gone.erase(self_.node_id);
-    DropProviders(gone);
+    table_.Drop(gone);
     for (const auto& id : gone) pending_.erase(id);
     // Only keys a leaver owned are recomputed; the replacement owners get them.
     for (auto& [k, lk] : local_) {
@@ -336,201 +339,18 @@ void Router::Withdraw() {
   Flush();
 }
 
-// ---- Owner side: the provider table ----
-
-uint32_t Router::InternProvider(const Provider& p) {
-  auto it = provider_index_.find(p.node_id);
-  if (it != provider_index_.end()) {
-    // The latest announce carries the node's current socket address.
-    Provider& stored = providers_[it->second].provider;
-    if (stored.address != p.address) stored.address = p.address;
-    stored.registry_port = p.registry_port;
-    return it->second;
-  }
-  uint32_t index;
-  if (!free_providers_.empty()) {
-    index = free_providers_.back();
-    free_providers_.pop_back();
-    providers_[index] = ProviderRec{p, 0};
-  } else {
-    index = static_cast<uint32_t>(providers_.size());
-    providers_.push_back(ProviderRec{p, 0});
-  }
-  provider_index_.emplace(p.node_id, index);
-  return index;
-}
-
-void Router::ReleaseProvider(uint32_t index) {
-  ProviderRec& rec = providers_[index];
-  if (rec.refs > 0) --rec.refs;
-  if (rec.refs > 0) return;
-  provider_index_.erase(rec.provider.node_id);
-  rec.provider = Provider{};
-  free_providers_.push_back(index);
-}
-
-void Router::EraseEntry(std::vector<Entry>& entries, size_t i) {
-  ReleaseProvider(entries[i].provider);
-  entries[i] = entries.back();
-  entries.pop_back();
-  --entries_;
-}
-
-Status Router::HandleAnnounce(const Provider& sender, const AnnounceBatch& batch) {
-  if (!IsValidNodeId(sender.node_id)) {
-    ++stats_.rejected_batches;
-    return Status::InvalidArgument("invalid sender node id");
-  }
-  if (batch.add.size() + batch.remove.size() > kMaxAnnounceKeys) {
-    ++stats_.rejected_batches;
-    return Status::InvalidArgument("announce batch has more than 20000 keys");
-  }
-  for (const auto* list : {&batch.add, &batch.remove}) {
-    for (const auto& k : *list) {
-      if (k.size() > kMaxKeyBytes) {
-        ++stats_.rejected_batches;
-        return Status::InvalidArgument("announce key longer than 512 bytes");
-      }
-    }
-  }
-  uint64_t ttl = batch.ttl_ms == 0 ? options_.announce_ttl_ms : batch.ttl_ms;
-  ttl = std::min(ttl, options_.max_provider_ttl_ms);
-  uint64_t now = scheduler_->NowMs();
-  uint64_t expires = now + ttl;
-  uint32_t p = kNoProvider;
-  for (const auto& k : batch.add) {
-    if (!IsValidRoutingKey(k)) {
-      ++stats_.bad_keys;
-      continue;
-    }
-    auto it = table_.find(k);
-    if (it == table_.end()) {
-      if (table_.size() >= options_.max_keys) {
-        ++stats_.table_full_drops;
-        continue;
-      }
-      it = table_.emplace(k, std::vector<Entry>{}).first;
-    }
-    if (p == kNoProvider) p = InternProvider(sender);
-    auto& entries = it->second;
-    auto same = std::find_if(entries.begin(), entries.end(),
-                             [&](const Entry& e) { return e.provider == p; });
-    if (same != entries.end()) {
-      same->expires_at_ms = expires;
-      continue;
-    }
-    if (entries.size() >= options_.max_providers_per_key) {
-      auto oldest = std::min_element(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-        return a.expires_at_ms < b.expires_at_ms;
-      });
-      EraseEntry(entries, static_cast<size_t>(oldest - entries.begin()));
-    }
-    entries.push_back(Entry{p, expires});
-    ++providers_[p].refs;
-    ++entries_;
-  }
-  if (p != kNoProvider && providers_[p].refs == 0) {
-    ++providers_[p].refs;  // Nothing references it (all adds were refreshes or dropped): free it.
-    ReleaseProvider(p);
-  }
-  if (!batch.remove.empty()) {
-    auto pi = provider_index_.find(sender.node_id);
-    if (pi != provider_index_.end()) {
-      uint32_t index = pi->second;
-      for (const auto& k : batch.remove) {
-        if (!IsValidRoutingKey(k)) {
-          ++stats_.bad_keys;
-          continue;
-        }
-        auto it = table_.find(k);
-        if (it == table_.end()) continue;
-        auto& entries = it->second;
-        for (size_t i = 0; i < entries.size(); ++i) {
-          if (entries[i].provider == index) {
-            // The provider record may be freed here; `index` is not used after its last entry.
-            EraseEntry(entries, i);
-            break;
-          }
-        }
-        if (entries.empty()) table_.erase(it);
-        if (provider_index_.find(sender.node_id) == provider_index_.end()) break;
-      }
-    }
-  }
-  EnsureSweep();
-  return Status::Ok();
-}
+// ---- Owner side: answered from the provider table ----
 
 std::vector<Provider> Router::HandleLookup(std::string_view key) const {
-  std::vector<Provider> out;
-  auto it = table_.find(std::string(key));
-  if (it == table_.end()) return out;
-  uint64_t now = scheduler_->NowMs();
-  for (const Entry& e : it->second) {
-    if (e.expires_at_ms > now) out.push_back(providers_[e.provider].provider);
-  }
+  std::vector<Provider> out = table_.Find(key);
   std::stable_partition(out.begin(), out.end(), [&](const Provider& p) {
     return p.node_id == self_.node_id || membership_->Find(p.node_id) != nullptr;
   });
   return out;
 }
 
-void Router::DropProviders(const std::unordered_set<std::string>& node_ids) {
-  std::vector<bool> drop(providers_.size(), false);
-  bool any = false;
-  for (const auto& id : node_ids) {
-    auto it = provider_index_.find(id);
-    if (it == provider_index_.end()) continue;
-    drop[it->second] = true;
-    any = true;
-  }
-  if (!any) return;
-  for (auto it = table_.begin(); it != table_.end();) {
-    auto& entries = it->second;
-    for (size_t i = 0; i < entries.size();) {
-      if (drop[entries[i].provider]) {
-        EraseEntry(entries, i);
-      } else {
-        ++i;
-      }
-    }
-    it = entries.empty() ? table_.erase(it) : std::next(it);
-  }
-}
-
-void Router::EnsureSweep() {
-  if (sweep_task_ || table_.empty()) return;
-  sweep_task_ = scheduler_->After(options_.sweep_interval_ms, [this] { SweepTick(); });
-}
-
-void Router::SweepTick() {
-  auto keep = std::move(sweep_task_);
-  size_t buckets = table_.bucket_count();
-  if (buckets > 0 && !table_.empty()) {
-    // Enough buckets per tick to pass over the whole table about once a minute.
-    size_t per_tick = std::max(options_.sweep_buckets_per_tick,
-                               buckets * options_.sweep_interval_ms / 60'000 + 1);
-    per_tick = std::min(per_tick, buckets);
-    uint64_t now = scheduler_->NowMs();
-    std::vector<std::string> empty;
-    for (size_t n = 0; n < per_tick; ++n) {
-      size_t b = (sweep_cursor_ + n) % buckets;
-      for (auto it = table_.begin(b); it != table_.end(b); ++it) {
-        auto& entries = it->second;
-        for (size_t i = 0; i < entries.size();) {
-          if (entries[i].expires_at_ms <= now) {
-            EraseEntry(entries, i);
-          } else {
-            ++i;
-          }
-        }
-        if (entries.empty()) empty.push_back(it->first);
-      }
-    }
-    sweep_cursor_ = (sweep_cursor_ + per_tick) % buckets;
-    for (const auto& k : empty) table_.erase(k);
-  }
-  EnsureSweep();
+Status Router::HandleAnnounce(const Provider& sender, const AnnounceBatch& batch) {
+  return table_.Apply(sender, batch);
 }
 
 // ---- Client side: lookups ----
@@ -657,8 +477,11 @@ void Router::OnLookupAnswer(uint64_t id, const std::string& owner,
 RouterStats Router::stats() const {
   RouterStats s = stats_;
   s.local_keys = local_.size();
-  s.provider_keys = table_.size();
-  s.provider_entries = entries_;
+  s.provider_keys = table_.keys();
+  s.provider_entries = table_.entries();
+  s.bad_keys += table_.stats().bad_keys;
+  s.rejected_batches += table_.stats().rejected_batches;
+  s.table_full_drops += table_.stats().table_full_drops;
   constexpr size_t kNode = 16;  // Hash-node link and cached hash.
   size_t bytes = sizeof(*this);
   bytes += local_.bucket_count() * sizeof(void*);
@@ -667,17 +490,7 @@ RouterStats Router::stats() const {
     bytes += lk.owners.capacity() * sizeof(Owner);
     for (const auto& o : lk.owners) bytes += HeapBytes(o.node_id);
   }
-  bytes += table_.bucket_count() * sizeof(void*);
-  for (const auto& [k, entries] : table_) {
-    bytes += kNode + sizeof(std::string) + sizeof(std::vector<Entry>) + HeapBytes(k);
-    bytes += entries.capacity() * sizeof(Entry);
-  }
-  bytes += providers_.capacity() * sizeof(ProviderRec) + free_providers_.capacity() * 4;
-  for (const auto& rec : providers_) {
-    bytes += HeapBytes(rec.provider.node_id) + HeapBytes(rec.provider.address);
-  }
-  bytes += provider_index_.size() * (kNode + sizeof(std::string) + 8) +
-           provider_index_.bucket_count() * sizeof(void*);
+  bytes += table_.HeapBytes();
   for (const auto& [owner, b] : pending_) {
     bytes += kNode + sizeof(std::string) + sizeof(PendingBatch) + HeapBytes(owner);
     bytes += (b.add.size() + b.remove.size()) * (kNode + sizeof(std::string) + 8);

@@ -2,7 +2,8 @@
 // or a tag key "registry/repo:tag") has R owners, the R nodes among (live members ∪ self) with the
 // highest RendezvousScore(HashString(key), member node hash). A node announces its local keys to
 // their owners; an owner keeps a bounded provider table (key → providers with an expiry); a lookup
-// asks the owners in parallel and takes the first non-empty answer.
+// asks the owners in parallel and takes the first non-empty answer. The owner side's table is a
+// ProviderTable (provider_table.h); this class is the client side and answers for the table.
 //
 // Owned by the node wiring (lead). Loop thread only: every method, every callback (transport
 // completions, timers, lookup `done`). Membership changes arrive through OnMembershipChanged,
@@ -35,25 +36,14 @@
 #include <vector>
 
 #include "base/status.h"
+#include "cluster/announce_batch.h"
 #include "cluster/content_locator.h"
 #include "cluster/membership.h"
+#include "cluster/provider_table.h"
 #include "cluster/scheduler.h"
 #include "loop/liveness.h"
 
 namespace spegel::cluster {
-
-struct AnnounceBatch {
-  std::vector<std::string> add;
-  std::vector<std::string> remove;
-  uint64_t ttl_ms = 0;  // How long the owner keeps the adds; 0 = the owner's default.
-};
-
-// Limits shared with the wire format (router_service).
-inline constexpr size_t kMaxKeyBytes = 512;
-inline constexpr size_t kMaxAnnounceKeys = 20'000;  // add + remove per batch.
-
-// A routing key: 1..512 bytes, no ASCII control characters, no space, no DEL.
-bool IsValidRoutingKey(std::string_view key);
 
 class RouterTransport {  // production: HTTP (lead); simulation and unit tests: in-process fakes
  public:
@@ -168,14 +158,6 @@ class Router {
     int failures = 0;
     uint64_t not_before_ms = 0;
   };
-  struct ProviderRec {
-    Provider provider;
-    uint32_t refs = 0;
-  };
-  struct Entry {
-    uint32_t provider;  // Index into providers_.
-    uint64_t expires_at_ms;
-  };
   struct LookupState;
 
   std::vector<Owner> ComputeOwners(uint64_t key_hash) const;
@@ -187,12 +169,6 @@ class Router {
   void OnAnnounceDone(const std::string& owner, const AnnounceBatch& batch, int failures,
                       const Status& status);
   void RefreshTick();
-  void SweepTick();
-  void EnsureSweep();
-  uint32_t InternProvider(const Provider& p);
-  void ReleaseProvider(uint32_t index);
-  void EraseEntry(std::vector<Entry>& entries, size_t i);
-  void DropProviders(const std::unordered_set<std::string>& node_ids);
   void FinishLookup(uint64_t id, std::vector<Provider> result);
   void OnLookupAnswer(uint64_t id, const std::string& owner, Result<std::vector<Provider>> answer);
   std::vector<Provider> FilterForClient(std::vector<Provider> providers) const;
@@ -219,13 +195,7 @@ class Router {
   uint64_t next_lookup_id_ = 1;
 
   // Owner side.
-  std::unordered_map<std::string, std::vector<Entry>> table_;
-  size_t entries_ = 0;
-  std::vector<ProviderRec> providers_;
-  std::vector<uint32_t> free_providers_;
-  std::unordered_map<std::string, uint32_t> provider_index_;  // node id → providers_ index.
-  std::unique_ptr<ScheduledTask> sweep_task_;
-  size_t sweep_cursor_ = 0;
+  ProviderTable table_;
 };
 
 }  // namespace spegel::cluster

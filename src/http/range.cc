@@ -79,4 +79,23 @@ std::string ContentRange(const ByteRange& range, int64_t size) {
 
 std::string UnsatisfiedContentRange(int64_t size) { return "bytes */" + std::to_string(size); }
 
+std::optional<ContentRangeValue> ParseContentRange(std::string_view value) {
+  static constexpr std::string_view kUnit = "bytes ";
+  if (value.substr(0, kUnit.size()) != kUnit) return std::nullopt;
+  value.remove_prefix(kUnit.size());
+  const size_t dash = value.find('-');
+  const size_t slash = value.find('/');
+  if (dash == std::string_view::npos || slash == std::string_view::npos || dash > slash) {
+    return std::nullopt;
+  }
+  ContentRangeValue parsed;
+  if (!ParseDecimal(value.substr(0, dash), &parsed.first) ||
+      !ParseDecimal(value.substr(dash + 1, slash - dash - 1), &parsed.last) ||
+      !ParseDecimal(value.substr(slash + 1), &parsed.size) || parsed.last < parsed.first ||
+      parsed.last >= parsed.size) {
+    return std::nullopt;
+  }
+  return parsed;
+}
+
 }  // namespace spegel::http

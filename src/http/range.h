@@ -1,6 +1,7 @@
-// Parsing of a single HTTP `Range` request header (RFC 9110 §14) against a known body size.
+// Byte ranges (RFC 9110 §14): a single `Range` request header parsed against a known body size,
+// the `Content-Range` values a server sends, and the `Content-Range` of a 206 a client receives.
 //
-// The rule, in order:
+// ParseRange's rule, in order:
 //   1. The value (surrounding spaces and tabs trimmed) must be `bytes=` (unit case-insensitive)
 //      followed by exactly one range-spec: `S-E`, `S-` or `-N`, with S, E and N plain decimal
 //      digits. Anything else (another unit, several ranges, signs, spaces inside, `S-E` with
@@ -18,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,5 +51,19 @@ RangeResult ParseRange(std::string_view header, int64_t size);
 std::string ContentRange(const ByteRange& range, int64_t size);
 // "bytes */size", for a 416 response.
 std::string UnsatisfiedContentRange(int64_t size);
+
+// The value of a 206 response's `Content-Range`: bytes [first, last] of a body of `size` bytes.
+struct ContentRangeValue {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  uint64_t size = 0;
+  bool operator==(const ContentRangeValue&) const = default;
+};
+
+// Parses exactly `bytes FIRST-LAST/SIZE` (lower-case unit, one space, plain decimals that fit in
+// 64 bits, FIRST <= LAST < SIZE). Anything else is nullopt, including the 416 form `bytes */SIZE`
+// and an unknown size `*`: a client resuming a body needs to know where the bytes start and that
+// the body is the one it was reading.
+std::optional<ContentRangeValue> ParseContentRange(std::string_view value);
 
 }  // namespace spegel::http

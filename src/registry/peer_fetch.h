@@ -21,6 +21,10 @@
 // Requests to peers carry `X-Spegel-Mirrored: true` (the peer serves locally or 404s: one hop)
 // and, with a peer secret, X-Spegel-Auth.
 //
+// The parts: this file is the entry point (options, stats, the hedge delay, the fetches in
+// flight); peer_attempts.h runs one client request (providers, hedging, manifests, resume);
+// verified_stream.h is a blob GET's body (hashing, the held last byte, read-ahead).
+//
 // The hedge delay is the 90th percentile of recent peer head latencies, clamped to
 // [kMinHedgeMs, kMaxHedgeMs] (kDefaultHedgeMs until there are samples).
 //
@@ -30,9 +34,7 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,11 +42,9 @@
 
 #include "auth/peer_auth.h"
 #include "cluster/content_locator.h"
-#include "http/client.h"
 #include "http/handler.h"
 #include "loop/liveness.h"
 #include "loop/loop.h"
-#include "oci/digest.h"
 #include "registry/route.h"
 
 namespace spegel::registry {
@@ -72,7 +72,7 @@ struct PeerFetchStats {
   double last_success_unix_seconds = 0;  // When an answer from a peer last started.
 };
 
-class PeerFetch;
+class PeerAttempts;
 
 class PeerFetcher {
  public:
@@ -96,17 +96,17 @@ class PeerFetcher {
   uint64_t HedgeDelayMs() const;
 
  private:
-  friend class PeerFetch;
+  friend class PeerAttempts;  // Reads the shared parts below; reports through the methods here.
   void RecordHeadLatency(uint64_t ms);
   void Served();  // An answer from a peer started.
-  void Finished(PeerFetch* fetch);  // Deletes `fetch` in a later loop turn.
+  void Finished(PeerAttempts* fetch);  // Deletes `fetch` in a later loop turn.
 
   Loop* loop_;
   cluster::ContentLocator* locator_;
   auth::PeerAuth auth_;
   PeerFetchOptions options_;
   PeerFetchStats stats_;
-  std::unordered_map<PeerFetch*, std::unique_ptr<PeerFetch>> fetches_;
+  std::unordered_map<PeerAttempts*, std::unique_ptr<PeerAttempts>> fetches_;
   std::vector<uint64_t> latencies_;  // Ring of recent head latencies (ms).
   size_t latency_next_ = 0;
   Liveness liveness_;

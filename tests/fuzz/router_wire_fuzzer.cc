@@ -1,4 +1,4 @@
-// Fuzzes the router API's body parsers (src/cluster/router_service.h), whose input comes from
+// Fuzzes the router API's body parsers (src/cluster/router_wire.h), whose input comes from
 // other nodes over the network: ParseAnnounce, ParseProviders and ParseHello, each on every input.
 // Invariants checked: no crash; errors are InvalidArgument with a short message; a parsed value
 // respects the limits (keys, key length, providers per answer, valid ids and addresses), and
@@ -10,7 +10,7 @@
 
 #include "cluster/member.h"
 #include "cluster/router.h"
-#include "cluster/router_service.h"
+#include "cluster/router_wire.h"
 
 namespace {
 

@@ -1,0 +1,67 @@
+// HttpRouterTransport: the client side of the router API (router_wire.h): the Router's
+// RouterTransport over HTTP, plus the hello the Bootstrapper sends.
+//
+// Each request goes to the owner's first address and router port, signed with the peer secret
+// when there is one, and is bounded by its PeerClientOptions timeout; an owner with no address
+// fails with Unavailable. A non-2xx answer is an error carrying the status (a lookup's 404 is
+// an empty answer).
+//
+// Ownership and threading: owned by the node wiring; loop thread only. `done` callbacks run
+// exactly once on the loop thread, never inline, unless the transport is destroyed first: it owns
+// its in-flight exchanges and the destructor cancels them (their callbacks never run).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/peer_auth.h"
+#include "cluster/member.h"
+#include "cluster/router.h"
+#include "http/client.h"
+#include "loop/loop.h"
+
+namespace spegel::cluster {
+
+struct PeerClientOptions {
+  uint64_t connect_timeout_ms = 200;
+  uint64_t announce_timeout_ms = 5000;
+  uint64_t lookup_timeout_ms = 1000;
+  uint64_t hello_timeout_ms = 2000;
+};
+
+class HttpRouterTransport : public RouterTransport {
+ public:
+  // `loop` and `self` (this node: its id and registry port go into every announce) must outlive
+  // the transport.
+  HttpRouterTransport(Loop* loop, const MemberInfo* self, auth::PeerAuth auth,
+                      PeerClientOptions options = {});
+  ~HttpRouterTransport() override;
+
+  void Announce(const Member& owner, const AnnounceBatch& batch,
+                std::function<void(Status)> done) override;
+  void Lookup(const Member& owner, const std::string& key,
+              std::function<void(Result<std::vector<Provider>>)> done) override;
+  // Says hello to ip:port; `done` gets the receiver's info (addresses = {ip}).
+  void Hello(const std::string& ip, uint16_t port, std::function<void(Result<MemberInfo>)> done);
+
+  size_t in_flight() const { return exchanges_.size(); }
+
+ private:
+  void Send(const std::string& ip, uint16_t port, std::string method, std::string target,
+            std::string body, http::Headers headers, uint64_t timeout_ms, size_t max_body,
+            std::function<void(Result<http::FetchResult>)> done);
+
+  Loop* loop_;
+  const MemberInfo* self_;
+  auth::PeerAuth auth_;
+  PeerClientOptions options_;
+  uint64_t next_id_ = 0;
+  std::unordered_map<uint64_t, std::unique_ptr<http::ClientExchange>> exchanges_;
+};
+
+}  // namespace spegel::cluster

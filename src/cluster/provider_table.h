@@ -1,0 +1,99 @@
+// ProviderTable: the owner side of content routing. For each key this node owns, the nodes that
+// announced they provide it, each with an expiry (see router.h for the protocol).
+//
+// Bounded: at most max_keys keys (adds of new keys beyond it are dropped and counted) and
+// max_providers_per_key providers per key (the one expiring first is evicted). A sender's
+// requested TTL is capped at max_provider_ttl_ms. Expired entries are never answered and are
+// swept incrementally (sweep_buckets_per_tick hash buckets every sweep_interval_ms, enough to pass
+// over the whole table about once a minute), so no tick walks the whole table.
+//
+// Providers are interned: a (key, provider) entry points at one shared record per node, and the
+// latest announce updates that node's address and port for every key.
+//
+// Ownership and threading: owned by the Router; loop thread only. The sweep timer runs on the
+// scheduler and is cancelled by destruction. REQUIRES: `scheduler` outlives the table.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "base/status.h"
+#include "cluster/announce_batch.h"
+#include "cluster/content_locator.h"
+#include "cluster/scheduler.h"
+
+namespace spegel::cluster {
+
+struct ProviderTableOptions {
+  uint64_t default_ttl_ms = 600'000;         // For batches that ask for none (ttl_ms 0).
+  uint64_t max_provider_ttl_ms = 3'600'000;  // Cap on a sender's requested TTL.
+  size_t max_keys = 1'000'000;
+  size_t max_providers_per_key = 32;         // >= 1.
+  uint64_t sweep_interval_ms = 1'000;
+  size_t sweep_buckets_per_tick = 4'096;
+};
+
+struct ProviderTableStats {
+  uint64_t bad_keys = 0;          // Invalid keys skipped in accepted batches.
+  uint64_t rejected_batches = 0;  // Batches refused as a whole.
+  uint64_t table_full_drops = 0;  // Adds dropped because the table was at max_keys.
+};
+
+class ProviderTable {
+ public:
+  ProviderTable(Scheduler* scheduler, ProviderTableOptions options);
+  ~ProviderTable();
+  ProviderTable(const ProviderTable&) = delete;
+  ProviderTable& operator=(const ProviderTable&) = delete;
+
+  // Applies `sender`'s announce (built from the request's socket address and headers, never
+  // from the body). InvalidArgument, and nothing applied, if the batch has more than
+  // kMaxAnnounceKeys keys, a key longer than kMaxKeyBytes, or an invalid sender id; other invalid
+  // keys are skipped and counted. Applies adds before removes.
+  Status Apply(const Provider& sender, const AnnounceBatch& batch);
+  // The unexpired providers of `key`, in table order.
+  std::vector<Provider> Find(std::string_view key) const;
+  // Forgets every entry of these nodes (members that left).
+  void Drop(const std::unordered_set<std::string>& node_ids);
+
+  size_t keys() const { return table_.size(); }
+  size_t entries() const { return entries_; }
+  const ProviderTableStats& stats() const { return stats_; }
+  // Approximate heap bytes held (not counting sizeof(ProviderTable)).
+  size_t HeapBytes() const;
+
+ private:
+  struct ProviderRec {
+    Provider provider;
+    uint32_t refs = 0;
+  };
+  struct Entry {
+    uint32_t provider;  // Index into providers_.
+    uint64_t expires_at_ms;
+  };
+
+  uint32_t InternProvider(const Provider& p);
+  void ReleaseProvider(uint32_t index);
+  void EraseEntry(std::vector<Entry>& entries, size_t i);
+  void EnsureSweep();
+  void SweepTick();
+
+  Scheduler* scheduler_;
+  ProviderTableOptions options_;
+  ProviderTableStats stats_;
+  std::unordered_map<std::string, std::vector<Entry>> table_;
+  size_t entries_ = 0;
+  std::vector<ProviderRec> providers_;
+  std::vector<uint32_t> free_providers_;
+  std::unordered_map<std::string, uint32_t> provider_index_;  // node id → providers_ index.
+  std::unique_ptr<ScheduledTask> sweep_task_;
+  size_t sweep_cursor_ = 0;
+};
+
+}  // namespace spegel::cluster

@@ -1,0 +1,162 @@
+#include "cluster/router_wire.h"
+
+#include <arpa/inet.h>
+
+#include "base/numbers.h"
+
+namespace spegel::cluster {
+namespace {
+
+// Splits `body` into lines ("\n" or "\r\n"); a final line without "\n" counts.
+template <typename Fn>
+bool ForEachLine(std::string_view body, Fn&& fn) {
+  while (!body.empty()) {
+    const size_t nl = body.find('\n');
+    std::string_view line = body.substr(0, nl);
+    body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (!fn(line)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IsIpLiteral(std::string_view text) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+  const std::string s(text);
+  in6_addr v6;
+  in_addr v4;
+  return inet_pton(AF_INET, s.c_str(), &v4) == 1 || inet_pton(AF_INET6, s.c_str(), &v6) == 1;
+}
+
+std::string FormatHello(const MemberInfo& info) {
+  return "id=" + info.node_id + "\ninc=" + std::to_string(info.incarnation) +
+         "\nregistry=" + std::to_string(info.registry_port) +
+         "\nrouter=" + std::to_string(info.router_port) + "\n";
+}
+
+Result<MemberInfo> ParseHello(std::string_view body) {
+  if (body.size() > kMaxHelloBytes) return Status::InvalidArgument("hello body too large");
+  MemberInfo info;
+  bool has_inc = false;
+  std::string error;
+  ForEachLine(body, [&](std::string_view line) {
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      error = "hello line without '='";
+      return false;
+    }
+    const std::string_view key = line.substr(0, eq);
+    const std::string_view value = line.substr(eq + 1);
+    if (key == "id") {
+      info.node_id = std::string(value);
+    } else if (key == "inc") {
+      has_inc = ParseDecimal(value, &info.incarnation);
+      if (!has_inc) error = "bad inc";
+    } else if (key == "registry") {
+      if (!ParsePort(value, &info.registry_port)) error = "bad registry port";
+    } else if (key == "router") {
+      if (!ParsePort(value, &info.router_port)) error = "bad router port";
+    }
+    return error.empty();
+  });
+  if (!error.empty()) return Status::InvalidArgument("hello: " + error);
+  if (!IsValidNodeId(info.node_id)) return Status::InvalidArgument("hello: invalid node id");
+  if (!has_inc) return Status::InvalidArgument("hello: missing inc");
+  if (info.registry_port == 0 || info.router_port == 0) {
+    return Status::InvalidArgument("hello: missing registry or router port");
+  }
+  return info;
+}
+
+std::string FormatAnnounce(const AnnounceBatch& batch) {
+  std::string out = "ttl=" + std::to_string(batch.ttl_ms) + "\n";
+  for (const auto& key : batch.add) out.append("+").append(key).append("\n");
+  for (const auto& key : batch.remove) out.append("-").append(key).append("\n");
+  return out;
+}
+
+Result<AnnounceBatch> ParseAnnounce(std::string_view body) {
+  if (body.size() > kMaxAnnounceBodyBytes) {
+    return Status::InvalidArgument("announce body larger than 1 MiB");
+  }
+  AnnounceBatch batch;
+  std::string error;
+  bool first = true;
+  size_t keys = 0;
+  ForEachLine(body, [&](std::string_view line) {
+    if (first) {
+      first = false;
+      if (line.substr(0, 4) != "ttl=" || !ParseDecimal(line.substr(4), &batch.ttl_ms)) {
+        error = "announce must start with ttl=<ms>";
+        return false;
+      }
+      return true;
+    }
+    if (++keys > kMaxAnnounceKeys) {
+      error = "announce with more than " + std::to_string(kMaxAnnounceKeys) + " keys";
+      return false;
+    }
+    const std::string_view key = line.substr(1);
+    if (key.size() > kMaxKeyBytes) {
+      error = "announce key longer than " + std::to_string(kMaxKeyBytes) + " bytes";
+      return false;
+    }
+    if (line[0] == '+') {
+      batch.add.emplace_back(key);
+    } else if (line[0] == '-') {
+      batch.remove.emplace_back(key);
+    } else {
+      error = "announce line must start with + or -";
+      return false;
+    }
+    return true;
+  });
+  if (first && error.empty()) error = "empty announce";
+  if (!error.empty()) return Status::InvalidArgument(error);
+  return batch;
+}
+
+std::string FormatProviders(const std::vector<Provider>& providers) {
+  std::string out;
+  size_t n = 0;
+  for (const auto& p : providers) {
+    if (++n > kMaxProvidersPerAnswer) break;
+    out.append(p.node_id).append(" ").append(p.address).append(" ");
+    out.append(std::to_string(p.registry_port)).append("\n");
+  }
+  return out;
+}
+
+Result<std::vector<Provider>> ParseProviders(std::string_view body) {
+  std::vector<Provider> out;
+  std::string error;
+  ForEachLine(body, [&](std::string_view line) {
+    if (out.size() >= kMaxProvidersPerAnswer) {
+      error = "too many providers";
+      return false;
+    }
+    const size_t a = line.find(' ');
+    const size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+    if (b == std::string_view::npos) {
+      error = "malformed provider line";
+      return false;
+    }
+    Provider p;
+    p.node_id = std::string(line.substr(0, a));
+    p.address = std::string(line.substr(a + 1, b - a - 1));
+    if (!IsValidNodeId(p.node_id) || !IsIpLiteral(p.address) ||
+        !ParsePort(line.substr(b + 1), &p.registry_port)) {
+      error = "malformed provider line";
+      return false;
+    }
+    out.push_back(std::move(p));
+    return true;
+  });
+  if (!error.empty()) return Status::InvalidArgument(error);
+  return out;
+}
+
+}  // namespace spegel::cluster

@@ -1,0 +1,62 @@
+// The router API's wire format: the paths and bodies nodes exchange on --router-addr.
+//
+// HTTP/1.1; every body is text; with a peer secret every request carries X-Spegel-Auth (see
+// peer_auth.h), and one without a valid one gets 401:
+//
+//   POST /cluster/v1/announce          the sender's key changes
+//        X-Spegel-Node: <node id>      X-Spegel-Registry-Port: <port>
+//        body:  "ttl=<ms>\n" then one line per key: "+<key>" (add/refresh) or "-<key>" (remove)
+//        → 204; 400 (malformed, over kMaxAnnounceKeys lines or 1 MiB, bad sender) with a reason
+//        The provider registered is always <TCP peer address>:<X-Spegel-Registry-Port>: a node
+//        can only announce itself.
+//   GET  /cluster/v1/lookup?key=<percent-encoded key>
+//        → 200 text/plain, one "<node id> <ip> <registry port>" line per provider; 404 if none
+//   POST /cluster/v1/hello             body: "id=…\ninc=…\nregistry=…\nrouter=…\n" (the sender)
+//        → 200 with the same lines for the receiver. The sender becomes a member at its TCP peer
+//        address (never an address from the body).
+//
+// Bodies are split into lines at "\n" (a "\r" before it is dropped; empty lines are skipped; a
+// last line without "\n" counts). The parsers read bytes from other nodes: they never trust a
+// length, enforce every limit below, and fail with InvalidArgument and a short reason.
+// RouterService serves this format (router_service.h); HttpRouterTransport speaks it
+// (http_router_transport.h).
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "cluster/announce_batch.h"
+#include "cluster/content_locator.h"
+#include "cluster/member.h"
+
+namespace spegel::cluster {
+
+inline constexpr std::string_view kAnnouncePath = "/cluster/v1/announce";
+inline constexpr std::string_view kLookupPath = "/cluster/v1/lookup";
+inline constexpr std::string_view kHelloPath = "/cluster/v1/hello";
+
+inline constexpr size_t kMaxAnnounceBodyBytes = 1 << 20;
+inline constexpr size_t kMaxLookupBodyBytes = 64 << 10;
+inline constexpr size_t kMaxHelloBytes = 4096;
+inline constexpr size_t kMaxProvidersPerAnswer = 64;
+
+// "id=…\ninc=…\nregistry=…\nrouter=…\n" and back. Parse ignores unknown keys; errors name the
+// missing or bad key. Addresses are not part of the format.
+std::string FormatHello(const MemberInfo& info);
+Result<MemberInfo> ParseHello(std::string_view body);
+// The announce body and back. Parse enforces kMaxAnnounceKeys and kMaxKeyBytes per line.
+std::string FormatAnnounce(const AnnounceBatch& batch);
+Result<AnnounceBatch> ParseAnnounce(std::string_view body);
+// Lookup answers: "<node id> <ip> <port>" lines (at most kMaxProvidersPerAnswer; Format drops
+// the rest). Parse skips nothing: any bad line fails it.
+std::string FormatProviders(const std::vector<Provider>& providers);
+Result<std::vector<Provider>> ParseProviders(std::string_view body);
+// True for an IPv4 or IPv6 literal (no brackets).
+bool IsIpLiteral(std::string_view text);
+
+}  // namespace spegel::cluster

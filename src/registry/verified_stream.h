@@ -1,0 +1,131 @@
+// VerifiedStream: the body of a blob GET that is answered from bytes still arriving from peers,
+// handed to the client only as far as they can be trusted.
+//
+//   feeder (peer attempts) ──Append(bytes at offset())──▶ hash every byte of the blob
+//                                                            │ bytes inside the client's window
+//                                                            ▼
+//   server ◀──sink.Write── queue (read ahead ≤ kReadAheadBytes) ◀── BodySource::Proceed
+//
+// Invariants:
+//   * Bytes are appended in blob order, starting at offset 0; whoever feeds the stream resumes a
+//     broken provider at offset() (a `Range: bytes=<offset>-` request), so the hash covers every
+//     byte of the blob exactly once whichever providers sent them.
+//   * The last byte of the client's window is held back until the whole blob hashed to the
+//     digest. A client can never receive a complete response with wrong bytes: on a mismatch
+//     Append() says so, the feeder calls Fail(), and the server aborts the client connection.
+//   * Bytes outside the window (a client Range) are hashed and dropped.
+//   * At most kReadAheadBytes (plus one appended chunk) wait for the client: the feeder reads
+//     more from its provider only while HasRoom().
+//
+// Threading and ownership: loop thread only. The feeder owns the stream and outlives it. The
+// server owns the BodySource from OpenBody(); it forwards to the stream while both live, and
+// after the stream is gone answers Proceed() with Fail(). Feeder calls run inline: Pump() from
+// Deliver() and from the server's Proceed(), Delivered() whenever bytes reach the sink,
+// BodyClosed() from the server's Stop() or destruction of the body source.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/handler.h"
+#include "oci/digest.h"
+#include "oci/sha256.h"
+
+namespace spegel::registry {
+
+class VerifiedStream {
+ public:
+  // Blob bytes queued for the client, at most, before the feeder stops reading its provider.
+  static constexpr size_t kReadAheadBytes = 1 << 20;
+
+  // What feeds the stream. Called on the loop thread, from the stream's methods or from the
+  // server's calls into the body source.
+  class Feeder {
+   public:
+    // The stream tried to hand queued bytes to the client (after Deliver(), and after each
+    // Proceed() from the server). The feeder reads more from its provider if HasRoom(), or, if
+    // its provider is gone and the blob is incomplete, resumes at offset(). Not called once the
+    // stream failed or was stopped.
+    virtual void Pump() = 0;
+    // `bytes` more bytes of the body went to the client.
+    virtual void Delivered(size_t bytes) = 0;
+    // The server is done with the body (it stopped or destroyed the body source): nothing will
+    // be asked of the stream again.
+    virtual void BodyClosed() = 0;
+
+   protected:
+    ~Feeder() = default;
+  };
+
+  enum class AppendResult {
+    kAccepted,        // More bytes are expected.
+    kVerified,        // The blob is complete and hashed to its digest.
+    kTooLong,         // More bytes than the blob has: nothing was taken.
+    kDigestMismatch,  // The blob is complete and its hash is not the digest.
+  };
+
+  // The client is answered bytes [window_first, window_last] of a blob of `size` bytes that must
+  // hash to `digest` (SHA-256). REQUIRES: size > 0, window_first <= window_last < size; `feeder`
+  // outlives the stream.
+  VerifiedStream(Feeder* feeder, oci::Digest digest, uint64_t size, uint64_t window_first,
+                 uint64_t window_last);
+  ~VerifiedStream();
+  VerifiedStream(const VerifiedStream&) = delete;
+  VerifiedStream& operator=(const VerifiedStream&) = delete;
+
+  // The body to pass to ResponseWriter::RespondStream with length window_length(). Call once.
+  std::unique_ptr<http::BodySource> OpenBody();
+
+  // Takes the next bytes of the blob (those at offset()). Bytes in the window go straight to a
+  // waiting client when nothing is queued and they do not complete the window; otherwise they are
+  // queued. Call Deliver() afterwards unless the result is a failure.
+  AppendResult Append(std::string_view data);
+  // Hands queued bytes to a waiting client (all but the held last byte until verified), then
+  // calls Feeder::Pump(). Does nothing after Fail() or Stop().
+  void Deliver();
+  // The rest of the body cannot come: a waiting client is failed now, a later Proceed() at once
+  // (the server aborts the connection). Idempotent.
+  void Fail(std::string_view why);
+  // The feeder is done with the stream: Deliver() does nothing from now on, so a Proceed() stays
+  // unanswered until the stream is destroyed.
+  void Stop() { stopped_ = true; }
+
+  const oci::Digest& digest() const { return digest_; }
+  uint64_t size() const { return size_; }
+  uint64_t window_length() const { return window_last_ - window_first_ + 1; }
+  // Bytes of the blob received and hashed so far: where a resume starts.
+  uint64_t offset() const { return offset_; }
+  bool complete() const { return offset_ == size_; }
+  bool HasRoom() const { return pending_.size() < kReadAheadBytes; }
+  // What the whole blob hashed to; set once complete().
+  const std::optional<oci::Digest>& hashed() const { return hashed_; }
+
+ private:
+  class Body;
+  friend class Body;
+  void Proceed(http::BodySink& sink);
+  void BodyGone();
+
+  Feeder* const feeder_;
+  const oci::Digest digest_;
+  const uint64_t size_;
+  const uint64_t window_first_;
+  const uint64_t window_last_;
+
+  uint64_t offset_ = 0;
+  uint64_t delivered_ = 0;          // Window bytes handed to the sink.
+  std::string pending_;             // Window bytes received, not yet handed to the sink.
+  oci::Sha256 hasher_;
+  std::optional<oci::Digest> hashed_;
+  bool verified_ = false;
+  bool failed_ = false;
+  bool stopped_ = false;
+  http::BodySink* sink_ = nullptr;  // Set while a Proceed() waits for an answer.
+  Body* body_ = nullptr;            // The server's body source, while it lives.
+};
+
+}  // namespace spegel::registry

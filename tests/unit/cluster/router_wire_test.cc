@@ -1,0 +1,183 @@
+// Router wire format tests (router_wire.h): every body round-trips, and every limit and
+// malformed line is refused.
+#include "cluster/router_wire.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "unit/cluster/announce_bodies.h"
+
+namespace spegel::cluster {
+namespace {
+
+using spegel::cluster::testing::AnnounceBodyOfSize;
+using spegel::cluster::testing::AnnounceBodyWithKeys;
+
+const std::string kKey = "sha256:" + std::string(64, 'c');
+
+TEST_CASE("router wire: hello format round trip") {
+  MemberInfo info;
+  info.node_id = "node-1.example";
+  info.incarnation = 1712345678901;
+  info.addresses = {"10.0.0.1"};
+  info.registry_port = 5000;
+  info.router_port = 5001;
+  const std::string wire = FormatHello(info);
+  CHECK(wire == "id=node-1.example\ninc=1712345678901\nregistry=5000\nrouter=5001\n");
+  auto parsed = ParseHello(wire);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->node_id == info.node_id);
+  CHECK(parsed->incarnation == info.incarnation);
+  CHECK(parsed->registry_port == 5000);
+  CHECK(parsed->router_port == 5001);
+  CHECK(parsed->addresses.empty());  // Addresses are never part of the format.
+  // CRLF, unknown keys, no final newline, any order.
+  auto loose = ParseHello("router=2\r\nv=1\r\naddr=10.1.1.1\r\nid=a\r\nregistry=1\r\ninc=0");
+  REQUIRE(loose.ok());
+  CHECK(loose->node_id == "a");
+  CHECK(loose->router_port == 2);
+  CHECK(loose->addresses.empty());
+}
+
+TEST_CASE("router wire: bad hello bodies are refused") {
+  const char* bad[] = {
+      "",
+      "id=a\ninc=1\nregistry=1\n",                     // no router port
+      "id=a\ninc=1\nrouter=1\n",                       // no registry port
+      "id=a\nregistry=1\nrouter=1\n",                  // no inc
+      "inc=1\nregistry=1\nrouter=1\n",                 // no id
+      "id=bad id\ninc=1\nregistry=1\nrouter=1\n",      // invalid node id
+      "id=-a\ninc=1\nregistry=1\nrouter=1\n",          // invalid node id
+      "id=a\ninc=x\nregistry=1\nrouter=1\n",           // bad inc
+      "id=a\ninc=-1\nregistry=1\nrouter=1\n",          // bad inc
+      "id=a\ninc=1\nregistry=0\nrouter=1\n",           // port 0
+      "id=a\ninc=1\nregistry=65536\nrouter=1\n",       // port too large
+      "id=a\ninc=1\nregistry=1\nrouter=1x\n",          // trailing junk
+      "id=a\ninc=1\nregistry=1\nrouter=1\njunk\n",     // line without '='
+  };
+  for (const char* body : bad) {
+    CAPTURE(body);
+    auto r = ParseHello(body);
+    CHECK(!r.ok());
+    if (!r.ok()) CHECK(r.status().code() == Code::kInvalidArgument);
+  }
+  std::string huge = "id=a\ninc=1\nregistry=1\nrouter=1\n" + std::string(5000, '\n');
+  CHECK(!ParseHello(huge).ok());
+}
+
+TEST_CASE("router wire: announce format round trip") {
+  AnnounceBatch batch;
+  batch.ttl_ms = 600000;
+  batch.add = {kKey, "docker.io/library/nginx:1.27"};
+  batch.remove = {"sha256:" + std::string(64, 'd')};
+  const std::string wire = FormatAnnounce(batch);
+  CHECK(wire.rfind("ttl=600000\n", 0) == 0);
+  auto parsed = ParseAnnounce(wire);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->ttl_ms == batch.ttl_ms);
+  CHECK(parsed->add == batch.add);
+  CHECK(parsed->remove == batch.remove);
+  // CRLF lines and blank lines are accepted; a ttl alone is an empty batch.
+  auto crlf = ParseAnnounce("ttl=5\r\n\r\n+a\r\n-b\r\n");
+  REQUIRE(crlf.ok());
+  CHECK(crlf->ttl_ms == 5);
+  CHECK(crlf->add == std::vector<std::string>{"a"});
+  CHECK(crlf->remove == std::vector<std::string>{"b"});
+  auto empty = ParseAnnounce("ttl=0\n");
+  REQUIRE(empty.ok());
+  CHECK(empty->add.empty());
+  CHECK(empty->remove.empty());
+}
+
+TEST_CASE("router wire: announce limits and malformed bodies") {
+  SUBCASE("key count") {
+    auto at_limit = ParseAnnounce(AnnounceBodyWithKeys(kMaxAnnounceKeys));
+    REQUIRE(at_limit.ok());
+    CHECK(at_limit->add.size() == kMaxAnnounceKeys);
+    auto over = ParseAnnounce(AnnounceBodyWithKeys(kMaxAnnounceKeys + 1));
+    REQUIRE(!over.ok());
+    CHECK(over.status().code() == Code::kInvalidArgument);
+    CHECK(over.status().message().find("20000") != std::string::npos);
+  }
+  SUBCASE("key length") {
+    CHECK(ParseAnnounce("ttl=1\n+" + std::string(kMaxKeyBytes, 'k') + "\n").ok());
+    CHECK(ParseAnnounce("ttl=1\n-" + std::string(kMaxKeyBytes, 'k') + "\n").ok());
+    CHECK(!ParseAnnounce("ttl=1\n+" + std::string(kMaxKeyBytes + 1, 'k') + "\n").ok());
+    CHECK(!ParseAnnounce("ttl=1\n-" + std::string(kMaxKeyBytes + 1, 'k') + "\n").ok());
+  }
+  SUBCASE("body size") {
+    const std::string at_limit = AnnounceBodyOfSize(kMaxAnnounceBodyBytes);
+    REQUIRE(at_limit.size() == kMaxAnnounceBodyBytes);
+    CHECK(ParseAnnounce(at_limit).ok());
+    const std::string over = AnnounceBodyOfSize(kMaxAnnounceBodyBytes + 1);
+    REQUIRE(over.size() == kMaxAnnounceBodyBytes + 1);
+    auto r = ParseAnnounce(over);
+    CHECK(!r.ok());
+    // Refused before looking at lines: blank lines do not get past the limit either.
+    CHECK(!ParseAnnounce("ttl=1\n" + std::string(kMaxAnnounceBodyBytes, '\n')).ok());
+  }
+  SUBCASE("ttl line") {
+    for (const char* body : {"", "\n\n", "+a\n", "-a\n", "ttl\n+a\n", "ttl=\n+a\n", "ttl=x\n",
+                             "ttl=-1\n", "ttl=1 \n", "TTL=1\n", "+a\nttl=1\n",
+                             "ttl=99999999999999999999999\n"}) {
+      CAPTURE(body);
+      CHECK(!ParseAnnounce(body).ok());
+    }
+  }
+  SUBCASE("line prefix") {
+    for (const char* body : {"ttl=1\na\n", "ttl=1\n*a\n", "ttl=1\n+a\nttl=2\n", "ttl=1\n a\n"}) {
+      CAPTURE(body);
+      CHECK(!ParseAnnounce(body).ok());
+    }
+  }
+}
+
+TEST_CASE("router wire: providers format round trip and bad lines") {
+  std::vector<Provider> providers{{"n1", "10.0.0.1", 5000}, {"n2", "fd00::2", 30021}};
+  const std::string wire = FormatProviders(providers);
+  CHECK(wire == "n1 10.0.0.1 5000\nn2 fd00::2 30021\n");
+  auto parsed = ParseProviders(wire);
+  REQUIRE(parsed.ok());
+  CHECK(*parsed == providers);
+  auto none = ParseProviders("");
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  for (const char* bad : {"n1", "n1 10.0.0.1", "n1 10.0.0.1 ", "n1  10.0.0.1 5000",
+                          "n1 10.0.0.1 5000 extra", "n1 10.0.0.1 0", "n1 10.0.0.1 65536",
+                          "n1 10.0.0.1 50x0", "n1 host.example 5000", "n1 [::1] 5000",
+                          "bad/id 10.0.0.1 5000", " 10.0.0.1 5000", "n1 10.0.0.256 5000",
+                          "n1 10.0.0.1 5000\nn2 nope 1"}) {
+    CAPTURE(bad);
+    auto r = ParseProviders(bad);
+    CHECK(!r.ok());
+  }
+  // At most kMaxProvidersPerAnswer: Format truncates, Parse refuses more.
+  std::vector<Provider> many;
+  for (size_t i = 0; i < kMaxProvidersPerAnswer + 5; ++i) {
+    many.push_back({"n" + std::to_string(i), "10.0.0.1", 5000});
+  }
+  auto truncated = ParseProviders(FormatProviders(many));
+  REQUIRE(truncated.ok());
+  CHECK(truncated->size() == kMaxProvidersPerAnswer);
+  std::string too_many;
+  for (const auto& p : many) too_many += p.node_id + " 10.0.0.1 5000\n";
+  CHECK(!ParseProviders(too_many).ok());
+}
+
+TEST_CASE("router wire: IsIpLiteral") {
+  for (const char* yes : {"127.0.0.1", "10.0.0.255", "::1", "fd00::1", "::ffff:10.0.0.1"}) {
+    CAPTURE(yes);
+    CHECK(IsIpLiteral(yes));
+  }
+  for (const char* no : {"", "localhost", "[::1]", "10.0.0.1:5000", "10.0.0", "1.2.3.4 ", "fe80::1%eth0",
+                         "999.0.0.1"}) {
+    CAPTURE(no);
+    CHECK(!IsIpLiteral(no));
+  }
+  CHECK(!IsIpLiteral(std::string(100, '1')));
+}
+
+}  // namespace
+}  // namespace spegel::cluster

@@ -1,0 +1,178 @@
+// VerifiedStream (verified_stream.h) driven directly: a fake feeder and a fake server sink, so
+// each invariant is checked on exact bytes without sockets (peer_fetch_test.cc covers it end to
+// end through real peers).
+#include "registry/verified_stream.h"
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "oci/digest.h"
+#include "oci/sha256.h"
+
+namespace spegel::registry {
+namespace {
+
+using Appended = VerifiedStream::AppendResult;
+
+oci::Digest DigestOf(std::string_view bytes) {
+  return oci::Digest::FromSha256(oci::Sha256::Hash(bytes));
+}
+
+struct FakeFeeder : VerifiedStream::Feeder {
+  int pumps = 0;
+  size_t delivered = 0;
+  bool closed = false;
+  void Pump() override { ++pumps; }
+  void Delivered(size_t bytes) override { delivered += bytes; }
+  void BodyClosed() override { closed = true; }
+};
+
+struct FakeSink : http::BodySink {
+  std::string received;
+  int writes = 0;
+  std::string failed;
+  void Write(std::string_view data) override {
+    received.append(data);
+    ++writes;
+  }
+  void Fail(std::string_view reason) override { failed = std::string(reason); }
+};
+
+TEST_CASE("verified stream: every byte reaches the client, the last one only once verified") {
+  const std::string blob = "hello, verified world";
+  FakeFeeder feeder;
+  FakeSink sink;
+  VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1);
+  auto body = stream.OpenBody();
+  body->Proceed(sink);  // Nothing yet: the sink waits, the feeder is asked for bytes.
+  CHECK(sink.writes == 0);
+  CHECK(feeder.pumps == 1);
+
+  // The client waits and nothing is queued: straight through.
+  CHECK(stream.Append(blob.substr(0, 7)) == Appended::kAccepted);
+  CHECK(sink.received == blob.substr(0, 7));
+  CHECK(stream.offset() == 7);
+  CHECK_FALSE(stream.complete());
+
+  // The rest completes the window: queued; handed over on the next Proceed, now verified.
+  CHECK(stream.Append(blob.substr(7)) == Appended::kVerified);
+  CHECK(stream.complete());
+  REQUIRE(stream.hashed());
+  CHECK(*stream.hashed() == DigestOf(blob));
+  stream.Deliver();
+  CHECK(sink.received == blob.substr(0, 7));
+  body->Proceed(sink);
+  CHECK(sink.received == blob);
+  CHECK(feeder.delivered == blob.size());
+  CHECK(sink.failed.empty());
+}
+
+TEST_CASE("verified stream: wrong bytes never complete the client's answer") {
+  const std::string blob = "abcdef";
+  FakeFeeder feeder;
+  FakeSink sink;
+  VerifiedStream stream(&feeder, DigestOf("the real blob"), blob.size(), 0, blob.size() - 1);
+  auto body = stream.OpenBody();
+  CHECK(stream.Append(blob) == Appended::kDigestMismatch);
+  REQUIRE(stream.hashed());
+  CHECK(*stream.hashed() == DigestOf(blob));
+  body->Proceed(sink);  // Everything but the held last byte.
+  CHECK(sink.received == "abcde");
+  body->Proceed(sink);  // The last byte stays held: the sink waits.
+  CHECK(sink.received == "abcde");
+  stream.Fail("digest mismatch");
+  CHECK(sink.failed == "digest mismatch");
+  FakeSink later;
+  body->Proceed(later);  // After Fail(), at once.
+  CHECK_FALSE(later.failed.empty());
+  CHECK(later.received.empty());
+}
+
+TEST_CASE("verified stream: a client window gets exactly its bytes; the rest is hashed") {
+  const std::string blob = "0123456789";
+  FakeFeeder feeder;
+  FakeSink sink;
+  VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 2, 5);
+  CHECK(stream.window_length() == 4);
+  auto body = stream.OpenBody();
+  CHECK(stream.Append("0123") == Appended::kAccepted);
+  CHECK(stream.Append("456") == Appended::kAccepted);
+  body->Proceed(sink);  // Window complete but blob not verified: the last window byte waits.
+  CHECK(sink.received == "234");
+  CHECK(stream.Append("789") == Appended::kVerified);
+  body->Proceed(sink);
+  CHECK(sink.received == "2345");
+  CHECK(feeder.delivered == 4);
+}
+
+TEST_CASE("verified stream: too many bytes are refused without being taken") {
+  FakeFeeder feeder;
+  VerifiedStream stream(&feeder, DigestOf("abc"), 3, 0, 2);
+  CHECK(stream.Append("ab") == Appended::kAccepted);
+  CHECK(stream.Append("cd") == Appended::kTooLong);
+  CHECK(stream.offset() == 2);
+  CHECK(stream.Append("c") == Appended::kVerified);
+}
+
+TEST_CASE("verified stream: read-ahead is bounded by kReadAheadBytes") {
+  const std::string blob(VerifiedStream::kReadAheadBytes + 10, 'x');
+  FakeFeeder feeder;
+  VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1);
+  auto body = stream.OpenBody();
+  CHECK(stream.Append(std::string_view(blob).substr(0, VerifiedStream::kReadAheadBytes - 1)) ==
+        Appended::kAccepted);
+  CHECK(stream.HasRoom());
+  CHECK(stream.Append(std::string_view(blob).substr(VerifiedStream::kReadAheadBytes - 1, 1)) ==
+        Appended::kAccepted);
+  CHECK_FALSE(stream.HasRoom());
+  FakeSink sink;
+  body->Proceed(sink);  // Drained to the client: room again.
+  CHECK(sink.received.size() == VerifiedStream::kReadAheadBytes);
+  CHECK(stream.HasRoom());
+}
+
+TEST_CASE("verified stream: the server ending the body tells the feeder; a body outliving the "
+          "stream fails") {
+  FakeFeeder feeder;
+  {
+    VerifiedStream stream(&feeder, DigestOf("abc"), 3, 0, 2);
+    auto body = stream.OpenBody();
+    body->Stop();
+    CHECK(feeder.closed);
+  }
+  FakeFeeder destroyed_feeder;
+  {
+    VerifiedStream stream(&destroyed_feeder, DigestOf("abc"), 3, 0, 2);
+    auto body = stream.OpenBody();
+    body.reset();  // The server destroyed the body without Stop().
+    CHECK(destroyed_feeder.closed);
+  }
+  std::unique_ptr<http::BodySource> orphan;
+  FakeFeeder orphan_feeder;
+  {
+    VerifiedStream stream(&orphan_feeder, DigestOf("abc"), 3, 0, 2);
+    orphan = stream.OpenBody();
+  }
+  FakeSink sink;
+  orphan->Proceed(sink);
+  CHECK_FALSE(sink.failed.empty());
+  orphan.reset();
+  CHECK_FALSE(orphan_feeder.closed);  // The stream was gone: nobody to tell.
+}
+
+TEST_CASE("verified stream: after Stop() nothing is handed over and the feeder is not pumped") {
+  FakeFeeder feeder;
+  FakeSink sink;
+  VerifiedStream stream(&feeder, DigestOf("abc"), 3, 0, 2);
+  auto body = stream.OpenBody();
+  CHECK(stream.Append("ab") == Appended::kAccepted);
+  stream.Stop();
+  body->Proceed(sink);
+  CHECK(sink.received.empty());
+  CHECK(feeder.pumps == 0);
+}
+
+}  // namespace
+}  // namespace spegel::registry
