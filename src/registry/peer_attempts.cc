@@ -119,7 +119,7 @@ bool PeerAttempts::Launch() {
   http::ClientCallbacks callbacks;
   callbacks.on_head = [this, raw](const http::ClientResponse& r) { OnHead(raw, r); };
   callbacks.on_data = [this, raw](std::string_view d) { OnData(raw, d); };
-  callbacks.on_done = [this, raw](Status s) { OnDone(raw, std::move(s)); };
+  callbacks.on_done = [this, raw](const Status& s) { OnDone(raw, s); };
   attempts_.push_back(std::move(attempt));
   raw->exchange = http::ClientExchange::Start(loop_, std::move(request), options,
                                               std::move(callbacks));
@@ -344,7 +344,7 @@ void PeerAttempts::Pump() {
 
 void PeerAttempts::Delivered(size_t bytes) { fetcher_->stats_.peer_bytes += bytes; }
 
-void PeerAttempts::OnDone(Attempt* attempt, Status status) {
+void PeerAttempts::OnDone(Attempt* attempt, const Status& status) {
   if (finished_) return;
   if (is_manifest_ && attempt == winner_ && status.ok()) {
     AnswerManifest(attempt);
@@ -356,14 +356,16 @@ void PeerAttempts::OnDone(Attempt* attempt, Status status) {
     return;
   }
   const bool was_winner = attempt == winner_;
-  DropAttempt(attempt, status.code() != Code::kOk || was_winner,
+  DropAttempt(attempt, !status.ok() || was_winner,
               status.ok() ? "body ended early" : status.message());
   if (!answered_) {
     AfterFailure();
     return;
   }
-  if (!is_manifest_ && was_winner && StreamIncomplete()) {
-    // Resume where the stream broke, from another peer if there is one.
+  // The stream broke, or a resume failed before its head: with nothing left in flight, continue
+  // from the stream's offset at once (another peer if there is one). Nothing else would start
+  // the next attempt while the client waits.
+  if (!is_manifest_ && StreamIncomplete() && winner_ == nullptr && attempts_.empty()) {
     LOG_INFO("peer fetch: stream broke; resuming")
         .Str("digest", digest_->str())
         .Int("offset", stream_->offset());

@@ -67,7 +67,7 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   void ArmHedge();
   void OnHead(Attempt* attempt, const http::ClientResponse& response);
   void OnData(Attempt* attempt, std::string_view data);
-  void OnDone(Attempt* attempt, Status status);
+  void OnDone(Attempt* attempt, const Status& status);
   void DropAttempt(Attempt* attempt, bool report, std::string_view why);
   void AnswerManifest(Attempt* attempt);
   void StartBlobResponse(Attempt* attempt, uint64_t size);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "registry/peer_attempts.h"
 
@@ -15,7 +16,7 @@ constexpr size_t kMinSamplesForHedge = 8;
 
 PeerFetcher::PeerFetcher(Loop* loop, cluster::ContentLocator* locator, auth::PeerAuth auth,
                          PeerFetchOptions options)
-    : loop_(loop), locator_(locator), auth_(std::move(auth)), options_(options) {}
+    : loop_(loop), locator_(locator), auth_(std::move(auth)), options_(std::move(options)) {}
 
 PeerFetcher::~PeerFetcher() {
   liveness_.Revoke();

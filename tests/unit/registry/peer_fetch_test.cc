@@ -708,6 +708,29 @@ TEST_CASE("peer fetch: a broken stream resumes from the same peer when it is the
   CHECK(env.fetcher->stats().resumes == 1);
 }
 
+TEST_CASE("peer fetch: a resume refused before its head goes round to the next peer at once") {
+  Env env;
+  const uint64_t size = 1 << 20;
+  const std::string digest = env.AddBlob(size, 23);
+  PeerHandler& flaky = env.AddPeer("flaky", PeerMode::kBreak);
+  flaky.break_after = 200 * 1024;
+  flaky.break_requests = 1;
+  // The resume goes to the refusing peer, the last one not tried: no hedge follows it, so only
+  // the failure itself can start the next attempt (round again, to flaky).
+  spegel::testing::RefusedPort refused;
+  env.directory.peers.push_back(cluster::Provider{"refused", "127.0.0.1", refused.port()});
+  // Far below the peer idle timeout (5 s), after which a stalled fetch would give up.
+  Reply r = env.Call("GET", BlobTarget(digest), {}, 3000);
+  REQUIRE(r.ok());
+  CHECK(r.status() == 200);
+  CHECK(r.body() == env.Bytes(digest));
+  CHECK(env.directory.BadCount("refused") == 1);
+  CHECK(flaky.requests == 2);
+  REQUIRE(flaky.ranges.size() == 2);
+  CHECK(flaky.ranges[1].rfind("bytes=", 0) == 0);
+  CHECK(env.fetcher->stats().failed == 0);
+}
+
 TEST_CASE("peer fetch: a stream broken with no peer to resume from aborts the client") {
   Env env;
   const std::string digest = env.AddBlob(600 * 1024, 22);
