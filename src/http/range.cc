@@ -4,19 +4,12 @@
 #include <limits>
 
 #include "base/numbers.h"
+#include "http/request.h"
 
 namespace spegel::http {
 namespace {
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-
-bool IsOws(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && IsOws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsOws(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // Parses a non-empty run of decimal digits, saturating at kMax. False if `s` is empty or holds
 // anything but digits.

@@ -59,6 +59,14 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
+std::string_view TrimOws(std::string_view s) {
+  size_t begin = 0;
+  size_t end = s.size();
+  while (begin < end && (s[begin] == ' ' || s[begin] == '\t')) ++begin;
+  while (end > begin && (s[end - 1] == ' ' || s[end - 1] == '\t')) --end;
+  return s.substr(begin, end - begin);
+}
+
 Result<std::optional<std::string>> QueryParam(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const size_t amp = query.find('&');

@@ -89,6 +89,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // An RFC 9110 token (method, header name): one or more tchar.
 bool IsToken(std::string_view s);
 
+// `s` without leading and trailing optional whitespace (RFC 9110 OWS: spaces and tabs).
+std::string_view TrimOws(std::string_view s);
+
 // The decoded value of the first `name` parameter in a raw query string ("a=1&ns=docker.io"):
 // nullopt when absent, "" for "name" or "name=", '+' decoded as a space; a bad percent-escape is
 // InvalidArgument naming the parameter.

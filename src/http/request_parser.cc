@@ -7,9 +7,6 @@ namespace {
 
 RequestParser* Self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
 
-// Per-header overhead counted against max_header_bytes: ": " and CRLF.
-constexpr size_t kHeaderOverhead = 4;
-
 Method MapMethod(uint8_t m) {
   switch (static_cast<llhttp_method_t>(m)) {
     case HTTP_GET: return Method::kGet;
@@ -21,14 +18,6 @@ Method MapMethod(uint8_t m) {
     case HTTP_OPTIONS: return Method::kOptions;
     default: return Method::kOther;
   }
-}
-
-std::string TrimOws(std::string s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
-  return s.substr(b, e - b);
 }
 
 bool IsUpperToken(char c) { return (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; }
@@ -52,22 +41,15 @@ bool LooksLikeUnknownMethod(const char* data, const char* error_pos, const char*
 // One settings table for every parser (llhttp keeps a pointer to it): it is the same for all.
 const llhttp_settings_t* RequestParser::Settings() {
   static const llhttp_settings_t settings = [] {
-    llhttp_settings_t s;
-    llhttp_settings_init(&s);
-    s.on_message_begin = &RequestParser::OnMessageBegin;
+    llhttp_settings_t s = CommonLlhttpSettings<RequestParser>();
     s.on_url = &RequestParser::OnUrl;
-    s.on_header_field = &RequestParser::OnHeaderField;
-    s.on_header_value = &RequestParser::OnHeaderValue;
-    s.on_header_value_complete = &RequestParser::OnHeaderValueComplete;
-    s.on_headers_complete = &RequestParser::OnHeadersComplete;
-    s.on_body = &RequestParser::OnBody;
-    s.on_message_complete = &RequestParser::OnMessageComplete;
     return s;
   }();
   return &settings;
 }
 
-RequestParser::RequestParser(const ParserLimits& limits) : limits_(limits) {
+RequestParser::RequestParser(const ParserLimits& limits)
+    : limits_(limits), head_(limits.max_header_bytes) {
   // llhttp_init takes a non-const pointer but only reads the settings.
   llhttp_init(&parser_, HTTP_REQUEST, const_cast<llhttp_settings_t*>(Settings()));
   parser_.data = this;
@@ -97,10 +79,7 @@ RequestParser::FeedResult RequestParser::Feed(const char* data, size_t len) {
         request_.keep_alive_ = false;
       }
       paused_ = true;
-      const char* pos = llhttp_get_error_pos(&parser_);
-      size_t consumed = len;
-      if (pos != nullptr && pos >= data && pos <= data + len) consumed = pos - data;
-      return {pause_event_, consumed};
+      return {pause_event_, BytesBeforePause(parser_, data, len)};
     }
     case HPE_INVALID_METHOD: {
       const char* pos = llhttp_get_error_pos(&parser_);
@@ -137,17 +116,10 @@ int RequestParser::Fail(int status, std::string reason) {
   return -1;
 }
 
-bool RequestParser::AddHeadBytes(size_t n) {
-  head_bytes_ += n;
-  return head_bytes_ <= limits_.max_header_bytes;
-}
-
 int RequestParser::OnMessageBegin(llhttp_t* p) {
   RequestParser* self = Self(p);
   self->request_ = Request();
-  self->field_.clear();
-  self->value_.clear();
-  self->head_bytes_ = 0;
+  self->head_.Reset();
   self->body_bytes_ = 0;
   self->in_message_ = true;
   return 0;
@@ -158,35 +130,36 @@ int RequestParser::OnUrl(llhttp_t* p, const char* at, size_t len) {
   if (self->request_.target_.size() + len > self->limits_.max_url_bytes) {
     return self->Fail(414, "request target too long");
   }
-  if (!self->AddHeadBytes(len)) return self->Fail(431, "request header too large");
+  if (!self->head_.Count(len)) return self->Fail(431, "request header too large");
   self->request_.target_.append(at, len);
   return 0;
 }
 
 int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
   RequestParser* self = Self(p);
-  if (!self->AddHeadBytes(len)) return self->Fail(431, "request header too large");
-  self->field_.append(at, len);
+  if (!self->head_.AppendName(at, len)) return self->Fail(431, "request header too large");
   return 0;
 }
 
 int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
   RequestParser* self = Self(p);
-  if (!self->AddHeadBytes(len)) return self->Fail(431, "request header too large");
-  self->value_.append(at, len);
+  if (!self->head_.AppendValue(at, len)) return self->Fail(431, "request header too large");
   return 0;
 }
 
 int RequestParser::OnHeaderValueComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
-  if (!self->AddHeadBytes(kHeaderOverhead)) return self->Fail(431, "request header too large");
-  // llhttp lets some invalid names through (e.g. with a space inside); a proxy in front might
-  // read such a name differently, so refuse it.
-  if (!IsToken(self->field_)) return self->Fail(400, "invalid header name");
-  self->request_.headers_.push_back({std::move(self->field_), TrimOws(std::move(self->value_))});
-  self->field_.clear();
-  self->value_.clear();
-  return 0;
+  HeaderField field;
+  switch (self->head_.EndField(&field)) {
+    case HeadFields::FieldEnd::kOk:
+      self->request_.headers_.push_back(std::move(field));
+      return 0;
+    case HeadFields::FieldEnd::kTooLarge:
+      return self->Fail(431, "request header too large");
+    case HeadFields::FieldEnd::kInvalidName:
+      return self->Fail(400, "invalid header name");
+  }
+  return self->Fail(400, "invalid header");
 }
 
 int RequestParser::OnHeadersComplete(llhttp_t* p) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/llhttp_glue.h"
 #include "http/request.h"
 
 namespace spegel::http {
@@ -70,6 +71,8 @@ class RequestParser {
   const std::string& error_reason() const { return error_reason_; }
 
  private:
+  template <typename Parser>
+  friend llhttp_settings_t CommonLlhttpSettings();
   static const llhttp_settings_t* Settings();
   static int OnMessageBegin(llhttp_t* p);
   static int OnUrl(llhttp_t* p, const char* at, size_t len);
@@ -81,14 +84,11 @@ class RequestParser {
   static int OnMessageComplete(llhttp_t* p);
 
   int Fail(int status, std::string reason);
-  bool AddHeadBytes(size_t n);
 
   ParserLimits limits_;
   llhttp_t parser_;
   Request request_;
-  std::string field_;
-  std::string value_;
-  size_t head_bytes_ = 0;
+  HeadFields head_;
   uint64_t body_bytes_ = 0;
   bool in_message_ = false;
   bool paused_ = false;

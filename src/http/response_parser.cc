@@ -7,17 +7,6 @@ namespace {
 
 ResponseParser* Self(llhttp_t* p) { return static_cast<ResponseParser*>(p->data); }
 
-// Per-header overhead counted against the head limit: ": " and CRLF.
-constexpr size_t kHeaderOverhead = 4;
-
-std::string TrimOws(std::string s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
-  return s.substr(b, e - b);
-}
-
 }  // namespace
 
 std::optional<std::string_view> ClientResponse::Header(std::string_view name) const {
@@ -27,18 +16,20 @@ std::optional<std::string_view> ClientResponse::Header(std::string_view name) co
   return std::nullopt;
 }
 
+// One settings table for every parser (llhttp keeps a pointer to it): it is the same for all.
+const llhttp_settings_t* ResponseParser::Settings() {
+  static const llhttp_settings_t settings = [] {
+    llhttp_settings_t s = CommonLlhttpSettings<ResponseParser>();
+    s.on_status = &ResponseParser::OnStatus;
+    return s;
+  }();
+  return &settings;
+}
+
 ResponseParser::ResponseParser(size_t max_head_bytes, bool head_request)
-    : max_head_bytes_(max_head_bytes), head_request_(head_request) {
-  llhttp_settings_init(&settings_);
-  settings_.on_message_begin = &ResponseParser::OnMessageBegin;
-  settings_.on_status = &ResponseParser::OnStatus;
-  settings_.on_header_field = &ResponseParser::OnHeaderField;
-  settings_.on_header_value = &ResponseParser::OnHeaderValue;
-  settings_.on_header_value_complete = &ResponseParser::OnHeaderValueComplete;
-  settings_.on_headers_complete = &ResponseParser::OnHeadersComplete;
-  settings_.on_body = &ResponseParser::OnBody;
-  settings_.on_message_complete = &ResponseParser::OnMessageComplete;
-  llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
+    : head_request_(head_request), head_(max_head_bytes) {
+  // llhttp_init takes a non-const pointer but only reads the settings.
+  llhttp_init(&parser_, HTTP_RESPONSE, const_cast<llhttp_settings_t*>(Settings()));
   parser_.data = this;
 }
 
@@ -50,10 +41,7 @@ ResponseParser::FeedResult ResponseParser::Feed(const char* data, size_t len) {
   if (!error_.ok()) return {Event::kError, 0};
   if (complete_) {
     // Paused in OnMessageComplete: everything before the pause position belongs to the response.
-    size_t consumed = len;
-    const char* pos = llhttp_get_error_pos(&parser_);
-    if (pos != nullptr && pos >= data && pos <= data + len) consumed = static_cast<size_t>(pos - data);
-    return {Event::kComplete, consumed};
+    return {Event::kComplete, BytesBeforePause(parser_, data, len)};
   }
   if (err == HPE_OK) return {Event::kNeedMore, len};
   Fail(Status::DataLoss(std::string("malformed response: ") + llhttp_errno_name(err) + " (" +
@@ -86,9 +74,10 @@ int ResponseParser::Fail(Status status) {
   return -1;
 }
 
-bool ResponseParser::AddHeadBytes(size_t n) {
-  head_bytes_ += n;
-  return head_bytes_ <= max_head_bytes_;
+int ResponseParser::FailHeadTooLarge() {
+  return Fail(Status::ResourceExhausted(
+      std::string(head_complete_ ? "response trailers" : "response head") + " larger than " +
+      std::to_string(head_.max_bytes()) + " bytes"));
 }
 
 int ResponseParser::OnMessageBegin(llhttp_t* p) {
@@ -96,58 +85,43 @@ int ResponseParser::OnMessageBegin(llhttp_t* p) {
   self->started_ = true;
   self->interim_ = false;
   self->response_ = ClientResponse();
-  self->field_.clear();
-  self->value_.clear();
-  self->head_bytes_ = 0;
+  self->head_.Reset();
   return 0;
 }
 
 int ResponseParser::OnStatus(llhttp_t* p, const char*, size_t len) {
   ResponseParser* self = Self(p);
-  if (!self->AddHeadBytes(len)) {
-    return self->Fail(Status::ResourceExhausted("response head larger than " +
-                                                std::to_string(self->max_head_bytes_) + " bytes"));
-  }
+  if (!self->head_.Count(len)) return self->FailHeadTooLarge();
   return 0;  // The reason phrase is not kept.
 }
 
 int ResponseParser::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
   ResponseParser* self = Self(p);
-  if (!self->AddHeadBytes(len)) {
-    return self->Fail(Status::ResourceExhausted(
-        std::string(self->head_complete_ ? "response trailers" : "response head") +
-        " larger than " + std::to_string(self->max_head_bytes_) + " bytes"));
-  }
-  self->field_.append(at, len);
+  if (!self->head_.AppendName(at, len)) return self->FailHeadTooLarge();
   return 0;
 }
 
 int ResponseParser::OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
   ResponseParser* self = Self(p);
-  if (!self->AddHeadBytes(len)) {
-    return self->Fail(Status::ResourceExhausted(
-        std::string(self->head_complete_ ? "response trailers" : "response head") +
-        " larger than " + std::to_string(self->max_head_bytes_) + " bytes"));
-  }
-  self->value_.append(at, len);
+  if (!self->head_.AppendValue(at, len)) return self->FailHeadTooLarge();
   return 0;
 }
 
 int ResponseParser::OnHeaderValueComplete(llhttp_t* p) {
   ResponseParser* self = Self(p);
-  if (!self->AddHeadBytes(kHeaderOverhead)) {
-    return self->Fail(Status::ResourceExhausted(
-        std::string(self->head_complete_ ? "response trailers" : "response head") +
-        " larger than " + std::to_string(self->max_head_bytes_) + " bytes"));
-  }
-  if (!IsToken(self->field_)) return self->Fail(Status::DataLoss("invalid response header name"));
-  if (!self->head_complete_ && !self->interim_) {
-    self->response_.headers.push_back({std::move(self->field_), TrimOws(std::move(self->value_))});
-  }
   // Headers of interim responses and trailers are checked and dropped.
-  self->field_.clear();
-  self->value_.clear();
-  return 0;
+  const bool keep = !self->head_complete_ && !self->interim_;
+  HeaderField field;
+  switch (self->head_.EndField(keep ? &field : nullptr)) {
+    case HeadFields::FieldEnd::kOk:
+      if (keep) self->response_.headers.push_back(std::move(field));
+      return 0;
+    case HeadFields::FieldEnd::kTooLarge:
+      return self->FailHeadTooLarge();
+    case HeadFields::FieldEnd::kInvalidName:
+      return self->Fail(Status::DataLoss("invalid response header name"));
+  }
+  return self->Fail(Status::DataLoss("invalid response header"));
 }
 
 int ResponseParser::OnHeadersComplete(llhttp_t* p) {
@@ -175,7 +149,7 @@ int ResponseParser::OnHeadersComplete(llhttp_t* p) {
     self->response_.content_length = p->content_length;
   }
   self->head_complete_ = true;
-  self->head_bytes_ = 0;  // From here on the budget counts trailers.
+  self->head_.Reset();  // From here on the budget counts trailers.
   if (self->head_request_) return 1;  // No body, whatever the head announces.
   return 0;
 }

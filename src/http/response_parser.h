@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "http/llhttp_glue.h"
 #include "http/response.h"
 
 namespace spegel::http {
@@ -83,6 +84,9 @@ class ResponseParser {
   const Status& error() const { return error_; }
 
  private:
+  template <typename Parser>
+  friend llhttp_settings_t CommonLlhttpSettings();
+  static const llhttp_settings_t* Settings();
   static int OnMessageBegin(llhttp_t* p);
   static int OnStatus(llhttp_t* p, const char* at, size_t len);
   static int OnHeaderField(llhttp_t* p, const char* at, size_t len);
@@ -93,17 +97,14 @@ class ResponseParser {
   static int OnMessageComplete(llhttp_t* p);
 
   int Fail(Status status);
-  bool AddHeadBytes(size_t n);
+  // Fails with ResourceExhausted naming the head or the trailers being parsed.
+  int FailHeadTooLarge();
 
-  size_t max_head_bytes_;
   bool head_request_;
-  llhttp_settings_t settings_;
   llhttp_t parser_;
   ClientResponse response_;
-  std::string field_;
-  std::string value_;
+  HeadFields head_;  // The final response's head, then its trailers (budget reset in between).
   std::string body_;
-  size_t head_bytes_ = 0;
   uint64_t body_bytes_ = 0;
   bool started_ = false;        // Some response (interim or final) has begun.
   bool interim_ = false;        // The response being parsed is a 1xx.
