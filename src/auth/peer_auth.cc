@@ -53,7 +53,8 @@ std::string HmacSha256Hex(std::string_view key, std::string_view message) {
   const auto inner_hash = inner.Finish();
   oci::Sha256 outer;
   outer.Update(outer_pad);
-  outer.Update(std::string_view(reinterpret_cast<const char*>(inner_hash.data()), inner_hash.size()));
+  outer.Update(
+      std::string_view(reinterpret_cast<const char*>(inner_hash.data()), inner_hash.size()));
   return Hex(outer.Finish());
 }
 
@@ -83,8 +84,8 @@ Result<PeerAuth> PeerAuth::FromFile(const std::string& path) {
   return PeerAuth(std::move(secret));
 }
 
-std::string PeerAuth::Mac(std::string_view method, std::string_view target,
-                          std::string_view body, int64_t seconds) const {
+std::string PeerAuth::Mac(std::string_view method, std::string_view target, std::string_view body,
+                          int64_t seconds) const {
   std::string message;
   message.reserve(method.size() + target.size() + 96);
   message.append(method).append("\n").append(target).append("\n");

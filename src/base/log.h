@@ -38,8 +38,9 @@ class LogLine {
 
 }  // namespace spegel
 
-#define SPEGEL_LOG(level, msg) \
-  if (!::spegel::LogEnabled(level)) {} else ::spegel::LogLine((level), (msg))
+#define SPEGEL_LOG(level, msg)        \
+  if (!::spegel::LogEnabled(level)) { \
+  } else ::spegel::LogLine((level), (msg))
 #define LOG_DEBUG(msg) SPEGEL_LOG(::spegel::LogLevel::kDebug, msg)
 #define LOG_INFO(msg) SPEGEL_LOG(::spegel::LogLevel::kInfo, msg)
 #define LOG_WARN(msg) SPEGEL_LOG(::spegel::LogLevel::kWarn, msg)

@@ -4,10 +4,10 @@ namespace spegel {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-#define SPEGEL_X(name)       \
-  case Code::name: {         \
+#define SPEGEL_X(name)          \
+  case Code::name: {            \
     std::string_view n = #name; \
-    return n.substr(1);      \
+    return n.substr(1);         \
   }
     SPEGEL_STATUS_CODES(SPEGEL_X)
 #undef SPEGEL_X

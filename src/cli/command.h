@@ -14,8 +14,9 @@ namespace spegel::cli {
 
 // Exit codes of every command.
 constexpr int kExitOk = 0;
-constexpr int kExitRuntime = 1;  // The command ran and failed (unreachable socket, unwritable path).
-constexpr int kExitUsage = 2;    // Bad flags or values; nothing was done.
+constexpr int kExitRuntime =
+    1;                         // The command ran and failed (unreachable socket, unwritable path).
+constexpr int kExitUsage = 2;  // Bad flags or values; nothing was done.
 
 // The signature of every Parse*Options: on --help, `*help` is set and `*usage` holds the text.
 template <typename Options>

@@ -79,8 +79,8 @@ int RunConfigurationCommand(const std::vector<std::string>& args, const EnvLooku
                         return kExitRuntime;
                       }
                       options.mirror.authorization = *authorization;
-                      auto result = node::ApplyMirrorConfig(
-                          options.containerd_registry_config_path, options.mirror);
+                      auto result = node::ApplyMirrorConfig(options.containerd_registry_config_path,
+                                                            options.mirror);
                       if (!result.ok()) {
                         fprintf(stderr, "spegel configuration: %s\n",
                                 result.status().message().c_str());

@@ -133,9 +133,7 @@ Status FlagSet::Apply(Flag& flag, const std::string& value, const std::string& s
     case Kind::kRequiredString:
       if (value.empty()) return fail("must not be empty");
       [[fallthrough]];
-    case Kind::kString:
-      *static_cast<std::string*>(flag.target) = value;
-      break;
+    case Kind::kString: *static_cast<std::string*>(flag.target) = value; break;
     case Kind::kDuration: {
       auto d = ParseDuration(value);
       if (!d.ok()) return fail(d.status().message());
@@ -257,8 +255,8 @@ std::string FlagSet::Usage() const {
   return out;
 }
 
-Status FlagSet::ParseOrUsage(const std::vector<std::string>& args, const EnvLookup& env,
-                             bool* help, std::string* usage) {
+Status FlagSet::ParseOrUsage(const std::vector<std::string>& args, const EnvLookup& env, bool* help,
+                             std::string* usage) {
   Status st = Parse(args, env, help);
   if (*help) {
     *usage = Usage();

@@ -37,8 +37,7 @@ cluster::ClusterOptions RegistryOptions::ClusterOptions() const {
 }
 
 Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& args,
-                                             const EnvLookup& env, bool* help,
-                                             std::string* usage) {
+                                             const EnvLookup& env, bool* help, std::string* usage) {
   RegistryOptions o;
   FlagSet flags("registry",
                 "Runs the registry mirror: indexes this node's containerd content store and "
@@ -102,7 +101,8 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
   flags.AddList("mdns-interfaces", &o.mdns_interfaces,
                 "Interfaces to announce and discover nodes on with mDNS (_spegel._tcp.local); "
                 "default none (multicast only where asked for).");
-  flags.AddInt("mdns-port", &o.mdns_port, 1, 65535, "UDP port of mDNS (5353; tests may change it).");
+  flags.AddInt("mdns-port", &o.mdns_port, 1, 65535,
+               "UDP port of mDNS (5353; tests may change it).");
   flags.AddString("dns-bootstrap-domain", &o.dns_bootstrap_domain,
                   "Name whose A/AAAA records are the nodes (a headless Service with "
                   "publishNotReadyAddresses); empty = no DNS discovery.");
@@ -151,9 +151,9 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
 
   if (Status st = flags.ParseOrUsage(args, env, help, usage); !st.ok()) return st;
   if (*help) return o;
-  for (auto* d : {&o.header_read_timeout, &o.idle_timeout, &o.write_stall_timeout,
-                  &o.dns_refresh_interval, &o.mirror_resolve_timeout, &o.announce_ttl,
-                  &o.member_ttl}) {
+  for (auto* d :
+       {&o.header_read_timeout, &o.idle_timeout, &o.write_stall_timeout, &o.dns_refresh_interval,
+        &o.mirror_resolve_timeout, &o.announce_ttl, &o.member_ttl}) {
     if (d->count() <= 0) return Status::InvalidArgument("timeouts and intervals must be positive");
   }
   if (o.node_id.empty()) {

@@ -72,7 +72,6 @@ struct RegistryOptions {
 // Parses `args` (after "registry"). On --help, `*help` is set and `*usage` holds the text.
 // Errors are InvalidArgument naming the flag.
 Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& args,
-                                             const EnvLookup& env, bool* help,
-                                             std::string* usage);
+                                             const EnvLookup& env, bool* help, std::string* usage);
 
 }  // namespace spegel::cli

@@ -43,33 +43,36 @@ void Bootstrapper::HelloSeed(MemberSource source, const std::string& ip, uint16_
   const std::string seed_key = ip + "|" + std::to_string(port);
   seeds_[seed_key].in_flight = true;
   ++in_flight_;
-  transport_->Hello(ip, port, [this, alive = liveness_.token(), source, seed_key](Result<MemberInfo> info) {
-    if (!alive.alive()) return;
-    --in_flight_;
-    SeedState& state = seeds_[seed_key];
-    state.in_flight = false;
-    const uint64_t now = loop_->NowMs();
-    if (!info.ok()) {
-      state.backoff_ms = state.backoff_ms == 0
-                             ? options_.hello_retry_min_ms
-                             : std::min(state.backoff_ms * 2, options_.hello_retry_max_ms);
-      state.next_hello_ms = now + state.backoff_ms;
-      LOG_DEBUG("bootstrap: hello failed").Str("seed", seed_key).Str("error", info.status().message());
-      return;
-    }
-    state.backoff_ms = 0;
-    state.next_hello_ms = now + options_.hello_retry_min_ms;
-    if (info->node_id == membership_->self_id()) {
-      state.is_self = true;  // Our own address in the DNS answer or the static list.
-      return;
-    }
-    if (membership_->Observe(*info, source, options_.member_ttl_ms)) {
-      LOG_INFO("member joined")
-          .Str("node", info->node_id)
-          .Str("address", info->addresses.front())
-          .Str("source", MemberSourceName(source));
-    }
-  });
+  transport_->Hello(
+      ip, port, [this, alive = liveness_.token(), source, seed_key](Result<MemberInfo> info) {
+        if (!alive.alive()) return;
+        --in_flight_;
+        SeedState& state = seeds_[seed_key];
+        state.in_flight = false;
+        const uint64_t now = loop_->NowMs();
+        if (!info.ok()) {
+          state.backoff_ms = state.backoff_ms == 0
+                                 ? options_.hello_retry_min_ms
+                                 : std::min(state.backoff_ms * 2, options_.hello_retry_max_ms);
+          state.next_hello_ms = now + state.backoff_ms;
+          LOG_DEBUG("bootstrap: hello failed")
+              .Str("seed", seed_key)
+              .Str("error", info.status().message());
+          return;
+        }
+        state.backoff_ms = 0;
+        state.next_hello_ms = now + options_.hello_retry_min_ms;
+        if (info->node_id == membership_->self_id()) {
+          state.is_self = true;  // Our own address in the DNS answer or the static list.
+          return;
+        }
+        if (membership_->Observe(*info, source, options_.member_ttl_ms)) {
+          LOG_INFO("member joined")
+              .Str("node", info->node_id)
+              .Str("address", info->addresses.front())
+              .Str("source", MemberSourceName(source));
+        }
+      });
 }
 
 }  // namespace spegel::cluster

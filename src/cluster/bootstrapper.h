@@ -28,7 +28,7 @@
 namespace spegel::cluster {
 
 struct BootstrapOptions {
-  uint64_t member_ttl_ms = 60'000;     // A member learned from DNS/static/hello lives this long.
+  uint64_t member_ttl_ms = 60'000;      // A member learned from DNS/static/hello lives this long.
   uint64_t hello_retry_min_ms = 1'000;  // Backoff for seeds that do not answer hello.
   uint64_t hello_retry_max_ms = 30'000;
   size_t max_hellos_in_flight = 64;

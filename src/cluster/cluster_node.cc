@@ -12,8 +12,8 @@ constexpr uint64_t kWithdrawGraceMs = 300;
 
 std::string SourcesText(uint8_t sources) {
   std::string out;
-  for (MemberSource s : {MemberSource::kMdns, MemberSource::kDns, MemberSource::kStatic,
-                         MemberSource::kPeer}) {
+  for (MemberSource s :
+       {MemberSource::kMdns, MemberSource::kDns, MemberSource::kStatic, MemberSource::kPeer}) {
     if (sources & (1u << static_cast<unsigned>(s))) {
       if (!out.empty()) out.push_back(',');
       out.append(MemberSourceName(s));
@@ -114,8 +114,9 @@ Status ClusterNode::Start() {
     dns.domain = options_.dns_domain;
     dns.resolvers = options_.dns_resolvers;
     dns.interval_ms = options_.dns_interval_ms;
-    dns_ = std::make_unique<DnsDiscovery>(
-        loop_, dns, [this](Result<std::vector<std::string>> r) { OnDnsResult(std::move(r)); });
+    dns_ = std::make_unique<DnsDiscovery>(loop_, dns, [this](Result<std::vector<std::string>> r) {
+      OnDnsResult(std::move(r));
+    });
     if (Status s = dns_->Start(); !s.ok()) {
       dns_.reset();
       return Status::InvalidArgument("--dns-bootstrap-domain: " + s.message());
@@ -195,7 +196,8 @@ std::string ClusterNode::MembersJson() const {
     AppendJsonString(&out, SourcesText(m->sources));
     out.append(",\"expires_in_ms\":" +
                std::to_string(m->expires_at_ms > now ? m->expires_at_ms - now : 0));
-    out.append(std::string(",\"avoided\":") + (membership_->IsAvoided(*m) ? "true" : "false") + "}");
+    out.append(std::string(",\"avoided\":") + (membership_->IsAvoided(*m) ? "true" : "false") +
+               "}");
   }
   out.append("]}\n");
   return out;
@@ -212,24 +214,25 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
              ",\"provider_entries\":" + std::to_string(s.provider_entries) +
              ",\"announce_messages\":" + std::to_string(s.announce_messages) +
              ",\"announce_failures\":" + std::to_string(s.announce_failures) +
-             ",\"keys_announced\":" + std::to_string(s.keys_announced) +
-             ",\"keys_withdrawn\":" + std::to_string(s.keys_withdrawn) +
-             ",\"lookups\":" + std::to_string(s.lookups) +
+             ",\"keys_announced\":" + std::to_string(s.keys_announced) + ",\"keys_withdrawn\":" +
+             std::to_string(s.keys_withdrawn) + ",\"lookups\":" + std::to_string(s.lookups) +
              ",\"lookups_found\":" + std::to_string(s.lookups_found) +
              ",\"lookup_messages\":" + std::to_string(s.lookup_messages) +
              ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
   if (key.empty()) {
     out.append("}\n");
-    loop_->Post([alive = liveness_.token(), done = std::move(done), out = std::move(out)]() mutable {
-      if (alive.alive()) done(std::move(out));
-    });
+    loop_->Post(
+        [alive = liveness_.token(), done = std::move(done), out = std::move(out)]() mutable {
+          if (alive.alive()) done(std::move(out));
+        });
     return;
   }
   if (!IsValidRoutingKey(key)) {
     out.append(",\"error\":\"invalid key\"}\n");
-    loop_->Post([alive = liveness_.token(), done = std::move(done), out = std::move(out)]() mutable {
-      if (alive.alive()) done(std::move(out));
-    });
+    loop_->Post(
+        [alive = liveness_.token(), done = std::move(done), out = std::move(out)]() mutable {
+          if (alive.alive()) done(std::move(out));
+        });
     return;
   }
   out.append(",\"key\":");
@@ -243,8 +246,8 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
   out.append("],\"local_entries\":");
   AppendProviders(&out, router_->HandleLookup(key));
   router_->Lookup(key, timeout_ms,
-                  [alive = liveness_.token(), done = std::move(done), out = std::move(out)](
-                      const std::vector<Provider>& providers) mutable {
+                  [alive = liveness_.token(), done = std::move(done),
+                   out = std::move(out)](const std::vector<Provider>& providers) mutable {
                     if (!alive.alive()) return;
                     out.append(",\"providers\":");
                     AppendProviders(&out, providers);

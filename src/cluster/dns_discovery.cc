@@ -52,9 +52,9 @@ Result<std::vector<std::string_view>> SplitList(std::string_view text) {
   size_t start = 0;
   while (true) {
     const size_t comma = text.find(',', start);
-    const std::string_view item =
-        Trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                                : comma - start));
+    const std::string_view item = Trim(text.substr(start, comma == std::string_view::npos
+                                                              ? std::string_view::npos
+                                                              : comma - start));
     if (item.empty()) {
       return Status::InvalidArgument("empty item " + std::to_string(items.size() + 1) +
                                      " in list " + Quote(text));
@@ -147,9 +147,8 @@ Result<HostPort> ParseHostPort(std::string_view item, bool allow_bare_v6) {
     }
     hp.ip = CanonicalIp(host, AF_INET);
     if (hp.ip.empty()) {
-      return Status::InvalidArgument(Quote(host) +
-                                     " is not an IP address (host names are not allowed) in " +
-                                     Quote(item));
+      return Status::InvalidArgument(
+          Quote(host) + " is not an IP address (host names are not allowed) in " + Quote(item));
     }
   }
   if (hp.has_port) {
@@ -192,10 +191,7 @@ Result<std::vector<std::string>> ParseResolvers(std::string_view text) {
 }
 
 DnsDiscovery::DnsDiscovery(Loop* loop, DnsDiscoveryOptions options, OnResult on_result)
-    : loop_(loop),
-      options_(std::move(options)),
-      on_result_(std::move(on_result)),
-      handles_(loop) {}
+    : loop_(loop), options_(std::move(options)), on_result_(std::move(on_result)), handles_(loop) {}
 
 DnsDiscovery::~DnsDiscovery() {
   // Destroyed while Stop()'s handles are still closing breaks the header's contract (done would
@@ -317,8 +313,7 @@ void DnsDiscovery::OnSockState(void* data, ares_socket_t fd, int readable, int w
     if (self->stopping_ && self->channel_ == nullptr) return;
     PollWatcher watcher;
     Status opened = watcher.Open(
-        self->loop_, fd,
-        [self, fd](int status, int events) { self->OnPoll(fd, status, events); },
+        self->loop_, fd, [self, fd](int status, int events) { self->OnPoll(fd, status, events); },
         &self->handles_);
     if (!opened.ok()) {
       // The query on this socket will time out through the c-ares timer.
@@ -387,8 +382,8 @@ void DnsDiscovery::StartRound() {
   ares_query(channel_, options_.domain.c_str(), kClassIn, kTypeA, &DnsDiscovery::OnQueryDone,
              new QueryContext{this, round_, AF_INET});
   if (!stopping_) {
-    ares_query(channel_, options_.domain.c_str(), kClassIn, kTypeAaaa,
-               &DnsDiscovery::OnQueryDone, new QueryContext{this, round_, AF_INET6});
+    ares_query(channel_, options_.domain.c_str(), kClassIn, kTypeAaaa, &DnsDiscovery::OnQueryDone,
+               new QueryContext{this, round_, AF_INET6});
   }
   LeaveAres();
 }
@@ -468,7 +463,8 @@ void DnsDiscovery::FinishRound() {
     result = Status::Unavailable(std::move(message));
   }
   // Arm the next round first, so a Stop() from inside on_result cancels it.
-  if (round_timer_ != nullptr) round_timer_->Start(options_.interval_ms, 0, [this] { StartRound(); });
+  if (round_timer_ != nullptr)
+    round_timer_->Start(options_.interval_ms, 0, [this] { StartRound(); });
   OnResult callback = on_result_;  // a copy: on_result may call Stop(), which clears on_result_
   if (callback) callback(std::move(result));
 }

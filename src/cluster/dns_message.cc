@@ -71,8 +71,10 @@ Status ReadName(Reader* r, size_t end, std::string* out) {
     const uint8_t len = static_cast<uint8_t>(bytes[pos]);
     if ((len & 0xC0) == 0xC0) {
       if (pos + 1 >= limit) return Error("truncated compression pointer", pos);
-      const size_t target = (static_cast<size_t>(len & 0x3F) << 8) | static_cast<uint8_t>(bytes[pos + 1]);
-      if (target >= segment_start) return Error("compression pointer does not point backwards", pos);
+      const size_t target = (static_cast<size_t>(len & 0x3F) << 8) |
+                            static_cast<uint8_t>(bytes[pos + 1]);
+      if (target >= segment_start)
+        return Error("compression pointer does not point backwards", pos);
       if (++jumps > kMaxPointerJumps) return Error("too many compression pointers", pos);
       if (!jumped) {
         resume = pos + 2;
@@ -124,7 +126,8 @@ Status ReadRecord(Reader* r, ResourceRecord* rr) {
     case kTypeA:
     case kTypeAaaa: {
       const size_t want = rr->type == kTypeA ? 4 : 16;
-      if (rdlength != want) return Error("address rdata of length " + std::to_string(rdlength), rdata);
+      if (rdlength != want)
+        return Error("address rdata of length " + std::to_string(rdlength), rdata);
       for (size_t i = 0; i < want; ++i) rr->ip[i] = r->Byte(rdata + i);
       break;
     }
@@ -134,7 +137,8 @@ Status ReadRecord(Reader* r, ResourceRecord* rr) {
       break;
     }
     case kTypeSrv: {
-      if (!r->U16(&rr->priority) || !r->U16(&rr->weight) || !r->U16(&rr->port) || r->pos() > rdend) {
+      if (!r->U16(&rr->priority) || !r->U16(&rr->weight) || !r->U16(&rr->port) ||
+          r->pos() > rdend) {
         return Error("truncated SRV rdata", rdata);
       }
       if (Status s = ReadName(r, rdend, &rr->target); !s.ok()) return s;
@@ -151,9 +155,7 @@ Status ReadRecord(Reader* r, ResourceRecord* rr) {
       }
       break;
     }
-    default:
-      rr->raw.assign(r->bytes().substr(rdata, rdlength));
-      break;
+    default: rr->raw.assign(r->bytes().substr(rdata, rdlength)); break;
   }
   r->Seek(rdend);
   return Status::Ok();
@@ -218,9 +220,7 @@ Status WriteRecord(Writer* w, const ResourceRecord& rr) {
   w->U16(0);  // rdlength, patched below
   const size_t rdata = w->size();
   switch (rr.type) {
-    case kTypeA:
-      w->Bytes(std::string_view(reinterpret_cast<const char*>(rr.ip.data()), 4));
-      break;
+    case kTypeA: w->Bytes(std::string_view(reinterpret_cast<const char*>(rr.ip.data()), 4)); break;
     case kTypeAaaa:
       w->Bytes(std::string_view(reinterpret_cast<const char*>(rr.ip.data()), 16));
       break;
@@ -240,9 +240,7 @@ Status WriteRecord(Writer* w, const ResourceRecord& rr) {
         w->Bytes(t);
       }
       break;
-    default:
-      w->Bytes(rr.raw);
-      break;
+    default: w->Bytes(rr.raw); break;
   }
   const size_t rdlength = w->size() - rdata;
   if (rdlength > 0xFFFF) return Status::InvalidArgument("dns: rdata longer than 65535 bytes");
@@ -280,9 +278,11 @@ Result<std::vector<std::string>> SplitName(std::string_view name) {
   size_t wire = 1;  // the root label
   auto finish = [&]() -> Status {
     if (label.empty()) return Status::InvalidArgument("dns: empty label in name");
-    if (label.size() > kMaxLabelLength) return Status::InvalidArgument("dns: label longer than 63 bytes");
+    if (label.size() > kMaxLabelLength)
+      return Status::InvalidArgument("dns: label longer than 63 bytes");
     wire += 1 + label.size();
-    if (wire > kMaxNameWireLength) return Status::InvalidArgument("dns: name longer than 255 bytes");
+    if (wire > kMaxNameWireLength)
+      return Status::InvalidArgument("dns: name longer than 255 bytes");
     labels.push_back(std::move(label));
     label.clear();
     return Status::Ok();
@@ -312,7 +312,8 @@ Result<std::vector<std::string>> SplitName(std::string_view name) {
       label.push_back(static_cast<char>(v));
       i += 3;
     }
-    if (label.size() > kMaxLabelLength) return Status::InvalidArgument("dns: label longer than 63 bytes");
+    if (label.size() > kMaxLabelLength)
+      return Status::InvalidArgument("dns: label longer than 63 bytes");
   }
   if (Status s = finish(); !s.ok()) return s;
   return labels;
@@ -384,10 +385,12 @@ Result<std::string> BuildMessage(const Message& message, bool compress) {
   for (const auto* section : {&message.answers, &message.authorities, &message.additionals}) {
     for (const ResourceRecord& rr : *section) {
       if (Status s = WriteRecord(&w, rr); !s.ok()) return s;
-      if (w.size() > kMaxMessageSize) return Status::InvalidArgument("dns: message longer than 65535 bytes");
+      if (w.size() > kMaxMessageSize)
+        return Status::InvalidArgument("dns: message longer than 65535 bytes");
     }
   }
-  if (w.size() > kMaxMessageSize) return Status::InvalidArgument("dns: message longer than 65535 bytes");
+  if (w.size() > kMaxMessageSize)
+    return Status::InvalidArgument("dns: message longer than 65535 bytes");
   return std::move(w.out());
 }
 

@@ -57,13 +57,13 @@ struct ResourceRecord {
   uint32_t ttl = 0;
 
   // Decoded rdata; which fields mean something depends on `type`.
-  std::array<uint8_t, 16> ip{};    // A: the first 4 bytes; AAAA: all 16 (network order)
-  std::string target;              // PTR: the name pointed to; SRV: the target host
-  uint16_t priority = 0;           // SRV
-  uint16_t weight = 0;             // SRV
-  uint16_t port = 0;               // SRV
-  std::vector<std::string> txt;    // TXT: the character-strings, in order
-  std::string raw;                 // any other type: the rdata bytes as received
+  std::array<uint8_t, 16> ip{};  // A: the first 4 bytes; AAAA: all 16 (network order)
+  std::string target;            // PTR: the name pointed to; SRV: the target host
+  uint16_t priority = 0;         // SRV
+  uint16_t weight = 0;           // SRV
+  uint16_t port = 0;             // SRV
+  std::vector<std::string> txt;  // TXT: the character-strings, in order
+  std::string raw;               // any other type: the rdata bytes as received
 };
 
 struct Message {

@@ -80,10 +80,12 @@ Status MdnsAgent::Start() {
       if (it->ifa_addr == nullptr || name != it->ifa_name) continue;
       char text[INET6_ADDRSTRLEN] = {};
       if (it->ifa_addr->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(it->ifa_addr)->sin_addr, text, sizeof(text));
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(it->ifa_addr)->sin_addr, text,
+                  sizeof(text));
         v4.emplace_back(text);
       } else if (it->ifa_addr->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(it->ifa_addr)->sin6_addr, text, sizeof(text));
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(it->ifa_addr)->sin6_addr, text,
+                  sizeof(text));
         v6.emplace_back(text);
       }
     }
@@ -103,8 +105,11 @@ Status MdnsAgent::Start() {
   }
   announce_timer_ = std::make_unique<Timer>(loop_, &handles_);
   announce_timer_->Start(0, 0, [this] { Tick(); });
-  LOG_INFO("mdns: started").Str("instance", protocol_.instance_name()).Str("host", protocol_.host_name())
-      .Int("interfaces", static_cast<int64_t>(interfaces_.size())).Int("port", options_.port);
+  LOG_INFO("mdns: started")
+      .Str("instance", protocol_.instance_name())
+      .Str("host", protocol_.host_name())
+      .Int("interfaces", static_cast<int64_t>(interfaces_.size()))
+      .Int("port", options_.port);
   return Status::Ok();
 }
 
@@ -120,7 +125,8 @@ Status MdnsAgent::OpenInterface(Interface* iface, const std::vector<std::string>
       iface->v6 = *s6;
       for (const std::string& ip : v6) iface->addresses.push_back(ip);
     } else {
-      LOG_WARN("mdns: no IPv6 multicast on interface").Str("interface", iface->name)
+      LOG_WARN("mdns: no IPv6 multicast on interface")
+          .Str("interface", iface->name)
           .Str("error", s6.status().ToString());
     }
   }
@@ -162,13 +168,19 @@ Result<MdnsAgent::Socket*> MdnsAgent::OpenSocket(Interface* iface, bool v6) {
     mreq.imr_ifindex = static_cast<int>(iface->index);
     // Best effort on old kernels: without it, the socket also hears other interfaces' traffic.
     setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
-    if (bind(fd, reinterpret_cast<sockaddr*>(&bind_addr), sizeof(bind_addr)) != 0) return fail("bind");
-    if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0) return fail("join group");
-    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq, sizeof(mreq)) != 0) return fail("IP_MULTICAST_IF");
-    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) != 0) return fail("IP_MULTICAST_TTL");
-    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof(one)) != 0) return fail("IP_MULTICAST_LOOP");
+    if (bind(fd, reinterpret_cast<sockaddr*>(&bind_addr), sizeof(bind_addr)) != 0)
+      return fail("bind");
+    if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
+      return fail("join group");
+    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq, sizeof(mreq)) != 0)
+      return fail("IP_MULTICAST_IF");
+    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) != 0)
+      return fail("IP_MULTICAST_TTL");
+    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof(one)) != 0)
+      return fail("IP_MULTICAST_LOOP");
   } else {
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) return fail("IPV6_V6ONLY");
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
+      return fail("IPV6_V6ONLY");
     sockaddr_in6 bind_addr{};
     bind_addr.sin6_family = AF_INET6;
     bind_addr.sin6_port = htons(options_.port);
@@ -184,11 +196,16 @@ Result<MdnsAgent::Socket*> MdnsAgent::OpenSocket(Interface* iface, bool v6) {
     mreq.ipv6mr_interface = iface->index;
     const unsigned index = iface->index;
     setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof(zero));
-    if (bind(fd, reinterpret_cast<sockaddr*>(&bind_addr), sizeof(bind_addr)) != 0) return fail("bind");
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq, sizeof(mreq)) != 0) return fail("join group");
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof(index)) != 0) return fail("IPV6_MULTICAST_IF");
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof(ttl)) != 0) return fail("IPV6_MULTICAST_HOPS");
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &one, sizeof(one)) != 0) return fail("IPV6_MULTICAST_LOOP");
+    if (bind(fd, reinterpret_cast<sockaddr*>(&bind_addr), sizeof(bind_addr)) != 0)
+      return fail("bind");
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq, sizeof(mreq)) != 0)
+      return fail("join group");
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof(index)) != 0)
+      return fail("IPV6_MULTICAST_IF");
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof(ttl)) != 0)
+      return fail("IPV6_MULTICAST_HOPS");
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &one, sizeof(one)) != 0)
+      return fail("IPV6_MULTICAST_LOOP");
   }
   if (int rc = socket->handle.Init(loop_, socket.get(), &handles_, uv_udp_init); rc != 0) {
     close(fd);
@@ -201,7 +218,8 @@ Result<MdnsAgent::Socket*> MdnsAgent::OpenSocket(Interface* iface, bool v6) {
     close(fd);
     return Status::Internal(where + "uv_udp_open: " + uv_strerror(rc));
   }
-  if (int rc = uv_udp_recv_start(s->handle.get(), &MdnsAgent::OnAlloc, &MdnsAgent::OnRecv); rc != 0) {
+  if (int rc = uv_udp_recv_start(s->handle.get(), &MdnsAgent::OnAlloc, &MdnsAgent::OnRecv);
+      rc != 0) {
     return Status::Internal(where + "uv_udp_recv_start: " + uv_strerror(rc));
   }
   return s;
@@ -245,8 +263,9 @@ void MdnsAgent::Tick() {
     iface->multicast_sent = true;
   }
   ++announcements_sent_;
-  const uint64_t next = announcements_sent_ < kStartAnnouncements ? kStartAnnounceGapMs
-                                                                  : std::max<uint64_t>(options_.announce_interval_ms, 1000);
+  const uint64_t next = announcements_sent_ < kStartAnnouncements
+                            ? kStartAnnounceGapMs
+                            : std::max<uint64_t>(options_.announce_interval_ms, 1000);
   announce_timer_->Start(next, 0, [this] { Tick(); });
 }
 
@@ -254,10 +273,14 @@ void MdnsAgent::Multicast(Interface* iface, const std::string& payload) {
   if (payload.empty()) return;
   for (Socket* s : {iface->v4, iface->v6}) {
     if (s == nullptr) continue;
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(payload.data()), static_cast<unsigned>(payload.size()));
-    int rc = uv_udp_try_send(s->handle.get(), &buf, 1, reinterpret_cast<const sockaddr*>(&s->group));
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(payload.data()),
+                               static_cast<unsigned>(payload.size()));
+    int rc = uv_udp_try_send(s->handle.get(), &buf, 1,
+                             reinterpret_cast<const sockaddr*>(&s->group));
     if (rc < 0) {
-      LOG_DEBUG("mdns: multicast send failed").Str("interface", iface->name).Bool("ipv6", s->v6)
+      LOG_DEBUG("mdns: multicast send failed")
+          .Str("interface", iface->name)
+          .Bool("ipv6", s->v6)
           .Str("error", uv_strerror(rc));
     }
   }
@@ -322,7 +345,8 @@ void MdnsAgent::OnDatagram(Socket* socket, std::string_view data, const sockaddr
       unicast_in_window_ = 0;
     }
     if (++unicast_in_window_ <= kMaxUnicastRepliesPerSecond) {
-      uv_buf_t buf = uv_buf_init(out.unicast_reply.data(), static_cast<unsigned>(out.unicast_reply.size()));
+      uv_buf_t buf = uv_buf_init(out.unicast_reply.data(),
+                                 static_cast<unsigned>(out.unicast_reply.size()));
       uv_udp_try_send(socket->handle.get(), &buf, 1, from);
     }
   }
@@ -338,7 +362,8 @@ void MdnsAgent::LogRejected(const std::vector<std::string>& reasons) {
     rejects_suppressed_ += reasons.size();
     return;
   }
-  LOG_WARN("mdns: ignored announcement").Str("reason", reasons.front())
+  LOG_WARN("mdns: ignored announcement")
+      .Str("reason", reasons.front())
       .Int("more_in_packet", static_cast<int64_t>(reasons.size() - 1))
       .Int("suppressed_since_last_log", static_cast<int64_t>(rejects_suppressed_));
   reject_logged_ = true;

@@ -29,7 +29,8 @@ std::string HostLabel(const std::string& node_id) {
   bool plain = node_id.size() <= 56;
   std::string sanitized;
   for (char c : node_id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-';
     sanitized.push_back(ok ? c : '-');
     plain = plain && ok;
   }
@@ -47,7 +48,8 @@ bool ParseTxtPort(std::string_view s, uint16_t* out) { return s.size() <= 5 && P
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return dns::NameEquals(a, b); }
 
 // Fills an A or AAAA record from an IP literal; false if it is neither.
-bool AddressRecord(const std::string& host, const std::string& ip, uint32_t ttl, dns::ResourceRecord* rr) {
+bool AddressRecord(const std::string& host, const std::string& ip, uint32_t ttl,
+                   dns::ResourceRecord* rr) {
   rr->name = host;
   rr->ttl = ttl;
   rr->cache_flush = true;
@@ -141,7 +143,8 @@ std::string MdnsProtocol::Response(const std::vector<std::string>& addresses, ui
   return std::move(wire).value();
 }
 
-std::string MdnsProtocol::Announcement(const std::vector<std::string>& addresses, uint32_t ttl_s) const {
+std::string MdnsProtocol::Announcement(const std::vector<std::string>& addresses,
+                                       uint32_t ttl_s) const {
   return Response(addresses, ttl_s, nullptr);
 }
 
@@ -174,8 +177,9 @@ MdnsProtocol::Outcome MdnsProtocol::Handle(std::string_view datagram, std::strin
         // least half its TTL left.
         bool known = false;
         for (const dns::ResourceRecord& rr : m.answers) {
-          known = known || (rr.type == dns::kTypePtr && dns::NameEquals(rr.name, kMdnsServiceName) &&
-                            dns::NameEquals(rr.target, instance_) && rr.ttl >= ttl_s_ / 2);
+          known = known ||
+                  (rr.type == dns::kTypePtr && dns::NameEquals(rr.name, kMdnsServiceName) &&
+                   dns::NameEquals(rr.target, instance_) && rr.ttl >= ttl_s_ / 2);
         }
         wanted = wanted || !known;
       } else if ((any || q.type == dns::kTypePtr) && dns::NameEquals(q.name, kDnsSdServicesName)) {
@@ -201,7 +205,9 @@ MdnsProtocol::Outcome MdnsProtocol::Handle(std::string_view datagram, std::strin
   std::vector<std::string_view> seen;
   for (const dns::ResourceRecord* srv : records) {
     if (srv->type != dns::kTypeSrv || srv->rclass != dns::kClassIn) continue;
-    if (!dns::NameHasSuffix(srv->name, kMdnsServiceName) || dns::NameEquals(srv->name, kMdnsServiceName)) continue;
+    if (!dns::NameHasSuffix(srv->name, kMdnsServiceName) ||
+        dns::NameEquals(srv->name, kMdnsServiceName))
+      continue;
     bool dup = false;
     for (std::string_view s : seen) dup = dup || dns::NameEquals(s, srv->name);
     if (dup) continue;
@@ -266,7 +272,8 @@ MdnsProtocol::Outcome MdnsProtocol::Handle(std::string_view datagram, std::strin
     }
     std::vector<std::string> v4, v6;
     for (const dns::ResourceRecord* rr : records) {
-      if ((rr->type != dns::kTypeA && rr->type != dns::kTypeAaaa) || !dns::NameEquals(rr->name, srv->target)) {
+      if ((rr->type != dns::kTypeA && rr->type != dns::kTypeAaaa) ||
+          !dns::NameEquals(rr->name, srv->target)) {
         continue;
       }
       std::string ip = UsableAddress(*rr);

@@ -22,7 +22,8 @@ bool Membership::Observe(const MemberInfo& info, MemberSource source, uint64_t t
   if (it == members_.end()) {
     if (members_.size() >= options_.max_members) {
       if (!full_logged_) {
-        LOG_WARN("membership table full; ignoring new members").Int("max", static_cast<int64_t>(options_.max_members));
+        LOG_WARN("membership table full; ignoring new members")
+            .Int("max", static_cast<int64_t>(options_.max_members));
         full_logged_ = true;
       }
       return false;

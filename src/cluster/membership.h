@@ -25,10 +25,10 @@ namespace spegel::cluster {
 
 struct Member {
   MemberInfo info;
-  uint64_t node_hash = 0;        // HashString(info.node_id), computed once.
-  uint64_t expires_at_ms = 0;    // Dropped after this unless refreshed.
-  uint64_t avoid_until_ms = 0;   // Avoided as owner/provider target before this time.
-  uint8_t sources = 0;           // Bit (1 << MemberSource) for each source that reported it.
+  uint64_t node_hash = 0;       // HashString(info.node_id), computed once.
+  uint64_t expires_at_ms = 0;   // Dropped after this unless refreshed.
+  uint64_t avoid_until_ms = 0;  // Avoided as owner/provider target before this time.
+  uint8_t sources = 0;          // Bit (1 << MemberSource) for each source that reported it.
 };
 
 struct MembershipOptions {
@@ -44,8 +44,8 @@ class Membership {
  public:
   // Joined: node ids that appeared or restarted (higher incarnation). Left: node ids that
   // expired or said goodbye. The same id is never in both lists.
-  using Listener =
-      std::function<void(const std::vector<std::string>& joined, const std::vector<std::string>& left)>;
+  using Listener = std::function<void(const std::vector<std::string>& joined,
+                                      const std::vector<std::string>& left)>;
 
   // REQUIRES: `scheduler` outlives this object.
   Membership(Scheduler* scheduler, std::string self_id, MembershipOptions options = {});

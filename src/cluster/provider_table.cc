@@ -111,9 +111,10 @@ Status ProviderTable::Apply(const Provider& sender, const AnnounceBatch& batch) 
       continue;
     }
     if (entries.size() >= options_.max_providers_per_key) {
-      auto oldest = std::min_element(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-        return a.expires_at_ms < b.expires_at_ms;
-      });
+      auto oldest = std::min_element(entries.begin(), entries.end(),
+                                     [](const Entry& a, const Entry& b) {
+                                       return a.expires_at_ms < b.expires_at_ms;
+                                     });
       EraseEntry(entries, static_cast<size_t>(oldest - entries.begin()));
     }
     entries.push_back(Entry{p, expires});

@@ -34,7 +34,7 @@ struct ProviderTableOptions {
   uint64_t default_ttl_ms = 600'000;         // For batches that ask for none (ttl_ms 0).
   uint64_t max_provider_ttl_ms = 3'600'000;  // Cap on a sender's requested TTL.
   size_t max_keys = 1'000'000;
-  size_t max_providers_per_key = 32;         // >= 1.
+  size_t max_providers_per_key = 32;  // >= 1.
   uint64_t sweep_interval_ms = 1'000;
   size_t sweep_buckets_per_tick = 4'096;
 };

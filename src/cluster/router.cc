@@ -13,7 +13,8 @@ namespace {
 constexpr size_t kMaxReplicas = 8;
 
 // Owner order: higher score first; equal scores (practically never) by node id.
-bool Better(uint64_t score, const std::string& id, uint64_t other_score, const std::string& other_id) {
+bool Better(uint64_t score, const std::string& id, uint64_t other_score,
+            const std::string& other_id) {
   return score != other_score ? score > other_score : id < other_id;
 }
 
@@ -157,8 +158,8 @@ void Router::QueueAdd(const std::string& owner, const std::string& key) {
   PendingBatch& b = pending_[owner];
   b.remove.erase(key);
   b.add.insert(key);
-  ScheduleFlush(b.add.size() + b.remove.size() >= options_.max_batch_keys ? 0
-                                                                           : options_.flush_delay_ms);
+  ScheduleFlush(
+      b.add.size() + b.remove.size() >= options_.max_batch_keys ? 0 : options_.flush_delay_ms);
 }
 
 void Router::QueueRemove(const std::string& owner, const std::string& key) {
@@ -321,9 +322,8 @@ void Router::OnMembershipChanged(const std::vector<std::string>& joined,
         continue;
       }
       if (owners.size() == r) owners.pop_back();
-      auto at = std::find_if(owners.begin(), owners.end(), [&](const Owner& o) {
-        return Better(score, id, o.score, o.node_id);
-      });
+      auto at = std::find_if(owners.begin(), owners.end(),
+                             [&](const Owner& o) { return Better(score, id, o.score, o.node_id); });
       owners.insert(at, Owner{score, id});
       QueueAdd(id, k);
     }
@@ -361,9 +361,8 @@ std::vector<Provider> Router::FilterForClient(std::vector<Provider> providers) c
     const Member* m = membership_->Find(p.node_id);
     return m != nullptr && membership_->IsAvoided(*m);
   });
-  std::stable_partition(providers.begin(), providers.end(), [&](const Provider& p) {
-    return membership_->Find(p.node_id) != nullptr;
-  });
+  std::stable_partition(providers.begin(), providers.end(),
+                        [&](const Provider& p) { return membership_->Find(p.node_id) != nullptr; });
   return providers;
 }
 

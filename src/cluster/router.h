@@ -68,33 +68,33 @@ struct RouterOptions {
   size_t refresh_slices = 32;                // Refresh period ttl/2 is split into this many ticks.
   uint64_t retry_initial_ms = 500;           // Announce retry backoff: doubles up to retry_max_ms.
   uint64_t retry_max_ms = 30'000;
-  int max_attempts = 5;                      // Attempts per batch before waiting for refresh.
-  size_t max_keys = 1'000'000;               // Owner side: keys in the provider table.
-  size_t max_providers_per_key = 32;         // Owner side: the oldest expiry is evicted beyond it.
-  uint64_t sweep_interval_ms = 1'000;        // Owner side: incremental expiry sweep period.
+  int max_attempts = 5;                // Attempts per batch before waiting for refresh.
+  size_t max_keys = 1'000'000;         // Owner side: keys in the provider table.
+  size_t max_providers_per_key = 32;   // Owner side: the oldest expiry is evicted beyond it.
+  uint64_t sweep_interval_ms = 1'000;  // Owner side: incremental expiry sweep period.
   size_t sweep_buckets_per_tick = 4'096;
-  uint64_t negative_cache_ms = 500;          // A key found nowhere is answered empty this long.
+  uint64_t negative_cache_ms = 500;  // A key found nowhere is answered empty this long.
   size_t max_negative_cache = 10'000;
 };
 
 struct RouterStats {
-  uint64_t announce_messages = 0;    // Announce messages sent to remote owners.
+  uint64_t announce_messages = 0;  // Announce messages sent to remote owners.
   uint64_t announce_failures = 0;
-  uint64_t keys_announced = 0;       // Key adds sent in those messages.
-  uint64_t keys_withdrawn = 0;       // Key removes sent.
-  uint64_t lookup_messages = 0;      // Lookup messages sent to remote owners.
-  uint64_t lookup_failures = 0;      // Lookup messages that failed (error answers).
-  uint64_t lookups = 0;              // Router::Lookup calls.
+  uint64_t keys_announced = 0;   // Key adds sent in those messages.
+  uint64_t keys_withdrawn = 0;   // Key removes sent.
+  uint64_t lookup_messages = 0;  // Lookup messages sent to remote owners.
+  uint64_t lookup_failures = 0;  // Lookup messages that failed (error answers).
+  uint64_t lookups = 0;          // Router::Lookup calls.
   uint64_t lookups_found = 0;
   uint64_t lookups_timed_out = 0;
   uint64_t negative_cache_hits = 0;
-  uint64_t local_keys = 0;           // Keys we provide.
-  uint64_t provider_keys = 0;        // Owner side: keys in the provider table.
-  uint64_t provider_entries = 0;     // Owner side: (key, provider) entries.
-  uint64_t bad_keys = 0;             // Invalid keys skipped (local or announced).
-  uint64_t rejected_batches = 0;     // HandleAnnounce batches refused as a whole.
-  uint64_t table_full_drops = 0;     // Adds dropped because the table was at max_keys.
-  uint64_t memory_bytes = 0;         // Approximate bytes of routing state (not Membership).
+  uint64_t local_keys = 0;        // Keys we provide.
+  uint64_t provider_keys = 0;     // Owner side: keys in the provider table.
+  uint64_t provider_entries = 0;  // Owner side: (key, provider) entries.
+  uint64_t bad_keys = 0;          // Invalid keys skipped (local or announced).
+  uint64_t rejected_batches = 0;  // HandleAnnounce batches refused as a whole.
+  uint64_t table_full_drops = 0;  // Adds dropped because the table was at max_keys.
+  uint64_t memory_bytes = 0;      // Approximate bytes of routing state (not Membership).
 };
 
 class Router {
@@ -190,7 +190,7 @@ class Router {
   uint64_t flush_at_ms_ = 0;
   std::unique_ptr<ScheduledTask> refresh_task_;
   size_t refresh_slice_ = 0;
-  std::unordered_map<std::string, uint64_t> negative_;  // key → expiry.
+  std::unordered_map<std::string, uint64_t> negative_;                  // key → expiry.
   std::unordered_map<uint64_t, std::unique_ptr<LookupState>> lookups_;  // In flight, by id.
   uint64_t next_lookup_id_ = 1;
 

@@ -46,7 +46,7 @@ struct Event {
 };
 
 struct VersionInfo {
-  std::string version;   // e.g. "1.6.20~ds1"
+  std::string version;  // e.g. "1.6.20~ds1"
   std::string revision;
 };
 

@@ -65,8 +65,7 @@ ContentDirectory ContentDirectory::Discover(ContainerdClient* client,
   }
   if (!root.empty() && ::access(root.c_str(), R_OK | X_OK) == 0) return ContentDirectory(root);
   if (!root.empty()) {
-    LOG_WARN("content directory not readable; reading blobs through containerd")
-        .Str("path", root);
+    LOG_WARN("content directory not readable; reading blobs through containerd").Str("path", root);
   }
   return ContentDirectory();
 }
@@ -154,8 +153,8 @@ void BlobStream::Read(int64_t max_bytes, ReadCallback done) {
   }
   pending_ = std::move(done);
   const int64_t want = std::min(remaining_, max_bytes);
-  worker_->Push([alive, client = client_, loop = loop_, digest = digest_.str(),
-                 offset = offset_, want, this] {
+  worker_->Push([alive, client = client_, loop = loop_, digest = digest_.str(), offset = offset_,
+                 want, this] {
     std::string data;
     Status st = client->Read(digest, offset, want, [&](std::string_view chunk) {
       data.append(chunk);
@@ -212,8 +211,7 @@ ContentDirectory ContentStore::Discover() const {
 
 void ContentStore::SetDirectory(ContentDirectory directory) {
   if (directory_ != directory) {
-    LOG_INFO("serving blobs").Str("content_root",
-                                  directory.empty() ? "(gRPC)" : directory.root());
+    LOG_INFO("serving blobs").Str("content_root", directory.empty() ? "(gRPC)" : directory.root());
   }
   directory_ = std::move(directory);
 }
@@ -223,8 +221,7 @@ Result<OpenBlob> ContentStore::Open(const oci::Digest& digest, int64_t size) {
   if (!directory_.empty()) {
     auto opened = directory_.Open(digest);
     if (opened.status().IsNotFound()) return opened.status();
-    if (opened.status().code() == Code::kDataLoss ||
-        (opened.ok() && opened->size() != size)) {
+    if (opened.status().code() == Code::kDataLoss || (opened.ok() && opened->size() != size)) {
       LOG_WARN("content file does not match the index; dropped")
           .Str("digest", digest.str())
           .Str("path", directory_.BlobPath(digest));

@@ -210,8 +210,7 @@ class ContentStore {
  private:
   friend class OpenBlob;
   // A stream on the next worker in turn.
-  std::unique_ptr<BlobStream> NewStream(const oci::Digest& digest, int64_t offset,
-                                        int64_t length);
+  std::unique_ptr<BlobStream> NewStream(const oci::Digest& digest, int64_t offset, int64_t length);
 
   Loop* const loop_;
   ContainerdClient* const client_;

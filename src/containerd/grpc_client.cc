@@ -1,10 +1,10 @@
 #include "containerd/grpc_client.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <mutex>
 #include <optional>
 #include <utility>
-
-#include <grpcpp/grpcpp.h>
 
 #include "base/log.h"
 #include "containerd/grpc_util.h"
@@ -224,9 +224,9 @@ class GrpcContainerdClient::Impl {
     PrepareContext(&ctx, options_.ns, Duration::zero());
     ServerStream<content_v1::ListContentResponse> stream(&ctx);
     std::vector<ContentInfo> out;
-    if (stream.Start(
-            content_->PrepareAsyncList(&ctx, content_v1::ListContentRequest(), stream.cq()),
-            options_.call_timeout)) {
+    if (stream.Start(content_->PrepareAsyncList(&ctx, content_v1::ListContentRequest(),
+                                                stream.cq()),
+                     options_.call_timeout)) {
       content_v1::ListContentResponse response;
       while (stream.Read(&response, options_.call_timeout)) {
         for (const auto& info : response.info()) out.push_back(FromProto(info));

@@ -21,8 +21,8 @@ std::shared_ptr<grpc::Channel> NewUnixChannel(const std::string& socket_path) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   // "unix:///abs/path" for absolute paths, "unix:rel/path" for relative ones.
-  std::string target =
-      socket_path.starts_with('/') ? "unix://" + socket_path : "unix:" + socket_path;
+  std::string target = socket_path.starts_with('/') ? "unix://" + socket_path
+                                                    : "unix:" + socket_path;
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 

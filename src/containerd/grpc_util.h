@@ -5,12 +5,12 @@
 // Everything here is stateless and thread-safe.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <grpcpp/grpcpp.h>
 
 #include "base/status.h"
 

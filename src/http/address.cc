@@ -18,8 +18,7 @@ std::string Address::ToString() const {
   if (dual_stack_wildcard) return ":" + port_text;
   char buf[INET6_ADDRSTRLEN] = {};
   if (storage.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buf,
-              sizeof(buf));
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buf, sizeof(buf));
     return std::string(buf) + ":" + port_text;
   }
   inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, buf,

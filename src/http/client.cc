@@ -117,8 +117,8 @@ Result<std::string> SerializeRequest(const ClientRequest& request, const std::st
     if (IsClientOwnedHeader(h.name)) continue;
     out.append(h.name).append(": ").append(h.value).append("\r\n");
   }
-  const bool body_method =
-      request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
+  const bool body_method = request.method == "POST" || request.method == "PUT" ||
+                           request.method == "PATCH";
   if (!request.body.empty() || body_method) {
     out.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
   }
@@ -237,16 +237,16 @@ void ClientExchange::Core::Begin() {
     const int err = errno;
     ::close(fd_);
     fd_ = -1;
-    FinishLater(Status::Unavailable("http client: connect to " + PeerName() + ": " +
-                                    ErrnoText(err)));
+    FinishLater(
+        Status::Unavailable("http client: connect to " + PeerName() + ": " + ErrnoText(err)));
     return;
   }
   const int prc = poll_.Init(loop_, this, nullptr, uv_poll_init_socket, fd_);
   if (prc != 0) {
     ::close(fd_);
     fd_ = -1;
-    FinishLater(Status::Unavailable(std::string("http client: cannot watch socket: ") +
-                                    uv_strerror(prc)));
+    FinishLater(
+        Status::Unavailable(std::string("http client: cannot watch socket: ") + uv_strerror(prc)));
     return;
   }
   // Connected or not, the socket reports writable once the handshake has finished either way.
@@ -265,11 +265,11 @@ void ClientExchange::Core::OnPoll(uv_poll_t* handle, int status, int events) {
     const std::string what = err != 0 ? ErrnoText(err) : std::string(uv_strerror(status));
     self->poll_mask_ = 0;
     if (self->phase_ == Phase::kConnecting) {
-      self->Finish(Status::Unavailable("http client: connect to " + self->PeerName() + ": " +
-                                       what));
+      self->Finish(
+          Status::Unavailable("http client: connect to " + self->PeerName() + ": " + what));
     } else {
-      self->Finish(Status::Unavailable("http client: socket error with " + self->PeerName() +
-                                       ": " + what));
+      self->Finish(
+          Status::Unavailable("http client: socket error with " + self->PeerName() + ": " + what));
     }
     return;
   }
@@ -279,8 +279,7 @@ void ClientExchange::Core::OnPoll(uv_poll_t* handle, int status, int events) {
   }
   if ((events & UV_WRITABLE) && self->out_off_ < self->out_.size()) self->OnWritable();
   if (self->closed_) return;
-  if ((events & UV_READABLE) &&
-      (self->phase_ == Phase::kHead || self->phase_ == Phase::kBody)) {
+  if ((events & UV_READABLE) && (self->phase_ == Phase::kHead || self->phase_ == Phase::kBody)) {
     self->OnReadable();
   }
 }
@@ -402,25 +401,22 @@ void ClientExchange::Core::OnTimeout() {
   timer_kind_ = TimerKind::kNone;
   if (closed_) return;
   switch (kind) {
-    case TimerKind::kNone:
-      return;
+    case TimerKind::kNone: return;
     case TimerKind::kConnect:
       Finish(Status::Unavailable("http client: connect to " + PeerName() + " timed out after " +
                                  std::to_string(options_.connect_timeout_ms) + " ms"));
       return;
     case TimerKind::kHead:
-      Finish(Status::DeadlineExceeded("http client: no complete response head from " +
-                                      PeerName() + " within " +
-                                      std::to_string(options_.head_timeout_ms) + " ms"));
+      Finish(Status::DeadlineExceeded("http client: no complete response head from " + PeerName() +
+                                      " within " + std::to_string(options_.head_timeout_ms) +
+                                      " ms"));
       return;
     case TimerKind::kIdle:
       Finish(Status::DeadlineExceeded("http client: " + PeerName() + " sent no body byte for " +
                                       std::to_string(options_.idle_timeout_ms) + " ms after " +
                                       std::to_string(parser_.body_bytes()) + " bytes"));
       return;
-    case TimerKind::kFinish:
-      Finish(std::move(pending_));
-      return;
+    case TimerKind::kFinish: Finish(std::move(pending_)); return;
   }
 }
 
@@ -574,8 +570,8 @@ std::unique_ptr<ClientExchange> Fetch(Loop* loop, ClientRequest request, ClientO
   };
   // No callback runs inline from Start(), so `exchange` is set before any of them reads it, and
   // the caller's handle keeps it valid: destroying the handle stops every callback.
-  std::unique_ptr<ClientExchange> exchange =
-      ClientExchange::Start(loop, std::move(request), options, std::move(callbacks));
+  std::unique_ptr<ClientExchange> exchange = ClientExchange::Start(loop, std::move(request),
+                                                                   options, std::move(callbacks));
   state->exchange = exchange.get();
   return exchange;
 }

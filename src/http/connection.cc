@@ -115,18 +115,12 @@ void Connection::OnReadable() {
 
 void Connection::ProcessInput() {
   while (!closing_ && phase_ == Phase::kReading && in_begin_ < in_end_) {
-    const RequestParser::FeedResult r =
-        parser_.Feed(in_buf_ + in_begin_, in_end_ - in_begin_);
+    const RequestParser::FeedResult r = parser_.Feed(in_buf_ + in_begin_, in_end_ - in_begin_);
     in_begin_ += r.consumed;
     switch (r.event) {
-      case RequestParser::Event::kNeedMore:
-        break;
-      case RequestParser::Event::kContinue:
-        out_.append(kContinueResponse);
-        continue;
-      case RequestParser::Event::kRequest:
-        Dispatch(parser_.TakeRequest());
-        break;
+      case RequestParser::Event::kNeedMore: break;
+      case RequestParser::Event::kContinue: out_.append(kContinueResponse); continue;
+      case RequestParser::Event::kRequest: Dispatch(parser_.TakeRequest()); break;
       case RequestParser::Event::kError:
         SendErrorAndClose(parser_.error_status(), parser_.error_reason());
         return;
@@ -266,8 +260,7 @@ void Connection::OnWritable() {
   bool blocked = false;
   while (!closing_ && !blocked && budget > 0) {
     if (out_off_ < out_.size()) {
-      const ssize_t n =
-          ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL);
+      const ssize_t n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) {
@@ -394,11 +387,8 @@ void Connection::OnTimeout() {
   const TimerKind kind = timer_kind_;
   timer_kind_ = TimerKind::kNone;
   switch (kind) {
-    case TimerKind::kNone:
-      return;
-    case TimerKind::kIdle:
-      Abort("idle timeout");
-      return;
+    case TimerKind::kNone: return;
+    case TimerKind::kIdle: Abort("idle timeout"); return;
     case TimerKind::kHeader:
       if (phase_ == Phase::kReading) {
         SendErrorAndClose(408, "request header timeout");
@@ -408,12 +398,8 @@ void Connection::OnTimeout() {
       LOG_DEBUG("http: client stopped reading; closing");
       Abort("write stall timeout");
       return;
-    case TimerKind::kLinger:
-      Abort("linger timeout");
-      return;
-    case TimerKind::kAbort:
-      Abort("body source failed");
-      return;
+    case TimerKind::kLinger: Abort("linger timeout"); return;
+    case TimerKind::kAbort: Abort("body source failed"); return;
   }
 }
 
@@ -444,11 +430,8 @@ void Connection::UpdatePoll() {
       if (WantsWrite()) mask |= UV_WRITABLE;
       if (!peer_eof_) mask |= UV_DISCONNECT;
       break;
-    case Phase::kLingering:
-      mask = UV_READABLE;
-      break;
-    case Phase::kFailed:
-      break;
+    case Phase::kLingering: mask = UV_READABLE; break;
+    case Phase::kFailed: break;
   }
   // Waiting for the socket to take response bytes arms the write-stall timer; waiting for the
   // handler or a BodySource does not (those are not the client's fault).

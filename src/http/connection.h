@@ -47,8 +47,7 @@ class Connection final : public ResponseWriter, public BodySink {
   // ResponseWriter.
   void Respond(int status, Headers headers, std::string body) override;
   void RespondHead(int status, Headers headers, uint64_t content_length) override;
-  void RespondFile(int status, Headers headers, int fd, uint64_t offset,
-                   uint64_t length) override;
+  void RespondFile(int status, Headers headers, int fd, uint64_t offset, uint64_t length) override;
   void RespondStream(int status, Headers headers, uint64_t length,
                      std::unique_ptr<BodySource> source) override;
   void SetAbortCallback(std::function<void()> callback) override;
@@ -59,12 +58,12 @@ class Connection final : public ResponseWriter, public BodySink {
 
  private:
   enum class Phase {
-    kIdle,      // Between requests; no request bytes buffered.
-    kReading,   // Request bytes received; parsing.
-    kHandling,  // The handler has the request and has not responded yet.
-    kWriting,   // A response (or an error response) is being written.
-    kLingering, // Half-closed after the last response; draining unread client bytes.
-    kFailed,    // Doomed by a BodySink call; aborted from the timer in the next loop turn.
+    kIdle,       // Between requests; no request bytes buffered.
+    kReading,    // Request bytes received; parsing.
+    kHandling,   // The handler has the request and has not responded yet.
+    kWriting,    // A response (or an error response) is being written.
+    kLingering,  // Half-closed after the last response; draining unread client bytes.
+    kFailed,     // Doomed by a BodySink call; aborted from the timer in the next loop turn.
   };
   enum class TimerKind { kNone, kIdle, kHeader, kWriteStall, kLinger, kAbort };
 
@@ -110,7 +109,7 @@ class Connection final : public ResponseWriter, public BodySink {
   bool peer_eof_ = false;
   bool writing_inline_ = false;  // Dispatch() is writing an inline answer (no nesting).
   bool dispatching_ = false;     // Inside Handler::Handle(): Dispatch() updates the poll after.
-  bool draining_ = false;  // Close after the current exchange.
+  bool draining_ = false;        // Close after the current exchange.
   Phase phase_ = Phase::kIdle;
   RequestParser parser_;
 

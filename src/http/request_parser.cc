@@ -65,8 +65,7 @@ RequestParser::FeedResult RequestParser::Feed(const char* data, size_t len) {
   const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
   if (error_status_ != 0) return {Event::kError, 0};
   switch (err) {
-    case HPE_OK:
-      return {Event::kNeedMore, len};
+    case HPE_OK: return {Event::kNeedMore, len};
     case HPE_PAUSED:
     case HPE_PAUSED_UPGRADE: {
       if (pause_event_ == Event::kNeedMore) {
@@ -151,13 +150,9 @@ int RequestParser::OnHeaderValueComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
   HeaderField field;
   switch (self->head_.EndField(&field)) {
-    case HeadFields::FieldEnd::kOk:
-      self->request_.headers_.push_back(std::move(field));
-      return 0;
-    case HeadFields::FieldEnd::kTooLarge:
-      return self->Fail(431, "request header too large");
-    case HeadFields::FieldEnd::kInvalidName:
-      return self->Fail(400, "invalid header name");
+    case HeadFields::FieldEnd::kOk: self->request_.headers_.push_back(std::move(field)); return 0;
+    case HeadFields::FieldEnd::kTooLarge: return self->Fail(431, "request header too large");
+    case HeadFields::FieldEnd::kInvalidName: return self->Fail(400, "invalid header name");
   }
   return self->Fail(400, "invalid header");
 }
@@ -177,8 +172,8 @@ int RequestParser::OnHeadersComplete(llhttp_t* p) {
   if ((p->flags & F_CONTENT_LENGTH) && (p->flags & F_TRANSFER_ENCODING)) {
     return self->Fail(400, "both Content-Length and Transfer-Encoding");
   }
-  const bool has_body =
-      (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  const bool has_body = (p->flags & F_CHUNKED) ||
+                        ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->limits_.max_body_bytes) {
     return self->Fail(413, "request body too large");
   }

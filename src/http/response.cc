@@ -11,8 +11,8 @@ bool HasForbiddenByte(std::string_view s) {
 }
 
 bool IsServerOwned(std::string_view name) {
-  return EqualsIgnoreCase(name, "Content-Length") ||
-         EqualsIgnoreCase(name, "Transfer-Encoding") || EqualsIgnoreCase(name, "Connection");
+  return EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Transfer-Encoding") ||
+         EqualsIgnoreCase(name, "Connection");
 }
 
 }  // namespace

@@ -116,8 +116,7 @@ int ResponseParser::OnHeaderValueComplete(llhttp_t* p) {
     case HeadFields::FieldEnd::kOk:
       if (keep) self->response_.headers.push_back(std::move(field));
       return 0;
-    case HeadFields::FieldEnd::kTooLarge:
-      return self->FailHeadTooLarge();
+    case HeadFields::FieldEnd::kTooLarge: return self->FailHeadTooLarge();
     case HeadFields::FieldEnd::kInvalidName:
       return self->Fail(Status::DataLoss("invalid response header name"));
   }
@@ -131,8 +130,8 @@ int ResponseParser::OnHeadersComplete(llhttp_t* p) {
   }
   const int status = llhttp_get_status_code(p);
   if (status < 100 || status > 599) {
-    return self->Fail(Status::DataLoss("response status " + std::to_string(status) +
-                                       " out of range"));
+    return self->Fail(
+        Status::DataLoss("response status " + std::to_string(status) + " out of range"));
   }
   if (status == 101) {
     return self->Fail(Status::DataLoss("unexpected 101 Switching Protocols"));
@@ -149,7 +148,7 @@ int ResponseParser::OnHeadersComplete(llhttp_t* p) {
     self->response_.content_length = p->content_length;
   }
   self->head_complete_ = true;
-  self->head_.Reset();  // From here on the budget counts trailers.
+  self->head_.Reset();                // From here on the budget counts trailers.
   if (self->head_request_) return 1;  // No body, whatever the head announces.
   return 0;
 }

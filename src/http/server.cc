@@ -76,8 +76,8 @@ Result<ListenSocket> ListenSocket::Bind(const Address& address, int backlog) {
     const int v6only = address.dual_stack_wildcard ? 0 : 1;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
   }
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&bind_address.storage),
-             bind_address.length) != 0) {
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&bind_address.storage), bind_address.length) !=
+      0) {
     const std::string err = strerror(errno);
     ::close(fd);
     return Status::Unavailable("http server: cannot bind " + address.ToString() + ": " + err);
@@ -85,8 +85,7 @@ Result<ListenSocket> ListenSocket::Bind(const Address& address, int backlog) {
   if (::listen(fd, backlog) != 0) {
     const std::string err = strerror(errno);
     ::close(fd);
-    return Status::Unavailable("http server: cannot listen on " + address.ToString() + ": " +
-                               err);
+    return Status::Unavailable("http server: cannot listen on " + address.ToString() + ": " + err);
   }
   sockaddr_storage bound{};
   socklen_t bound_len = sizeof(bound);

@@ -49,10 +49,9 @@ std::vector<std::string_view> KeysOf(const ImageWalk& walk) {
 
 void Index::Diff(const ImageWalk* before, const ImageWalk* after,
                  std::vector<ImageKeyChange>* changes) {
-  std::vector<std::string_view> old_keys =
-      before ? KeysOf(*before) : std::vector<std::string_view>();
-  std::vector<std::string_view> new_keys =
-      after ? KeysOf(*after) : std::vector<std::string_view>();
+  std::vector<std::string_view> old_keys = before ? KeysOf(*before)
+                                                  : std::vector<std::string_view>();
+  std::vector<std::string_view> new_keys = after ? KeysOf(*after) : std::vector<std::string_view>();
   std::sort(old_keys.begin(), old_keys.end());
   std::sort(new_keys.begin(), new_keys.end());
   ImageKeyChange change;

@@ -1,7 +1,8 @@
 // Index: the in-memory view of what this node can serve.
 //
 //   digest           -> {size, media type, kind}       (every present blob reachable from an image)
-//   registry/repo:tag -> digest                         (every image name that is a tagged reference)
+//   registry/repo:tag -> digest                         (every image name that is a tagged
+//   reference)
 //
 // The index is built from ImageWalks (one per containerd image record). A blob stays as long as
 // at least one walk lists it: deleting an image drops only the keys no remaining image references.
@@ -135,9 +136,9 @@ class Index {
                    std::vector<ImageKeyChange>* changes);
   void Notify(const std::vector<ImageKeyChange>& changes);
 
-  std::map<std::string, ImageWalk> images_;                  // by image name
-  std::unordered_map<oci::Digest, BlobEntry> blobs_;         // by digest
-  std::map<std::string, std::string, std::less<>> tags_;     // tag key -> image name owning it
+  std::map<std::string, ImageWalk> images_;               // by image name
+  std::unordered_map<oci::Digest, BlobEntry> blobs_;      // by digest
+  std::map<std::string, std::string, std::less<>> tags_;  // tag key -> image name owning it
   uint64_t generation_ = 0;
   IndexListener* listener_ = nullptr;
 };

@@ -22,8 +22,8 @@ std::string_view EventName(containerd::EventKind kind) {
 
 }  // namespace
 
-Syncer::Syncer(Loop* loop, containerd::ContainerdClient* client,
-               containerd::ContentStore* content, Index* index, SyncerOptions options)
+Syncer::Syncer(Loop* loop, containerd::ContainerdClient* client, containerd::ContentStore* content,
+               Index* index, SyncerOptions options)
     : loop_(loop),
       client_(client),
       content_(content),
@@ -204,9 +204,7 @@ void Syncer::OnEvent(uint64_t connection, const containerd::Event& event) {
 void Syncer::ApplyEvent(const containerd::Event& event) {
   switch (event.kind) {
     case containerd::EventKind::kImageCreate:
-    case containerd::EventKind::kImageUpdate:
-      WalkImage(event.image_name);
-      return;
+    case containerd::EventKind::kImageUpdate: WalkImage(event.image_name); return;
     case containerd::EventKind::kImageDelete: {
       // A walk still in flight for this name is now stale.
       auto it = walks_in_flight_.find(event.image_name);

@@ -29,8 +29,9 @@ const Walker::Parsed& Walker::ParseBlob(const oci::Digest& digest, const std::st
   Parsed parsed;
   auto data = containerd::ReadWholeBlob(client_, directory_, digest, kMaxManifestBytes);
   if (!data.ok()) {
-    LOG_WARN("cannot read manifest").Str("digest", digest.str()).Str("error",
-                                                                       data.status().ToString());
+    LOG_WARN("cannot read manifest")
+        .Str("digest", digest.str())
+        .Str("error", data.status().ToString());
     if (data.status().code() != Code::kResourceExhausted) return kTransientFailure;
   } else {
     auto manifest = oci::ParseManifest(*data, media_type);
@@ -70,8 +71,8 @@ Result<ImageWalk> Walker::Walk(const containerd::ImageRecord& record, const Pres
   if (!tag_key.ok()) return tag_key.status();
   auto target = oci::Digest::Parse(record.target.digest);
   if (!target.ok()) {
-    return Status::InvalidArgument("image " + record.name + " has an invalid target digest: " +
-                                   target.status().message());
+    return Status::InvalidArgument("image " + record.name +
+                                   " has an invalid target digest: " + target.status().message());
   }
 
   ImageWalk walk{record.name, *target, std::nullopt, {}, {}};

@@ -89,8 +89,7 @@ Status PollWatcher::Open(Loop* loop, int fd, Callback callback, HandleGroup* gro
   auto core = std::make_unique<Core>();
   core->loop = loop;
   core->callback = std::move(callback);
-  if (const int rc = core->handle.Init(loop, core.get(), group, uv_poll_init_socket, fd);
-      rc != 0) {
+  if (const int rc = core->handle.Init(loop, core.get(), group, uv_poll_init_socket, fd); rc != 0) {
     return Status::Unavailable(std::string("cannot watch socket: ") + uv_strerror(rc));
   }
   core_ = core.release();

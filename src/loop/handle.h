@@ -4,8 +4,8 @@
 //   UvHandle<T>   a uv handle (uv_timer_t, uv_poll_t, uv_udp_t, uv_tcp_t, ...) embedded in the
 //                 object that owns it, so it costs no allocation of its own. Its owner either
 //                 frees itself from the handle's close callback (http's connections and client
-//                 exchanges, mdns's sockets do), or outlives the close callback because it waits for a
-//                 HandleGroup. The destructor asserts that libuv no longer holds the handle.
+//                 exchanges, mdns's sockets do), or outlives the close callback because it waits
+//                 for a HandleGroup. The destructor asserts that libuv no longer holds the handle.
 //   PollWatcher   a uv_poll_t on a socket plus its callback, for owners that must be free to
 //                 destroy it at any moment (even from its own callback): the handle lives on the
 //                 heap and frees itself from its close callback. Timer and SignalWatcher

@@ -49,7 +49,7 @@ class Loop {
   uv_async_t* async_;  // Owned; freed in its close callback inside ~Loop.
   std::mutex mu_;
   std::deque<std::function<void()>> posted_;  // Guarded by mu_.
-  bool closing_ = false;                       // Guarded by mu_.
+  bool closing_ = false;                      // Guarded by mu_.
   std::atomic<std::thread::id> loop_thread_{};
 };
 

@@ -89,8 +89,8 @@ class MeasuringWriter final : public http::ResponseWriter {
 
   // The exchange ended before any Respond* call: the request is no longer in flight.
   void Aborted() {
-    metrics_->HttpFinished(handler_, method_, 499, std::chrono::duration<double>(
-                                                       Clock::now() - start_).count(), 0);
+    metrics_->HttpFinished(handler_, method_, 499,
+                           std::chrono::duration<double>(Clock::now() - start_).count(), 0);
     std::function<void()> inner = std::move(inner_abort_);
     delete this;
     if (inner) inner();

@@ -1,12 +1,11 @@
 #include "metrics/metrics_handler.h"
 
-#include "registry/route.h"
-
 #include <cstdio>
 
 #include "base/json_escape.h"
 #include "index/debug_json.h"
 #include "loop/liveness.h"
+#include "registry/route.h"
 
 namespace spegel::metrics {
 namespace {
@@ -15,8 +14,7 @@ constexpr char kPrometheusType[] = "text/plain; version=0.0.4; charset=utf-8";
 
 void Send(http::Request& request, http::ResponseWriter& writer, int status,
           std::string_view content_type, std::string body) {
-  http::Headers headers{{"Content-Type", std::string(content_type)},
-                        {"Cache-Control", "no-store"}};
+  http::Headers headers{{"Content-Type", std::string(content_type)}, {"Cache-Control", "no-store"}};
   if (request.method() == http::Method::kHead) {
     writer.RespondHead(status, std::move(headers), body.size());
   } else {
@@ -54,8 +52,7 @@ MetricsHandler::MetricsHandler(Registry* registry, SpegelMetrics* metrics,
 void MetricsHandler::Handle(http::Request& request, http::ResponseWriter& writer) {
   const std::string_view path = request.path();
   const bool known = path == "/metrics" || path == "/" || path == "/readyz" || path == "/livez" ||
-                     path == "/debug/index" || path == "/debug/members" ||
-                     path == "/debug/routing";
+                     path == "/debug/index" || path == "/debug/members" || path == "/debug/routing";
   if (!known) return Send(request, writer, 404, "text/plain", "not found\n");
   if (request.method() != http::Method::kGet && request.method() != http::Method::kHead) {
     http::Headers headers{{"Allow", "GET, HEAD"}, {"Content-Type", "text/plain"}};
@@ -86,16 +83,15 @@ void MetricsHandler::ClusterRouting(http::Request& request, http::ResponseWriter
   auto writer_alive = std::make_shared<Liveness>();
   writer.SetAbortCallback([writer_alive] { writer_alive->Revoke(); });
   const bool head = request.method() == http::Method::kHead;
-  cluster_->RoutingJson(key->value_or(""), 500,
-                        [writer_alive, head, &writer](std::string body) {
-                          if (!writer_alive->token().alive()) return;
-                          http::Headers headers{{"Content-Type", "application/json"}};
-                          if (head) {
-                            writer.RespondHead(200, std::move(headers), body.size());
-                          } else {
-                            writer.Respond(200, std::move(headers), std::move(body));
-                          }
-                        });
+  cluster_->RoutingJson(key->value_or(""), 500, [writer_alive, head, &writer](std::string body) {
+    if (!writer_alive->token().alive()) return;
+    http::Headers headers{{"Content-Type", "application/json"}};
+    if (head) {
+      writer.RespondHead(200, std::move(headers), body.size());
+    } else {
+      writer.Respond(200, std::move(headers), std::move(body));
+    }
+  });
 }
 
 std::string MetricsHandler::StatusPage() const {
@@ -117,9 +113,9 @@ std::string MetricsHandler::StatusPage() const {
   Row(&out, "Content store",
       syncer_->content_root().empty() ? "read through containerd" : syncer_->content_root());
   Row(&out, "Index synced", syncer_->synced() ? "yes" : "no");
-  Row(&out, "Last full sync", syncer_->full_syncs() == 0
-                                  ? std::string("pending")
-                                  : "took " + Seconds(syncer_->last_sync_seconds()));
+  Row(&out, "Last full sync",
+      syncer_->full_syncs() == 0 ? std::string("pending")
+                                 : "took " + Seconds(syncer_->last_sync_seconds()));
   Row(&out, "Full syncs", std::to_string(syncer_->full_syncs()));
   Row(&out, "containerd reconnects", std::to_string(syncer_->reconnects()));
   Row(&out, "Images", std::to_string(index_->image_count()));

@@ -17,11 +17,10 @@
 // outlive it. Loop thread only (an http::Handler).
 #pragma once
 
-#include "cluster/cluster_node.h"
-
 #include <chrono>
 #include <string>
 
+#include "cluster/cluster_node.h"
 #include "http/handler.h"
 #include "index/index.h"
 #include "index/syncer.h"

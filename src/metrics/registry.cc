@@ -11,12 +11,9 @@ constexpr char kOverflowValue[] = "_overflow";
 
 std::string_view TypeName(MetricType type) {
   switch (type) {
-    case MetricType::kCounter:
-      return "counter";
-    case MetricType::kGauge:
-      return "gauge";
-    case MetricType::kHistogram:
-      return "histogram";
+    case MetricType::kCounter: return "counter";
+    case MetricType::kGauge: return "gauge";
+    case MetricType::kHistogram: return "histogram";
   }
   return "untyped";
 }
@@ -74,8 +71,7 @@ void Histogram::Observe(double value) {
 }
 
 Family::Family(std::string name, std::string help, MetricType type,
-               std::vector<std::string> label_names, std::vector<double> bounds,
-               size_t max_series)
+               std::vector<std::string> label_names, std::vector<double> bounds, size_t max_series)
     : name_(std::move(name)),
       help_(std::move(help)),
       type_(type),
@@ -162,11 +158,11 @@ Family* Registry::AddCounter(std::string name, std::string help,
   return families_.back().get();
 }
 
-Family* Registry::AddGauge(std::string name, std::string help,
-                           std::vector<std::string> label_names, size_t max_series) {
-  families_.push_back(std::make_unique<Family>(std::move(name), std::move(help),
-                                               MetricType::kGauge, std::move(label_names),
-                                               std::vector<double>{}, max_series));
+Family* Registry::AddGauge(std::string name, std::string help, std::vector<std::string> label_names,
+                           size_t max_series) {
+  families_.push_back(std::make_unique<Family>(std::move(name), std::move(help), MetricType::kGauge,
+                                               std::move(label_names), std::vector<double>{},
+                                               max_series));
   return families_.back().get();
 }
 

@@ -67,8 +67,7 @@ class Gauge {
 
 class Histogram {
  public:
-  Histogram(Series* series, const std::vector<double>* bounds)
-      : series_(series), bounds_(bounds) {}
+  Histogram(Series* series, const std::vector<double>* bounds) : series_(series), bounds_(bounds) {}
   // Counts `value` in the first bucket whose upper bound is >= value (+Inf if none). NaN is
   // ignored.
   void Observe(double value);
@@ -83,8 +82,8 @@ class Histogram {
 // One metric name with its HELP, TYPE, label names and series.
 class Family {
  public:
-  Family(std::string name, std::string help, MetricType type,
-         std::vector<std::string> label_names, std::vector<double> bounds, size_t max_series);
+  Family(std::string name, std::string help, MetricType type, std::vector<std::string> label_names,
+         std::vector<double> bounds, size_t max_series);
 
   const std::string& name() const { return name_; }
   MetricType type() const { return type_; }

@@ -33,17 +33,15 @@
 // thread only.
 #pragma once
 
-#include <functional>
-
-#include "registry/peer_fetch.h"
-
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
 #include "index/index.h"
 #include "index/syncer.h"
 #include "metrics/registry.h"
+#include "registry/peer_fetch.h"
 
 namespace spegel::metrics {
 
@@ -53,8 +51,8 @@ struct RegistryRequest {
   std::string_view kind;      // "manifest", "blob", "version" or "other".
   std::string_view method;    // "GET", "HEAD" or "OTHER".
   int code = 0;
-  bool mirrored = false;      // Carried X-Spegel-Mirrored: true (a peer asked; never forwarded).
-  uint64_t body_bytes = 0;    // Body bytes of the response (0 for HEAD).
+  bool mirrored = false;    // Carried X-Spegel-Mirrored: true (a peer asked; never forwarded).
+  uint64_t body_bytes = 0;  // Body bytes of the response (0 for HEAD).
 };
 
 class SpegelMetrics {

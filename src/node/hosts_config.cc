@@ -146,9 +146,7 @@ std::string RegistryUrl::ToString() const {
   return wildcard ? std::string(kDefaultDir) : scheme + "://" + authority;
 }
 
-std::string RegistryUrl::DirName() const {
-  return wildcard ? std::string(kDefaultDir) : authority;
-}
+std::string RegistryUrl::DirName() const { return wildcard ? std::string(kDefaultDir) : authority; }
 
 std::string RegistryUrl::Server() const {
   if (wildcard) return "";
@@ -156,8 +154,7 @@ std::string RegistryUrl::Server() const {
   return ToString();
 }
 
-Result<RegistryUrl> ParseRegistryUrl(std::string_view text, bool allow_wildcard,
-                                     bool fix_ipv6) {
+Result<RegistryUrl> ParseRegistryUrl(std::string_view text, bool allow_wildcard, bool fix_ipv6) {
   RegistryUrl url;
   if (text == "_default" || text == "*") {
     if (!allow_wildcard) return Invalid(text, "a wildcard is not allowed here");
@@ -165,7 +162,8 @@ Result<RegistryUrl> ParseRegistryUrl(std::string_view text, bool allow_wildcard,
     return url;
   }
   const size_t sep = text.find("://");
-  if (sep == std::string_view::npos) return Invalid(text, "expected http://HOST[:PORT] or https://HOST[:PORT]");
+  if (sep == std::string_view::npos)
+    return Invalid(text, "expected http://HOST[:PORT] or https://HOST[:PORT]");
   for (char c : text.substr(0, sep)) {
     url.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
@@ -254,7 +252,8 @@ std::string RenderHostsToml(const RegistryUrl& registry, const MirrorConfig& con
     first = false;
     const std::string name = "[host.'" + target.ToString() + "'";
     out += name + "]\n";
-    out += config.resolve_tags ? "capabilities = ['pull', 'resolve']\n" : "capabilities = ['pull']\n";
+    out += config.resolve_tags ? "capabilities = ['pull', 'resolve']\n"
+                               : "capabilities = ['pull']\n";
     if (config.dial_timeout.count() > 0) {
       out += "dial_timeout = '" + std::to_string(config.dial_timeout.count()) + "ms'\n";
     }
@@ -315,8 +314,8 @@ Result<std::string> ExtractHostTables(std::string_view text) {
       const size_t name_begin = j;
       while (j < text.size() && text[j] != ']' && text[j] != '\n') {
         if (text[j] == '"' || text[j] == '\'') {
-          if (!SkipString(text, &j, &line) || text.substr(name_begin, j - name_begin).find('\n') !=
-                                                   std::string_view::npos) {
+          if (!SkipString(text, &j, &line) ||
+              text.substr(name_begin, j - name_begin).find('\n') != std::string_view::npos) {
             return Status::InvalidArgument("line " + std::to_string(line) +
                                            ": unterminated table header");
           }

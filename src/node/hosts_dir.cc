@@ -22,8 +22,7 @@ namespace fs = std::filesystem;
 constexpr std::string_view kStagingPrefix = ".spegel-";
 
 Status Fail(std::string_view what, const fs::path& path, const std::error_code& ec) {
-  return Status::FailedPrecondition(std::string(what) + " " + path.string() + ": " +
-                                    ec.message());
+  return Status::FailedPrecondition(std::string(what) + " " + path.string() + ": " + ec.message());
 }
 
 Status FailErrno(std::string_view what, const fs::path& path, int err) {
@@ -58,8 +57,8 @@ Result<std::string> ReadFile(const fs::path& path, size_t limit) {
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > limit) {
       close(fd);
-      return Status::FailedPrecondition(path.string() + " is larger than " +
-                                        std::to_string(limit) + " bytes");
+      return Status::FailedPrecondition(path.string() + " is larger than " + std::to_string(limit) +
+                                        " bytes");
     }
   }
   close(fd);
@@ -143,8 +142,8 @@ Status RemoveAll(const fs::path& path) {
 
 Status Rename(const fs::path& from, const fs::path& to) {
   if (rename(from.c_str(), to.c_str()) != 0) {
-    return Status::FailedPrecondition("cannot move " + from.string() + " to " + to.string() +
-                                      ": " + strerror(errno));
+    return Status::FailedPrecondition("cannot move " + from.string() + " to " + to.string() + ": " +
+                                      strerror(errno));
   }
   return Status::Ok();
 }
@@ -172,8 +171,8 @@ Status CopyExtraFiles(const fs::path& from, const fs::path& to) {
   for (const auto& name : *names) {
     if (name == "hosts.toml") continue;
     std::error_code ec;
-    fs::copy(from / name, to / name,
-             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    fs::copy(from / name, to / name, fs::copy_options::recursive | fs::copy_options::copy_symlinks,
+             ec);
     if (ec) return Fail("cannot copy", from / name, ec);
   }
   return Status::Ok();
@@ -242,7 +241,8 @@ Result<ApplyResult> ApplyMirrorConfig(const std::string& config_path, const Mirr
     if (copy_extra) {
       if (Status st = CopyExtraFiles(backup / dir, staging); !st.ok()) return st;
     }
-    if (Status st = WriteNewFile(staging / "hosts.toml", RenderHostsToml(registry, config, existing));
+    if (Status st = WriteNewFile(staging / "hosts.toml",
+                                 RenderHostsToml(registry, config, existing));
         !st.ok()) {
       return st;
     }

@@ -1,10 +1,9 @@
 #include "node/preflight.h"
 
 #include <fcntl.h>
+#include <rapidjson/document.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <rapidjson/document.h>
 
 #include <cerrno>
 #include <cstring>
@@ -105,9 +104,9 @@ CriFacts ReadCriInfo(const std::map<std::string, std::string>& info) {
 
 // What the config file says, per schema.
 struct FileFacts {
-  bool present = false;   // the file exists and parsed
-  bool absent = false;    // the file does not exist: containerd runs on its defaults
-  std::string problem;    // why it could not be used (unreadable, does not parse)
+  bool present = false;           // the file exists and parsed
+  bool absent = false;            // the file does not exist: containerd runs on its defaults
+  std::string problem;            // why it could not be used (unreadable, does not parse)
   std::optional<int64_t> schema;  // `version = N`
   Setting<std::string> config_path;
   Setting<bool> discard;
@@ -228,15 +227,16 @@ PreflightResult EvaluatePreflight(const ContainerdFacts& facts, const PreflightO
                               "): the containerd 2.1 transfer-service check was skipped");
   }
   const bool v2x = version.known && version.major >= 2;
-  const bool v21 = version.known && (version.major > 2 || (version.major == 2 && version.minor >= 1));
+  const bool v21 = version.known &&
+                   (version.major > 2 || (version.major == 2 && version.minor >= 1));
 
   CriFacts cri;
   if (facts.cri_info.ok()) {
     cri = ReadCriInfo(*facts.cri_info);
   } else {
     result.warnings.push_back("cannot read containerd's CRI status (" +
-                              facts.cri_info.status().ToString() +
-                              "); judging from " + options.containerd_config + " alone");
+                              facts.cri_info.status().ToString() + "); judging from " +
+                              options.containerd_config + " alone");
   }
   const std::string& file_path = options.containerd_config;
   FileFacts file = ReadFile(facts.config_text, file_path, v2x);
@@ -244,12 +244,13 @@ PreflightResult EvaluatePreflight(const ContainerdFacts& facts, const PreflightO
 
   // The schema the fix must use: version 3 names on 2.x unless the file is a version 2 file.
   const bool v3_schema = file.schema ? *file.schema >= 3 : v2x;
-  const std::string images_table =
-      v3_schema ? std::string("[plugins.\"") + kCriImagesV3 + "\"]"
-                : std::string("[plugins.\"") + kCriV2Plugin + "\".containerd]";
-  const std::string registry_table =
-      v3_schema ? std::string("[plugins.\"") + kCriImagesV3 + "\".registry]"
-                : std::string("[plugins.\"") + kCriV2Plugin + "\".registry]";
+  const std::string images_table = v3_schema ? std::string("[plugins.\"") + kCriImagesV3 + "\"]"
+                                             : std::string("[plugins.\"") + kCriV2Plugin +
+                                                   "\".containerd]";
+  const std::string registry_table = v3_schema ? std::string("[plugins.\"") + kCriImagesV3 +
+                                                     "\".registry]"
+                                               : std::string("[plugins.\"") + kCriV2Plugin +
+                                                     "\".registry]";
 
   std::vector<std::string> problems;
   std::vector<std::string> images_lines;
@@ -269,12 +270,12 @@ PreflightResult EvaluatePreflight(const ContainerdFacts& facts, const PreflightO
                          options.registry_config_path + ".");
       fix_registry = true;
     } else if (!covered) {
-      problems.push_back("config_path is " + Quote(*config_path.value) + " (" +
-                         config_path.source + "), which does not include " +
-                         options.registry_config_path +
+      problems.push_back("config_path is " + Quote(*config_path.value) + " (" + config_path.source +
+                         "), which does not include " + options.registry_config_path +
                          ", the directory where Spegel writes hosts.toml files; containerd would "
                          "never read them. Either set config_path as below, or run Spegel with "
-                         "--containerd-registry-config-path " + dirs.front() + ".");
+                         "--containerd-registry-config-path " +
+                         dirs.front() + ".");
       fix_registry = true;
     } else if (dirs.size() > 1 && v21) {
       result.warnings.push_back("config_path " + Quote(*config_path.value) +
@@ -282,8 +283,10 @@ PreflightResult EvaluatePreflight(const ContainerdFacts& facts, const PreflightO
                                 "when pulling through the transfer service");
     }
   } else {
-    result.warnings.push_back("could not tell containerd's registry config_path (neither the CRI "
-                              "status nor " + file_path + " says)");
+    result.warnings.push_back(
+        "could not tell containerd's registry config_path (neither the CRI "
+        "status nor " +
+        file_path + " says)");
   }
 
   // 2. discard_unpacked_layers.
@@ -313,7 +316,8 @@ PreflightResult EvaluatePreflight(const ContainerdFacts& facts, const PreflightO
       problems.push_back("containerd " + result.version +
                          " sends CRI image pulls through the transfer service, which ignores "
                          "hosts.toml, so pulls would never reach Spegel: use_local_image_pull is "
-                         "false (" + local.source + ").");
+                         "false (" +
+                         local.source + ").");
       images_lines.push_back("use_local_image_pull = true");
     }
   }
@@ -353,8 +357,9 @@ ContainerdFacts GatherContainerdFacts(const PreflightSources& sources,
 PreflightResult RunPreflight(const PreflightSources& sources, const PreflightOptions& options) {
   PreflightResult r = EvaluatePreflight(GatherContainerdFacts(sources, options), options);
   for (const auto& w : r.warnings) {
-    LOG_WARN("preflight warning").Str("warning", w).Str("containerd_config",
-                                                        options.containerd_config);
+    LOG_WARN("preflight warning")
+        .Str("warning", w)
+        .Str("containerd_config", options.containerd_config);
   }
   switch (r.verdict) {
     case PreflightVerdict::kPass:
@@ -381,7 +386,8 @@ Result<std::string> ReadConfigFile(const std::string& path) {
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT || e == ENOTDIR) return Status::NotFound(path + " does not exist");
-    if (e == EACCES || e == EPERM) return Status(Code::kPermissionDenied, path + ": " + strerror(e));
+    if (e == EACCES || e == EPERM)
+      return Status(Code::kPermissionDenied, path + ": " + strerror(e));
     return Status::Unavailable(path + ": " + strerror(e));
   }
   struct stat st;
@@ -408,8 +414,8 @@ Result<std::string> ReadConfigFile(const std::string& path) {
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > kMaxConfigBytes) {
       close(fd);
-      return Status::InvalidArgument(path + " is larger than " +
-                                     std::to_string(kMaxConfigBytes) + " bytes");
+      return Status::InvalidArgument(path + " is larger than " + std::to_string(kMaxConfigBytes) +
+                                     " bytes");
     }
   }
   close(fd);

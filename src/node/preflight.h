@@ -11,7 +11,8 @@
 // its "config" JSON holds registry.configPath and containerd.discardUnpackedLayers), then the
 // config file (the only place for the 2.x keys such as `use_local_image_pull`), then containerd's
 // defaults. The version decides which 2.x rules apply and which config schema a fix names
-// (version 2: plugins."io.containerd.grpc.v1.cri"; version 3: plugins."io.containerd.cri.v1.images").
+// (version 2: plugins."io.containerd.grpc.v1.cri"; version 3:
+// plugins."io.containerd.cri.v1.images").
 //
 // Only a definite misconfiguration refuses. When containerd cannot be reached, nothing is judged
 // (kUnverified): `spegel registry` logs it and goes on (its syncer retries), because a host whose

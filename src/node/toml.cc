@@ -14,9 +14,7 @@ bool IsBareKeyChar(char c) {
 }
 
 // Characters a number or date-time token may contain (classified after it is cut out).
-bool IsTokenChar(char c) {
-  return IsBareKeyChar(c) || c == '+' || c == '.' || c == ':';
-}
+bool IsTokenChar(char c) { return IsBareKeyChar(c) || c == '+' || c == '.' || c == ':'; }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -167,9 +165,7 @@ class TomlParser {
 
  private:
   bool AtEnd() const { return pos_ >= s_.size(); }
-  char Peek(size_t ahead = 0) const {
-    return pos_ + ahead < s_.size() ? s_[pos_ + ahead] : '\0';
-  }
+  char Peek(size_t ahead = 0) const { return pos_ + ahead < s_.size() ? s_[pos_ + ahead] : '\0'; }
   bool StartsWith(std::string_view p) const { return s_.substr(pos_).substr(0, p.size()) == p; }
 
   Status Error(const std::string& what) const {
@@ -354,8 +350,7 @@ class TomlParser {
     }
     if (c == '\'') {
       out->kind = TomlValue::Kind::kString;
-      return StartsWith("'''") ? ParseMultilineLiteral(&out->text)
-                               : ParseLiteralString(&out->text);
+      return StartsWith("'''") ? ParseMultilineLiteral(&out->text) : ParseLiteralString(&out->text);
     }
     if (c == '[') return ParseArray(path, depth + 1, out);
     if (c == '{') return ParseInlineTable(path, depth + 1, out);
@@ -482,8 +477,7 @@ class TomlParser {
         AppendUtf8(cp, out);
         return Status::Ok();
       }
-      default:
-        return Error("unknown escape \\" + Describe(e));
+      default: return Error("unknown escape \\" + Describe(e));
     }
   }
 
@@ -543,8 +537,8 @@ class TomlParser {
         // Line-ending backslash: skip the newline and following whitespace.
         size_t p = pos_ + 1;
         while (p < s_.size() && (s_[p] == ' ' || s_[p] == '\t')) ++p;
-        if (p < s_.size() && (s_[p] == '\n' || (s_[p] == '\r' && p + 1 < s_.size() &&
-                                                s_[p + 1] == '\n'))) {
+        if (p < s_.size() &&
+            (s_[p] == '\n' || (s_[p] == '\r' && p + 1 < s_.size() && s_[p + 1] == '\n'))) {
           pos_ = p;
           while (true) {
             SkipSpaces();

@@ -16,7 +16,8 @@ using rapidjson::Value;
 
 // Iterative parsing keeps the call stack flat whatever the input; encoding validation refuses
 // bytes that are not UTF-8 (they would otherwise reach headers and logs).
-constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag |
+                                 rapidjson::kParseIterativeFlag;
 
 Status Invalid(std::string problem) {
   return Status::InvalidArgument("invalid manifest: " + std::move(problem));
@@ -64,7 +65,8 @@ Result<const Value*> FindUnique(const Value& object, std::string_view key, std::
   const Value* found = nullptr;
   for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
     if (View(it->name) != key) continue;
-    if (found != nullptr) return Invalid(std::string(where) + "has duplicate key \"" + std::string(key) + "\"");
+    if (found != nullptr)
+      return Invalid(std::string(where) + "has duplicate key \"" + std::string(key) + "\"");
     found = &it->value;
   }
   return found;
@@ -135,8 +137,9 @@ Status ParseDescriptorArray(const Value& array, std::string_view name, bool with
   if (!array.IsArray()) return Invalid("\"" + std::string(name) + "\" must be an array");
   out->reserve(array.Size());
   for (rapidjson::SizeType i = 0; i < array.Size(); ++i) {
-    Result<Descriptor> d =
-        ParseDescriptor(array[i], std::string(name) + "[" + std::to_string(i) + "]: ", with_platform);
+    Result<Descriptor> d = ParseDescriptor(array[i],
+                                           std::string(name) + "[" + std::to_string(i) + "]: ",
+                                           with_platform);
     if (!d.ok()) return d.status();
     out->push_back(std::move(d).value());
   }
@@ -213,7 +216,8 @@ Result<ParsedManifest> ParseManifest(std::string_view json, std::string_view dec
   if (!layers.ok()) return layers.status();
 
   if (out.media_type.empty()) {
-    if (*manifests != nullptr && (*manifests)->IsArray() && *config == nullptr && *layers == nullptr) {
+    if (*manifests != nullptr && (*manifests)->IsArray() && *config == nullptr &&
+        *layers == nullptr) {
       out.media_type = std::string(kOciImageIndex);
     } else if (*manifests == nullptr && *config != nullptr && *layers != nullptr) {
       out.media_type = std::string(kOciImageManifest);

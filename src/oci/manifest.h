@@ -39,7 +39,7 @@ struct Platform {
 struct Descriptor {
   std::string media_type;  // Valid per IsValidMediaType().
   Digest digest;
-  int64_t size;  // >= 0.
+  int64_t size;                      // >= 0.
   std::optional<Platform> platform;  // Only in index entries, and optional there too.
 
   friend bool operator==(const Descriptor&, const Descriptor&) = default;

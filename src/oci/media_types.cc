@@ -14,10 +14,16 @@ bool IsRestrictedName(std::string_view s) {
   for (const char c : s) {
     if (IsAlnum(c)) continue;
     switch (c) {
-      case '!': case '#': case '$': case '&': case '^': case '_': case '.': case '+': case '-':
-        continue;
-      default:
-        return false;
+      case '!':
+      case '#':
+      case '$':
+      case '&':
+      case '^':
+      case '_':
+      case '.':
+      case '+':
+      case '-': continue;
+      default: return false;
     }
   }
   return true;
@@ -29,7 +35,9 @@ bool IsManifestMediaType(std::string_view t) {
   return t == kOciImageManifest || t == kDockerManifest || IsIndexMediaType(t);
 }
 
-bool IsIndexMediaType(std::string_view t) { return t == kOciImageIndex || t == kDockerManifestList; }
+bool IsIndexMediaType(std::string_view t) {
+  return t == kOciImageIndex || t == kDockerManifestList;
+}
 
 bool IsConfigMediaType(std::string_view t) { return t == kOciImageConfig || t == kDockerConfig; }
 

@@ -125,7 +125,8 @@ struct Parts {
 Result<Parts> SplitTagAndDigest(std::string_view text) {
   if (text.empty()) return Status::InvalidArgument("invalid image name: empty");
   if (text.size() > kMaxReferenceLength) {
-    return Invalid("image name", text, "longer than " + std::to_string(kMaxReferenceLength) + " bytes");
+    return Invalid("image name", text,
+                   "longer than " + std::to_string(kMaxReferenceLength) + " bytes");
   }
   if (text.find("://") != std::string_view::npos) {
     return Invalid("image name", text, "must not include a URL scheme");
@@ -145,7 +146,8 @@ Result<Parts> SplitTagAndDigest(std::string_view text) {
     rest = rest.substr(0, colon);
     if (!IsValidTag(parts.tag)) {
       return Invalid("image name", text,
-                     "invalid tag " + Quote(parts.tag) + " (want [A-Za-z0-9_][A-Za-z0-9._-]{0,127})");
+                     "invalid tag " + Quote(parts.tag) +
+                         " (want [A-Za-z0-9_][A-Za-z0-9._-]{0,127})");
     }
   }
   parts.name = rest;
@@ -269,7 +271,8 @@ Result<Reference> ParseImageName(std::string_view name, const Digest& target) {
   Result<Reference> ref = ParseImageName(name);
   if (!ref.ok()) return ref;
   if (ref->digest && *ref->digest != target) {
-    return Invalid("image name", name, "embedded digest differs from the image target " + target.str());
+    return Invalid("image name", name,
+                   "embedded digest differs from the image target " + target.str());
   }
   ref->digest = target;
   return ref;

@@ -85,8 +85,7 @@ bool CpuHasShaExtensions() {
 
 // The SHA-NI instructions keep the state as two vectors, ABEF and CDGH; each sha256rnds2 does two
 // rounds, so four rounds per 4-word group of the message schedule.
-__attribute__((target("sha,sse4.1,ssse3"))) void CompressShaNi(uint32_t* state,
-                                                               const uint8_t* data,
+__attribute__((target("sha,sse4.1,ssse3"))) void CompressShaNi(uint32_t* state, const uint8_t* data,
                                                                size_t blocks) {
   const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
@@ -101,15 +100,15 @@ __attribute__((target("sha,sse4.1,ssse3"))) void CompressShaNi(uint32_t* state,
     __m128i w[16];
     for (int i = 0; i < 16; ++i) {
       if (i < 4) {
-        w[i] = _mm_shuffle_epi8(
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * i)), byte_swap);
+        w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * i)),
+                                byte_swap);
       } else {
         __m128i x = _mm_sha256msg1_epu32(w[i - 4], w[i - 3]);
         x = _mm_add_epi32(x, _mm_alignr_epi8(w[i - 1], w[i - 2], 4));
         w[i] = _mm_sha256msg2_epu32(x, w[i - 1]);
       }
-      __m128i msg = _mm_add_epi32(
-          w[i], _mm_loadu_si128(reinterpret_cast<const __m128i*>(kRoundConstants + 4 * i)));
+      __m128i msg = _mm_add_epi32(w[i], _mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                                            kRoundConstants + 4 * i)));
       cdgh = _mm_sha256rnds2_epu32(cdgh, abef, msg);
       msg = _mm_shuffle_epi32(msg, 0x0E);
       abef = _mm_sha256rnds2_epu32(abef, cdgh, msg);

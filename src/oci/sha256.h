@@ -39,7 +39,7 @@ class Sha256 {
 
   std::array<uint32_t, 8> state_;
   std::array<uint8_t, 64> buffer_;
-  size_t buffered_;      // Bytes in buffer_, always < 64 between calls.
+  size_t buffered_;       // Bytes in buffer_, always < 64 between calls.
   uint64_t total_bytes_;  // Message length so far; SHA-256 limits messages to 2^64 - 1 bits.
 };
 

@@ -7,8 +7,7 @@ namespace spegel::registry {
 int HttpStatus(OciError error) {
   switch (error) {
 #define SPEGEL_X(name, status, code) \
-  case OciError::name:               \
-    return status;
+  case OciError::name: return status;
     SPEGEL_OCI_ERRORS(SPEGEL_X)
 #undef SPEGEL_X
   }
@@ -18,8 +17,7 @@ int HttpStatus(OciError error) {
 std::string_view OciCode(OciError error) {
   switch (error) {
 #define SPEGEL_X(name, status, code) \
-  case OciError::name:               \
-    return code;
+  case OciError::name: return code;
     SPEGEL_OCI_ERRORS(SPEGEL_X)
 #undef SPEGEL_X
   }

@@ -25,8 +25,8 @@ Result<RegistryFilters> RegistryFilters::Create(const std::vector<std::string>& 
     try {
       compiled->emplace_back(text, std::regex::ECMAScript | std::regex::optimize);
     } catch (const std::regex_error& e) {
-      return Status::InvalidArgument("--registry-filters: invalid regex \"" + text + "\": " +
-                                     e.what());
+      return Status::InvalidArgument("--registry-filters: invalid regex \"" + text +
+                                     "\": " + e.what());
     }
     filters.regexes_.push_back(text);
   }

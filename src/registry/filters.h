@@ -41,8 +41,7 @@ class RegistryFilters {
  private:
   std::vector<std::string> registries_;  // authorities; empty = every registry
   std::shared_ptr<const std::vector<std::regex>> regexes_holder_;
-  std::vector<std::string> regexes_;     // source text, for logs
+  std::vector<std::string> regexes_;  // source text, for logs
 };
-
 
 }  // namespace spegel::registry

@@ -91,9 +91,8 @@ void RegistryHandler::SendError(http::Request& request, http::ResponseWriter& wr
   Send(request, writer, HttpStatus(error), std::move(extra), ErrorBody(error, message));
 }
 
-void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer,
-                           const Route& route, std::string key, OciError error,
-                           std::string_view message) {
+void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer, const Route& route,
+                           std::string key, OciError error, std::string_view message) {
   if (fetcher_ == nullptr || RequestContext::Of(request).mirrored || key.empty()) {
     SendError(request, writer, error, message);
     return;
@@ -119,7 +118,8 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
     return;
   }
   if (route.kind == RouteKind::kUnknown) {
-    SendError(request, writer, OciError::kNameUnknown, "not found: only manifests and blobs are served");
+    SendError(request, writer, OciError::kNameUnknown,
+              "not found: only manifests and blobs are served");
     return;
   }
   if (parsed.error) {
@@ -193,9 +193,8 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
     }
   }
   const index::BlobInfo* blob = index_->FindBlob(*digest);
-  if (blob == nullptr ||
-      (is_manifest && blob->kind != index::BlobKind::kManifest &&
-       blob->kind != index::BlobKind::kIndex)) {
+  if (blob == nullptr || (is_manifest && blob->kind != index::BlobKind::kManifest &&
+                          blob->kind != index::BlobKind::kIndex)) {
     Route by_digest = route;
     by_digest.digest = *digest;
     Miss(request, writer, by_digest, digest->str(), unknown,
@@ -232,8 +231,8 @@ void RegistryHandler::ServeContent(http::Request& request, http::ResponseWriter&
       }
     }
   }
-  headers.push_back({"Content-Type", blob.media_type.empty() ? "application/octet-stream"
-                                                             : blob.media_type});
+  headers.push_back(
+      {"Content-Type", blob.media_type.empty() ? "application/octet-stream" : blob.media_type});
 
   const bool cacheable = blob.kind != index::BlobKind::kLayer &&
                          size <= static_cast<int64_t>(small_blobs_.max_entry_bytes());

@@ -19,8 +19,8 @@ constexpr size_t kPeerReadChunkBytes = 256 << 10;
 
 }  // namespace
 
-PeerAttempts::PeerAttempts(PeerFetcher* fetcher, http::Request& request, http::ResponseWriter& writer,
-                     const Route& route, std::string key)
+PeerAttempts::PeerAttempts(PeerFetcher* fetcher, http::Request& request,
+                           http::ResponseWriter& writer, const Route& route, std::string key)
     : fetcher_(fetcher),
       loop_(fetcher->loop_),
       writer_(&writer),
@@ -55,7 +55,8 @@ void PeerAttempts::Start() {
     });
     return;
   }
-  fetcher_->locator_->FindProviders(key_, [this, alive = liveness_.token()](std::vector<cluster::Provider> peers) {
+  fetcher_->locator_->FindProviders(key_, [this, alive = liveness_.token()](
+                                              std::vector<cluster::Provider> peers) {
     if (!alive.alive() || finished_) return;
     OnPeers(std::move(peers));
   });
@@ -93,10 +94,10 @@ bool PeerAttempts::Launch() {
   request.headers.push_back({std::string(kMirroredHeader), "true"});
   request.headers.push_back({"User-Agent", "spegel"});
   if (is_manifest_) {
-    request.headers.push_back(
-        {"Accept", std::string(oci::kOciImageManifest) + ", " + std::string(oci::kDockerManifest) +
-                       ", " + std::string(oci::kOciImageIndex) + ", " +
-                       std::string(oci::kDockerManifestList)});
+    request.headers.push_back({"Accept", std::string(oci::kOciImageManifest) + ", " +
+                                             std::string(oci::kDockerManifest) + ", " +
+                                             std::string(oci::kOciImageIndex) + ", " +
+                                             std::string(oci::kDockerManifestList)});
   }
   if (StreamOffset() > 0) {
     request.headers.push_back({"Range", "bytes=" + std::to_string(StreamOffset()) + "-"});
@@ -180,12 +181,14 @@ void PeerAttempts::OnHead(Attempt* attempt, const http::ClientResponse& response
       size = *response.content_length;
     }
   } else {
-    if (response.content_length && *response.content_length > fetcher_->options_.max_manifest_bytes) {
+    if (response.content_length &&
+        *response.content_length > fetcher_->options_.max_manifest_bytes) {
       problem = "manifest from peer too large";
     }
     if (!digest_) {
       auto claimed = response.Header("Docker-Content-Digest");
-      auto parsed = claimed ? oci::Digest::Parse(*claimed) : Result<oci::Digest>(Status::NotFound(""));
+      auto parsed = claimed ? oci::Digest::Parse(*claimed)
+                            : Result<oci::Digest>(Status::NotFound(""));
       if (!parsed.ok() || parsed->algorithm() != "sha256") {
         problem = "peer sent no usable Docker-Content-Digest for a tag";
       } else {
@@ -251,7 +254,8 @@ void PeerAttempts::StartBlobResponse(Attempt* attempt, uint64_t size) {
       std::string body = ErrorBody(OciError::kRangeInvalid, "range not satisfiable");
       writer_->Respond(416,
                        {{"Content-Type", "application/json"},
-                        {"Content-Range", http::UnsatisfiedContentRange(static_cast<int64_t>(size))}},
+                        {"Content-Range",
+                         http::UnsatisfiedContentRange(static_cast<int64_t>(size))}},
                        std::move(body));
       Finish();
       return;
@@ -260,7 +264,8 @@ void PeerAttempts::StartBlobResponse(Attempt* attempt, uint64_t size) {
       status = 206;
       window_first = static_cast<uint64_t>(range.range.first);
       window_last = static_cast<uint64_t>(range.range.last);
-      headers.push_back({"Content-Range", http::ContentRange(range.range, static_cast<int64_t>(size))});
+      headers.push_back(
+          {"Content-Range", http::ContentRange(range.range, static_cast<int64_t>(size))});
       headers.push_back({"Content-Type", "application/octet-stream"});
     }
   }
@@ -311,8 +316,7 @@ void PeerAttempts::OnData(Attempt* attempt, std::string_view data) {
   waiting_read_more_ = true;
   switch (stream_->Append(data)) {
     case VerifiedStream::AppendResult::kAccepted:
-    case VerifiedStream::AppendResult::kVerified:
-      break;
+    case VerifiedStream::AppendResult::kVerified: break;
     case VerifiedStream::AppendResult::kTooLong:
       ++fetcher_->stats_.digest_mismatches;
       DropAttempt(attempt, true, "peer sent more bytes than the blob has");
@@ -350,7 +354,8 @@ void PeerAttempts::OnDone(Attempt* attempt, const Status& status) {
     AnswerManifest(attempt);
     return;
   }
-  if (!is_manifest_ && attempt == winner_ && status.ok() && (head_request_ || !StreamIncomplete())) {
+  if (!is_manifest_ && attempt == winner_ && status.ok() &&
+      (head_request_ || !StreamIncomplete())) {
     winner_ = nullptr;
     // Keep the completed attempt until Finish(); nothing more to read.
     return;
@@ -433,8 +438,9 @@ void PeerAttempts::SendNotFound(std::string_view why) {
   ++fetcher_->stats_.not_found;
   answered_ = true;
   const OciError error = is_manifest_ ? OciError::kManifestUnknown : OciError::kBlobUnknown;
-  std::string body = ErrorBody(error, std::string(is_manifest_ ? "manifest" : "blob") +
-                                          " unknown to this node and its peers: " + std::string(why));
+  std::string body = ErrorBody(error,
+                               std::string(is_manifest_ ? "manifest" : "blob") +
+                                   " unknown to this node and its peers: " + std::string(why));
   if (writer_valid_) {
     if (head_request_) {
       writer_->RespondHead(404, {{"Content-Type", "application/json"}}, body.size());

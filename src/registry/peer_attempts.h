@@ -56,7 +56,7 @@ class PeerAttempts final : private VerifiedStream::Feeder {
     std::unique_ptr<http::ClientExchange> exchange;
     uint64_t started_ms = 0;
     bool head_seen = false;
-    std::string body;  // Manifests only.
+    std::string body;                          // Manifests only.
     std::optional<oci::Digest> served_digest;  // Manifests by tag: the peer's claim.
     std::string content_type;
   };

@@ -59,7 +59,8 @@ uint64_t PeerFetcher::HedgeDelayMs() const {
   if (latencies_.size() < kMinSamplesForHedge) return kDefaultHedgeMs;
   std::vector<uint64_t> sorted = latencies_;
   const size_t index = sorted.size() * 9 / 10;
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(index), sorted.end());
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(index),
+                   sorted.end());
   return std::clamp(sorted[index], kMinHedgeMs, kMaxHedgeMs);
 }
 

@@ -14,10 +14,11 @@
 //   blob GET: streamed (RespondStream) with backpressure both ways: the peer is read only while
 //       less than 1 MiB waits for the client, and the client gets what is there. Every byte is
 //       hashed as it streams; the last byte of the client's answer is held back until the whole
-//       blob hashed to the requested digest. On a mismatch the client connection is aborted (containerd retries
-//       elsewhere) and the peer is reported. A peer that breaks mid-stream is replaced by another
-//       (or the same, once) with `Range: bytes=<offset>-`, invisibly to the client. A client Range
-//       is served from the full blob: bytes outside it are hashed and dropped.
+//       blob hashed to the requested digest. On a mismatch the client connection is aborted
+//       (containerd retries elsewhere) and the peer is reported. A peer that breaks mid-stream is
+//       replaced by another (or the same, once) with `Range: bytes=<offset>-`, invisibly to the
+//       client. A client Range is served from the full blob: bytes outside it are hashed and
+//       dropped.
 // Requests to peers carry `X-Spegel-Mirrored: true` (the peer serves locally or 404s: one hop)
 // and, with a peer secret, X-Spegel-Auth.
 //
@@ -53,22 +54,22 @@ struct PeerFetchOptions {
   uint64_t connect_timeout_ms = 300;
   uint64_t manifest_timeout_ms = 3000;  // Head and whole body of a manifest.
   uint64_t blob_head_timeout_ms = 3000;
-  uint64_t idle_timeout_ms = 5000;      // No body byte for this long: resume elsewhere.
+  uint64_t idle_timeout_ms = 5000;  // No body byte for this long: resume elsewhere.
   size_t max_manifest_bytes = 4 << 20;
-  int max_attempts = 6;                 // Peer requests per client request, hedges included.
+  int max_attempts = 6;  // Peer requests per client request, hedges included.
   // Sent as Authorization to peers (their /v2 may require the cluster's basic auth); empty = none.
   std::string authorization;
 };
 
 struct PeerFetchStats {
   uint64_t fetches = 0;
-  uint64_t not_found = 0;       // Nothing in the cluster: fast 404.
-  uint64_t served = 0;          // Answers that came from a peer.
-  uint64_t hedges = 0;          // Second attempts started because the first was slow.
-  uint64_t resumes = 0;         // Blob streams continued from another peer with Range.
+  uint64_t not_found = 0;  // Nothing in the cluster: fast 404.
+  uint64_t served = 0;     // Answers that came from a peer.
+  uint64_t hedges = 0;     // Second attempts started because the first was slow.
+  uint64_t resumes = 0;    // Blob streams continued from another peer with Range.
   uint64_t digest_mismatches = 0;
-  uint64_t failed = 0;          // Gave up after the answer started (client connection aborted).
-  uint64_t peer_bytes = 0;      // Body bytes handed to clients from peers.
+  uint64_t failed = 0;      // Gave up after the answer started (client connection aborted).
+  uint64_t peer_bytes = 0;  // Body bytes handed to clients from peers.
   double last_success_unix_seconds = 0;  // When an answer from a peer last started.
 };
 
@@ -98,7 +99,7 @@ class PeerFetcher {
  private:
   friend class PeerAttempts;  // Reads the shared parts below; reports through the methods here.
   void RecordHeadLatency(uint64_t ms);
-  void Served();  // An answer from a peer started.
+  void Served();                       // An answer from a peer started.
   void Finished(PeerAttempts* fetch);  // Deletes `fetch` in a later loop turn.
 
   Loop* loop_;

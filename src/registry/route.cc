@@ -37,8 +37,7 @@ RouteResult ParseRoute(std::string_view path, std::string_view query) {
   std::string_view name;
   std::string_view reference;
   constexpr std::string_view kTagsList = "/tags/list";
-  if (rest.size() > kTagsList.size() &&
-      rest.substr(rest.size() - kTagsList.size()) == kTagsList) {
+  if (rest.size() > kTagsList.size() && rest.substr(rest.size() - kTagsList.size()) == kTagsList) {
     kind = RouteKind::kTagsList;
     name = rest.substr(0, rest.size() - kTagsList.size());
   } else if (const size_t m = rest.rfind("/manifests/"); m != std::string_view::npos) {

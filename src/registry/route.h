@@ -33,9 +33,9 @@ enum class RouteKind { kApiVersion, kManifest, kBlob, kTagsList, kUnknown };
 
 struct Route {
   RouteKind kind = RouteKind::kUnknown;
-  std::string registry;    // From ns or a path-style name; empty when neither gives one.
-  std::string repository;  // Without a path-style registry prefix.
-  std::string tag;         // Manifests by tag only.
+  std::string registry;               // From ns or a path-style name; empty when neither gives one.
+  std::string repository;             // Without a path-style registry prefix.
+  std::string tag;                    // Manifests by tag only.
   std::optional<oci::Digest> digest;  // Manifests by digest and blobs.
 };
 

@@ -117,8 +117,8 @@ class VerifiedStream {
   const uint64_t window_last_;
 
   uint64_t offset_ = 0;
-  uint64_t delivered_ = 0;          // Window bytes handed to the sink.
-  std::string pending_;             // Window bytes received, not yet handed to the sink.
+  uint64_t delivered_ = 0;  // Window bytes handed to the sink.
+  std::string pending_;     // Window bytes received, not yet handed to the sink.
   oci::Sha256 hasher_;
   std::optional<oci::Digest> hashed_;
   bool verified_ = false;

@@ -200,9 +200,9 @@ inline TestImage AddTestManifest(FakeContainerd* fake, const std::string& seed, 
                                 : "application/vnd.oci.image.manifest.v1+json";
   const std::string config_mt = docker ? "application/vnd.docker.container.image.v1+json"
                                        : "application/vnd.oci.image.config.v1+json";
-  t.manifest = "{\"schemaVersion\":2,\"mediaType\":\"" + mt + "\",\"config\":" +
-               DescriptorJson(config_mt, t.config_digest, t.config.size()) + ",\"layers\":[" +
-               layer_json + "]}";
+  t.manifest = "{\"schemaVersion\":2,\"mediaType\":\"" + mt +
+               "\",\"config\":" + DescriptorJson(config_mt, t.config_digest, t.config.size()) +
+               ",\"layers\":[" + layer_json + "]}";
   t.manifest_digest = fake->AddBlob(t.manifest);
   return t;
 }

@@ -27,7 +27,8 @@ inline bool RunUntil(Loop* loop, const std::function<bool()>& done, uint64_t tim
 
 // Runs the loop for `ms` whatever happens (to prove that nothing more happens).
 inline void RunFor(Loop* loop, uint64_t ms) {
-  RunUntil(loop, [] { return false; }, ms);
+  RunUntil(
+      loop, [] { return false; }, ms);
 }
 
 // Handles still open (not closing) on `loop`, not counting the Loop's own async handle.

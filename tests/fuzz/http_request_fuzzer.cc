@@ -51,16 +51,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (pos > available) abort();
     switch (r.event) {
       case spegel::http::RequestParser::Event::kError: {
-        const std::string response =
-            spegel::http::ErrorResponse(parser.error_status(), parser.error_reason());
+        const std::string response = spegel::http::ErrorResponse(parser.error_status(),
+                                                                 parser.error_reason());
         if (response.empty()) abort();
         return 0;
       }
       case spegel::http::RequestParser::Event::kRequest:
         Inspect(parser.TakeRequest(), limits);
         break;
-      case spegel::http::RequestParser::Event::kContinue:
-        break;
+      case spegel::http::RequestParser::Event::kContinue: break;
       case spegel::http::RequestParser::Event::kNeedMore:
         if (available == len) return 0;
         available = available + chunk < len ? available + chunk : len;

@@ -34,9 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (r.consumed != n) abort();
         break;
       case spegel::http::ResponseParser::Event::kComplete:
-      case spegel::http::ResponseParser::Event::kError:
-        done = true;
-        break;
+      case spegel::http::ResponseParser::Event::kError: done = true; break;
     }
     pos += r.consumed;
   }
@@ -50,9 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (head_bytes > kMaxHead) abort();
     (void)response.Header("Content-Type");
     if (head_request && body_total != 0) abort();
-    if (parser.complete() && response.content_length && !head_request &&
-        response.status != 204 && response.status != 304 &&
-        body_total != *response.content_length) {
+    if (parser.complete() && response.content_length && !head_request && response.status != 204 &&
+        response.status != 304 && body_total != *response.content_length) {
       abort();
     }
   }

@@ -34,9 +34,10 @@ struct World {
                           std::string("docker.io/library/app:v1"),
                           {},
                           {}};
-    walk.blobs.push_back({*oci::Digest::Parse(t.manifest_digest),
-                          {static_cast<int64_t>(t.manifest.size()),
-                           "application/vnd.oci.image.manifest.v1+json", index::BlobKind::kManifest}});
+    walk.blobs.push_back(
+        {*oci::Digest::Parse(t.manifest_digest),
+         {static_cast<int64_t>(t.manifest.size()), "application/vnd.oci.image.manifest.v1+json",
+          index::BlobKind::kManifest}});
     walk.blobs.push_back({*oci::Digest::Parse(t.config_digest),
                           {static_cast<int64_t>(t.config.size()),
                            "application/vnd.oci.image.config.v1+json", index::BlobKind::kConfig}});

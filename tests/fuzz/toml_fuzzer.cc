@@ -61,8 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(value.line >= 1 && static_cast<size_t>(value.line) <= lines);
       Check(doc->Find(path) == &value);
       if (value.kind != TomlValue::Kind::kString) continue;
-      const std::string again =
-          spegel::node::FormatTomlPath(path) + " = " + BasicString(value.text) + "\n";
+      const std::string again = spegel::node::FormatTomlPath(path) + " = " +
+                                BasicString(value.text) + "\n";
       auto reparsed = spegel::node::ParseToml(again);
       Check(reparsed.ok());
       Check(reparsed->FindString(path) == value.text);

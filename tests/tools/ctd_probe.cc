@@ -246,10 +246,10 @@ int CreateImage(const Flags& f) {
   grpc::Status s = stub->Create(&ctx, request, &response);
   if (!s.ok()) return Fail(ctd::FromGrpcStatus(s, "Images.Create"));
   const images_v1::Image& created = response.image();
-  ctd::ImageRecord record{
-      created.name(),
-      {created.target().media_type(), created.target().digest(), created.target().size()},
-      {created.labels().begin(), created.labels().end()}};
+  ctd::ImageRecord record{created.name(),
+                          {created.target().media_type(), created.target().digest(),
+                           created.target().size()},
+                          {created.labels().begin(), created.labels().end()}};
   PrintLine(ImageJson(record));
   return 0;
 }

@@ -47,10 +47,10 @@ struct Row {
   double success_after = 0;
   double msgs_per_lookup_before = 0;
   double msgs_per_lookup_after = 0;
-  double announce_msgs_per_change = 0;      // Re-announcements by surviving nodes.
+  double announce_msgs_per_change = 0;  // Re-announcements by surviving nodes.
   double reannounced_keys_per_change = 0;
-  double expected_keys_per_change = 0;      // holders × keys × R / N: the minimum movement.
-  double joiner_msgs = 0;                   // Initial announce messages of one joiner (avg).
+  double expected_keys_per_change = 0;  // holders × keys × R / N: the minimum movement.
+  double joiner_msgs = 0;               // Initial announce messages of one joiner (avg).
   double converge_msgs_per_node = 0;
   size_t mem_avg = 0;
   size_t mem_max = 0;
@@ -98,9 +98,11 @@ class Sim {
                std::function<void()> fail) {
     uint64_t there = Latency();
     uint64_t back = Latency();
-    Hold(sched_.After(there, [this, to, back, at_owner = std::move(at_owner), fail = std::move(fail)] {
+    Hold(sched_.After(there, [this, to, back, at_owner = std::move(at_owner),
+                              fail = std::move(fail)] {
       auto it = index_.find(to);
-      Router* r = it == index_.end() || !nodes_[it->second].alive ? nullptr : nodes_[it->second].router.get();
+      Router* r = it == index_.end() || !nodes_[it->second].alive ? nullptr
+                                                                  : nodes_[it->second].router.get();
       if (r == nullptr) {
         Hold(sched_.After(back, fail));
         return;
@@ -110,7 +112,9 @@ class Sim {
   }
   // ManualScheduler tasks cancel on destruction; in-flight messages are kept alive here.
   void Hold(std::unique_ptr<ScheduledTask> t) { held_.push_back(std::move(t)); }
-  std::unique_ptr<ScheduledTask> After(uint64_t ms, std::function<void()> fn) { return sched_.After(ms, std::move(fn)); }
+  std::unique_ptr<ScheduledTask> After(uint64_t ms, std::function<void()> fn) {
+    return sched_.After(ms, std::move(fn));
+  }
   uint64_t Latency() { return latency_(rng_); }
   const Provider& ProviderOf(uint32_t node) const { return nodes_[node].provider; }
 
@@ -163,9 +167,9 @@ std::string Sim::KeyName(size_t k) const {
   char hex[65];
   uint64_t h[4] = {HashString(std::to_string(k)), HashString("a" + std::to_string(k)),
                    HashString("b" + std::to_string(k)), HashString("c" + std::to_string(k))};
-  std::snprintf(hex, sizeof(hex), "%016llx%016llx%016llx%016llx", static_cast<unsigned long long>(h[0]),
-                static_cast<unsigned long long>(h[1]), static_cast<unsigned long long>(h[2]),
-                static_cast<unsigned long long>(h[3]));
+  std::snprintf(hex, sizeof(hex), "%016llx%016llx%016llx%016llx",
+                static_cast<unsigned long long>(h[0]), static_cast<unsigned long long>(h[1]),
+                static_cast<unsigned long long>(h[2]), static_cast<unsigned long long>(h[3]));
   return std::string("sha256:") + hex;
 }
 
@@ -173,8 +177,10 @@ uint32_t Sim::AddNode(const std::string& id) {
   auto index = static_cast<uint32_t>(nodes_.size());
   Node node;
   node.id = id;
-  node.provider = Provider{id, "10." + std::to_string(index >> 16) + "." + std::to_string((index >> 8) & 255) + "." +
-                                   std::to_string(index & 255),
+  node.provider = Provider{id,
+                           "10." + std::to_string(index >> 16) + "." +
+                               std::to_string((index >> 8) & 255) + "." +
+                               std::to_string(index & 255),
                            5000};
   MemberInfo info;
   info.node_id = id;
@@ -186,7 +192,8 @@ uint32_t Sim::AddNode(const std::string& id) {
   node.transport = std::make_unique<SimTransport>(this, index);
   RouterOptions options;
   options.replicas = flags_.replicas;
-  node.router = std::make_unique<Router>(&sched_, membership_.get(), node.transport.get(), node.provider, options);
+  node.router = std::make_unique<Router>(&sched_, membership_.get(), node.transport.get(),
+                                         node.provider, options);
   node.alive = true;
   nodes_.push_back(std::move(node));
   index_[id] = index;
@@ -225,14 +232,16 @@ std::pair<double, double> Sim::Lookups(size_t count) {
         from = alive[rng_() % alive.size()];
         if (std::find(h.begin(), h.end(), from) == h.end()) break;
       }
-      nodes_[from].router->Lookup(KeyName(key), 20, [this, key, &ok, &done_count](std::vector<Provider> ps) {
-        ++done_count;
-        if (ps.empty()) return;
-        auto it = index_.find(ps[0].node_id);
-        if (it == index_.end()) return;
-        const auto& hs = holders_[key];
-        if (std::find(hs.begin(), hs.end(), it->second) != hs.end()) ++ok;
-      });
+      nodes_[from].router->Lookup(KeyName(key), 20,
+                                  [this, key, &ok, &done_count](std::vector<Provider> ps) {
+                                    ++done_count;
+                                    if (ps.empty()) return;
+                                    auto it = index_.find(ps[0].node_id);
+                                    if (it == index_.end()) return;
+                                    const auto& hs = holders_[key];
+                                    if (std::find(hs.begin(), hs.end(), it->second) != hs.end())
+                                      ++ok;
+                                  });
     }
     sched_.RunFor(25);
   }
@@ -241,7 +250,8 @@ std::pair<double, double> Sim::Lookups(size_t count) {
   for (auto& n : nodes_) {
     if (n.alive) msgs_after += n.router->stats().lookup_messages;
   }
-  if (done_count != count) std::fprintf(stderr, "sim: %zu of %zu lookups never finished\n", count - done_count, count);
+  if (done_count != count)
+    std::fprintf(stderr, "sim: %zu of %zu lookups never finished\n", count - done_count, count);
   return {static_cast<double>(ok) / count, static_cast<double>(msgs_after - msgs_before) / count};
 }
 
@@ -252,11 +262,12 @@ Row Sim::Run() {
   row.keys = flags_.keys;
   nodes_.reserve(n_ + static_cast<size_t>(n_ * flags_.churn) + 1);
   for (size_t i = 0; i < n_; ++i) AddNode("node-" + std::to_string(i));
-  membership_->SetListener([this](const std::vector<std::string>& joined, const std::vector<std::string>& left) {
-    for (auto& n : nodes_) {
-      if (n.alive) n.router->OnMembershipChanged(joined, left);
-    }
-  });
+  membership_->SetListener(
+      [this](const std::vector<std::string>& joined, const std::vector<std::string>& left) {
+        for (auto& n : nodes_) {
+          if (n.alive) n.router->OnMembershipChanged(joined, left);
+        }
+      });
   // Keys: each held by 1–3 random nodes.
   holders_.resize(flags_.keys);
   for (uint32_t k = 0; k < flags_.keys; ++k) {
@@ -431,22 +442,27 @@ int Main(int argc, char** argv) {
     Sim sim(flags, n);
     rows.push_back(sim.Run());
   }
-  std::printf("routing simulation: keys held by 1-3 random nodes, R=%zu, latency 0-2 ms per hop, churn %.0f%% "
-              "leave + %.0f%% join, %zu lookups per phase, seed %llu\n",
-              flags.replicas, flags.churn * 100, flags.churn * 100, flags.lookups,
-              static_cast<unsigned long long>(flags.seed));
-  std::printf("| nodes | keys | success before | success after churn | msgs/lookup (before/after) | "
-              "announce msgs/node to converge | re-announce msgs per change | keys moved per change "
-              "(ideal) | joiner announce msgs | routing bytes/node avg | max | + membership table | "
-              "keys lost | wall s |\n");
+  std::printf(
+      "routing simulation: keys held by 1-3 random nodes, R=%zu, latency 0-2 ms per hop, churn "
+      "%.0f%% "
+      "leave + %.0f%% join, %zu lookups per phase, seed %llu\n",
+      flags.replicas, flags.churn * 100, flags.churn * 100, flags.lookups,
+      static_cast<unsigned long long>(flags.seed));
+  std::printf(
+      "| nodes | keys | success before | success after churn | msgs/lookup (before/after) | "
+      "announce msgs/node to converge | re-announce msgs per change | keys moved per change "
+      "(ideal) | joiner announce msgs | routing bytes/node avg | max | + membership table | "
+      "keys lost | wall s |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
-    std::printf("| %zu | %zu | %.3f%% | %.3f%% | %.2f / %.2f | %.1f | %.1f | %.1f (%.1f) | %.1f | %zu | %zu | %zu | "
-                "%zu | %.1f |\n",
-                r.nodes, r.keys, r.success_before * 100, r.success_after * 100, r.msgs_per_lookup_before,
-                r.msgs_per_lookup_after, r.converge_msgs_per_node, r.announce_msgs_per_change,
-                r.reannounced_keys_per_change, r.expected_keys_per_change, r.joiner_msgs, r.mem_avg, r.mem_max,
-                r.membership_bytes, r.lost_keys, r.wall_s);
+    std::printf(
+        "| %zu | %zu | %.3f%% | %.3f%% | %.2f / %.2f | %.1f | %.1f | %.1f (%.1f) | %.1f | %zu | "
+        "%zu | %zu | "
+        "%zu | %.1f |\n",
+        r.nodes, r.keys, r.success_before * 100, r.success_after * 100, r.msgs_per_lookup_before,
+        r.msgs_per_lookup_after, r.converge_msgs_per_node, r.announce_msgs_per_change,
+        r.reannounced_keys_per_change, r.expected_keys_per_change, r.joiner_msgs, r.mem_avg,
+        r.mem_max, r.membership_bytes, r.lost_keys, r.wall_s);
   }
   if (!flags.check) return 0;
   int failures = 0;
@@ -456,15 +472,19 @@ int Main(int argc, char** argv) {
     std::printf("FAIL (%zu nodes): %s (got %.4f)\n", n, what, value);
   };
   for (const Row& r : rows) {
-    expect(r.success_before == 1.0, "100% of lookups succeed after convergence", r.nodes, r.success_before);
-    expect(r.success_after >= 0.999, ">= 99.9% of lookups succeed after churn", r.nodes, r.success_after);
-    expect(r.msgs_per_lookup_before <= flags.replicas, "messages per lookup <= R", r.nodes, r.msgs_per_lookup_before);
-    expect(r.msgs_per_lookup_after <= flags.replicas, "messages per lookup <= R after churn", r.nodes,
-           r.msgs_per_lookup_after);
+    expect(r.success_before == 1.0, "100% of lookups succeed after convergence", r.nodes,
+           r.success_before);
+    expect(r.success_after >= 0.999, ">= 99.9% of lookups succeed after churn", r.nodes,
+           r.success_after);
+    expect(r.msgs_per_lookup_before <= flags.replicas, "messages per lookup <= R", r.nodes,
+           r.msgs_per_lookup_before);
+    expect(r.msgs_per_lookup_after <= flags.replicas, "messages per lookup <= R after churn",
+           r.nodes, r.msgs_per_lookup_after);
     // Minimal movement: keys re-announced per change stay near the ideal holdings*R/N.
     expect(r.reannounced_keys_per_change <= 1.5 * r.expected_keys_per_change + 1,
            "re-announced keys per change <= 1.5x ideal", r.nodes, r.reannounced_keys_per_change);
-    expect(r.mem_max <= 16u << 20, "routing memory per node <= 16 MiB", r.nodes, static_cast<double>(r.mem_max));
+    expect(r.mem_max <= 16u << 20, "routing memory per node <= 16 MiB", r.nodes,
+           static_cast<double>(r.mem_max));
   }
   std::printf("sim: %s\n", failures == 0 ? "all assertions passed" : "assertions FAILED");
   return failures == 0 ? 0 : 1;

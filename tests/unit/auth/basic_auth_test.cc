@@ -33,8 +33,8 @@ class Inner : public http::Handler {
 
 struct TempDir {
   TempDir() {
-    path = fs::temp_directory_path() / ("spegel-auth-" + std::to_string(getpid()) + "-" +
-                                        std::to_string(counter++));
+    path = fs::temp_directory_path() /
+           ("spegel-auth-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
     fs::create_directories(path);
   }
   ~TempDir() { fs::remove_all(path); }
@@ -51,11 +51,11 @@ TEST_CASE("basic auth: base64 decoding") {
   CHECK(DecodeBase64("Zm8=") == "fo");
   CHECK(DecodeBase64("Zm9v") == "foo");
   CHECK(DecodeBase64("dXNlcjpwYXNz") == "user:pass");
-  CHECK_FALSE(DecodeBase64("Zm9").has_value());     // length
+  CHECK_FALSE(DecodeBase64("Zm9").has_value());       // length
   CHECK_FALSE(DecodeBase64("Zm9v!A==").has_value());  // bad character
-  CHECK_FALSE(DecodeBase64("Z===").has_value());    // too much padding
+  CHECK_FALSE(DecodeBase64("Z===").has_value());      // too much padding
   CHECK_FALSE(DecodeBase64("Zg==Zm9v").has_value());  // padding in the middle
-  CHECK_FALSE(DecodeBase64("Zm=v").has_value());    // data after padding
+  CHECK_FALSE(DecodeBase64("Zm=v").has_value());      // data after padding
 }
 
 TEST_CASE("basic auth: base64 encoding round-trips (what peers send)") {
@@ -89,7 +89,7 @@ TEST_CASE("basic auth: Authorization header check") {
   CHECK_FALSE(CheckAuthorization(c, "Basic"));
   CHECK_FALSE(CheckAuthorization(c, "Bearer dXNlcjpwYXNz"));
   CHECK_FALSE(CheckAuthorization(c, "BasicdXNlcjpwYXNz"));
-  CHECK_FALSE(CheckAuthorization(c, "Basic dXNlcjpwYXN6"));  // user:pasz
+  CHECK_FALSE(CheckAuthorization(c, "Basic dXNlcjpwYXN6"));      // user:pasz
   CHECK_FALSE(CheckAuthorization(c, "Basic dXNlcjpwYXNzeA=="));  // user:passx
   CHECK_FALSE(CheckAuthorization(c, "Basic !!!!"));
   // A username alone (empty password) is allowed.
@@ -130,8 +130,7 @@ TEST_CASE("basic auth: credentials files") {
 TEST_CASE("basic auth: /v2 needs credentials, probes and other paths do not") {
   Inner inner;
   AuthHandler auth(&inner, Credentials{"user", "pass"});
-  auto run = [&](const std::string& method, const std::string& target,
-                 const std::string& headers) {
+  auto run = [&](const std::string& method, const std::string& target, const std::string& headers) {
     http::Request request = Parse(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + headers +
                                   "\r\n");
     testing::FakeWriter writer;
@@ -150,7 +149,8 @@ TEST_CASE("basic auth: /v2 needs credentials, probes and other paths do not") {
         std::string("Authorization: Bearer abc\r\n")}) {
     auto w = run("GET", "/v2/x/manifests/latest?ns=docker.io", bad);
     CHECK(w.status == 401);
-    CHECK(w.body == "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"invalid credentials\"}]}");
+    CHECK(w.body ==
+          "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"invalid credentials\"}]}");
     CHECK(w.Header("Content-Type") == "application/json");
     CHECK_FALSE(w.Header("WWW-Authenticate").has_value());
   }

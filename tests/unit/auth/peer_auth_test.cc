@@ -1,12 +1,11 @@
 #include "auth/peer_auth.h"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <vector>
-
-#include <unistd.h>
 
 namespace spegel::auth {
 
@@ -34,12 +33,15 @@ TEST_CASE("signed requests verify; anything changed is refused") {
   CHECK_FALSE(auth.Verify("POST", "/cluster/v1/lookup", "+sha256:aa\n", *header, 1'000'000).ok());
   CHECK_FALSE(auth.Verify("POST", "/cluster/v1/announce", "+sha256:aa\n", *header, 1'000'061).ok());
   CHECK_FALSE(auth.Verify("POST", "/cluster/v1/announce", "", std::nullopt, 1'000'000).ok());
-  for (const std::string& bad : std::vector<std::string>{"", ":", "1:", "x:" + std::string(64, 'a'), "1:" + std::string(63, 'a'),
-                          "10000000000000:" + std::string(64, 'a')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", ":", "1:", "x:" + std::string(64, 'a'),
+                                "1:" + std::string(63, 'a'),
+                                "10000000000000:" + std::string(64, 'a')}) {
     CHECK_FALSE(auth.Verify("GET", "/", "", bad, 1).ok());
   }
   PeerAuth other("another-secret-of-16+");
-  CHECK_FALSE(other.Verify("POST", "/cluster/v1/announce", "+sha256:aa\n", *header, 1'000'000).ok());
+  CHECK_FALSE(
+      other.Verify("POST", "/cluster/v1/announce", "+sha256:aa\n", *header, 1'000'000).ok());
   PeerAuth disabled;
   CHECK_FALSE(disabled.Sign("GET", "/", "", 1));
   CHECK(disabled.Verify("GET", "/", "", std::nullopt, 1).ok());
@@ -47,21 +49,15 @@ TEST_CASE("signed requests verify; anything changed is refused") {
 
 TEST_CASE("secret files") {
   const std::string path = "/tmp/spegel-peer-auth-test-" + std::to_string(::getpid());
-  {
-    std::ofstream(path) << "short\n";
-  }
+  { std::ofstream(path) << "short\n"; }
   CHECK(PeerAuth::FromFile(path).status().code() == Code::kInvalidArgument);
-  {
-    std::ofstream(path) << "a-long-enough-secret-value\n";
-  }
+  { std::ofstream(path) << "a-long-enough-secret-value\n"; }
   auto loaded = PeerAuth::FromFile(path);
   REQUIRE(loaded.ok());
   CHECK(loaded->enabled());
   CHECK(PeerAuth("a-long-enough-secret-value").Sign("GET", "/", "", 5) ==
         loaded->Sign("GET", "/", "", 5));
-  {
-    std::ofstream(path) << std::string(5000, 'x');
-  }
+  { std::ofstream(path) << std::string(5000, 'x'); }
   CHECK_FALSE(PeerAuth::FromFile(path).ok());
   std::remove(path.c_str());
   CHECK_FALSE(PeerAuth::FromFile(path).ok());

@@ -51,7 +51,8 @@ TEST_CASE("flags: defaults, both value forms, env twins and precedence") {
   CHECK(g.resync == std::chrono::milliseconds(2000));
   CHECK_FALSE(g.resolve);
   Flags h;
-  REQUIRE(h.Parse({"--resolve-tags", "--mirrored-registries", "x,y", "--mirrored-registries=z"}).ok());
+  REQUIRE(
+      h.Parse({"--resolve-tags", "--mirrored-registries", "x,y", "--mirrored-registries=z"}).ok());
   CHECK(h.resolve);
   CHECK(h.list == std::vector<std::string>{"x", "y", "z"});
 }

@@ -32,12 +32,11 @@ TEST_CASE("preflight options: defaults") {
 TEST_CASE("preflight options: flags and environment twins") {
   bool help = false;
   std::string usage;
-  auto o = ParsePreflightOptions(
-      {"--containerd-config=/srv/c.toml", "--containerd-sock", "/run/k0s/containerd.sock",
-       "--containerd-timeout", "2s"},
-      Env({{"CONTAINERD_REGISTRY_CONFIG_PATH", "/etc/k0s/certs.d"},
-           {"CONTAINERD_CONFIG", "/ignored/because/flag.toml"}}),
-      &help, &usage);
+  auto o = ParsePreflightOptions({"--containerd-config=/srv/c.toml", "--containerd-sock",
+                                  "/run/k0s/containerd.sock", "--containerd-timeout", "2s"},
+                                 Env({{"CONTAINERD_REGISTRY_CONFIG_PATH", "/etc/k0s/certs.d"},
+                                      {"CONTAINERD_CONFIG", "/ignored/because/flag.toml"}}),
+                                 &help, &usage);
   REQUIRE(o.ok());
   CHECK(o->preflight.containerd_config == "/srv/c.toml");
   CHECK(o->preflight.containerd_registry_config_path == "/etc/k0s/certs.d");

@@ -29,13 +29,12 @@ index::ImageWalk Walk(const std::string& name, std::vector<std::string> blobs,
 // An index wired to an announcer whose sink folds every call into `announced`.
 struct Env {
   explicit Env(Announcer::Policy policy)
-      : announcer(std::move(policy),
-                  [this](const std::vector<std::string>& add,
-                         const std::vector<std::string>& remove) {
-                    ++calls;
-                    for (const auto& k : remove) CHECK(announced.erase(k) == 1);
-                    for (const auto& k : add) CHECK(announced.insert(k).second);
-                  }) {
+      : announcer(std::move(policy), [this](const std::vector<std::string>& add,
+                                            const std::vector<std::string>& remove) {
+          ++calls;
+          for (const auto& k : remove) CHECK(announced.erase(k) == 1);
+          for (const auto& k : add) CHECK(announced.insert(k).second);
+        }) {
     index.SetListener(&announcer);
   }
   ~Env() { index.SetListener(nullptr); }
@@ -74,8 +73,9 @@ TEST_CASE("announcer: announces the keys of every image and withdraws what no im
   CHECK(env.announcer.key_count() == 1);
 }
 
-TEST_CASE("announcer: the policy filters images, not keys: a layer shared with an allowed image "
-          "stays announced") {
+TEST_CASE(
+    "announcer: the policy filters images, not keys: a layer shared with an allowed image "
+    "stays announced") {
   Env env(NotPrivate);
   env.index.PutImage(Walk("private/x", {"secret", "base"}, "r/private/x:1"));
   CHECK(env.announced.empty());
@@ -114,8 +114,8 @@ TEST_CASE("announcer: many images, random churn, always equal to a full recomput
     return (state >> 8) % 1000;
   };
   for (int step = 0; step < 2000; ++step) {
-    const std::string name =
-        (next() % 4 == 0 ? "private/" : "public/") + std::to_string(next() % 50);
+    const std::string name = (next() % 4 == 0 ? "private/" : "public/") +
+                             std::to_string(next() % 50);
     const uint32_t op = next() % 10;
     if (op < 6) {
       std::vector<std::string> blobs;

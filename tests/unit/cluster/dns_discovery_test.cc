@@ -120,8 +120,8 @@ class FakeDnsServer {
     unsigned char buf[4096];
     sockaddr_in from{};
     socklen_t from_len = sizeof(from);
-    const ssize_t n =
-        recvfrom(udp_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    const ssize_t n = recvfrom(udp_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from),
+                               &from_len);
     if (n <= 0) return;
     std::optional<std::string> reply = Answer(std::string(reinterpret_cast<char*>(buf), n), false);
     if (reply) {
@@ -170,8 +170,8 @@ class FakeDnsServer {
       pos += len;
     }
     if (pos + 4 > q.size()) return std::nullopt;
-    const uint16_t qtype =
-        static_cast<uint16_t>((static_cast<uint8_t>(q[pos]) << 8) | static_cast<uint8_t>(q[pos + 1]));
+    const uint16_t qtype = static_cast<uint16_t>((static_cast<uint8_t>(q[pos]) << 8) |
+                                                 static_cast<uint8_t>(q[pos + 1]));
     pos += 4;
     if (!tcp) ++(qtype == kTypeA ? udp_a_ : udp_aaaa_);
     FakeReply r;
@@ -194,15 +194,24 @@ class FakeDnsServer {
     uint16_t ancount = static_cast<uint16_t>(rdatas.size());
     bool garbage = false;
     switch (r.kind) {
-      case FakeReply::Kind::kNxDomain: flags |= 3; ancount = 0; break;
-      case FakeReply::Kind::kServFail: flags |= 2; ancount = 0; break;
+      case FakeReply::Kind::kNxDomain:
+        flags |= 3;
+        ancount = 0;
+        break;
+      case FakeReply::Kind::kServFail:
+        flags |= 2;
+        ancount = 0;
+        break;
       case FakeReply::Kind::kTruncate:
         if (!tcp) {
           flags |= 0x0200;
           ancount = 0;
         }
         break;
-      case FakeReply::Kind::kMalformed: ancount = 1; garbage = true; break;
+      case FakeReply::Kind::kMalformed:
+        ancount = 1;
+        garbage = true;
+        break;
       default: break;
     }
     std::string out;
@@ -277,13 +286,15 @@ struct Harness {
 
   // Runs until `count` results arrived; false on timeout.
   bool WaitResults(size_t count, uint64_t timeout_ms = 5000) {
-    return testing::RunUntil(&loop, [&] { return results.size() >= count; }, timeout_ms);
+    return testing::RunUntil(
+        &loop, [&] { return results.size() >= count; }, timeout_ms);
   }
   void StopAndWait() {
     bool done = false;
     discovery.Stop([&] { done = true; });
     CHECK_FALSE(done);  // never inline
-    CHECK(testing::RunUntil(&loop, [&] { return done; }, 5000));
+    CHECK(testing::RunUntil(
+        &loop, [&] { return done; }, 5000));
     stopped = true;
   }
 
@@ -334,30 +345,30 @@ TEST_CASE("ParseStaticPeers") {
     CHECK(*r == g.want);
   }
   const char* bad[] = {
-      "10.0.0.1",              // no port
-      "10.0.0.1:",             // empty port
-      "10.0.0.1:0",            // port 0
-      "10.0.0.1:65536",        // too big
-      "10.0.0.1:123456",       // too long
-      "10.0.0.1:-1",           // sign
-      "10.0.0.1:+5",           // sign
-      "10.0.0.1:50 01",        // inner space
-      "10.0.0.1:5001,",        // trailing empty item
-      ",10.0.0.1:5001",        // leading empty item
+      "10.0.0.1",         // no port
+      "10.0.0.1:",        // empty port
+      "10.0.0.1:0",       // port 0
+      "10.0.0.1:65536",   // too big
+      "10.0.0.1:123456",  // too long
+      "10.0.0.1:-1",      // sign
+      "10.0.0.1:+5",      // sign
+      "10.0.0.1:50 01",   // inner space
+      "10.0.0.1:5001,",   // trailing empty item
+      ",10.0.0.1:5001",   // leading empty item
       "10.0.0.1:5001,,10.0.0.2:5001",
       "10.0.0.1:5001, ,10.0.0.2:5001",
-      "node1:5001",            // names are not allowed
+      "node1:5001",  // names are not allowed
       "localhost:5001",
       "10.0.0.256:5001",
       "10.0.0:5001",
-      "010.0.0.1:5001",        // leading zero (ambiguous octal)
-      "fd00::1:5001",          // IPv6 without brackets
+      "010.0.0.1:5001",  // leading zero (ambiguous octal)
+      "fd00::1:5001",    // IPv6 without brackets
       "fd00::1",
-      "[fd00::1]",             // no port
+      "[fd00::1]",  // no port
       "[fd00::1]5001",
       "[fd00::1:5001",
-      "[10.0.0.1]:5001",       // brackets around IPv4
-      "[fe80::1%eth0]:5001",   // zone ids are not supported
+      "[10.0.0.1]:5001",      // brackets around IPv4
+      "[fe80::1%eth0]:5001",  // zone ids are not supported
       "[]:5001",
   };
   for (const char* b : bad) {
@@ -400,9 +411,9 @@ TEST_CASE("ParseResolvers") {
     CHECK(*r == g.want);
   }
   const char* bad[] = {
-      "dns.google",  "10.0.0.1:",     "10.0.0.1:0",  "10.0.0.1:70000", "10.0.0.1,",
-      ",",           "10.0.0.1,,x",   "[fd00::1",    "[fd00::1]:",     "[fd00::1]x",
-      "fd00:::1:2",  "10.0.0.1:53:1", "1.2.3.4 :53", "[1.2.3.4]",      "10.0.0.1 10.0.0.2",
+      "dns.google", "10.0.0.1:",     "10.0.0.1:0",  "10.0.0.1:70000", "10.0.0.1,",
+      ",",          "10.0.0.1,,x",   "[fd00::1",    "[fd00::1]:",     "[fd00::1]x",
+      "fd00:::1:2", "10.0.0.1:53:1", "1.2.3.4 :53", "[1.2.3.4]",      "10.0.0.1 10.0.0.2",
   };
   for (const char* b : bad) {
     CAPTURE(b);
@@ -440,7 +451,8 @@ TEST_CASE("DnsDiscovery: Start rejects bad options and never calls back") {
     Harness h(c.options);
     Status s = h.discovery.Start();
     CHECK(s.code() == Code::kInvalidArgument);
-    testing::RunUntil(&h.loop, [] { return false; }, 30);
+    testing::RunUntil(
+        &h.loop, [] { return false; }, 30);
     CHECK(h.results.empty());
     h.StopAndWait();  // done still runs, later
   }
@@ -586,7 +598,8 @@ TEST_CASE("DnsDiscovery: malformed and failing answers are errors, and it keeps 
   CHECK(h.results.back().status().code() == Code::kUnavailable);
 
   server.SetHandler([](const std::string&, uint16_t) { return Answer({"10.0.0.5"}); });
-  REQUIRE(testing::RunUntil(&h.loop, [&] { return h.results.back().ok(); }, 5000));
+  REQUIRE(testing::RunUntil(
+      &h.loop, [&] { return h.results.back().ok(); }, 5000));
   CHECK(*h.results.back() == Addresses{"10.0.0.5"});
 }
 
@@ -600,14 +613,15 @@ TEST_CASE("DnsDiscovery: re-resolution picks up changed answers") {
   REQUIRE(h.WaitResults(2));
   CHECK(*h.results[0] == Addresses{"10.0.0.1"});
   CHECK(*h.results[1] == Addresses{"10.0.0.1"});
-  server.SetHandler(
-      [](const std::string&, uint16_t) { return Answer({"10.0.0.3", "10.0.0.2", "fd00::9"}); });
+  server.SetHandler([](const std::string&, uint16_t) {
+    return Answer({"10.0.0.3", "10.0.0.2", "fd00::9"});
+  });
   REQUIRE(testing::RunUntil(
-      &h.loop,
-      [&] { return h.results.back().ok() && h.results.back()->size() == 3; }, 5000));
+      &h.loop, [&] { return h.results.back().ok() && h.results.back()->size() == 3; }, 5000));
   CHECK(*h.results.back() == Addresses{"10.0.0.2", "10.0.0.3", "fd00::9"});
   server.SetHandler([](const std::string&, uint16_t) { return Reply(FakeReply::Kind::kNxDomain); });
-  REQUIRE(testing::RunUntil(&h.loop, [&] { return !h.results.back().ok(); }, 5000));
+  REQUIRE(testing::RunUntil(
+      &h.loop, [&] { return !h.results.back().ok(); }, 5000));
   CHECK(h.results.back().status().code() == Code::kNotFound);
 }
 
@@ -620,7 +634,8 @@ TEST_CASE("DnsDiscovery: rounds never overlap") {
   o.interval_ms = 1;
   Harness h(o);
   REQUIRE(h.discovery.Start().ok());
-  testing::RunUntil(&h.loop, [] { return false; }, 700);
+  testing::RunUntil(
+      &h.loop, [] { return false; }, 700);
   // Each round asks once per family and waits 100 ms; overlapping rounds would send far more.
   CHECK(h.results.size() >= 3);
   CHECK(h.results.size() <= 8);
@@ -634,9 +649,11 @@ TEST_CASE("DnsDiscovery: Stop cancels a round in flight; no callback afterwards"
   o.timeout_ms = 300;
   Harness h(o);
   REQUIRE(h.discovery.Start().ok());
-  REQUIRE(testing::RunUntil(&h.loop, [&] { return server.udp_queries(kTypeA) >= 1; }, 5000));
+  REQUIRE(testing::RunUntil(
+      &h.loop, [&] { return server.udp_queries(kTypeA) >= 1; }, 5000));
   h.StopAndWait();
-  testing::RunUntil(&h.loop, [] { return false; }, 500);  // past the query timeout
+  testing::RunUntil(
+      &h.loop, [] { return false; }, 500);  // past the query timeout
   CHECK(h.results.empty());
 }
 
@@ -647,7 +664,8 @@ TEST_CASE("DnsDiscovery: Stop before the first round and Stop without Start") {
     Harness h(Options(server));
     REQUIRE(h.discovery.Start().ok());
     h.StopAndWait();
-    testing::RunUntil(&h.loop, [] { return false; }, 100);
+    testing::RunUntil(
+        &h.loop, [] { return false; }, 100);
     CHECK(h.results.empty());
     CHECK(server.udp_queries(kTypeA) == 0);
   }
@@ -677,8 +695,10 @@ TEST_CASE("DnsDiscovery: Stop from inside on_result") {
   });
   discovery_ptr = &discovery;
   REQUIRE(discovery.Start().ok());
-  REQUIRE(testing::RunUntil(&loop, [&] { return done; }, 5000));
-  testing::RunUntil(&loop, [] { return false; }, 50);
+  REQUIRE(testing::RunUntil(
+      &loop, [&] { return done; }, 5000));
+  testing::RunUntil(
+      &loop, [] { return false; }, 50);
   CHECK(results == 1);
 }
 
@@ -690,9 +710,11 @@ TEST_CASE("DnsDiscovery: destroyed without Stop closes its handles") {
   {
     DnsDiscovery discovery(&loop, Options(server), [&](Result<Addresses>) { ++results; });
     REQUIRE(discovery.Start().ok());
-    REQUIRE(testing::RunUntil(&loop, [&] { return server.udp_queries(kTypeA) >= 1; }, 5000));
+    REQUIRE(testing::RunUntil(
+        &loop, [&] { return server.udp_queries(kTypeA) >= 1; }, 5000));
   }
-  testing::RunUntil(&loop, [] { return false; }, 50);
+  testing::RunUntil(
+      &loop, [] { return false; }, 50);
   CHECK(results == 0);
   // ~Loop reports any handle left open.
 }

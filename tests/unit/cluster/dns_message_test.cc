@@ -30,14 +30,15 @@ std::string WireName(std::initializer_list<std::string_view> labels) {
 std::string CapturedResponse() {
   std::string p = Bytes({0x00, 0x00, 0x84, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00});
   // offset 12: _spegel._tcp.local
-  p += WireName({"_spegel", "_tcp", "local"});  // 12 .. 32
+  p += WireName({"_spegel", "_tcp", "local"});                   // 12 .. 32
   p += Bytes({0x00, 0x0c, 0x00, 0x01, 0x00, 0x00, 0x11, 0x94});  // PTR IN ttl 4500
   p += Bytes({0x00, 0x09});                                      // rdlength: 1+6 + pointer
   // offset 42: node-1 + pointer to 12
   p += Bytes({0x06}) + "node-1" + Bytes({0xc0, 0x0c});
   // offset 51: SRV, name = pointer to 42, class IN with cache flush
   p += Bytes({0xc0, 0x2a, 0x00, 0x21, 0x80, 0x01, 0x00, 0x00, 0x00, 0x78});
-  p += Bytes({0x00, 0x16, 0x00, 0x00, 0x00, 0x00, 0x13, 0x88});  // rdlength 22, prio 0, weight 0, port 5000
+  p += Bytes({0x00, 0x16, 0x00, 0x00, 0x00, 0x00, 0x13,
+              0x88});  // rdlength 22, prio 0, weight 0, port 5000
   // offset 69: target spegel-node-1.local, "local" compressed to offset 25
   p += Bytes({0x0d}) + "spegel-node-1" + Bytes({0xc0, 0x19});
   // TXT
@@ -219,13 +220,15 @@ TEST_CASE("dns_message: names longer than 255 bytes are rejected, also through p
   CHECK(ParseMessage(header + ok_name + Bytes({0, 1, 0, 1})).ok());
   // The same 255-byte name plus one more label reached through a pointer: too long.
   std::string h2 = Bytes({0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0});
-  CHECK_FALSE(ParseMessage(h2 + ok_name + Bytes({0, 1, 0, 1}) + Bytes({1, 'z', 0xc0, 12, 0, 1, 0, 1})).ok());
+  CHECK_FALSE(
+      ParseMessage(h2 + ok_name + Bytes({0, 1, 0, 1}) + Bytes({1, 'z', 0xc0, 12, 0, 1, 0, 1}))
+          .ok());
   // Builder side.
   Message m;
   m.questions.push_back({std::string(64, 'a') + ".local", kTypeA, kClassIn, false});
   CHECK_FALSE(BuildMessage(m).ok());
-  m.questions[0].name = std::string(63, 'a') + "." + std::string(63, 'a') + "." + std::string(63, 'a') +
-                        "." + std::string(62, 'a');
+  m.questions[0].name = std::string(63, 'a') + "." + std::string(63, 'a') + "." +
+                        std::string(63, 'a') + "." + std::string(62, 'a');
   CHECK_FALSE(BuildMessage(m).ok());
   m.questions[0].name = "a..local";
   CHECK_FALSE(BuildMessage(m).ok());

@@ -29,7 +29,8 @@ TEST_CASE("mdns_agent: without interfaces it does nothing; unknown interfaces ar
   Loop loop;
   int seen = 0;
   {
-    MdnsAgent idle(&loop, MdnsOptions{}, Node("node-a"), [&](const MemberInfo&, uint32_t) { ++seen; });
+    MdnsAgent idle(&loop, MdnsOptions{}, Node("node-a"),
+                   [&](const MemberInfo&, uint32_t) { ++seen; });
     CHECK(idle.Start().ok());
     bool done = false;
     idle.Stop([&] { done = true; });
@@ -46,7 +47,9 @@ TEST_CASE("mdns_agent: without interfaces it does nothing; unknown interfaces ar
 }
 
 // Runs shell commands for the namespace test; returns true on exit status 0.
-bool Sh(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; }
+bool Sh(const std::string& command) {
+  return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
+}
 
 // Enters a named network namespace for socket creation and always returns to the original one.
 class NetnsScope {
@@ -110,7 +113,8 @@ TEST_CASE("mdns_agent: two agents in network namespaces see each other and the g
   auto a = std::make_unique<MdnsAgent>(&loop, oa, a_info, [&](const MemberInfo& m, uint32_t ttl) {
     seen["a"].emplace_back(m, ttl);
   });
-  MdnsAgent b(&loop, ob, b_info, [&](const MemberInfo& m, uint32_t ttl) { seen["b"].emplace_back(m, ttl); });
+  MdnsAgent b(&loop, ob, b_info,
+              [&](const MemberInfo& m, uint32_t ttl) { seen["b"].emplace_back(m, ttl); });
   {
     NetnsScope scope;
     REQUIRE(scope.ok());
@@ -127,7 +131,8 @@ TEST_CASE("mdns_agent: two agents in network namespaces see each other and the g
     }
     return false;
   };
-  CHECK(testing::RunUntil(&loop, [&] { return saw("a", "node-b", false) && saw("b", "node-a", false); }, 8000));
+  CHECK(testing::RunUntil(
+      &loop, [&] { return saw("a", "node-b", false) && saw("b", "node-a", false); }, 8000));
   for (const auto& [m, ttl] : seen["b"]) {
     CHECK(m.node_id == "node-a");
     CHECK(m.incarnation == 11);
@@ -143,11 +148,13 @@ TEST_CASE("mdns_agent: two agents in network namespaces see each other and the g
   }
   bool a_done = false;
   a->Stop([&] { a_done = true; });
-  CHECK(testing::RunUntil(&loop, [&] { return a_done && saw("b", "node-a", true); }, 5000));
+  CHECK(testing::RunUntil(
+      &loop, [&] { return a_done && saw("b", "node-a", true); }, 5000));
   a.reset();
   bool b_done = false;
   b.Stop([&] { b_done = true; });
-  CHECK(testing::RunUntil(&loop, [&] { return b_done; }, 5000));
+  CHECK(testing::RunUntil(
+      &loop, [&] { return b_done; }, 5000));
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 namespace spegel::cluster {
 namespace {
 
-
 MemberInfo Node(std::string id, uint64_t inc = 1700000000000) {
   MemberInfo m;
   m.node_id = std::move(id);
@@ -71,7 +70,8 @@ TEST_CASE("mdns_protocol: an announcement is understood by another node") {
     }
     if (rr.type == dns::kTypeTxt) {
       ++txt;
-      CHECK(rr.txt == std::vector<std::string>{"v=1", "id=node-a", "inc=42", "registry=5000", "router=5001"});
+      CHECK(rr.txt ==
+            std::vector<std::string>{"v=1", "id=node-a", "inc=42", "registry=5000", "router=5001"});
     }
     if (rr.type == dns::kTypeA) ++a4;
     if (rr.type == dns::kTypeAaaa) ++a6;
@@ -112,7 +112,8 @@ TEST_CASE("mdns_protocol: node ids that are not host labels get a safe host name
   MdnsProtocol a(Node("ip-10-0-0-1.eu-west-1.compute.internal"), 5353, 120);
   CHECK(a.instance_name() == "ip-10-0-0-1\\.eu-west-1\\.compute\\.internal._spegel._tcp.local");
   CHECK(a.host_name().rfind("spegel-ip-10-0-0-1-eu-west-1-compute-internal-", 0) == 0);
-  CHECK(a.host_name().size() == std::string("spegel-ip-10-0-0-1-eu-west-1-compute-internal-").size() + 8 + 6);
+  CHECK(a.host_name().size() ==
+        std::string("spegel-ip-10-0-0-1-eu-west-1-compute-internal-").size() + 8 + 6);
   MdnsProtocol similar(Node("ip-10-0-0-1-eu-west-1-compute-internal"), 5353, 120);
   CHECK(similar.host_name() != a.host_name());
   MdnsProtocol longest(Node(std::string(63, 'x')), 5353, 120);
@@ -135,11 +136,13 @@ TEST_CASE("mdns_protocol: announcements with bad or missing TXT keys are ignored
   const std::vector<Case> cases = {
       {"no id", {"v=1", "inc=1", "registry=5000", "router=5001"}},
       {"bad id", {"v=1", "id=-x", "inc=1", "registry=5000", "router=5001"}},
-      {"id too long", {"v=1", "id=" + std::string(64, 'a'), "inc=1", "registry=5000", "router=5001"}},
+      {"id too long",
+       {"v=1", "id=" + std::string(64, 'a'), "inc=1", "registry=5000", "router=5001"}},
       {"no version", {"id=node-a", "inc=1", "registry=5000", "router=5001"}},
       {"version 2", {"v=2", "id=node-a", "inc=1", "registry=5000", "router=5001"}},
       {"bad inc", {"v=1", "id=node-a", "inc=1x", "registry=5000", "router=5001"}},
-      {"inc overflow", {"v=1", "id=node-a", "inc=18446744073709551616", "registry=5000", "router=5001"}},
+      {"inc overflow",
+       {"v=1", "id=node-a", "inc=18446744073709551616", "registry=5000", "router=5001"}},
       {"registry 0", {"v=1", "id=node-a", "inc=1", "registry=0", "router=5001"}},
       {"router too big", {"v=1", "id=node-a", "inc=1", "registry=5000", "router=65536"}},
       {"router empty", {"v=1", "id=node-a", "inc=1", "registry=5000", "router="}},
@@ -147,22 +150,24 @@ TEST_CASE("mdns_protocol: announcements with bad or missing TXT keys are ignored
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);
-    const std::string packet = EditedAnnouncement([&](dns::Message* m) { Find(m, dns::kTypeTxt)->txt = c.txt; });
+    const std::string packet = EditedAnnouncement(
+        [&](dns::Message* m) { Find(m, dns::kTypeTxt)->txt = c.txt; });
     MdnsProtocol::Outcome out = b.Handle(packet, "10.0.0.1", 5353, {});
     CHECK(out.error.ok());
     CHECK(out.members.empty());
     CHECK(out.rejected.size() == 1);
   }
   // No TXT record at all.
-  const std::string no_txt = EditedAnnouncement([](dns::Message* m) { Find(m, dns::kTypeTxt)->type = 99; });
+  const std::string no_txt = EditedAnnouncement(
+      [](dns::Message* m) { Find(m, dns::kTypeTxt)->type = 99; });
   MdnsProtocol::Outcome out = b.Handle(no_txt, "10.0.0.1", 5353, {});
   CHECK(out.members.empty());
   REQUIRE(out.rejected.size() == 1);
   CHECK(out.rejected[0].find("no TXT") != std::string::npos);
   // The first occurrence of a key wins; keys are case-insensitive; unknown keys are fine.
   const std::string dup = EditedAnnouncement([](dns::Message* m) {
-    Find(m, dns::kTypeTxt)->txt = {"V=1", "ID=node-a", "id=other", "inc=7", "inc=8", "registry=5000",
-                                   "router=5001", "future=yes", "noequals"};
+    Find(m, dns::kTypeTxt)->txt = {"V=1",           "ID=node-a",   "id=other",   "inc=7",   "inc=8",
+                                   "registry=5000", "router=5001", "future=yes", "noequals"};
   });
   out = b.Handle(dup, "10.0.0.1", 5353, {});
   REQUIRE(out.members.size() == 1);
@@ -172,12 +177,14 @@ TEST_CASE("mdns_protocol: announcements with bad or missing TXT keys are ignored
 
 TEST_CASE("mdns_protocol: addresses come from the SRV target, else the source address") {
   MdnsProtocol b(Node("node-b"), 5353, 120);
-  const std::string no_a = EditedAnnouncement([](dns::Message* m) { Find(m, dns::kTypeA)->type = 99; });
+  const std::string no_a = EditedAnnouncement(
+      [](dns::Message* m) { Find(m, dns::kTypeA)->type = 99; });
   MdnsProtocol::Outcome out = b.Handle(no_a, "10.0.0.77", 5353, {});
   REQUIRE(out.members.size() == 1);
   CHECK(out.members[0].first.addresses == std::vector<std::string>{"10.0.0.77"});
   // An A record for another name is not ours to use.
-  const std::string other = EditedAnnouncement([](dns::Message* m) { Find(m, dns::kTypeA)->name = "x.local"; });
+  const std::string other = EditedAnnouncement(
+      [](dns::Message* m) { Find(m, dns::kTypeA)->name = "x.local"; });
   out = b.Handle(other, "10.0.0.78", 5353, {});
   REQUIRE(out.members.size() == 1);
   CHECK(out.members[0].first.addresses == std::vector<std::string>{"10.0.0.78"});
@@ -186,7 +193,9 @@ TEST_CASE("mdns_protocol: addresses come from the SRV target, else the source ad
   CHECK(out.members.empty());
   CHECK(out.rejected.size() == 1);
   // Multicast and unspecified addresses are not addresses of a peer.
-  const std::string bad = EditedAnnouncement([](dns::Message* m) { Find(m, dns::kTypeA)->ip = {224, 0, 0, 251}; });
+  const std::string bad = EditedAnnouncement([](dns::Message* m) {
+    Find(m, dns::kTypeA)->ip = {224, 0, 0, 251};
+  });
   out = b.Handle(bad, "10.0.0.79", 5353, {});
   REQUIRE(out.members.size() == 1);
   CHECK(out.members[0].first.addresses == std::vector<std::string>{"10.0.0.79"});
@@ -202,7 +211,8 @@ TEST_CASE("mdns_protocol: addresses come from the SRV target, else the source ad
   REQUIRE(out.members.size() == 1);
   CHECK(out.members[0].first.addresses.size() == 8);
   // A huge TTL is clamped.
-  const std::string long_ttl = EditedAnnouncement([](dns::Message* m) { Find(m, dns::kTypeSrv)->ttl = 0xFFFFFFFF; });
+  const std::string long_ttl = EditedAnnouncement(
+      [](dns::Message* m) { Find(m, dns::kTypeSrv)->ttl = 0xFFFFFFFF; });
   out = b.Handle(long_ttl, "10.0.0.81", 5353, {});
   REQUIRE(out.members.size() == 1);
   CHECK(out.members[0].second == kMdnsMaxTtlS);
@@ -239,12 +249,13 @@ TEST_CASE("mdns_protocol: queries are answered by multicast, legacy ones also by
   CHECK(has_a);
 
   // Other names we publish.
-  for (const auto& [q_name, q_type] : std::vector<std::pair<std::string, uint16_t>>{
-           {"_services._dns-sd._udp.local", dns::kTypePtr},
-           {"node-b._spegel._tcp.local", dns::kTypeSrv},
-           {"NODE-B._spegel._tcp.local", dns::kTypeTxt},
-           {"spegel-node-b.local", dns::kTypeA},
-           {"spegel-node-b.local", dns::kTypeAny}}) {
+  for (const auto& [q_name, q_type] :
+       std::vector<std::pair<std::string, uint16_t>>{{"_services._dns-sd._udp.local",
+                                                      dns::kTypePtr},
+                                                     {"node-b._spegel._tcp.local", dns::kTypeSrv},
+                                                     {"NODE-B._spegel._tcp.local", dns::kTypeTxt},
+                                                     {"spegel-node-b.local", dns::kTypeA},
+                                                     {"spegel-node-b.local", dns::kTypeAny}}) {
     // clang 14 cannot capture structured bindings (CAPTURE uses a lambda): copy first.
     const std::string name = q_name;
     CAPTURE(name);
@@ -253,11 +264,11 @@ TEST_CASE("mdns_protocol: queries are answered by multicast, legacy ones also by
     CHECK(b.Handle(*dns::BuildMessage(m), "10.0.0.1", 5353, {}).multicast_answer);
   }
   // Names and types we do not publish.
-  for (const auto& [q_name, q_type] : std::vector<std::pair<std::string, uint16_t>>{
-           {"_http._tcp.local", dns::kTypePtr},
-           {"node-a._spegel._tcp.local", dns::kTypeSrv},
-           {"spegel-node-b.local", dns::kTypeSrv},
-           {"_spegel._tcp.local", dns::kTypeA}}) {
+  for (const auto& [q_name, q_type] :
+       std::vector<std::pair<std::string, uint16_t>>{{"_http._tcp.local", dns::kTypePtr},
+                                                     {"node-a._spegel._tcp.local", dns::kTypeSrv},
+                                                     {"spegel-node-b.local", dns::kTypeSrv},
+                                                     {"_spegel._tcp.local", dns::kTypeA}}) {
     const std::string name = q_name;
     CAPTURE(name);
     dns::Message m;

@@ -42,7 +42,7 @@ TEST_CASE("membership: observe, self and invalid ids ignored, listener coalesced
   CHECK_FALSE(m.Observe(Info("self", 9), MemberSource::kMdns, 60'000));
   CHECK_FALSE(m.Observe(Info("bad id", 1), MemberSource::kMdns, 60'000));
   CHECK_FALSE(m.Observe(Info("a", 1), MemberSource::kStatic, 60'000));  // refresh, no change
-  CHECK(r.joined.empty());  // Never inline.
+  CHECK(r.joined.empty());                                              // Never inline.
   s.RunFor(0);
   REQUIRE(r.joined.size() == 1);
   CHECK(r.joined[0] == std::vector<std::string>{"b", "a"});
@@ -92,7 +92,7 @@ TEST_CASE("membership: members not refreshed expire; refreshed ones stay") {
   m.Observe(Info("b", 1), MemberSource::kDns, 10'000);
   s.RunFor(6'000);
   m.Observe(Info("b", 1), MemberSource::kDns, 10'000);  // b refreshed until 16 s
-  s.RunFor(5'000);                                     // t = 11 s
+  s.RunFor(5'000);                                      // t = 11 s
   CHECK(m.Find("a") == nullptr);
   CHECK(m.Find("b") != nullptr);
   REQUIRE(r.left.size() == 2);
@@ -128,7 +128,8 @@ TEST_CASE("membership: the table is bounded") {
   MembershipOptions o;
   o.max_members = 3;
   Membership m(&s, "self", o);
-  for (int i = 0; i < 10; ++i) m.Observe(Info("n" + std::to_string(i), 1), MemberSource::kDns, 1000);
+  for (int i = 0; i < 10; ++i)
+    m.Observe(Info("n" + std::to_string(i), 1), MemberSource::kDns, 1000);
   CHECK(m.size() == 3);
   CHECK(m.MemoryBytes() > 0);
 }

@@ -1,15 +1,14 @@
 // Router API tests: RouterService behind a real http::Server on 127.0.0.1 driven by
 // HttpRouterTransport and raw http::Fetch calls, and the Bootstrapper against other nodes'
-// services on the same loop (the wire format alone: router_wire_test.cc). Loopback only; every wait is bounded; every test ends
-// with no open handle on the loop.
+// services on the same loop (the wire format alone: router_wire_test.cc). Loopback only; every wait
+// is bounded; every test ends with no open handle on the loop.
 #include "cluster/router_service.h"
 
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <memory>
@@ -30,17 +29,16 @@
 namespace spegel::cluster {
 namespace {
 
+using spegel::cluster::testing::AnnounceBodyOfSize;
+using spegel::cluster::testing::AnnounceBodyWithKeys;
 using spegel::testing::OpenHandles;
 using spegel::testing::RefusedPort;
 using spegel::testing::RunFor;
 using spegel::testing::RunUntil;
 using spegel::testing::SilentListener;
-using spegel::cluster::testing::AnnounceBodyOfSize;
-using spegel::cluster::testing::AnnounceBodyWithKeys;
 
 const std::string kKey = "sha256:" + std::string(64, 'c');
 const std::string kSecret = "router test secret, 32 bytes ...";
-
 
 // Counts the requests a node's router address received, then hands them to the service.
 class CountingHandler : public http::Handler {
@@ -125,7 +123,8 @@ struct Caller {
   }
   Result<std::vector<Provider>> Lookup(const Member& owner, const std::string& key) {
     std::optional<Result<std::vector<Provider>>> out;
-    transport.Lookup(owner, key, [&](Result<std::vector<Provider>> r) { out.emplace(std::move(r)); });
+    transport.Lookup(owner, key,
+                     [&](Result<std::vector<Provider>> r) { out.emplace(std::move(r)); });
     CHECK(!out.has_value());
     REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
     return std::move(*out);
@@ -162,7 +161,8 @@ int Raw(Loop* loop, uint16_t port, std::string method, std::string target, http:
   return (*out)->response.status;
 }
 
-http::Headers AnnounceHeaders(const std::string& node = "client", const std::string& port = "6000") {
+http::Headers AnnounceHeaders(const std::string& node = "client",
+                              const std::string& port = "6000") {
   return {{"X-Spegel-Node", node}, {"X-Spegel-Registry-Port", port}};
 }
 
@@ -203,8 +203,7 @@ TEST_CASE("router service: announce registers the sender at its socket address; 
     const std::string other = "sha256:" + std::string(64, 'f');
     CHECK(Raw(&loop, owner.port, "POST", "/cluster/v1/announce", forged,
               "ttl=1000\n+" + other + "\n") == 204);
-    CHECK(owner.router.HandleLookup(other) ==
-          std::vector<Provider>{{"forger", "127.0.0.1", 7000}});
+    CHECK(owner.router.HandleLookup(other) == std::vector<Provider>{{"forger", "127.0.0.1", 7000}});
 
     // Removes withdraw.
     AnnounceBatch remove;
@@ -276,20 +275,21 @@ TEST_CASE("router service: with a peer secret, unsigned requests get 401 and sig
     const std::string signed_target = "/cluster/v1/lookup?key=" + kKey;
     auto header = auth.Sign("GET", signed_target, "", auth::UnixSeconds());
     REQUIRE(header.has_value());
-    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(auth::kAuthHeader), *header}}, "") ==
-          200);
+    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(auth::kAuthHeader), *header}},
+              "") == 200);
     CHECK(Raw(&loop, owner.port, "GET", "/cluster/v1/lookup?key=sha256:" + std::string(64, '0'),
               {{std::string(auth::kAuthHeader), *header}}, "") == 401);
     // And to its body.
-    auto announce_sig = auth.Sign("POST", "/cluster/v1/announce", "ttl=1\n+a\n", auth::UnixSeconds());
+    auto announce_sig = auth.Sign("POST", "/cluster/v1/announce", "ttl=1\n+a\n",
+                                  auth::UnixSeconds());
     http::Headers tampered = AnnounceHeaders("client");
     tampered.push_back({std::string(auth::kAuthHeader), *announce_sig});
     CHECK(Raw(&loop, owner.port, "POST", "/cluster/v1/announce", tampered, "ttl=1\n+b\n") == 401);
     CHECK(owner.router.HandleLookup("b").empty());
     // A stale signature.
     auto stale = auth.Sign("GET", signed_target, "", auth::UnixSeconds() - 3600);
-    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(auth::kAuthHeader), *stale}}, "") ==
-          401);
+    CHECK(Raw(&loop, owner.port, "GET", signed_target, {{std::string(auth::kAuthHeader), *stale}},
+              "") == 401);
     CHECK(owner.service.rejected() >= 8);
   }
   CHECK(OpenHandles(&loop) == 0);
@@ -309,8 +309,8 @@ TEST_CASE("router service: malformed requests get 4xx and the service keeps serv
       int status;
     };
     const std::vector<Case> cases = {
-        {"POST", announce, {}, good_body, 400},                                    // no headers
-        {"POST", announce, {{"X-Spegel-Node", "client"}}, good_body, 400},          // no port
+        {"POST", announce, {}, good_body, 400},                             // no headers
+        {"POST", announce, {{"X-Spegel-Node", "client"}}, good_body, 400},  // no port
         {"POST", announce, AnnounceHeaders("bad id"), good_body, 400},
         {"POST", announce, AnnounceHeaders("client", "0"), good_body, 400},
         {"POST", announce, AnnounceHeaders("client", "70000"), good_body, 400},
@@ -394,8 +394,10 @@ TEST_CASE("router service: a silent owner times out; destroying the transport ca
     options.lookup_timeout_ms = 200;
     HttpRouterTransport transport(&loop, &self, auth::PeerAuth(), options);
     std::optional<Result<std::vector<Provider>>> out;
-    transport.Lookup(owner, kKey, [&](Result<std::vector<Provider>> r) { out.emplace(std::move(r)); });
-    REQUIRE(RunUntil(&loop, [&] { return out.has_value(); }, 3000));
+    transport.Lookup(owner, kKey,
+                     [&](Result<std::vector<Provider>> r) { out.emplace(std::move(r)); });
+    REQUIRE(RunUntil(
+        &loop, [&] { return out.has_value(); }, 3000));
     CHECK(!out->ok());
     CHECK(out->status().code() == Code::kDeadlineExceeded);
     CHECK(transport.in_flight() == 0);
@@ -434,7 +436,8 @@ TEST_CASE("router service: bootstrap seeds become members through hello, both wa
     CHECK(mb->info.addresses == std::vector<std::string>{"127.0.0.1"});
     CHECK(mb->info.router_port == b.port);
     CHECK(mb->info.registry_port == 5002);
-    CHECK(static_cast<unsigned>(mb->sources) == (1u << static_cast<unsigned>(MemberSource::kStatic)));
+    CHECK(static_cast<unsigned>(mb->sources) ==
+          (1u << static_cast<unsigned>(MemberSource::kStatic)));
     REQUIRE(a.membership.Find("c") != nullptr);
     CHECK(a.membership.Find("c")->info.router_port == c.port);
     // The hellos made `a` a member of b and c, at its socket address.
@@ -487,14 +490,14 @@ TEST_CASE("router service: bootstrap backs off a dead seed, doubling up to the m
       REQUIRE(RunUntil(&loop, [&] { return a.transport.in_flight() == 0; }));
       return sent;
     };
-    CHECK(round());         // t=0: hello, refused; backoff 200 ms.
-    CHECK(!round());        // At once: waits.
+    CHECK(round());   // t=0: hello, refused; backoff 200 ms.
+    CHECK(!round());  // At once: waits.
     RunFor(&loop, 260);
-    CHECK(round());         // t≈260: hello again; backoff 400 ms.
+    CHECK(round());  // t≈260: hello again; backoff 400 ms.
     RunFor(&loop, 260);
-    CHECK(!round());        // 260 < 400: waits.
+    CHECK(!round());  // 260 < 400: waits.
     RunFor(&loop, 200);
-    CHECK(round());         // t≈460 after the second failure: hello; backoff stays 400 (max).
+    CHECK(round());  // t≈460 after the second failure: hello; backoff stays 400 (max).
     RunFor(&loop, 260);
     CHECK(!round());
     RunFor(&loop, 200);

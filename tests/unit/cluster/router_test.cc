@@ -101,9 +101,10 @@ struct Cluster {
     return raw;
   }
   void Wire() {
-    membership.SetListener([this](const std::vector<std::string>& j, const std::vector<std::string>& l) {
-      for (auto& [id, r] : routers) r->OnMembershipChanged(j, l);
-    });
+    membership.SetListener(
+        [this](const std::vector<std::string>& j, const std::vector<std::string>& l) {
+          for (auto& [id, r] : routers) r->OnMembershipChanged(j, l);
+        });
   }
   void Remove(const std::string& id) {
     routers.erase(id);
@@ -151,7 +152,8 @@ TEST_CASE("router: routing keys") {
 TEST_CASE("router: owners are stable, include self, and adding one member to 100 moves ~R/101") {
   ManualScheduler sched;
   Membership m(&sched, "");
-  for (int i = 0; i < 100; ++i) m.Observe(Info("node-" + std::to_string(i)), MemberSource::kDns, 1e9);
+  for (int i = 0; i < 100; ++i)
+    m.Observe(Info("node-" + std::to_string(i)), MemberSource::kDns, 1e9);
   FakeNet net;
   Router a(&sched, &m, &net, Self("node-0"), {});
   Router b(&sched, &m, &net, Self("node-1"), {});
@@ -162,7 +164,8 @@ TEST_CASE("router: owners are stable, include self, and adding one member to 100
     auto owners = a.OwnersOf(Key(k));
     REQUIRE(owners.size() == 3);
     CHECK(owners == b.OwnersOf(Key(k)));  // Every node computes the same owners.
-    self_seen = self_seen || owners[0] == "node-0" || owners[1] == "node-0" || owners[2] == "node-0";
+    self_seen = self_seen || owners[0] == "node-0" || owners[1] == "node-0" ||
+                owners[2] == "node-0";
     before.push_back(std::move(owners));
   }
   CHECK(self_seen);
@@ -198,7 +201,9 @@ TEST_CASE("router: owner computation over 5,000 members is cheap") {
   auto start = std::chrono::steady_clock::now();
   size_t total = 0;
   for (int k = 0; k < kKeys; ++k) total += r.OwnersOf(Key(k)).size();
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
   CHECK(total == 3 * kKeys);
   MESSAGE("owners of one key over 5,000 members: " << us / kKeys << " us");
 #if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
@@ -316,8 +321,8 @@ TEST_CASE("router: HandleAnnounce bounds and bad input") {
   CHECK(r.HandleAnnounce(p1, long_key).code() == Code::kInvalidArgument);
   CHECK(r.stats().provider_keys == 0);  // Nothing applied.
 
-  CHECK(r.HandleAnnounce(Provider{"bad id", "10.0.0.1", 1}, AnnounceBatch{{Key(1)}, {}, 1000}).code() ==
-        Code::kInvalidArgument);
+  CHECK(r.HandleAnnounce(Provider{"bad id", "10.0.0.1", 1}, AnnounceBatch{{Key(1)}, {}, 1000})
+            .code() == Code::kInvalidArgument);
   CHECK(r.stats().rejected_batches == 3);
 
   AnnounceBatch mixed{{Key(1), "", "a b", "c\x01", Key(2)}, {"bad key"}, 1000};
@@ -504,7 +509,9 @@ TEST_CASE("router: membership changes re-announce only to new owners") {
       if (after == before[i]) continue;
       CHECK(std::find(before[i].begin(), before[i].end(), leaver) != before[i].end());
       expected += std::find(before[i].begin(), before[i].end(), "n0") == before[i].end() &&
-                  std::find(after.begin(), after.end(), "n0") != after.end() ? 0 : 1;
+                          std::find(after.begin(), after.end(), "n0") != after.end()
+                      ? 0
+                      : 1;
     }
     size_t sent = 0;
     for (auto& [o, b] : net.announces) {
@@ -556,7 +563,7 @@ TEST_CASE("router: failed announces are retried with backoff and the owner repor
   c.sched.RunFor(100);
   CHECK(c.net("a").announces.size() == 2);  // First retry after 100 ms.
   c.net("a").fail.clear();
-  c.sched.RunFor(300);                      // Second retry after 200 ms more.
+  c.sched.RunFor(300);  // Second retry after 200 ms more.
   CHECK(c.net("a").announces.size() == 3);
   CHECK(c["b"]->stats().provider_keys == 2);
   CHECK(c["a"]->stats().announce_failures == 2);

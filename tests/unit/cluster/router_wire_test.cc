@@ -44,18 +44,18 @@ TEST_CASE("router wire: hello format round trip") {
 TEST_CASE("router wire: bad hello bodies are refused") {
   const char* bad[] = {
       "",
-      "id=a\ninc=1\nregistry=1\n",                     // no router port
-      "id=a\ninc=1\nrouter=1\n",                       // no registry port
-      "id=a\nregistry=1\nrouter=1\n",                  // no inc
-      "inc=1\nregistry=1\nrouter=1\n",                 // no id
-      "id=bad id\ninc=1\nregistry=1\nrouter=1\n",      // invalid node id
-      "id=-a\ninc=1\nregistry=1\nrouter=1\n",          // invalid node id
-      "id=a\ninc=x\nregistry=1\nrouter=1\n",           // bad inc
-      "id=a\ninc=-1\nregistry=1\nrouter=1\n",          // bad inc
-      "id=a\ninc=1\nregistry=0\nrouter=1\n",           // port 0
-      "id=a\ninc=1\nregistry=65536\nrouter=1\n",       // port too large
-      "id=a\ninc=1\nregistry=1\nrouter=1x\n",          // trailing junk
-      "id=a\ninc=1\nregistry=1\nrouter=1\njunk\n",     // line without '='
+      "id=a\ninc=1\nregistry=1\n",                  // no router port
+      "id=a\ninc=1\nrouter=1\n",                    // no registry port
+      "id=a\nregistry=1\nrouter=1\n",               // no inc
+      "inc=1\nregistry=1\nrouter=1\n",              // no id
+      "id=bad id\ninc=1\nregistry=1\nrouter=1\n",   // invalid node id
+      "id=-a\ninc=1\nregistry=1\nrouter=1\n",       // invalid node id
+      "id=a\ninc=x\nregistry=1\nrouter=1\n",        // bad inc
+      "id=a\ninc=-1\nregistry=1\nrouter=1\n",       // bad inc
+      "id=a\ninc=1\nregistry=0\nrouter=1\n",        // port 0
+      "id=a\ninc=1\nregistry=65536\nrouter=1\n",    // port too large
+      "id=a\ninc=1\nregistry=1\nrouter=1x\n",       // trailing junk
+      "id=a\ninc=1\nregistry=1\nrouter=1\njunk\n",  // line without '='
   };
   for (const char* body : bad) {
     CAPTURE(body);
@@ -119,9 +119,9 @@ TEST_CASE("router wire: announce limits and malformed bodies") {
     CHECK(!ParseAnnounce("ttl=1\n" + std::string(kMaxAnnounceBodyBytes, '\n')).ok());
   }
   SUBCASE("ttl line") {
-    for (const char* body : {"", "\n\n", "+a\n", "-a\n", "ttl\n+a\n", "ttl=\n+a\n", "ttl=x\n",
-                             "ttl=-1\n", "ttl=1 \n", "TTL=1\n", "+a\nttl=1\n",
-                             "ttl=99999999999999999999999\n"}) {
+    for (const char* body :
+         {"", "\n\n", "+a\n", "-a\n", "ttl\n+a\n", "ttl=\n+a\n", "ttl=x\n", "ttl=-1\n", "ttl=1 \n",
+          "TTL=1\n", "+a\nttl=1\n", "ttl=99999999999999999999999\n"}) {
       CAPTURE(body);
       CHECK(!ParseAnnounce(body).ok());
     }
@@ -144,11 +144,11 @@ TEST_CASE("router wire: providers format round trip and bad lines") {
   auto none = ParseProviders("");
   REQUIRE(none.ok());
   CHECK(none->empty());
-  for (const char* bad : {"n1", "n1 10.0.0.1", "n1 10.0.0.1 ", "n1  10.0.0.1 5000",
-                          "n1 10.0.0.1 5000 extra", "n1 10.0.0.1 0", "n1 10.0.0.1 65536",
-                          "n1 10.0.0.1 50x0", "n1 host.example 5000", "n1 [::1] 5000",
-                          "bad/id 10.0.0.1 5000", " 10.0.0.1 5000", "n1 10.0.0.256 5000",
-                          "n1 10.0.0.1 5000\nn2 nope 1"}) {
+  for (const char* bad :
+       {"n1", "n1 10.0.0.1", "n1 10.0.0.1 ", "n1  10.0.0.1 5000", "n1 10.0.0.1 5000 extra",
+        "n1 10.0.0.1 0", "n1 10.0.0.1 65536", "n1 10.0.0.1 50x0", "n1 host.example 5000",
+        "n1 [::1] 5000", "bad/id 10.0.0.1 5000", " 10.0.0.1 5000", "n1 10.0.0.256 5000",
+        "n1 10.0.0.1 5000\nn2 nope 1"}) {
     CAPTURE(bad);
     auto r = ParseProviders(bad);
     CHECK(!r.ok());
@@ -171,8 +171,8 @@ TEST_CASE("router wire: IsIpLiteral") {
     CAPTURE(yes);
     CHECK(IsIpLiteral(yes));
   }
-  for (const char* no : {"", "localhost", "[::1]", "10.0.0.1:5000", "10.0.0", "1.2.3.4 ", "fe80::1%eth0",
-                         "999.0.0.1"}) {
+  for (const char* no : {"", "localhost", "[::1]", "10.0.0.1:5000", "10.0.0", "1.2.3.4 ",
+                         "fe80::1%eth0", "999.0.0.1"}) {
     CAPTURE(no);
     CHECK(!IsIpLiteral(no));
   }

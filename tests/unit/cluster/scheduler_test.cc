@@ -77,7 +77,8 @@ TEST_CASE("LoopScheduler runs on the loop, not inline, and a destroyed task neve
     });
     CHECK(testing::RunUntil(&loop, [&] { return fired == 2; }));
     CHECK(s.NowMs() >= start + 5);
-    testing::RunUntil(&loop, [] { return false; }, 20);
+    testing::RunUntil(
+        &loop, [] { return false; }, 20);
     CHECK(cancelled == 0);
   }
   // Closes the timer handles still pending close.

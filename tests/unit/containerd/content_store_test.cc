@@ -65,8 +65,8 @@ struct TempRoot {
 
 TEST_CASE("content directory: blob paths follow containerd's layout") {
   const oci::Digest d = DigestOf("x");
-  CHECK(ContentDirectory("/var/lib/c").BlobPath(d) == "/var/lib/c/blobs/sha256/" +
-                                                          std::string(d.hex()));
+  CHECK(ContentDirectory("/var/lib/c").BlobPath(d) ==
+        "/var/lib/c/blobs/sha256/" + std::string(d.hex()));
   CHECK(ContentDirectory().empty());
   CHECK_FALSE(ContentDirectory("/r").empty());
 }
@@ -121,8 +121,9 @@ TEST_CASE("content directory: a BlobFile owns its descriptor until Release()") {
   ::close(released);
 }
 
-TEST_CASE("content directory: Discover prefers the configured path, else containerd's root, "
-          "and only a readable one") {
+TEST_CASE(
+    "content directory: Discover prefers the configured path, else containerd's root, "
+    "and only a readable one") {
   TempRoot root;
   RootedFake fake;
   CHECK(ContentDirectory::Discover(&fake, root.path.string()).root() == root.path.string());
@@ -210,8 +211,9 @@ TEST_CASE_FIXTURE(StoreFixture, "content store: Open gives the file of the expec
   CHECK(blob->file()->ReadAll().value() == bytes);
 }
 
-TEST_CASE_FIXTURE(StoreFixture, "content store: a gone or wrong file is NotFound, even when "
-                                "containerd still streams it") {
+TEST_CASE_FIXTURE(StoreFixture,
+                  "content store: a gone or wrong file is NotFound, even when "
+                  "containerd still streams it") {
   const std::string bytes = "twelve bytes";
   const oci::Digest d = *oci::Digest::Parse(fake.AddBlob(bytes));
   // Gone: GC removed the file without an event.
@@ -224,8 +226,9 @@ TEST_CASE_FIXTURE(StoreFixture, "content store: a gone or wrong file is NotFound
   CHECK(store.Open(d, 12).status().IsNotFound());
 }
 
-TEST_CASE_FIXTURE(StoreFixture, "content store: without a readable file the bytes come through "
-                                "Content.Read") {
+TEST_CASE_FIXTURE(StoreFixture,
+                  "content store: without a readable file the bytes come through "
+                  "Content.Read") {
   const std::string bytes = "0123456789abcdefghij";
   const oci::Digest d = *oci::Digest::Parse(fake.AddBlob(bytes));
   const int64_t size = static_cast<int64_t>(bytes.size());
@@ -258,8 +261,9 @@ TEST_CASE_FIXTURE(StoreFixture, "content store: the directory in use is the last
 // ---------------------------------------------------------------------------------------------
 // BlobStream
 
-TEST_CASE_FIXTURE(StoreFixture, "blob stream: each Read answers once, on the loop thread, never "
-                                "inline") {
+TEST_CASE_FIXTURE(StoreFixture,
+                  "blob stream: each Read answers once, on the loop thread, never "
+                  "inline") {
   store.SetDirectory(ContentDirectory());
   const std::string bytes = "abcdef";
   const oci::Digest d = *oci::Digest::Parse(fake.AddBlob(bytes));

@@ -5,12 +5,11 @@
 #include "http/client.h"
 
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
@@ -347,7 +346,8 @@ TEST_CASE("Client: a streamed 5 MB body arrives intact in bounded chunks") {
   options.read_chunk_bytes = 16 * 1024;
   const uint64_t length = 5'000'000;
   rec.Start(&env.loop, env.Get("/stream?" + std::to_string(length)), options);
-  REQUIRE(RunUntil(&env.loop, [&] { return rec.dones == 1; }, 10000));
+  REQUIRE(RunUntil(
+      &env.loop, [&] { return rec.dones == 1; }, 10000));
   CHECK(rec.status.ok());
   CHECK_FALSE(rec.violation);
   CHECK(rec.max_chunk <= options.read_chunk_bytes);
@@ -370,7 +370,8 @@ TEST_CASE("Client: IPv6 loopback") {
   sockaddr_in6 a6{};
   a6.sin6_family = AF_INET6;
   a6.sin6_addr = in6addr_loopback;
-  const bool have_v6 = probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&a6), sizeof(a6)) == 0;
+  const bool have_v6 = probe >= 0 &&
+                       ::bind(probe, reinterpret_cast<sockaddr*>(&a6), sizeof(a6)) == 0;
   if (probe >= 0) ::close(probe);
   if (!have_v6) return;  // No ::1 here.
   Loop loop;
@@ -678,7 +679,8 @@ TEST_CASE("Client: backpressure: a 32 MiB body with a slow consumer stays one ch
     later.Start(0, 0, [&] { rec.ReadMore(); });
   };
   rec.ReadMore();
-  REQUIRE(RunUntil(&loop, [&] { return rec.dones == 1; }, 60000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return rec.dones == 1; }, 60000));
   CHECK(rec.status.ok());
   CHECK(received == kTotal);
   CHECK(pattern_ok);
@@ -702,7 +704,7 @@ TEST_CASE("Client: Cancel or destroy inside any callback stops every callback") 
           rec.exchange.reset();
         } else {
           rec.exchange->Cancel();
-          rec.exchange->Cancel();     // Idempotent.
+          rec.exchange->Cancel();    // Idempotent.
           rec.exchange->ReadMore();  // Ignored after Cancel().
         }
       };
@@ -832,9 +834,8 @@ TEST_CASE("Fetch: errors reach done; a destroyed handle never calls done") {
   }
   {
     bool called = false;
-    auto h = Fetch(&env.loop, env.Get("/hello"), {}, 100, [&](Result<FetchResult>) {
-      called = true;
-    });
+    auto h = Fetch(&env.loop, env.Get("/hello"), {}, 100,
+                   [&](Result<FetchResult>) { called = true; });
     h.reset();
     RunFor(&env.loop, 100);
     CHECK_FALSE(called);

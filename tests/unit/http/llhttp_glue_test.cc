@@ -30,7 +30,8 @@ TEST_CASE("HeadFields: a field split over callbacks comes out whole, its value t
   CHECK(field.value == "1");
 }
 
-TEST_CASE("HeadFields: the budget counts names, values and 4 bytes per field, and Reset renews it") {
+TEST_CASE(
+    "HeadFields: the budget counts names, values and 4 bytes per field, and Reset renews it") {
   // "Ab: cd\r\n" is 8 bytes: exactly the budget.
   HeadFields head(8);
   CHECK(head.AppendName("Ab", 2));

@@ -91,27 +91,27 @@ TEST_CASE("ParseContentRange reads a 206's bytes FIRST-LAST/SIZE and refuses eve
   CHECK(ParseContentRange(ContentRange({900, 999}, 1000)) == ContentRangeValue{900, 999, 1000});
 
   for (const char* bad : {
-           "",                        // empty
-           "bytes",                   // no range
-           "bytes ",                  // no range
-           "bytes */1000",            // the 416 form
-           "bytes 0-9/*",             // unknown size
-           "bytes 0-9",               // no size
-           "bytes 0/10",              // no dash
-           "bytes 9-0/10",            // last < first
-           "bytes 0-10/10",           // last beyond the body
-           "bytes 0-0/0",             // an empty body has no bytes
-           "bytes -1-9/10",           // sign
-           "bytes +1-9/10",           // sign
-           "bytes  0-9/10",           // two spaces
-           "bytes 0 -9/10",           // space inside
-           "bytes 0-9/10 ",           // trailing space
-           "Bytes 0-9/10",            // unit is case-sensitive here
-           "bytes=0-9/10",            // the request form
-           "items 0-9/10",            // another unit
-           "bytes 0-9/1/0",           // two slashes
-           "bytes 0-9-/10",           // two dashes
-           "bytes 0x0-9/10",          // hex
+           "",                                // empty
+           "bytes",                           // no range
+           "bytes ",                          // no range
+           "bytes */1000",                    // the 416 form
+           "bytes 0-9/*",                     // unknown size
+           "bytes 0-9",                       // no size
+           "bytes 0/10",                      // no dash
+           "bytes 9-0/10",                    // last < first
+           "bytes 0-10/10",                   // last beyond the body
+           "bytes 0-0/0",                     // an empty body has no bytes
+           "bytes -1-9/10",                   // sign
+           "bytes +1-9/10",                   // sign
+           "bytes  0-9/10",                   // two spaces
+           "bytes 0 -9/10",                   // space inside
+           "bytes 0-9/10 ",                   // trailing space
+           "Bytes 0-9/10",                    // unit is case-sensitive here
+           "bytes=0-9/10",                    // the request form
+           "items 0-9/10",                    // another unit
+           "bytes 0-9/1/0",                   // two slashes
+           "bytes 0-9-/10",                   // two dashes
+           "bytes 0x0-9/10",                  // hex
            "bytes 0-9/18446744073709551616",  // does not fit in 64 bits
        }) {
     CAPTURE(bad);

@@ -88,8 +88,7 @@ TEST_CASE("Limits map to 414, 431 and 413") {
   limits.max_body_bytes = 10;
   CHECK(FeedAll("GET /" + std::string(32, 'a') + " HTTP/1.1\r\n\r\n", limits).error == 414);
   CHECK(FeedAll("GET /" + std::string(31, 'a') + " HTTP/1.1\r\n\r\n", limits).error == 0);
-  CHECK(FeedAll("GET / HTTP/1.1\r\nX: " + std::string(200, 'v') + "\r\n\r\n", limits).error ==
-        431);
+  CHECK(FeedAll("GET / HTTP/1.1\r\nX: " + std::string(200, 'v') + "\r\n\r\n", limits).error == 431);
   // Many small headers add up, and the limit holds even if the head never ends.
   std::string many = "GET / HTTP/1.1\r\n";
   for (int i = 0; i < 40; ++i) many += "A: b\r\n";
@@ -115,10 +114,10 @@ TEST_CASE("Content-Length with Transfer-Encoding is rejected") {
   CHECK(FeedAll("GET / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
                 "0\r\n\r\n")
             .error == 400);
-  CHECK(FeedAll("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
-            .error == 400);
-  CHECK(FeedAll("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").error ==
-        400);
+  CHECK(
+      FeedAll("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n").error ==
+      400);
+  CHECK(FeedAll("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").error == 400);
   CHECK(FeedAll("GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").error == 400);
 }
 

@@ -15,7 +15,8 @@ Request Parse(std::string_view text) {
 }
 
 TEST_CASE("Request splits path and query and keeps them undecoded") {
-  Request r = Parse("GET /v2/a%2Fb/manifests/latest?ns=docker.io&x=%20 HTTP/1.1\r\nHost: h\r\n\r\n");
+  Request r = Parse(
+      "GET /v2/a%2Fb/manifests/latest?ns=docker.io&x=%20 HTTP/1.1\r\nHost: h\r\n\r\n");
   CHECK(r.method() == Method::kGet);
   CHECK(r.method_name() == "GET");
   CHECK(r.target() == "/v2/a%2Fb/manifests/latest?ns=docker.io&x=%20");

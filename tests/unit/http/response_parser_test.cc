@@ -59,8 +59,7 @@ TEST_CASE("ResponseParser: Content-Length body, headers, consumed stops at the e
 
 TEST_CASE("ResponseParser: byte-by-byte feeding gives the same result") {
   ResponseParser p(16 * 1024, false);
-  const Parsed r =
-      FeedAll(p, "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc", 1);
+  const Parsed r = FeedAll(p, "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc", 1);
   CHECK(r.event == ResponseParser::Event::kComplete);
   CHECK(r.body == "abc");
   CHECK(p.response().status == 404);
@@ -82,17 +81,19 @@ TEST_CASE("ResponseParser: chunked body is decoded; trailers are dropped") {
 
 TEST_CASE("ResponseParser: interim 1xx responses are skipped; 101 is refused") {
   ResponseParser p(16 * 1024, false);
-  const Parsed r = FeedAll(p,
-                           "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
-                           "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+  const Parsed r =
+      FeedAll(p,
+              "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
+              "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
   CHECK(r.event == ResponseParser::Event::kComplete);
   CHECK(p.response().status == 201);
   CHECK_FALSE(p.response().Header("Link").has_value());
   CHECK(r.body == "ok");
 
   ResponseParser q(16 * 1024, false);
-  const Parsed u = FeedAll(q, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n"
-                              "Connection: upgrade\r\n\r\n");
+  const Parsed u = FeedAll(q,
+                           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n"
+                           "Connection: upgrade\r\n\r\n");
   CHECK(u.event == ResponseParser::Event::kError);
   CHECK(q.error().code() == Code::kDataLoss);
 }
@@ -109,7 +110,8 @@ TEST_CASE("ResponseParser: HEAD responses have no body whatever they announce") 
 }
 
 TEST_CASE("ResponseParser: 204 and 304 have no body") {
-  for (const char* text : {"HTTP/1.1 204 No Content\r\n\r\n", "HTTP/1.1 304 Not Modified\r\n\r\n"}) {
+  for (const char* text :
+       {"HTTP/1.1 204 No Content\r\n\r\n", "HTTP/1.1 304 Not Modified\r\n\r\n"}) {
     ResponseParser p(16 * 1024, false);
     const Parsed r = FeedAll(p, text);
     CHECK(r.event == ResponseParser::Event::kComplete);
@@ -182,8 +184,8 @@ TEST_CASE("ResponseParser: malformed responses are errors, and errors are termin
 TEST_CASE("ResponseParser: head and trailer limits") {
   {
     ResponseParser p(64, false);
-    const Parsed r =
-        FeedAll(p, "HTTP/1.1 200 OK\r\nX-Long: " + std::string(100, 'a') + "\r\n\r\n", 7);
+    const Parsed r = FeedAll(p, "HTTP/1.1 200 OK\r\nX-Long: " + std::string(100, 'a') + "\r\n\r\n",
+                             7);
     CHECK(r.event == ResponseParser::Event::kError);
     CHECK(p.error().code() == Code::kResourceExhausted);
   }

@@ -7,10 +7,9 @@ namespace {
 
 TEST_CASE("SerializeHead owns Content-Length and Connection") {
   const std::string head = SerializeHead(
-      200, {{"Content-Type", "application/json"}, {"content-length", "5"}, {"Connection", "x"}},
-      42, /*keep_alive=*/true, /*http10=*/false);
-  CHECK(head ==
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 42\r\n\r\n");
+      200, {{"Content-Type", "application/json"}, {"content-length", "5"}, {"Connection", "x"}}, 42,
+      /*keep_alive=*/true, /*http10=*/false);
+  CHECK(head == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 42\r\n\r\n");
   CHECK(SerializeHead(404, {}, 0, false, false) ==
         "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   CHECK(SerializeHead(206, {}, 1, true, true) ==
@@ -19,8 +18,8 @@ TEST_CASE("SerializeHead owns Content-Length and Connection") {
 
 TEST_CASE("SerializeHead drops headers that would split the response") {
   const std::string head = SerializeHead(
-      200, {{"X-Ok", "1"}, {"X-Bad", "a\r\nSet-Cookie: x"}, {"Bad\nName", "v"}, {"A:B", "v"},
-            {"", "v"}},
+      200,
+      {{"X-Ok", "1"}, {"X-Bad", "a\r\nSet-Cookie: x"}, {"Bad\nName", "v"}, {"A:B", "v"}, {"", "v"}},
       0, true, false);
   CHECK(head == "HTTP/1.1 200 OK\r\nX-Ok: 1\r\nContent-Length: 0\r\n\r\n");
 }

@@ -4,13 +4,12 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
@@ -68,7 +67,10 @@ std::string QueryValue(std::string_view query, std::string_view key) {
 class TestSource : public BodySource {
  public:
   TestSource(Loop* loop, int chunks, size_t chunk_size, int fail_after, std::atomic<int>* stops)
-      : timer_(loop), chunks_(chunks), chunk_size_(chunk_size), fail_after_(fail_after),
+      : timer_(loop),
+        chunks_(chunks),
+        chunk_size_(chunk_size),
+        fail_after_(fail_after),
         stops_(stops) {}
   void Proceed(BodySink& sink) override {
     ++proceeds_;
@@ -168,7 +170,7 @@ struct Response {
   int status = 0;
   std::string head;  // Raw head, including the final CRLFCRLF.
   std::string body;
-  bool ok = false;   // A complete head (and body, unless head_only) was read.
+  bool ok = false;  // A complete head (and body, unless head_only) was read.
   std::string Header(const std::string& name) const {
     const std::string key = "\r\n" + name + ": ";
     const size_t p = head.find(key);
@@ -362,8 +364,9 @@ TEST_CASE("pipelined requests are answered strictly in order") {
   TestServer ts;
   Client c(ts.port);
   // The first answer is asynchronous and slower than the others would be.
-  REQUIRE(c.Send("GET /later?ms=100 HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"
-                 "GET /echo?n=3 HTTP/1.1\r\n\r\n"));
+  REQUIRE(
+      c.Send("GET /later?ms=100 HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"
+             "GET /echo?n=3 HTTP/1.1\r\n\r\n"));
   CHECK(c.Read().body == "later");
   CHECK(c.Read().body == "hello");
   CHECK(c.Read().body == "/echo?n=3");
@@ -696,7 +699,8 @@ TEST_CASE("a burst of connections leaves no memory behind once they close") {
     CHECK(WaitFor([&] { return ts.OnLoop([&] { return ts.server->connection_count(); }) == 0; }));
     // Close callbacks (which free the blocks) run one loop turn after the connection leaves
     // the count.
-    CHECK(WaitFor([&] { return ts.OnLoop([&] { return ts.server->pool_bytes_mapped(); }) <= kSpares; }));
+    CHECK(WaitFor(
+        [&] { return ts.OnLoop([&] { return ts.server->pool_bytes_mapped(); }) <= kSpares; }));
   }
   ts.Shutdown(1000);
 }
@@ -771,9 +775,9 @@ TEST_CASE("ParseListenAddress accepts the documented forms") {
   CHECK(ParseListenAddress(":5000")->dual_stack_wildcard);
   CHECK_FALSE(ParseListenAddress("[::]:5000")->dual_stack_wildcard);
 
-  const char* bad[] = {"",          "5000",         ":",           ":65536",       ":-1",
-                       ":50a",      "example.com:80", "::1:5000",  "[::1]",         "[::1]5000",
-                       "[::1:5000", "[zz]:1",       "1.2.3:80",    "1.2.3.4.5:80", "localhost",
+  const char* bad[] = {"",          "5000",           ":",        ":65536",       ":-1",
+                       ":50a",      "example.com:80", "::1:5000", "[::1]",        "[::1]5000",
+                       "[::1:5000", "[zz]:1",         "1.2.3:80", "1.2.3.4.5:80", "localhost",
                        ":123456",   "127.0.0.1: 80"};
   for (const char* text : bad) {
     CAPTURE(text);

@@ -16,11 +16,11 @@ oci::Digest D(const std::string& seed) {
   return *oci::Digest::Parse("sha256:" + oci::Sha256::HashHex(seed));
 }
 
-ImageWalk Walk(const std::string& name, const std::string& target,
-               std::vector<std::string> blobs, std::optional<std::string> tag = std::nullopt) {
+ImageWalk Walk(const std::string& name, const std::string& target, std::vector<std::string> blobs,
+               std::optional<std::string> tag = std::nullopt) {
   ImageWalk w{name, D(target), std::move(tag), {}, {}};
-  w.blobs.push_back({D(target), BlobInfo{10, "application/vnd.oci.image.manifest.v1+json",
-                                         BlobKind::kManifest}});
+  w.blobs.push_back(
+      {D(target), BlobInfo{10, "application/vnd.oci.image.manifest.v1+json", BlobKind::kManifest}});
   for (const auto& b : blobs) w.blobs.push_back({D(b), BlobInfo{5, "x", BlobKind::kLayer}});
   return w;
 }
@@ -178,8 +178,7 @@ TEST_CASE("index: a full sync reports one batch of per-image differences") {
   index.Reset({Walk("b", "mb", {"l2"}, "r/b:1"), Walk("a", "ma", {"l1"}, "r/a:1")});
   CHECK(listener.batches == 1);
   // b changes, a goes, c comes; c is listed twice and the last walk wins.
-  index.Reset({Walk("b", "mb", {"l3"}, "r/b:1"), Walk("c", "mc", {"x"}),
-               Walk("c", "mc", {"l4"})});
+  index.Reset({Walk("b", "mb", {"l3"}, "r/b:1"), Walk("c", "mc", {"x"}), Walk("c", "mc", {"l4"})});
   CHECK(listener.batches == 2);
   CHECK(listener.by_image == RecordingListener::Expected(index));
   CHECK(listener.by_image.count("a") == 0);

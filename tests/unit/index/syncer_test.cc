@@ -65,7 +65,8 @@ TEST_CASE_FIXTURE(Fixture, "syncer: a create then delete in quick succession lea
   fake.Emit(EventKind::kImageDelete, "docker.io/library/c:1");
   fake.RemoveImage("docker.io/library/c:1");
   // Let every posted result land.
-  RunUntil(&loop, [] { return false; }, 100);
+  RunUntil(
+      &loop, [] { return false; }, 100);
   CHECK_FALSE(index.ResolveTag("docker.io/library/c:1").has_value());
   CHECK(index.blob_count() == 0);
 }
@@ -88,7 +89,8 @@ TEST_CASE_FIXTURE(Fixture, "syncer: stream loss makes it not ready, reconnect re
 TEST_CASE_FIXTURE(Fixture, "syncer: not ready while containerd is absent at start") {
   fake.SetAvailable(false);
   syncer->Start();
-  RunUntil(&loop, [] { return false; }, 60);
+  RunUntil(
+      &loop, [] { return false; }, 60);
   CHECK_FALSE(syncer->ready());
   CHECK(fake.subscribe_calls() >= 2);  // keeps retrying
   fake.SetAvailable(true);

@@ -93,7 +93,8 @@ TEST_CASE_FIXTURE(Fixture, "walker: garbage and wrong-schema manifests are skipp
   CHECK(result->images_listed == 7);
 }
 
-TEST_CASE_FIXTURE(Fixture, "walker: an unavailable containerd fails the sync, a gone image is NotFound") {
+TEST_CASE_FIXTURE(Fixture,
+                  "walker: an unavailable containerd fails the sync, a gone image is NotFound") {
   fake.SetAvailable(false);
   CHECK(walker.SyncAll().status().code() == Code::kUnavailable);
   fake.SetAvailable(true);

@@ -6,10 +6,9 @@
 // handle left on its loop.
 #include "loop/handle.h"
 
+#include <doctest/doctest.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <memory>
 #include <string>
@@ -83,7 +82,7 @@ TEST_CASE("UvHandle: unused, open, closing, closed; the owner hears of the close
 
   owner->timer.Close(&SelfFreeing::OnClosed);
   CHECK_FALSE(owner->timer.open());
-  CHECK_FALSE(owner->timer.closed());  // libuv still holds it.
+  CHECK_FALSE(owner->timer.closed());          // libuv still holds it.
   owner->timer.Close(&SelfFreeing::OnClosed);  // Not open: a no-op, no second close.
   CHECK(events.empty());                       // Never inline.
   RunFor(&loop, 5);
@@ -159,7 +158,8 @@ TEST_CASE("HandleGroup: with nothing open, done runs in a later iteration, never
   int done = 0;
   group.WhenAllClosed([&] { ++done; });
   CHECK(done == 0);
-  REQUIRE(RunUntil(&loop, [&] { return done > 0; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return done > 0; }, 2000));
   RunFor(&loop, 10);
   CHECK(done == 1);
 }
@@ -190,7 +190,8 @@ TEST_CASE("HandleGroup: done may destroy the group (and its owner)") {
     done = true;
   });
   timer.reset();
-  REQUIRE(RunUntil(&loop, [&] { return done; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return done; }, 2000));
   CHECK(group == nullptr);
   CHECK(HandlesLeft(&loop) == 0);
 }
@@ -203,7 +204,10 @@ TEST_CASE("HandleGroup: destroyed before its handles' close callbacks; done neve
   {
     HandleGroup group(&loop);
     auto timer = std::make_unique<Timer>(&loop, &group);
-    REQUIRE(watcher->Open(&loop, pair.watched(), [](int, int) {}, &group).ok());
+    REQUIRE(watcher
+                ->Open(
+                    &loop, pair.watched(), [](int, int) {}, &group)
+                .ok());
     CHECK(group.count() == 2);
     group.WhenAllClosed([&] { done = true; });
     timer.reset();  // Closing while the group goes away: its close callback must not touch it.
@@ -254,7 +258,8 @@ TEST_CASE("PollWatcher: reports readiness on the loop thread until Stop") {
   REQUIRE(watcher.Start(UV_READABLE).ok());
   CHECK(watcher.events() == UV_READABLE);
   REQUIRE(watcher.Start(UV_READABLE).ok());  // The same events: a no-op.
-  REQUIRE(RunUntil(&loop, [&] { return calls == 1; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return calls == 1; }, 2000));
   CHECK(on_loop_thread);
 
   watcher.Stop();
@@ -263,7 +268,8 @@ TEST_CASE("PollWatcher: reports readiness on the loop thread until Stop") {
   RunFor(&loop, 10);
   CHECK(calls == 1);
   REQUIRE(watcher.Start(UV_READABLE).ok());
-  REQUIRE(RunUntil(&loop, [&] { return calls == 2; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return calls == 2; }, 2000));
   watcher.Close();
   CHECK_FALSE(watcher.open());
   CHECK(watcher.events() == 0);
@@ -287,7 +293,8 @@ TEST_CASE("PollWatcher: destroyed from inside its own callback, it never runs ag
               .ok());
   REQUIRE(watcher->Start(UV_READABLE).ok());
   pair.Send();  // Left unread: the socket stays readable.
-  REQUIRE(RunUntil(&loop, [&] { return watcher == nullptr; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return watcher == nullptr; }, 2000));
   RunFor(&loop, 10);
   CHECK(calls == 1);
   CHECK(HandlesLeft(&loop) == 0);
@@ -311,7 +318,8 @@ TEST_CASE("PollWatcher: a moved watcher keeps watching; the moved-from one is cl
   CHECK(second.open());
   CHECK(second.events() == UV_READABLE);
   pair.Send();
-  REQUIRE(RunUntil(&loop, [&] { return calls == 1; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return calls == 1; }, 2000));
   second = PollWatcher();  // Closes what it held.
   CHECK(OpenHandles(&loop) == 0);
   CHECK(HandlesLeft(&loop) == 0);
@@ -346,7 +354,8 @@ TEST_CASE("Timer: with a group, it counts from construction until its close call
   }
   CHECK(group.count() == 1);
   CHECK_FALSE(done);
-  REQUIRE(RunUntil(&loop, [&] { return done; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return done; }, 2000));
   CHECK(group.count() == 0);
   CHECK(HandlesLeft(&loop) == 0);
 }

@@ -1,14 +1,14 @@
-// Loop, Timer, SignalWatcher, CloseAndDelete and Worker: the contracts in loop/loop.h and loop/worker.h.
-// Post() is the only way across threads, runs on the loop thread in FIFO order and never inline;
-// a Timer's callback never runs after Stop() or destruction; CloseAndDelete frees the handle only
-// from its close callback; a Worker runs jobs in order on its own thread and drops queued jobs on
-// Stop(). Every wait is bounded, and every test ends with no handle left on its loop.
+// Loop, Timer, SignalWatcher, CloseAndDelete and Worker: the contracts in loop/loop.h and
+// loop/worker.h. Post() is the only way across threads, runs on the loop thread in FIFO order and
+// never inline; a Timer's callback never runs after Stop() or destruction; CloseAndDelete frees the
+// handle only from its close callback; a Worker runs jobs in order on its own thread and drops
+// queued jobs on Stop(). Every wait is bounded, and every test ends with no handle left on its
+// loop.
 #include "loop/loop.h"
 
+#include <doctest/doctest.h>
 #include <pthread.h>
 #include <signal.h>
-
-#include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
@@ -51,8 +51,9 @@ size_t HandlesLeft(Loop* loop) {
 // ---------------------------------------------------------------------------------------------
 // Loop::Post
 
-TEST_CASE("loop: Post from other threads runs every function on the loop thread, each thread's "
-          "in order") {
+TEST_CASE(
+    "loop: Post from other threads runs every function on the loop thread, each thread's "
+    "in order") {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 2000;
   Loop loop;
@@ -67,8 +68,8 @@ TEST_CASE("loop: Post from other threads runs every function on the loop thread,
       if (loop.IsLoopThread()) ++off_loop_thread_calls;  // Must not count: not the loop thread.
       for (int i = 0; i < kPerThread; ++i) {
         loop.Post([&, t, i] {
-          all_on_loop_thread = all_on_loop_thread &&
-                               std::this_thread::get_id() == loop_thread && loop.IsLoopThread();
+          all_on_loop_thread = all_on_loop_thread && std::this_thread::get_id() == loop_thread &&
+                               loop.IsLoopThread();
           ran.emplace_back(t, i);
         });
       }
@@ -99,7 +100,8 @@ TEST_CASE("loop: Post from the loop thread never runs inline, and keeps FIFO ord
   });
   loop.Post([&] { ran.push_back(2); });
   CHECK(ran.empty());
-  REQUIRE(RunUntil(&loop, [&] { return ran.size() == 3; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return ran.size() == 3; }, 2000));
   CHECK(ran == std::vector<int>{1, 2, 3});
   RunFor(&loop, 20);
   CHECK(ran.size() == 3);
@@ -143,7 +145,8 @@ TEST_CASE("timer: a one-shot timer fires once, not before its timeout, then is i
     });
     CHECK(timer.active());
     CHECK(fired == 0);  // Not inline.
-    REQUIRE(RunUntil(&loop, [&] { return fired > 0; }, 2000));
+    REQUIRE(RunUntil(
+        &loop, [&] { return fired > 0; }, 2000));
     CHECK(fired_at >= started + 30);
     RunFor(&loop, 60);
     CHECK(fired == 1);
@@ -160,7 +163,8 @@ TEST_CASE("timer: a repeating timer fires until stopped, and never after Stop()"
     timer.Start(5, 5, [&] {
       if (++fired == 3) timer.Stop();
     });
-    REQUIRE(RunUntil(&loop, [&] { return fired >= 3; }, 2000));
+    REQUIRE(RunUntil(
+        &loop, [&] { return fired >= 3; }, 2000));
     CHECK_FALSE(timer.active());
     RunFor(&loop, 40);
     CHECK(fired == 3);
@@ -189,7 +193,8 @@ TEST_CASE("timer: Start() again re-arms with the new callback; the old one does 
     Timer timer(&loop);
     timer.Start(10, 0, [&] { ran.push_back("old"); });
     timer.Start(20, 0, [&] { ran.push_back("new"); });
-    REQUIRE(RunUntil(&loop, [&] { return !ran.empty(); }, 2000));
+    REQUIRE(RunUntil(
+        &loop, [&] { return !ran.empty(); }, 2000));
     RunFor(&loop, 40);
   }
   CHECK(ran == std::vector<std::string>{"new"});
@@ -209,7 +214,8 @@ TEST_CASE("timer: a timer may destroy itself, or re-arm itself, from its own cal
   rearming.Start(1, 0, [&] {
     if (++rearmed < 3) rearming.Start(1, 0, [&] { ++rearmed; });
   });
-  REQUIRE(RunUntil(&loop, [&] { return self_destroying == nullptr && rearmed >= 2; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return self_destroying == nullptr && rearmed >= 2; }, 2000));
   RunFor(&loop, 30);
   CHECK(fired == 1);
   CHECK(rearmed == 2);  // The second callback replaced the first and does not re-arm.
@@ -245,7 +251,8 @@ TEST_CASE("signal: the callback runs on the loop thread; the watcher may destroy
     watcher.reset();  // The callback's own memory lives until the close callback.
   });
   REQUIRE(::raise(SIGUSR2) == 0);
-  REQUIRE(RunUntil(&loop, [&] { return watcher == nullptr; }, 2000));
+  REQUIRE(RunUntil(
+      &loop, [&] { return watcher == nullptr; }, 2000));
   CHECK(calls == 1);
   CHECK(on_loop_thread);
   CHECK(HandlesLeft(&loop) == 0);
@@ -283,7 +290,7 @@ TEST_CASE("CloseAndDelete: the handle is deleted as its own type, only from the 
   t->deleted = &deleted;
   REQUIRE(uv_timer_init(loop.uv(), &t->handle) == 0);
   CloseAndDelete(t);
-  CloseAndDelete(t);  // A second call on a closing handle does nothing (no double close).
+  CloseAndDelete(t);     // A second call on a closing handle does nothing (no double close).
   CHECK_FALSE(deleted);  // Not before the loop runs the close callback.
   CHECK(OpenHandles(&loop) == 0);
   CHECK(RegisteredHandles(&loop) == 1);
@@ -335,7 +342,8 @@ TEST_CASE("worker: jobs run in FIFO order on the worker's own thread; results co
   CHECK(HandlesLeft(&loop) == 0);
 }
 
-TEST_CASE("worker: Stop() lets the running job finish, drops the queued ones; Push is then ignored") {
+TEST_CASE(
+    "worker: Stop() lets the running job finish, drops the queued ones; Push is then ignored") {
   Worker worker("stop-test");
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -352,7 +360,7 @@ TEST_CASE("worker: Stop() lets the running job finish, drops the queued ones; Pu
   REQUIRE(SpinUntil([&] { return first_started.load(); }));
   CHECK(worker.pending() == 2);
 
-  std::thread stopper([&] { worker.Stop(); });  // Blocks until the running job returns.
+  std::thread stopper([&] { worker.Stop(); });              // Blocks until the running job returns.
   CHECK(SpinUntil([&] { return worker.pending() == 0; }));  // The queue is dropped at once.
   CHECK_FALSE(first_finished.load());
   release.set_value();

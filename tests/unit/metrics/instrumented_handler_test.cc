@@ -58,8 +58,8 @@ TEST_CASE("instrumented handler: records registry requests and forwards the resp
 
   auto run = [&](const std::string& method, const std::string& target,
                  const std::string& headers = "") {
-    http::Request request =
-        Parse(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+    http::Request request = Parse(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + headers +
+                                  "\r\n");
     testing::FakeWriter writer;
     h.Handle(request, writer);
     return writer;
@@ -76,17 +76,21 @@ TEST_CASE("instrumented handler: records registry requests and forwards the resp
   run("GET", "/readyz");
 
   const std::string text = r.Expose();
-  CHECK(Has(text, "spegel_registry_requests_total{registry=\"docker.io\",kind=\"blob\","
-                  "method=\"GET\",code=\"200\",cache=\"hit\"} 1"));
-  CHECK(Has(text, "spegel_registry_requests_total{registry=\"docker.io\",kind=\"manifest\","
-                  "method=\"HEAD\",code=\"404\",cache=\"miss\"} 1"));
+  CHECK(Has(text,
+            "spegel_registry_requests_total{registry=\"docker.io\",kind=\"blob\","
+            "method=\"GET\",code=\"200\",cache=\"hit\"} 1"));
+  CHECK(Has(text,
+            "spegel_registry_requests_total{registry=\"docker.io\",kind=\"manifest\","
+            "method=\"HEAD\",code=\"404\",cache=\"miss\"} 1"));
   // The peer's (mirrored) miss is not one upstream would forward.
   CHECK(Has(text, "spegel_mirror_requests_total{registry=\"docker.io\",cache=\"miss\"} 1"));
   CHECK(Has(text, "spegel_served_bytes_total{source=\"local\"} 5"));
-  CHECK(Has(text, "http_request_duration_seconds_count{handler=\"/v2/*\",method=\"GET\","
-                  "code=\"404\"} 1"));
-  CHECK(Has(text, "http_request_duration_seconds_count{handler=\"/readyz\",method=\"GET\","
-                  "code=\"200\"} 1"));
+  CHECK(Has(text,
+            "http_request_duration_seconds_count{handler=\"/v2/*\",method=\"GET\","
+            "code=\"404\"} 1"));
+  CHECK(Has(text,
+            "http_request_duration_seconds_count{handler=\"/readyz\",method=\"GET\","
+            "code=\"200\"} 1"));
   CHECK(Has(text, "http_requests_inflight{handler=\"/v2/*\"} 0"));
   CHECK(m.requests_served() == 3);  // /readyz is not a registry request
 }
@@ -102,13 +106,14 @@ TEST_CASE("instrumented handler: a mirrored request is what the registry handler
   bool inner_saw_mirrored = false;
   InstrumentedHandler h(&inner, &m);
   auto miss = [&](const std::string& header) {
-    http::Request request = Parse("GET /v2/lib/a/manifests/v1?ns=docker.io HTTP/1.1\r\n"
-                                  "Host: x\r\n" + header + "\r\n\r\n");
+    http::Request request = Parse(
+        "GET /v2/lib/a/manifests/v1?ns=docker.io HTTP/1.1\r\n"
+        "Host: x\r\n" +
+        header + "\r\n\r\n");
     testing::FakeWriter writer;
     h.Handle(request, writer);
     inner_saw_mirrored = registry::RequestContext::Of(request).mirrored;
-    return Has(r.Expose(),
-               "spegel_mirror_requests_total{registry=\"docker.io\",cache=\"miss\"} 1");
+    return Has(r.Expose(), "spegel_mirror_requests_total{registry=\"docker.io\",cache=\"miss\"} 1");
   };
   CHECK_FALSE(miss("x-spegel-mirrored: true"));
   CHECK(inner_saw_mirrored);
@@ -146,8 +151,9 @@ TEST_CASE("instrumented handler: deferred response, and an abort before any resp
   CHECK(inner.aborted);
   const std::string text = r.Expose();
   CHECK(Has(text, "http_requests_inflight{handler=\"/v2/*\"} 0"));
-  CHECK(Has(text, "http_request_duration_seconds_count{handler=\"/v2/*\",method=\"GET\","
-                  "code=\"499\"} 1"));
+  CHECK(Has(text,
+            "http_request_duration_seconds_count{handler=\"/v2/*\",method=\"GET\","
+            "code=\"499\"} 1"));
 }
 
 }  // namespace

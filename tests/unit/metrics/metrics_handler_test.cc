@@ -100,8 +100,7 @@ TEST_CASE("metrics handler: status page, probes, debug JSON, errors") {
 }
 
 TEST_CASE("metrics handler: HTML escaping") {
-  CHECK(HtmlEscape("<a href=\"x\">&'</a>") ==
-        "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+  CHECK(HtmlEscape("<a href=\"x\">&'</a>") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
 }
 
 }  // namespace

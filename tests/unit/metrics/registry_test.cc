@@ -58,10 +58,10 @@ TEST_CASE("metrics text: histogram buckets are cumulative, with +Inf, _sum and _
   Registry r;
   Family* f = r.AddHistogram("lat_seconds", "Latency.", {"h"}, {1, 0.1, 0.5, 0.1});
   Histogram h = f->HistogramWith({"x"});
-  h.Observe(0.05);  // le 0.1
-  h.Observe(0.1);   // le 0.1 (bounds are inclusive)
-  h.Observe(0.3);   // le 0.5
-  h.Observe(7);     // +Inf only
+  h.Observe(0.05);          // le 0.1
+  h.Observe(0.1);           // le 0.1 (bounds are inclusive)
+  h.Observe(0.3);           // le 0.5
+  h.Observe(7);             // +Inf only
   h.Observe(std::nan(""));  // ignored
   CHECK(h.count() == 4);
   CHECK(r.Expose() ==

@@ -59,12 +59,15 @@ TEST_CASE("spegel metrics: registry requests count hits, misses, bytes and mirro
   CHECK(Has(text, "spegel_lookups_total{kind=\"blob\",result=\"hit\"} 2"));
   CHECK(Has(text, "spegel_lookups_total{kind=\"blob\",result=\"miss\"} 1"));
   CHECK(Has(text, "spegel_lookups_total{kind=\"manifest\",result=\"miss\"} 1"));
-  CHECK(Has(text, "spegel_registry_requests_total{registry=\"docker.io\",kind=\"blob\","
-                  "method=\"GET\",code=\"200\",cache=\"hit\"} 1"));
-  CHECK(Has(text, "spegel_registry_requests_total{registry=\"docker.io\",kind=\"blob\","
-                  "method=\"GET\",code=\"400\",cache=\"none\"} 1"));
-  CHECK(Has(text, "spegel_registry_requests_total{registry=\"none\",kind=\"version\","
-                  "method=\"GET\",code=\"200\",cache=\"none\"} 1"));
+  CHECK(Has(text,
+            "spegel_registry_requests_total{registry=\"docker.io\",kind=\"blob\","
+            "method=\"GET\",code=\"200\",cache=\"hit\"} 1"));
+  CHECK(Has(text,
+            "spegel_registry_requests_total{registry=\"docker.io\",kind=\"blob\","
+            "method=\"GET\",code=\"400\",cache=\"none\"} 1"));
+  CHECK(Has(text,
+            "spegel_registry_requests_total{registry=\"none\",kind=\"version\","
+            "method=\"GET\",code=\"200\",cache=\"none\"} 1"));
   CHECK(Has(text, "spegel_members 1"));
   CHECK(Has(text, "spegel_mirror_last_success_timestamp_seconds 0"));
 }
@@ -108,16 +111,21 @@ TEST_CASE("spegel metrics: http metrics use upstream's names and buckets") {
   m.HttpFinished("/v2/*", "GET", 200, 0.003, 2000);
   const std::string text = r.Expose();
   CHECK(Has(text, "http_requests_inflight{handler=\"/v2/*\"} 1"));
-  CHECK(Has(text, "http_request_duration_seconds_bucket{handler=\"/v2/*\",method=\"GET\","
-                  "code=\"200\",le=\"0.005\"} 1"));
-  CHECK(Has(text, "http_response_size_bytes_bucket{handler=\"/v2/*\",method=\"GET\","
-                  "code=\"200\",le=\"1024\"} 0"));
-  CHECK(Has(text, "http_response_size_bytes_bucket{handler=\"/v2/*\",method=\"GET\","
-                  "code=\"200\",le=\"5120\"} 1"));
-  CHECK(Has(text, "http_response_size_bytes_bucket{handler=\"/v2/*\",method=\"GET\","
-                  "code=\"200\",le=\"2000000000\"} 1"));
-  CHECK(Has(text, "http_response_size_bytes_count{handler=\"/v2/*\",method=\"GET\","
-                  "code=\"200\"} 1"));
+  CHECK(Has(text,
+            "http_request_duration_seconds_bucket{handler=\"/v2/*\",method=\"GET\","
+            "code=\"200\",le=\"0.005\"} 1"));
+  CHECK(Has(text,
+            "http_response_size_bytes_bucket{handler=\"/v2/*\",method=\"GET\","
+            "code=\"200\",le=\"1024\"} 0"));
+  CHECK(Has(text,
+            "http_response_size_bytes_bucket{handler=\"/v2/*\",method=\"GET\","
+            "code=\"200\",le=\"5120\"} 1"));
+  CHECK(Has(text,
+            "http_response_size_bytes_bucket{handler=\"/v2/*\",method=\"GET\","
+            "code=\"200\",le=\"2000000000\"} 1"));
+  CHECK(Has(text,
+            "http_response_size_bytes_count{handler=\"/v2/*\",method=\"GET\","
+            "code=\"200\"} 1"));
 }
 
 TEST_CASE("spegel metrics: advertised gauges follow the index as images come and go") {

@@ -54,13 +54,27 @@ TEST_CASE("ParseRegistryUrl accepts http(s) host[:port] and normalises") {
 }
 
 TEST_CASE("ParseRegistryUrl rejects bad URLs with a message naming the value") {
-  const char* bad[] = {"docker.io",          "ftp://docker.io",      "https://",
-                       "https://user:pw@x",  "https://x/v2",         "https://x?a=b",
-                       "https://x#f",        "http://x:",            "http://x:0",
-                       "http://x:65536",     "http://x:12a",         "http://-x",
-                       "http://x y",         "http://[::1",          "http://[::1]x",
-                       "http://[zz::1]:80",  "http://fd00::1:30020", "http://_backup",
-                       "http://_default",    "",                     "https://x//"};
+  const char* bad[] = {"docker.io",
+                       "ftp://docker.io",
+                       "https://",
+                       "https://user:pw@x",
+                       "https://x/v2",
+                       "https://x?a=b",
+                       "https://x#f",
+                       "http://x:",
+                       "http://x:0",
+                       "http://x:65536",
+                       "http://x:12a",
+                       "http://-x",
+                       "http://x y",
+                       "http://[::1",
+                       "http://[::1]x",
+                       "http://[zz::1]:80",
+                       "http://fd00::1:30020",
+                       "http://_backup",
+                       "http://_default",
+                       "",
+                       "https://x//"};
   for (const char* text : bad) {
     CAPTURE(text);
     auto url = ParseRegistryUrl(text, false, false);

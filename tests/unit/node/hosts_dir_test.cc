@@ -1,7 +1,6 @@
 #include "node/hosts_dir.h"
 
 #include <doctest/doctest.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,12 +79,12 @@ TEST_CASE("apply: config dir missing is created, with an empty _backup") {
   REQUIRE(r.ok());
   CHECK(r->backed_up.empty());
   CHECK(r->written == std::vector<std::string>{"docker.io", "127.0.0.1:5001"});
-  CHECK(Tree(cfg) == std::map<std::string, std::string>{
-                         {"_backup", "<dir>"},
-                         {"docker.io", "<dir>"},
-                         {"docker.io/hosts.toml", Expected(c, 0)},
-                         {"127.0.0.1:5001", "<dir>"},
-                         {"127.0.0.1:5001/hosts.toml", Expected(c, 1)}});
+  CHECK(Tree(cfg) ==
+        std::map<std::string, std::string>{{"_backup", "<dir>"},
+                                           {"docker.io", "<dir>"},
+                                           {"docker.io/hosts.toml", Expected(c, 0)},
+                                           {"127.0.0.1:5001", "<dir>"},
+                                           {"127.0.0.1:5001/hosts.toml", Expected(c, 1)}});
   struct stat st;
   REQUIRE(stat((cfg / "docker.io" / "hosts.toml").c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0644);
@@ -97,10 +96,10 @@ TEST_CASE("apply: empty config dir, implicit _default") {
   TempDir tmp;
   auto c = Config({});
   REQUIRE(ApplyMirrorConfig(tmp.path.string(), c).ok());
-  CHECK(Tree(tmp.path) == std::map<std::string, std::string>{
-                              {"_backup", "<dir>"},
-                              {"_default", "<dir>"},
-                              {"_default/hosts.toml", Expected(c, 0)}});
+  CHECK(Tree(tmp.path) ==
+        std::map<std::string, std::string>{{"_backup", "<dir>"},
+                                           {"_default", "<dir>"},
+                                           {"_default/hosts.toml", Expected(c, 0)}});
 }
 
 TEST_CASE("apply then cleanup: a populated dir is backed up and restored byte for byte") {
@@ -158,12 +157,11 @@ TEST_CASE("apply: an existing _backup is kept and never overwritten") {
   REQUIRE(r.ok());
   CHECK(r->backed_up.empty());
   CHECK(r->removed == std::vector<std::string>{".spegel-new-docker.io", "127.0.0.1:5009"});
-  CHECK(Tree(cfg) == std::map<std::string, std::string>{
-                         {"_backup", "<dir>"},
-                         {"_backup/docker.io", "<dir>"},
-                         {"_backup/docker.io/hosts.toml", kUserToml},
-                         {"docker.io", "<dir>"},
-                         {"docker.io/hosts.toml", Expected(c, 0)}});
+  CHECK(Tree(cfg) == std::map<std::string, std::string>{{"_backup", "<dir>"},
+                                                        {"_backup/docker.io", "<dir>"},
+                                                        {"_backup/docker.io/hosts.toml", kUserToml},
+                                                        {"docker.io", "<dir>"},
+                                                        {"docker.io/hosts.toml", Expected(c, 0)}});
 }
 
 TEST_CASE("apply: prepend keeps existing hosts and copies the files next to them") {
@@ -237,13 +235,13 @@ TEST_CASE("entries the user adds later are backed up, restored, and never delete
   fs::remove_all(cfg / "new.io");
   Write(cfg / "other.io" / "hosts.toml", "mine\n");  // added after, no conflict: kept
   REQUIRE(RestoreMirrorConfig(cfg.string()).ok());
-  CHECK(Tree(cfg) == std::map<std::string, std::string>{
-                         {"docker.io", "<dir>"},
-                         {"docker.io/hosts.toml", kUserToml},
-                         {"new.io", "<dir>"},
-                         {"new.io/hosts.toml", "server = 'https://new.io'\n"},
-                         {"other.io", "<dir>"},
-                         {"other.io/hosts.toml", "mine\n"}});
+  CHECK(Tree(cfg) ==
+        std::map<std::string, std::string>{{"docker.io", "<dir>"},
+                                           {"docker.io/hosts.toml", kUserToml},
+                                           {"new.io", "<dir>"},
+                                           {"new.io/hosts.toml", "server = 'https://new.io'\n"},
+                                           {"other.io", "<dir>"},
+                                           {"other.io/hosts.toml", "mine\n"}});
 }
 
 TEST_CASE("cleanup without a config dir or _backup does nothing") {

@@ -47,9 +47,9 @@ constexpr char kGood16File[] = R"(version = 2
 )";
 
 TEST_CASE("preflight: a good containerd 1.6 passes") {
-  auto r = EvaluatePreflight(
-      Facts("1.6.20~ds1", Info16("/etc/containerd/certs.d", false), std::string(kGood16File)),
-      kOptions);
+  auto r = EvaluatePreflight(Facts("1.6.20~ds1", Info16("/etc/containerd/certs.d", false),
+                                   std::string(kGood16File)),
+                             kOptions);
   CHECK(r.verdict == PreflightVerdict::kPass);
   CHECK(r.message.empty());
   CHECK(r.warnings.empty());
@@ -58,16 +58,16 @@ TEST_CASE("preflight: a good containerd 1.6 passes") {
 }
 
 TEST_CASE("preflight: config_path lists and trailing slashes are accepted on 1.x") {
-  auto r = EvaluatePreflight(
-      Facts("1.7.2", Info16("/etc/docker/certs.d:/etc/containerd/certs.d/", false),
-            Status::NotFound("absent")),
-      kOptions);
+  auto r = EvaluatePreflight(Facts("1.7.2",
+                                   Info16("/etc/docker/certs.d:/etc/containerd/certs.d/", false),
+                                   Status::NotFound("absent")),
+                             kOptions);
   CHECK(r.verdict == PreflightVerdict::kPass);
 }
 
 TEST_CASE("preflight: 1.6 with config_path unset refuses and names file and lines") {
-  auto r = EvaluatePreflight(
-      Facts("1.6.20~ds1", Info16("", false), std::string("version = 2\n")), kOptions);
+  auto r = EvaluatePreflight(Facts("1.6.20~ds1", Info16("", false), std::string("version = 2\n")),
+                             kOptions);
   REQUIRE(r.verdict == PreflightVerdict::kRefuse);
   CHECK(r.message ==
         "containerd is not configured for Spegel (containerd 1.6.20~ds1, config file "
@@ -95,16 +95,17 @@ TEST_CASE("preflight: 1.6 with a config_path that misses Spegel's certs.d refuse
   CHECK(r.message.find("add these lines to /srv/ctd/config.toml") != std::string::npos);
   CHECK(r.message.find("config_path = \"/etc/containerd/certs.d\"") != std::string::npos);
   // A parent directory does not count: containerd looks for <config_path>/<host>/hosts.toml.
-  auto parent = EvaluatePreflight(
-      Facts("1.6.20", Info16("/etc/containerd", false), Status::NotFound("absent")), o);
+  auto parent = EvaluatePreflight(Facts("1.6.20", Info16("/etc/containerd", false),
+                                        Status::NotFound("absent")),
+                                  o);
   CHECK(parent.verdict == PreflightVerdict::kRefuse);
 }
 
 TEST_CASE("preflight: discard_unpacked_layers = true refuses, with the source") {
   SUBCASE("from the CRI status") {
-    auto r = EvaluatePreflight(
-        Facts("1.6.20~ds1", Info16("/etc/containerd/certs.d", true), Status::NotFound("absent")),
-        kOptions);
+    auto r = EvaluatePreflight(Facts("1.6.20~ds1", Info16("/etc/containerd/certs.d", true),
+                                     Status::NotFound("absent")),
+                               kOptions);
     REQUIRE(r.verdict == PreflightVerdict::kRefuse);
     CHECK(r.message.find("discard_unpacked_layers is true (reported by containerd's CRI status)") !=
           std::string::npos);
@@ -113,11 +114,11 @@ TEST_CASE("preflight: discard_unpacked_layers = true refuses, with the source") 
     CHECK(r.message.find("config_path =") == std::string::npos);  // that part is fine
   }
   SUBCASE("the CRI status wins over a stale file") {
-    auto r = EvaluatePreflight(
-        Facts("1.6.20", Info16("/etc/containerd/certs.d", false),
-              std::string("[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n"
-                          "discard_unpacked_layers = true\n")),
-        kOptions);
+    auto r = EvaluatePreflight(Facts("1.6.20", Info16("/etc/containerd/certs.d", false),
+                                     std::string(
+                                         "[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n"
+                                         "discard_unpacked_layers = true\n")),
+                               kOptions);
     CHECK(r.verdict == PreflightVerdict::kPass);
   }
   SUBCASE("both problems at once: one message, both fixes") {
@@ -141,8 +142,9 @@ constexpr char kGood21File[] = R"(version = 3
 )";
 
 TEST_CASE("preflight: containerd 2.1 with local pulls and config_path passes (file only)") {
-  auto r = EvaluatePreflight(
-      Facts("v2.1.4", Status::Unimplemented("no CRI"), std::string(kGood21File)), kOptions);
+  auto r = EvaluatePreflight(Facts("v2.1.4", Status::Unimplemented("no CRI"),
+                                   std::string(kGood21File)),
+                             kOptions);
   CHECK(r.verdict == PreflightVerdict::kPass);
   CHECK(r.config_path == "/etc/containerd/certs.d");
   REQUIRE(r.warnings.size() == 1);  // the CRI status could not be read
@@ -170,9 +172,9 @@ TEST_CASE("preflight: containerd 2.1 through the transfer service refuses") {
     CHECK(r.message.find("(line 5 of /etc/containerd/config.toml)") != std::string::npos);
   }
   SUBCASE("no config file (e.g. not mounted in the pod): a warning, not a refusal") {
-    auto r = EvaluatePreflight(
-        Facts("2.1.5", Info16("/etc/containerd/certs.d", false), Status::NotFound("absent")),
-        kOptions);
+    auto r = EvaluatePreflight(Facts("2.1.5", Info16("/etc/containerd/certs.d", false),
+                                     Status::NotFound("absent")),
+                               kOptions);
     CHECK(r.verdict == PreflightVerdict::kPass);
     REQUIRE(r.warnings.size() == 1);
     CHECK(r.warnings[0].find("/etc/containerd/config.toml does not exist here") !=
@@ -231,11 +233,11 @@ TEST_CASE("preflight: 2.x keys: version 3 names win, version 2 files are read to
     CHECK(r.message.find("[plugins.\"io.containerd.grpc.v1.cri\".registry]") != std::string::npos);
   }
   SUBCASE("1.x ignores version 3 names") {
-    auto r = EvaluatePreflight(
-        Facts("1.7.0", Status::Unimplemented("no CRI"),
-              std::string("[plugins.\"io.containerd.cri.v1.images\".registry]\n"
-                          "config_path = \"/etc/containerd/certs.d\"\n")),
-        kOptions);
+    auto r = EvaluatePreflight(Facts("1.7.0", Status::Unimplemented("no CRI"),
+                                     std::string(
+                                         "[plugins.\"io.containerd.cri.v1.images\".registry]\n"
+                                         "config_path = \"/etc/containerd/certs.d\"\n")),
+                               kOptions);
     CHECK(r.verdict == PreflightVerdict::kPass);
     CHECK(r.config_path.empty());  // unknown: a warning, not a refusal
     bool warned = false;
@@ -253,8 +255,9 @@ TEST_CASE("preflight: an unreachable containerd is not judged") {
   ContainerdFacts down;
   down.version = Status::Unavailable("connect: no such file");
   down.cri_info = Status::DeadlineExceeded("deadline");
-  down.config_text = std::string("[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n"
-                                 "discard_unpacked_layers = true\n");
+  down.config_text = std::string(
+      "[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n"
+      "discard_unpacked_layers = true\n");
   auto u = EvaluatePreflight(down, kOptions);
   CHECK(u.verdict == PreflightVerdict::kUnverified);
   CHECK(u.message.empty());
@@ -273,12 +276,13 @@ TEST_CASE("preflight: bad inputs become warnings, never crashes") {
           std::string::npos);
   }
   SUBCASE("garbage CRI JSON") {
-    for (const std::string& junk : std::vector<std::string>{"", "{", "[]", "{\"registry\":5}", "{\"registry\":{\"configPath\":7}}",
-                             std::string(100000, '[')}) {
-      auto r = EvaluatePreflight(
-          Facts("1.6.20", std::map<std::string, std::string>{{"config", junk}},
-                Status::NotFound("absent")),
-          kOptions);
+    for (const std::string& junk :
+         std::vector<std::string>{"", "{", "[]", "{\"registry\":5}",
+                                  "{\"registry\":{\"configPath\":7}}", std::string(100000, '[')}) {
+      auto r = EvaluatePreflight(Facts("1.6.20",
+                                       std::map<std::string, std::string>{{"config", junk}},
+                                       Status::NotFound("absent")),
+                                 kOptions);
       CHECK(r.verdict == PreflightVerdict::kPass);
       CHECK(r.config_path.empty());
     }

@@ -43,13 +43,12 @@ oom_score = 0
   CHECK(doc.FindString({"root"}) == "/var/lib/containerd");
   CHECK(doc.FindBool({"plugins", "io.containerd.grpc.v1.cri", "containerd",
                       "discard_unpacked_layers"}) == true);
-  const TomlValue* cp =
-      doc.Find({"plugins", "io.containerd.grpc.v1.cri", "registry", "config_path"});
+  const TomlValue* cp = doc.Find(
+      {"plugins", "io.containerd.grpc.v1.cri", "registry", "config_path"});
   REQUIRE(cp != nullptr);
   CHECK(cp->text == "/etc/containerd/certs.d:/etc/docker/certs.d");
   CHECK(cp->line == 13);
-  CHECK(doc.FindInt({"plugins", "io.containerd.grpc.v1.cri", "max_container_log_line_size"}) ==
-        -1);
+  CHECK(doc.FindInt({"plugins", "io.containerd.grpc.v1.cri", "max_container_log_line_size"}) == -1);
   const TomlValue* f = doc.Find({"plugins", "io.containerd.gc.v1.scheduler", "pause_threshold"});
   REQUIRE(f != nullptr);
   CHECK(f->kind == TomlValue::Kind::kFloat);
@@ -181,14 +180,15 @@ TEST_CASE("toml: errors name the line") {
   CHECK(ParseError("x = 012\n").find("invalid value") != std::string::npos);
   CHECK(ParseError(std::string("x = \"a\x01\"\n")) == "line 1: control character in a string");
   CHECK(ParseError("= 1\n") == "line 1: expected a key, found '='");
-  CHECK(ParseError("t = {a = 1\n") == "line 1: expected ',' or '}' in an inline table, found end of line");
+  CHECK(ParseError("t = {a = 1\n") ==
+        "line 1: expected ',' or '}' in an inline table, found end of line");
 }
 
 TEST_CASE("toml: nesting is bounded") {
   std::string deep = "x = " + std::string(kMaxTomlDepth, '[') + std::string(kMaxTomlDepth, ']');
   CHECK(ParseToml(deep).ok());
-  std::string deeper =
-      "x = " + std::string(kMaxTomlDepth + 1, '[') + std::string(kMaxTomlDepth + 1, ']');
+  std::string deeper = "x = " + std::string(kMaxTomlDepth + 1, '[') +
+                       std::string(kMaxTomlDepth + 1, ']');
   CHECK(ParseError(deeper) == "line 1: arrays and inline tables nest too deeply");
   // A huge nesting attempt fails fast instead of recursing.
   CHECK_FALSE(ParseToml("x = " + std::string(100000, '[')).ok());

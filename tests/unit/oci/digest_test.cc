@@ -50,9 +50,10 @@ TEST_CASE("Digest::Parse rejects malformed digests with precise messages") {
 
 TEST_CASE("Digest::Parse rejects path and control characters") {
   for (const std::string& bad :
-       {"sha256:../" + kHex64.substr(3), "sha256:" + kHex64.substr(0, 60) + "%2f0", "sha256:/" + kHex64.substr(1),
-        "sha256:" + kHex64.substr(1) + "/", "sha256:" + kHex64.substr(0, 63) + std::string(1, '\0'),
-        "sha256:" + kHex64 + "\n", " sha256:" + kHex64, "sha256: " + kHex64.substr(1),
+       {"sha256:../" + kHex64.substr(3), "sha256:" + kHex64.substr(0, 60) + "%2f0",
+        "sha256:/" + kHex64.substr(1), "sha256:" + kHex64.substr(1) + "/",
+        "sha256:" + kHex64.substr(0, 63) + std::string(1, '\0'), "sha256:" + kHex64 + "\n",
+        " sha256:" + kHex64, "sha256: " + kHex64.substr(1),
         "sha256:" + kHex64.substr(0, 32) + "\\" + kHex64.substr(33), std::string("sha256:.."),
         "sha256:" + std::string(64, 'g')}) {
     INFO("input: ", bad);

@@ -17,7 +17,8 @@ std::string Show(const Result<Reference>& r) {
     CHECK(r.status().code() == Code::kInvalidArgument);
     return "ERROR";
   }
-  return r->registry + "|" + r->repository + "|" + r->tag + "|" + (r->digest ? r->digest->str() : "");
+  return r->registry + "|" + r->repository + "|" + r->tag + "|" +
+         (r->digest ? r->digest->str() : "");
 }
 
 struct Case {
@@ -59,47 +60,47 @@ TEST_CASE("ParseImageName accepts fully qualified containerd names") {
 TEST_CASE("ParseImageName rejects non-references without crashing") {
   const std::vector<std::string> bad = {
       "",
-      "sha256:" + std::string(64, 'a'),            // CRI image id record
-      "nginx",                                     // missing registry
-      "nginx:1.27",                                // missing registry
-      "library/nginx:1.27",                        // first component is not a host
-      "https://docker.io/library/nginx:1",         // scheme
-      "http://127.0.0.1:5000/a:b",                 // scheme
-      "docker.io/library/nginx",                   // no tag, no digest
-      "::1/a:b",                                   // IPv6 without brackets
-      "fe80::1:5000/a:b",                          // IPv6 without brackets
-      "[::1/a:b",                                  // unterminated bracket
-      "[::g]/a:b",                                 // invalid IPv6
-      "[::1]x/a:b",                                // junk after bracket
-      "docker.io/Library/nginx:1",                 // uppercase repository
-      "docker.io/library/NGINX:1",                 // uppercase repository
-      "docker.io/a___b:1",                         // three underscores
-      "docker.io/a.-b:1",                          // mixed separator
-      "docker.io/a..b:1",                          // double dot
-      "docker.io/-a:1",                            // leading separator
-      "docker.io/a-:1",                            // trailing separator
-      "docker.io/a//b:1",                          // empty component
-      "docker.io/a/:1",                            // trailing slash
-      "docker.io/:1",                              // empty repository
-      "docker.io/a:",                              // empty tag
-      "docker.io/a:.tag",                          // tag starts with '.'
-      "docker.io/a:" + std::string(129, 't'),      // tag too long
-      "docker.io/a@sha256:abc",                    // short digest
+      "sha256:" + std::string(64, 'a'),                    // CRI image id record
+      "nginx",                                             // missing registry
+      "nginx:1.27",                                        // missing registry
+      "library/nginx:1.27",                                // first component is not a host
+      "https://docker.io/library/nginx:1",                 // scheme
+      "http://127.0.0.1:5000/a:b",                         // scheme
+      "docker.io/library/nginx",                           // no tag, no digest
+      "::1/a:b",                                           // IPv6 without brackets
+      "fe80::1:5000/a:b",                                  // IPv6 without brackets
+      "[::1/a:b",                                          // unterminated bracket
+      "[::g]/a:b",                                         // invalid IPv6
+      "[::1]x/a:b",                                        // junk after bracket
+      "docker.io/Library/nginx:1",                         // uppercase repository
+      "docker.io/library/NGINX:1",                         // uppercase repository
+      "docker.io/a___b:1",                                 // three underscores
+      "docker.io/a.-b:1",                                  // mixed separator
+      "docker.io/a..b:1",                                  // double dot
+      "docker.io/-a:1",                                    // leading separator
+      "docker.io/a-:1",                                    // trailing separator
+      "docker.io/a//b:1",                                  // empty component
+      "docker.io/a/:1",                                    // trailing slash
+      "docker.io/:1",                                      // empty repository
+      "docker.io/a:",                                      // empty tag
+      "docker.io/a:.tag",                                  // tag starts with '.'
+      "docker.io/a:" + std::string(129, 't'),              // tag too long
+      "docker.io/a@sha256:abc",                            // short digest
       "docker.io/a@md5:d41d8cd98f00b204e9800998ecf8427e",  // unknown algorithm
-      "docker.io/a:b@" + kDigest + "@" + kDigest,  // two digests
-      "docker.io/a%2fb:1",                         // percent
-      "docker.io/a b:1",                           // space
-      "docker.io/a:b\n",                           // newline
-      std::string("docker.io/a\0b:c", 15),         // NUL
-      "example.com:0/a:b",                         // port 0
-      "example.com:65536/a:b",                     // port too big
-      "example.com:080/a:b",                       // leading zero
-      "example.com:/a:b",                          // empty port
-      "-example.com/a:b",                          // label starts with '-'
-      "exa_mple.com/a:b",                          // underscore in host
-      "1.2.3.999/a:b",                             // not an IPv4 address
-      "docker.io/" + std::string(250, 'a') + ":1",  // name longer than 255
-      std::string(5000, 'a'),                      // long garbage
+      "docker.io/a:b@" + kDigest + "@" + kDigest,          // two digests
+      "docker.io/a%2fb:1",                                 // percent
+      "docker.io/a b:1",                                   // space
+      "docker.io/a:b\n",                                   // newline
+      std::string("docker.io/a\0b:c", 15),                 // NUL
+      "example.com:0/a:b",                                 // port 0
+      "example.com:65536/a:b",                             // port too big
+      "example.com:080/a:b",                               // leading zero
+      "example.com:/a:b",                                  // empty port
+      "-example.com/a:b",                                  // label starts with '-'
+      "exa_mple.com/a:b",                                  // underscore in host
+      "1.2.3.999/a:b",                                     // not an IPv4 address
+      "docker.io/" + std::string(250, 'a') + ":1",         // name longer than 255
+      std::string(5000, 'a'),                              // long garbage
   };
   for (const std::string& input : bad) {
     INFO("input: ", input);
@@ -188,9 +189,9 @@ TEST_CASE("IsValidRepository follows the OCI name grammar") {
     INFO(good);
     CHECK(IsValidRepository(good));
   }
-  for (const char* bad : {"", "A", "aB", "a___b", "a..b", "a._b", "a-.b", "a_-b", "_a", "a_",
-                          ".a", "a.", "/a", "a/", "a//b", "a b", "a:b", "a@b", "a%2fb", "..",
-                          "a/../b", "a/./b"}) {
+  for (const char* bad :
+       {"",   "A",  "aB", "a___b", "a..b", "a._b", "a-.b", "a_-b",  "_a", "a_",     ".a",
+        "a.", "/a", "a/", "a//b",  "a b",  "a:b",  "a@b",  "a%2fb", "..", "a/../b", "a/./b"}) {
     INFO(bad);
     CHECK_FALSE(IsValidRepository(bad));
   }
@@ -235,10 +236,11 @@ TEST_CASE("NormalizeRegistryHost") {
     CHECK(*r == c.want);
     CHECK(NormalizeRegistryHost(*r).value() == *r);  // Idempotent.
   }
-  for (const char* bad : {"", ":", ":5000", "::1", "::1:5000", "[::1", "[]", "[::1]:", "[::1]:0",
-                          "[::1]x", "[1.2.3.4]", "a:b", "a:0", "a:65536", "a:00080", "a:+80",
-                          "-a", "a-", "a..b", ".a", "a.", "a_b", "a/b", "a b", "1.2.3.256",
-                          "10.1"}) {
+  for (const char* bad :
+       {"",        ":",       ":5000",  "::1",       "::1:5000", "[::1", "[]",
+        "[::1]:",  "[::1]:0", "[::1]x", "[1.2.3.4]", "a:b",      "a:0",  "a:65536",
+        "a:00080", "a:+80",   "-a",     "a-",        "a..b",     ".a",   "a.",
+        "a_b",     "a/b",     "a b",    "1.2.3.256", "10.1"}) {
     INFO("input: ", bad);
     Result<std::string> r = NormalizeRegistryHost(bad);
     CHECK_FALSE(r.ok());

@@ -10,10 +10,12 @@ namespace {
 // FIPS 180-4 examples (NIST CSRC "SHA256.pdf") and the classic long-message vector.
 TEST_CASE("Sha256 standard vectors") {
   CHECK(Sha256::HashHex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(Sha256::HashHex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(Sha256::HashHex("abc") ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   CHECK(Sha256::HashHex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  CHECK(Sha256::HashHex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu") ==
+  CHECK(Sha256::HashHex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjk"
+                        "lmnopqklmnopqrlmnopqrsmnopqrstnopqrstu") ==
         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }
 
@@ -35,7 +37,8 @@ TEST_CASE("Sha256 incremental updates split at every offset give the one-shot ha
   // 130 bytes crosses two block boundaries and both padding cases (55/56 bytes in the last block).
   std::string input;
   for (int i = 0; i < 130; ++i) input += static_cast<char>('0' + i % 75);
-  for (size_t len : {size_t{0}, size_t{1}, size_t{55}, size_t{56}, size_t{63}, size_t{64}, size_t{65}, size_t{119}, size_t{120}, size_t{130}}) {
+  for (size_t len : {size_t{0}, size_t{1}, size_t{55}, size_t{56}, size_t{63}, size_t{64},
+                     size_t{65}, size_t{119}, size_t{120}, size_t{130}}) {
     const std::string_view message = std::string_view(input).substr(0, len);
     const std::string expected = Sha256::HashHex(message);
     for (size_t i = 0; i <= len; ++i) {

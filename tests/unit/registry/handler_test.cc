@@ -35,8 +35,8 @@ void WriteBlob(const fs::path& root, const std::string& digest, const std::strin
 
 struct Fixture {
   explicit Fixture(bool readable_root = true) {
-    root = fs::temp_directory_path() / ("spegel-handler-" + std::to_string(getpid()) + "-" +
-                                        std::to_string(counter++));
+    root = fs::temp_directory_path() /
+           ("spegel-handler-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
     fs::create_directories(root);
     image = testing::AddTestManifest(&fake, "h", 2);
     fake.AddImage("docker.io/library/app:v1", kOciManifest, image.manifest_digest);
@@ -66,8 +66,8 @@ struct Fixture {
   }
   FakeWriter Get(const std::string& target, const std::string& extra_headers = "",
                  const std::string& method = "GET") {
-    http::Request request =
-        Parse(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + extra_headers + "\r\n");
+    http::Request request = Parse(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" +
+                                  extra_headers + "\r\n");
     FakeWriter writer;
     handler->Handle(request, writer);
     REQUIRE(writer.calls == 1);
@@ -111,8 +111,8 @@ TEST_CASE_FIXTURE(Fixture, "handler: manifests by tag (ns, path-style, unique) a
   bool first = true;  // The first answer reads the file; later ones come from the cache.
   for (const std::string& target : std::vector<std::string>{
            "/v2/library/app/manifests/v1?ns=docker.io", "/v2/docker.io/library/app/manifests/v1",
-        "/v2/library/app/manifests/v1", "/v2/library/app/manifests/" + image.manifest_digest,
-        "/v2/other/repo/manifests/" + image.manifest_digest + "?ns=ghcr.io"}) {
+           "/v2/library/app/manifests/v1", "/v2/library/app/manifests/" + image.manifest_digest,
+           "/v2/other/repo/manifests/" + image.manifest_digest + "?ns=ghcr.io"}) {
     CAPTURE(target);
     auto w = Get(target);
     CHECK(w.status == 200);
@@ -177,8 +177,7 @@ TEST_CASE_FIXTURE(Fixture, "handler: blobs with and without Range") {
   // Content-addressed: a manifest is also served from the blob endpoint, like docker-registry.
   CHECK(Get("/v2/x/blobs/" + image.manifest_digest).body == image.manifest);
   CheckOciError(Get("/v2/x/blobs/sha256:" + std::string(64, 'f')), 404, "BLOB_UNKNOWN");
-  CheckOciError(Get("/v2/x/blobs/sha256:" + std::string(64, 'f'), "", "HEAD"), 404,
-                "BLOB_UNKNOWN");
+  CheckOciError(Get("/v2/x/blobs/sha256:" + std::string(64, 'f'), "", "HEAD"), 404, "BLOB_UNKNOWN");
 }
 
 TEST_CASE_FIXTURE(Fixture, "handler: bad input gets the right OCI error") {
@@ -197,22 +196,23 @@ TEST_CASE_FIXTURE(Fixture, "handler: a blob GC removed is dropped and answered 4
   CHECK(index.FindBlob(*oci::Digest::Parse(image.layer_digests[1])) == nullptr);
 }
 
-TEST_CASE_FIXTURE(Fixture, "handler: a file that does not match the index is dropped and "
-                           "answered 404") {
+TEST_CASE_FIXTURE(Fixture,
+                  "handler: a file that does not match the index is dropped and "
+                  "answered 404") {
   WriteBlob(root, image.layer_digests[1], "not the indexed bytes");
   CheckOciError(Get("/v2/x/blobs/" + image.layer_digests[1]), 404, "BLOB_UNKNOWN");
   CHECK(index.FindBlob(*oci::Digest::Parse(image.layer_digests[1])) == nullptr);
 }
 
-TEST_CASE_FIXTURE(Fixture, "handler: a mirrored request must be signed; mirrored is the header "
-                           "name in any case with the value exactly true") {
+TEST_CASE_FIXTURE(Fixture,
+                  "handler: a mirrored request must be signed; mirrored is the header "
+                  "name in any case with the value exactly true") {
   const auth::PeerAuth auth("0123456789abcdef0123456789abcdef");
   RegistryHandler signed_only(&index, syncer.get(), content.get(),
                               ClusterMode{nullptr, nullptr, &auth});
   const std::string target = "/v2/library/app/blobs/" + image.layer_digests[0] + "?ns=docker.io";
   auto get = [&](const std::string& headers) {
-    http::Request request =
-        Parse("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+    http::Request request = Parse("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
     FakeWriter writer;
     signed_only.Handle(request, writer);
     REQUIRE(writer.calls == 1);

@@ -6,11 +6,10 @@
 #include "registry/peer_fetch.h"
 
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -118,16 +117,16 @@ class PeerHandler : public http::Handler {
   uint64_t break_after = 0;
   int break_requests = 1 << 30;  // kBreak applies to this many requests, then kServe.
   size_t chunk = 16 * 1024;
-  auth::PeerAuth auth;        // When enabled, requests must be signed (else 401).
+  auth::PeerAuth auth;  // When enabled, requests must be signed (else 401).
   std::map<std::string, Content> content;
 
   int requests = 0;
   int unauthorized = 0;
-  bool all_mirrored = true;          // Every request carried X-Spegel-Mirrored: true.
+  bool all_mirrored = true;  // Every request carried X-Spegel-Mirrored: true.
   std::vector<std::string> methods;
-  std::vector<std::string> ranges;   // Range header of each request ("" if none).
+  std::vector<std::string> ranges;  // Range header of each request ("" if none).
   std::vector<std::string> targets;
-  uint64_t produced = 0;             // Body bytes handed to the server.
+  uint64_t produced = 0;  // Body bytes handed to the server.
 
   void Handle(http::Request& request, http::ResponseWriter& writer) override {
     ++requests;
@@ -138,8 +137,7 @@ class PeerHandler : public http::Handler {
       all_mirrored = false;
     }
     if (auth.enabled() && !auth.Verify(request.method_name(), request.target(), request.body(),
-                                       request.Header(auth::kAuthHeader),
-                                       auth::UnixSeconds())
+                                       request.Header(auth::kAuthHeader), auth::UnixSeconds())
                                .ok()) {
       ++unauthorized;
       writer.Respond(401, {}, "unauthorized\n");
@@ -230,9 +228,9 @@ class FrontHandler : public http::Handler {
       writer.Respond(400, {}, "bad route\n");
       return;
     }
-    std::string key = r.route.digest ? r.route.digest->str()
-                                     : r.route.registry + "/" + r.route.repository + ":" +
-                                           r.route.tag;
+    std::string key = r.route.digest
+                          ? r.route.digest->str()
+                          : r.route.registry + "/" + r.route.repository + ":" + r.route.tag;
     fetcher->Serve(request, writer, r.route, std::move(key));
   }
 };
@@ -308,8 +306,8 @@ class Env {
   std::string AddManifest(const std::string& tag, uint32_t seed) {
     auto bytes = std::make_shared<const std::string>(
         "{\"schemaVersion\":2,\"mediaType\":\"" + std::string(kManifestType) +
-        "\",\"config\":{\"digest\":\"sha256:" + std::string(64, 'a') + "\",\"size\":" +
-        std::to_string(seed) + "},\"layers\":[]}");
+        "\",\"config\":{\"digest\":\"sha256:" + std::string(64, 'a') +
+        "\",\"size\":" + std::to_string(seed) + "},\"layers\":[]}");
     const std::string digest = DigestOf(*bytes).str();
     Content c{bytes, std::string(kManifestType), digest};
     content[digest] = c;
@@ -333,7 +331,8 @@ class Env {
                                   reply.result.emplace(std::move(r));
                                   reply.done = true;
                                 });
-    CHECK(RunUntil(&loop, [&] { return reply.done; }, timeout_ms));
+    CHECK(RunUntil(
+        &loop, [&] { return reply.done; }, timeout_ms));
     reply.elapsed_ms = loop.NowMs() - start;
     return reply;
   }
@@ -626,7 +625,8 @@ TEST_CASE("peer fetch: a slow reader never receives the final bytes of a wrong b
   };
   callbacks.on_done = [&](Status s) { done = std::move(s); };
   exchange = http::ClientExchange::Start(&env.loop, request, {}, std::move(callbacks));
-  REQUIRE(RunUntil(&env.loop, [&] { return done.has_value(); }, 10000));
+  REQUIRE(RunUntil(
+      &env.loop, [&] { return done.has_value(); }, 10000));
   CHECK(done->code() == Code::kDataLoss);
   CHECK(received < 512 * 1024);
   CHECK(env.directory.BadCount("liar") == 1);
@@ -785,7 +785,8 @@ TEST_CASE("peer fetch: a slow client on a large blob completes and the peer is n
   };
   callbacks.on_done = [&](Status s) { done = std::move(s); };
   exchange = http::ClientExchange::Start(&env.loop, request, {}, std::move(callbacks));
-  REQUIRE(RunUntil(&env.loop, [&] { return done.has_value(); }, 60000));
+  REQUIRE(RunUntil(
+      &env.loop, [&] { return done.has_value(); }, 60000));
   CHECK_MESSAGE(done->ok(), done->message());
   CHECK(received == size);
   CHECK(oci::Digest::FromSha256(hasher.Finish()).str() == digest);
@@ -816,12 +817,15 @@ TEST_CASE("peer fetch: a client that disconnects mid-stream ends the fetch and i
   };
   callbacks.on_done = [](Status) {};
   exchange = http::ClientExchange::Start(&env.loop, request, {}, std::move(callbacks));
-  REQUIRE(RunUntil(&env.loop, [&] { return received > 0; }, 5000));
+  REQUIRE(RunUntil(
+      &env.loop, [&] { return received > 0; }, 5000));
   CHECK(!exchange);
   // The front notices (its write fails or the peer's stream is cancelled): both sides close.
   CHECK(RunUntil(
       &env.loop,
-      [&] { return env.front->connection_count() == 0 && env.peers[0]->server->connection_count() == 0; },
+      [&] {
+        return env.front->connection_count() == 0 && env.peers[0]->server->connection_count() == 0;
+      },
       5000));
   CHECK(peer.produced < (8u << 20));
   env.fetcher.reset();  // Destroying the fetcher afterwards is safe.
@@ -847,7 +851,8 @@ TEST_CASE("peer fetch: destroying the fetcher mid-stream leaves the server to ab
   };
   callbacks.on_done = [&](Status s) { done = std::move(s); };
   exchange = http::ClientExchange::Start(&env.loop, request, {}, std::move(callbacks));
-  REQUIRE(RunUntil(&env.loop, [&] { return received >= (1u << 20); }, 5000));
+  REQUIRE(RunUntil(
+      &env.loop, [&] { return received >= (1u << 20); }, 5000));
   env.fetcher.reset();
   drain = true;
   exchange->ReadMore();
@@ -857,7 +862,8 @@ TEST_CASE("peer fetch: destroying the fetcher mid-stream leaves the server to ab
   bool front_down = false;
   env.front_shut_down = true;
   env.front->Shutdown(100, [&] { front_down = true; });
-  CHECK(RunUntil(&env.loop, [&] { return done.has_value() && front_down; }, 5000));
+  CHECK(RunUntil(
+      &env.loop, [&] { return done.has_value() && front_down; }, 5000));
   REQUIRE(done.has_value());
   CHECK(!done->ok());
   CHECK(received < (8u << 20));

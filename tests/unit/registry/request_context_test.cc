@@ -59,9 +59,9 @@ TEST_CASE("request context: mirrored by header name in any case, value exactly \
     http::Request r = Parse("/v2/lib/a/manifests/v1", std::string(header) + "\r\n");
     CHECK(RequestContext::Of(r).mirrored);
   }
-  for (const char* header : {"X-Spegel-Mirrored: TRUE", "X-Spegel-Mirrored: True",
-                             "X-Spegel-Mirrored: false", "X-Spegel-Mirrored: 1",
-                             "X-Spegel-Mirrored:", "X-Spegel-Mirrored-Not: true"}) {
+  for (const char* header :
+       {"X-Spegel-Mirrored: TRUE", "X-Spegel-Mirrored: True", "X-Spegel-Mirrored: false",
+        "X-Spegel-Mirrored: 1", "X-Spegel-Mirrored:", "X-Spegel-Mirrored-Not: true"}) {
     CAPTURE(header);
     http::Request r = Parse("/v2/lib/a/manifests/v1", std::string(header) + "\r\n");
     CHECK_FALSE(RequestContext::Of(r).mirrored);

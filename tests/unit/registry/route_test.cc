@@ -91,8 +91,8 @@ TEST_CASE("route: paths outside the pull API are unknown") {
   CHECK(tags.route.registry == "docker.io");
   CHECK(tags.route.repository == "library/a");
   CHECK(ParseRoute("/v2/A/tags/list", "").error.has_value());
-  for (const char* path : {"/", "/v1/", "/v2/_catalog", "/v2/a/tags", "/v2/a/blobs/uploads/",
-                           "/readyz", "/v2x"}) {
+  for (const char* path :
+       {"/", "/v1/", "/v2/_catalog", "/v2/a/tags", "/v2/a/blobs/uploads/", "/readyz", "/v2x"}) {
     CAPTURE(path);
     auto r = ParseRoute(path, "");
     if (std::string(path) == "/v2/a/blobs/uploads/") {

@@ -7,7 +7,9 @@
 namespace spegel::registry {
 namespace {
 
-oci::Digest D(const std::string& s) { return *oci::Digest::Parse("sha256:" + oci::Sha256::HashHex(s)); }
+oci::Digest D(const std::string& s) {
+  return *oci::Digest::Parse("sha256:" + oci::Sha256::HashHex(s));
+}
 std::shared_ptr<const std::string> Bytes(size_t n) { return std::make_shared<std::string>(n, 'x'); }
 
 TEST_CASE("small blob cache: bounded by bytes, least recently used goes first") {

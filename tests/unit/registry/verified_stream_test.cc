@@ -133,8 +133,9 @@ TEST_CASE("verified stream: read-ahead is bounded by kReadAheadBytes") {
   CHECK(stream.HasRoom());
 }
 
-TEST_CASE("verified stream: the server ending the body tells the feeder; a body outliving the "
-          "stream fails") {
+TEST_CASE(
+    "verified stream: the server ending the body tells the feeder; a body outliving the "
+    "stream fails") {
   FakeFeeder feeder;
   {
     VerifiedStream stream(&feeder, DigestOf("abc"), 3, 0, 2);
