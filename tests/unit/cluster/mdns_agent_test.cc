@@ -12,18 +12,10 @@
 
 #include "fakes/loop_util.h"
 #include "loop/loop.h"
+#include "unit/cluster/mdns_member.h"
 
 namespace spegel::cluster {
 namespace {
-
-MemberInfo Node(std::string id, uint64_t inc = 1700000000000) {
-  MemberInfo m;
-  m.node_id = std::move(id);
-  m.incarnation = inc;
-  m.registry_port = 5000;
-  m.router_port = 5001;
-  return m;
-}
 
 TEST_CASE("mdns_agent: without interfaces it does nothing; unknown interfaces are errors") {
   Loop loop;

@@ -6,18 +6,10 @@
 #include <vector>
 
 #include "cluster/dns_message.h"
+#include "unit/cluster/mdns_member.h"
 
 namespace spegel::cluster {
 namespace {
-
-MemberInfo Node(std::string id, uint64_t inc = 1700000000000) {
-  MemberInfo m;
-  m.node_id = std::move(id);
-  m.incarnation = inc;
-  m.registry_port = 5000;
-  m.router_port = 5001;
-  return m;
-}
 
 // Applies `edit` to the parsed announcement of node-a and returns the rebuilt packet.
 template <typename Edit>
