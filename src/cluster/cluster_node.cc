@@ -50,9 +50,20 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
   router_ = std::make_unique<Router>(&scheduler_, membership_.get(), transport_.get(),
                                      Provider{self_.node_id, "", self_.registry_port},
                                      router_options);
+  ProviderLookupsOptions lookups_options;
+  lookups_options.cache_ttl_ms = options_.lookup_cache_ms;
+  lookups_ = std::make_unique<ProviderLookups>(
+      &scheduler_,
+      [this](const std::string& key, std::function<void(std::vector<Provider>)> done) {
+        router_->Lookup(key, options_.resolve_timeout_ms, std::move(done));
+      },
+      lookups_options);
   membership_->SetListener(
       [this](const std::vector<std::string>& joined, const std::vector<std::string>& left) {
-        for (const auto& id : left) LOG_INFO("member left").Str("node", id);
+        for (const auto& id : left) {
+          LOG_INFO("member left").Str("node", id);
+          lookups_->Invalidate(id);
+        }
         router_->OnMembershipChanged(joined, left);
       });
   service_ = std::make_unique<RouterService>(router_.get(), membership_.get(), &self_,
@@ -72,6 +83,7 @@ ClusterNode::~ClusterNode() {
   liveness_.Revoke();
   // Order: sources and the router go before the membership and transport they point to.
   bootstrapper_.reset();
+  lookups_.reset();
   router_.reset();
   transport_.reset();
   service_.reset();
@@ -164,11 +176,12 @@ void ClusterNode::UpdateLocalKeys(const std::vector<std::string>& add,
 
 void ClusterNode::FindProviders(const std::string& key,
                                 std::function<void(std::vector<Provider>)> done) {
-  router_->Lookup(key, options_.resolve_timeout_ms, std::move(done));
+  lookups_->Find(key, std::move(done));
 }
 
 void ClusterNode::ReportBadProvider(const Provider& provider, std::string_view why) {
   LOG_INFO("avoiding peer for a while").Str("node", provider.node_id).Str("why", why);
+  lookups_->Invalidate(provider.node_id);
   membership_->ReportFailure(provider.node_id);
 }
 
@@ -206,6 +219,7 @@ std::string ClusterNode::MembersJson() const {
 void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
                               std::function<void(std::string)> done) {
   const RouterStats s = router_->stats();
+  const ProviderLookupsStats l = lookups_->stats();
   std::string out = "{\"node_id\":";
   AppendJsonString(&out, self_.node_id);
   out.append(",\"members\":" + std::to_string(membership_->size()));
@@ -218,6 +232,10 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
              std::to_string(s.keys_withdrawn) + ",\"lookups\":" + std::to_string(s.lookups) +
              ",\"lookups_found\":" + std::to_string(s.lookups_found) +
              ",\"lookup_messages\":" + std::to_string(s.lookup_messages) +
+             ",\"locator_requests\":" + std::to_string(l.requests) +
+             ",\"locator_router_rounds\":" + std::to_string(l.router_rounds) +
+             ",\"locator_coalesced\":" + std::to_string(l.coalesced) +
+             ",\"locator_cache_hits\":" + std::to_string(l.cache_hits) +
              ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
   if (key.empty()) {
     out.append("}\n");

@@ -27,6 +27,7 @@
 #include "cluster/mdns_agent.h"
 #include "cluster/member.h"
 #include "cluster/membership.h"
+#include "cluster/provider_lookups.h"
 #include "cluster/router.h"
 #include "cluster/router_service.h"
 #include "cluster/scheduler.h"
@@ -49,6 +50,7 @@ struct ClusterOptions {
   std::vector<std::pair<std::string, uint16_t>> static_peers;  // ip, router port
   size_t replicas = 3;
   uint64_t resolve_timeout_ms = 20;
+  uint64_t lookup_cache_ms = 2000;  // How long a found provider list answers again (0: never).
   uint64_t announce_ttl_ms = 600'000;
   uint64_t member_ttl_ms = 60'000;
   auth::PeerAuth auth;
@@ -70,8 +72,9 @@ class ClusterNode : public ContentLocator {
   // Announcer's sink. Ignored once stopping (the keys are being withdrawn).
   void UpdateLocalKeys(const std::vector<std::string>& add, const std::vector<std::string>& remove);
 
-  // ContentLocator: router lookups within --mirror-resolve-timeout; a bad provider is avoided
-  // as a failed member.
+  // ContentLocator: router lookups within --mirror-resolve-timeout, one per key in flight, found
+  // answers kept for lookup_cache_ms (ProviderLookups); a bad provider is avoided as a failed
+  // member and dropped from the kept answers.
   void FindProviders(const std::string& key,
                      std::function<void(std::vector<Provider>)> done) override;
   void ReportBadProvider(const Provider& provider, std::string_view why) override;
@@ -101,6 +104,7 @@ class ClusterNode : public ContentLocator {
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<HttpRouterTransport> transport_;
   std::unique_ptr<Router> router_;
+  std::unique_ptr<ProviderLookups> lookups_;  // FindProviders: shared rounds, kept answers.
   std::unique_ptr<RouterService> service_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<Bootstrapper> bootstrapper_;

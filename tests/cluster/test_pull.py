@@ -2,9 +2,9 @@
 
 One cluster for the class: 3 nodes discovering each other by DNS (dnsmasq), announce TTL 5 s.
 setUpClass: every spegel up and joined; node1 pulls X and BIG (one 64 MiB layer) from the
-upstream, node2 pulls BIG too (two holders); Z is pushed but never pulled; then the upstream's
-link goes down for good. The tests run in name order (a, c, d, e, f) and build on each other:
-(a) leaves X on node2 and node3, which (e) and (f) rely on.
+upstream, node2 pulls BIG too (two holders), node1 pulls MANY (20 layers); Z is pushed but never
+pulled; then the upstream's link goes down for good. The tests run in name order (a, b, c, d, e,
+f) and build on each other: (a) leaves X on node2 and node3, which (e) and (f) rely on.
 """
 
 import datetime
@@ -20,6 +20,7 @@ from itharness import util
 
 ANNOUNCE_TTL_S = 5
 BIG_LAYER = 64 << 20
+MANY_LAYERS = 20
 
 
 def _require_cluster_build():
@@ -42,15 +43,19 @@ class PeerPullTest(unittest.TestCase):
             cls.x = cls.c.generate("x", layer_sizes=(3000, 200_000))
             cls.big = cls.c.generate("big", layer_sizes=(BIG_LAYER,), compresslevel=0)
             cls.z = cls.c.generate("z", layer_sizes=(1000,))
+            cls.many = cls.c.generate("many", layer_sizes=tuple(
+                1000 + 97 * i for i in range(MANY_LAYERS)))
             cls.x_tag, cls.x_digest = cls.c.push(cls.x)
             cls.big_tag, _ = cls.c.push(cls.big)
             cls.z_tag, _ = cls.c.push(cls.z)
+            cls.many_tag, _ = cls.c.push(cls.many)
             cls.c.configure_spegels(dns=True, announce_ttl=f"{ANNOUNCE_TTL_S}s")
             cls.c.start_spegels()
             cls.c.wait_members()
             cls.n1.cri_pull(cls.x_tag)
             cls.n1.cri_pull(cls.big_tag)
             cls.n2.cri_pull(cls.big_tag)
+            cls.n1.cri_pull(cls.many_tag)
             cls.c.cut_upstream()
             cls.big_layer = cls.big.platforms["linux/amd64"].layers[0].digest
             for node in (cls.n1, cls.n2):
@@ -58,6 +63,8 @@ class PeerPullTest(unittest.TestCase):
             # every holder announced: node3 finds them before any test starts
             cls.wait_providers(cls.n3, cls.x.top.digest, {"node1"})
             cls.wait_providers(cls.n3, cls.big_layer, {"node1", "node2"})
+            many_last = cls.many.platforms["linux/amd64"].layers[-1].digest
+            cls.wait_providers(cls.n2, many_last, {"node1"})
         except BaseException:
             cls.c.close()
             raise
@@ -106,6 +113,27 @@ class PeerPullTest(unittest.TestCase):
         self.cri_pull_ok(self.n3, self.x_tag)
         self.assertEqual(self.c.upstream_requests()[before:], [])
         self.assert_upstream_cut()
+
+    # ---- (b) ---------------------------------------------------------------------------------
+
+    def test_b_a_20_layer_pull_costs_at_most_one_router_round_per_key(self):
+        before = self.n2.metrics_json("/debug/routing")["stats"]
+        self.cri_pull_ok(self.n2, self.many_tag)
+        self.assert_has_image(self.n2, self.many)
+        after = self.n2.metrics_json("/debug/routing")["stats"]
+        d = {k: after[k] - before[k] for k in ("locator_requests", "locator_router_rounds",
+                                                "locator_coalesced", "locator_cache_hits",
+                                                "lookup_messages")}
+        keys = len(self.many.blobs_for_platform()) + 1  # every blob and manifest, plus the tag
+        print(f"      (b) {MANY_LAYERS}-layer pull on node2: {d['locator_requests']} peer "
+              f"requests, {d['locator_router_rounds']} router rounds "
+              f"({d['locator_coalesced']} shared, {d['locator_cache_hits']} from the cache), "
+              f"{d['lookup_messages']} lookup messages; {keys} distinct keys", flush=True)
+        # One peer request per blob at least; every request is a round, shared or kept.
+        self.assertGreaterEqual(d["locator_requests"], MANY_LAYERS)
+        self.assertEqual(d["locator_requests"], d["locator_router_rounds"] +
+                         d["locator_coalesced"] + d["locator_cache_hits"])
+        self.assertLessEqual(d["locator_router_rounds"], keys)
 
     # ---- (c) ---------------------------------------------------------------------------------
 

@@ -113,9 +113,9 @@ int main(int argc, char** argv) {
   }
   ::unlink(path.c_str());
   if (status != 0) return status;
-  std::printf("median over %d rounds of %zu MiB, %zu KiB per update: spegel %.0f MB/s, "
-              "openssl %.0f MB/s, ratio %.2f\n",
-              rounds, mib, chunk_kib, Median(ours), Median(openssl),
-              Median(ours) / Median(openssl));
+  std::printf(
+      "median over %d rounds of %zu MiB, %zu KiB per update: spegel %.0f MB/s, "
+      "openssl %.0f MB/s, ratio %.2f\n",
+      rounds, mib, chunk_kib, Median(ours), Median(openssl), Median(ours) / Median(openssl));
   return 0;
 }
