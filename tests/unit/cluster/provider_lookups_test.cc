@@ -69,7 +69,8 @@ TEST_CASE("provider lookups: concurrent asks for one key share one round and all
   CHECK(s.cache_hits == 0);
 }
 
-TEST_CASE("provider lookups: a found answer is kept for the TTL, answered later, then asked again") {
+TEST_CASE(
+    "provider lookups: a found answer is kept for the TTL, answered later, then asked again") {
   ManualScheduler sched;
   ScriptedRouter router(&sched);
   ProviderLookups lookups(&sched, router.Fn(), {.cache_ttl_ms = 1000, .max_cached_keys = 16});
@@ -135,7 +136,8 @@ TEST_CASE("provider lookups: a failed provider drops the answers naming it, also
   CHECK(router.rounds == std::vector<std::string>{"x", "y", "z", "x", "z"});
 }
 
-TEST_CASE("provider lookups: at most max_cached_keys answers are kept, expired ones dropped first") {
+TEST_CASE(
+    "provider lookups: at most max_cached_keys answers are kept, expired ones dropped first") {
   ManualScheduler sched;
   ScriptedRouter router(&sched);
   ProviderLookups lookups(&sched, router.Fn(), {.cache_ttl_ms = 100, .max_cached_keys = 3});
