@@ -340,7 +340,7 @@ void PeerAttempts::Pump() {
   if (winner_ != nullptr && waiting_read_more_ && stream_->HasRoom()) {
     waiting_read_more_ = false;
     winner_->exchange->ReadMore();
-  } else if (winner_ == nullptr && answered_ && StreamIncomplete() && attempts_.empty()) {
+  } else if (StreamStalled()) {
     // The stream broke: continue from its offset on another peer.
     if (!Launch()) GiveUp("no peer could resume the blob");
   }
@@ -370,7 +370,7 @@ void PeerAttempts::OnDone(Attempt* attempt, const Status& status) {
   // The stream broke, or a resume failed before its head: with nothing left in flight, continue
   // from the stream's offset at once (another peer if there is one). Nothing else would start
   // the next attempt while the client waits.
-  if (!is_manifest_ && StreamIncomplete() && winner_ == nullptr && attempts_.empty()) {
+  if (StreamStalled()) {
     LOG_INFO("peer fetch: stream broke; resuming")
         .Str("digest", digest_->str())
         .Int("offset", stream_->offset());

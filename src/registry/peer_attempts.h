@@ -80,6 +80,10 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   // Where a blob GET's next bytes start (0 before the stream exists).
   uint64_t StreamOffset() const { return stream_ ? stream_->offset() : 0; }
   bool StreamIncomplete() const { return stream_ && !stream_->complete(); }
+  // A blob GET's stream broke and no attempt is left to continue it: resume at its offset.
+  bool StreamStalled() const {
+    return StreamIncomplete() && winner_ == nullptr && attempts_.empty();
+  }
 
   // VerifiedStream::Feeder
   void Pump() override;
