@@ -326,10 +326,15 @@ void ClientExchange::Core::OnWritable() {
 }
 
 void ClientExchange::Core::OnReadable() {
-  if (in_buf_.empty()) in_buf_.resize(options_.read_chunk_bytes);
+  std::span<char> region;
+  if (head_delivered_ && callbacks_.body_buffer) region = callbacks_.body_buffer();
+  if (region.empty()) {
+    if (in_buf_.empty()) in_buf_.resize(options_.read_chunk_bytes);
+    region = std::span<char>(in_buf_);
+  }
   ssize_t n;
   do {
-    n = ::read(fd_, in_buf_.data(), in_buf_.size());
+    n = ::read(fd_, region.data(), region.size());
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN) return;
@@ -346,7 +351,7 @@ void ClientExchange::Core::OnReadable() {
     return;
   }
   received_any_ = true;
-  const ResponseParser::FeedResult r = parser_.Feed(in_buf_.data(), static_cast<size_t>(n));
+  const ResponseParser::FeedResult r = parser_.Feed(region.data(), static_cast<size_t>(n));
   if (r.event == ResponseParser::Event::kError) {
     Finish(Status(parser_.error().code(),
                   "http client: " + PeerName() + ": " + parser_.error().message()));
@@ -368,7 +373,6 @@ void ClientExchange::Core::Deliver() {
   if (!parser_.body().empty()) {
     phase_ = Phase::kConsumer;
     StopTimer();
-    SetPoll(0);
     if (callbacks_.on_data) {
       callbacks_.on_data(parser_.body());
       if (closed_) return;
@@ -376,6 +380,9 @@ void ClientExchange::Core::Deliver() {
       ReadMore();
     }
     parser_.ClearBody();
+    // Still waiting for ReadMore(): stop watching the socket until then (the consumer's
+    // backpressure). A ReadMore() from inside on_data left the registration as it was.
+    if (phase_ == Phase::kConsumer) SetPoll(0);
     return;
   }
   if (parser_.complete()) Finish(Status::Ok());

@@ -10,11 +10,13 @@
 //   2. The request is written and the response head read; both within head_timeout_ms of the
 //      connection being established. Interim 1xx responses are skipped.
 //   3. on_head(response) runs once. Body bytes are then read at most read_chunk_bytes per socket
-//      read and handed to on_data (chunked bodies already decoded). After each on_data the socket
-//      is not read again until ReadMore(): memory stays at one chunk whatever the body size and
-//      however slow the consumer. While the client waits for ReadMore() no timer runs (the wait
-//      is the consumer's, not the peer's); while it waits for the peer, idle_timeout_ms applies
-//      between body bytes.
+//      read (or into the consumer's body_buffer) and handed to on_data (chunked bodies already
+//      decoded). After each on_data the socket is not read again until ReadMore(): memory stays at
+//      one chunk whatever the body size and however slow the consumer. A consumer that calls
+//      ReadMore() from inside on_data keeps the socket registered with epoll as it was, so a
+//      stream that keeps up costs no epoll_ctl per chunk. While the client waits for ReadMore() no
+//      timer runs (the wait is the consumer's, not the peer's); while it waits for the peer,
+//      idle_timeout_ms applies between body bytes.
 //   4. on_done(status) runs once, last. After the last on_data it waits for ReadMore() too, so
 //      every event (on_data or on_done) after the first on_data answers one ReadMore().
 //
@@ -40,6 +42,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -77,6 +80,13 @@ struct ClientCallbacks {
   // Each non-empty body chunk; `data` is valid only during the call. After on_data returns the
   // client reads no more from the socket until ClientExchange::ReadMore() is called.
   std::function<void(std::string_view data)> on_data;
+  // Optional: where the next body read goes. Asked before each socket read once the head has been
+  // delivered; the region must stay valid and untouched by the consumer until the on_data that
+  // follows (or the end of the exchange). When the read holds one run of body bytes (always for a
+  // Content-Length body; see ResponseParser), on_data's `data` points into this region, so the
+  // bytes reach the consumer with no copy in user space. An empty region, or no callback, reads
+  // into the client's own buffer of read_chunk_bytes.
+  std::function<std::span<char>()> body_buffer;
   // Once, last (see the status table above). Never called after Cancel() or destruction.
   std::function<void(Status status)> on_done;
 };

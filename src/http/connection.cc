@@ -215,20 +215,31 @@ void Connection::SetAbortCallback(std::function<void()> callback) {
   abort_callback_ = std::move(callback);
 }
 
-void Connection::Write(std::string_view data) {
+bool Connection::AcceptBodyAnswer(std::string_view data) {
   if (closing_ || !source_ || !source_pending_) {
     LOG_ERROR("http: body write without a pending Proceed ignored");
-    return;
+    return false;
   }
   source_pending_ = false;
   if (data.empty() || data.size() > source_remaining_) {
     LOG_WARN("http: body source wrote an invalid amount").Int("bytes", data.size());
     source_.reset();  // Answered, so it gets no Stop().
     DeferAbort();
-    return;
+    return false;
   }
   source_remaining_ -= data.size();
+  return true;
+}
+
+void Connection::Write(std::string_view data) {
+  if (!AcceptBodyAnswer(data)) return;
   out_.append(data);
+  UpdatePoll();
+}
+
+void Connection::Lend(std::string_view data) {
+  if (!AcceptBodyAnswer(data)) return;
+  lent_ = data;
   UpdatePoll();
 }
 
@@ -247,7 +258,7 @@ void Connection::DeferAbort() {
 }
 
 bool Connection::WantsWrite() const {
-  if (out_off_ < out_.size()) return true;
+  if (out_off_ < out_.size() || !lent_.empty()) return true;
   if (phase_ != Phase::kWriting) return false;
   if (file_remaining_ > 0) return true;
   if (source_ && source_remaining_ > 0) return !source_pending_;
@@ -277,6 +288,22 @@ void Connection::OnWritable() {
         out_.clear();
         out_off_ = 0;
       }
+      continue;
+    }
+    if (!lent_.empty()) {
+      const ssize_t n = ::send(fd_, lent_.data(), lent_.size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+          blocked = true;
+          break;
+        }
+        Abort("write error");
+        return;
+      }
+      lent_.remove_prefix(static_cast<size_t>(n));
+      budget -= std::min<uint64_t>(budget, static_cast<uint64_t>(n));
+      progress = true;
       continue;
     }
     if (phase_ != Phase::kWriting) break;  // Only an interim 100 Continue was pending.
@@ -327,6 +354,7 @@ void Connection::OnWritable() {
 void Connection::FinishResponse() {
   StopTimer();
   CloseFile();
+  lent_ = {};
   source_.reset();
   request_.reset();
   abort_callback_ = nullptr;
@@ -484,6 +512,7 @@ void Connection::Abort(std::string_view reason) {
   ::close(fd_);
   fd_ = -1;
   CloseFile();
+  lent_ = {};
   std::unique_ptr<BodySource> source = std::move(source_);
   if (source) source->Stop();
   source.reset();

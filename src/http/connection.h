@@ -54,6 +54,7 @@ class Connection final : public ResponseWriter, public BodySink {
 
   // BodySink.
   void Write(std::string_view data) override;
+  void Lend(std::string_view data) override;
   void Fail(std::string_view reason) override;
 
  private:
@@ -125,15 +126,21 @@ class Connection final : public ResponseWriter, public BodySink {
   std::function<void()> abort_callback_;
   bool keep_alive_ = false;  // Of the response being written.
 
-  // Output: bytes of out_ from out_off_ first, then the file body, then the streamed body.
+  // Output: bytes of out_ from out_off_ first, then the file body, then the streamed body (copied
+  // into out_ by Write(), or lent_ by Lend(): the source's bytes not yet sent).
   std::string out_;
   size_t out_off_ = 0;
+  std::string_view lent_;
   int file_fd_ = -1;
   uint64_t file_offset_ = 0;
   uint64_t file_remaining_ = 0;
   std::unique_ptr<BodySource> source_;
   uint64_t source_remaining_ = 0;
   bool source_pending_ = false;  // Proceed() called, answer not yet received.
+
+  // Takes a body answer to Proceed(): false (and the response is being aborted) when it is not
+  // one the source may give now.
+  bool AcceptBodyAnswer(std::string_view data);
 };
 
 }  // namespace spegel::http

@@ -23,6 +23,10 @@ class BodySink {
   // must be non-empty and no longer than what remains of the declared length; otherwise the
   // response is aborted, like Fail().
   virtual void Write(std::string_view data) = 0;
+  // Like Write(), without the copy: the server sends straight from `data`, which must stay valid
+  // and unchanged until the source's next Proceed(), Stop() or destruction, whichever comes first
+  // (a Proceed() after Lend() means every lent byte has been handed to the kernel).
+  virtual void Lend(std::string_view data) = 0;
   // The source cannot produce the rest. The connection is closed, so the client sees a body
   // shorter than its Content-Length and never mistakes it for a complete one.
   virtual void Fail(std::string_view reason) = 0;

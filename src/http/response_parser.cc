@@ -155,7 +155,13 @@ int ResponseParser::OnHeadersComplete(llhttp_t* p) {
 
 int ResponseParser::OnBody(llhttp_t* p, const char* at, size_t len) {
   ResponseParser* self = Self(p);
-  self->body_.append(at, len);
+  if (self->gathered_.empty() && self->body_view_.empty()) {
+    self->body_view_ = std::string_view(at, len);
+  } else {
+    if (self->gathered_.empty()) self->gathered_.assign(self->body_view_);
+    self->gathered_.append(at, len);
+    self->body_view_ = {};
+  }
   self->body_bytes_ += len;
   return 0;
 }

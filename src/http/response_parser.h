@@ -7,9 +7,12 @@
 // switch protocols), chunked bodies are decoded, and the parser stops at the end of the final
 // response; bytes after it are not consumed.
 //
-// Body bytes are decoded into an internal buffer that the caller empties (TakeBody / ClearBody)
-// after each Feed(): Feed() never produces more body bytes than it was given, so the buffer is
-// bounded by the caller's read size.
+// Body bytes are not copied when one Feed() yields one contiguous run of them (any Content-Length
+// body, a close-delimited body, most chunked reads): body() then points into the bytes given to
+// Feed(), so a caller that reads a socket straight into its own buffer gets the body in place.
+// Only when one Feed() yields several runs (chunk framing in between) are they gathered into an
+// internal buffer. The caller takes the body after each Feed() and calls ClearBody(): Feed() never
+// yields more body bytes than it was given, so that buffer is bounded by the caller's read size.
 //
 // Errors are terminal: after kError every Feed() returns kError (consuming nothing) and error()
 // names the problem.
@@ -73,9 +76,13 @@ class ResponseParser {
   // True once the final response's head is complete; response() is then valid.
   bool head_complete() const { return head_complete_; }
   const ClientResponse& response() const { return response_; }
-  // Decoded body bytes not yet taken by the caller.
-  const std::string& body() const { return body_; }
-  void ClearBody() { body_.clear(); }
+  // Decoded body bytes of the Feed() calls since the last ClearBody(). The view points into the
+  // data given to the last Feed() or into the parser; valid until the next Feed() or ClearBody().
+  std::string_view body() const { return gathered_.empty() ? body_view_ : gathered_; }
+  void ClearBody() {
+    body_view_ = {};
+    gathered_.clear();
+  }
   // Body bytes decoded so far (including those already cleared).
   uint64_t body_bytes() const { return body_bytes_; }
   bool complete() const { return complete_; }
@@ -104,7 +111,8 @@ class ResponseParser {
   llhttp_t parser_;
   ClientResponse response_;
   HeadFields head_;  // The final response's head, then its trailers (budget reset in between).
-  std::string body_;
+  std::string_view body_view_;  // The body run in the caller's bytes, while there is only one.
+  std::string gathered_;        // The runs, once there are several.
   uint64_t body_bytes_ = 0;
   bool started_ = false;        // Some response (interim or final) has begun.
   bool interim_ = false;        // The response being parsed is a 1xx.

@@ -14,8 +14,10 @@
 namespace spegel::registry {
 namespace {
 
-// One read from a peer socket (the client's read_chunk_bytes).
-constexpr size_t kPeerReadChunkBytes = 256 << 10;
+// One read from a peer socket into the client's own buffer (read_chunk_bytes): a manifest body,
+// or a blob's response head. Blob body reads go into the stream's ring instead, up to
+// VerifiedStream::kMaxReadBytes each.
+constexpr size_t kPeerReadChunkBytes = 64 << 10;
 
 }  // namespace
 
@@ -121,6 +123,13 @@ bool PeerAttempts::Launch() {
   callbacks.on_head = [this, raw](const http::ClientResponse& r) { OnHead(raw, r); };
   callbacks.on_data = [this, raw](std::string_view d) { OnData(raw, d); };
   callbacks.on_done = [this, raw](const Status& s) { OnDone(raw, s); };
+  if (!is_manifest_ && !head_request_) {
+    // The winner's body reads go straight into the stream's ring (see VerifiedStream).
+    callbacks.body_buffer = [this, raw]() -> std::span<char> {
+      if (raw != winner_ || !stream_) return {};
+      return stream_->WritableRegion();
+    };
+  }
   attempts_.push_back(std::move(attempt));
   raw->exchange = http::ClientExchange::Start(loop_, std::move(request), options,
                                               std::move(callbacks));
@@ -291,7 +300,8 @@ void PeerAttempts::StartBlobResponse(Attempt* attempt, uint64_t size) {
     return;
   }
   VerifiedStream::Feeder* feeder = this;
-  stream_ = std::make_unique<VerifiedStream>(feeder, *digest_, size, window_first, window_last);
+  stream_ = std::make_unique<VerifiedStream>(feeder, *digest_, size, window_first, window_last,
+                                             &fetcher_->read_ahead_);
   fetcher_->Served();
   writer_->RespondStream(status, std::move(headers), length, stream_->OpenBody());
   stream_->Deliver();
@@ -321,6 +331,10 @@ void PeerAttempts::OnData(Attempt* attempt, std::string_view data) {
       ++fetcher_->stats_.digest_mismatches;
       DropAttempt(attempt, true, "peer sent more bytes than the blob has");
       GiveUp("peer sent more bytes than the blob has");
+      return;
+    case VerifiedStream::AppendResult::kOutOfMemory:
+      DropAttempt(attempt, false, "no memory for the read-ahead");
+      GiveUp("no memory for the read-ahead");
       return;
     case VerifiedStream::AppendResult::kDigestMismatch:
       ++fetcher_->stats_.digest_mismatches;

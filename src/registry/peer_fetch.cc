@@ -16,7 +16,11 @@ constexpr size_t kMinSamplesForHedge = 8;
 
 PeerFetcher::PeerFetcher(Loop* loop, cluster::ContentLocator* locator, auth::PeerAuth auth,
                          PeerFetchOptions options)
-    : loop_(loop), locator_(locator), auth_(std::move(auth)), options_(std::move(options)) {}
+    : loop_(loop),
+      locator_(locator),
+      auth_(std::move(auth)),
+      options_(std::move(options)),
+      read_ahead_(options_.read_ahead_budget_bytes) {}
 
 PeerFetcher::~PeerFetcher() {
   liveness_.Revoke();

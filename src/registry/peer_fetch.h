@@ -47,6 +47,7 @@
 #include "loop/liveness.h"
 #include "loop/loop.h"
 #include "registry/route.h"
+#include "registry/verified_stream.h"
 
 namespace spegel::registry {
 
@@ -59,6 +60,9 @@ struct PeerFetchOptions {
   int max_attempts = 6;  // Peer requests per client request, hedges included.
   // Sent as Authorization to peers (their /v2 may require the cluster's basic auth); empty = none.
   std::string authorization;
+  // Read-ahead memory shared by all blob streams from peers (VerifiedStream's memory invariant):
+  // a stream gets VerifiedStream::kMaxRingBytes while this lasts, kMinRingBytes after.
+  size_t read_ahead_budget_bytes = 8 << 20;
 };
 
 struct PeerFetchStats {
@@ -94,6 +98,7 @@ class PeerFetcher {
              std::string key);
 
   const PeerFetchStats& stats() const { return stats_; }
+  const ReadAheadBudget& read_ahead() const { return read_ahead_; }
   uint64_t HedgeDelayMs() const;
 
  private:
@@ -107,6 +112,7 @@ class PeerFetcher {
   auth::PeerAuth auth_;
   PeerFetchOptions options_;
   PeerFetchStats stats_;
+  ReadAheadBudget read_ahead_;  // Before fetches_: their streams give it back when destroyed.
   std::unordered_map<PeerAttempts*, std::unique_ptr<PeerAttempts>> fetches_;
   std::vector<uint64_t> latencies_;  // Ring of recent head latencies (ms).
   size_t latency_next_ = 0;

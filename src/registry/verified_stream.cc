@@ -29,16 +29,36 @@ class VerifiedStream::Body : public http::BodySource {
   VerifiedStream* stream_;
 };
 
+size_t ReadAheadBudget::Take(size_t want, size_t floor) {
+  const size_t left = total_ > used_ ? total_ - used_ : 0;
+  const size_t bytes = std::max(floor, std::min(want, left));
+  used_ += bytes;
+  return bytes;
+}
+
+void ReadAheadBudget::Give(size_t bytes) { used_ -= std::min(bytes, used_); }
+
+size_t VerifiedStream::RingBytes(ReadAheadBudget* budget, uint64_t window_length) {
+  // Never more than the window needs: a small blob gets a small ring.
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(kMaxRingBytes, window_length));
+  const size_t floor = std::min(kMinRingBytes, want);
+  return budget != nullptr ? budget->Take(want, floor) : want;
+}
+
 VerifiedStream::VerifiedStream(Feeder* feeder, oci::Digest digest, uint64_t size,
-                               uint64_t window_first, uint64_t window_last)
+                               uint64_t window_first, uint64_t window_last, ReadAheadBudget* budget)
     : feeder_(feeder),
       digest_(std::move(digest)),
       size_(size),
       window_first_(window_first),
-      window_last_(window_last) {}
+      window_last_(window_last),
+      budget_(budget),
+      budget_taken_(RingBytes(budget, window_last - window_first + 1)),
+      ring_(budget_taken_) {}
 
 VerifiedStream::~VerifiedStream() {
   if (body_ != nullptr) body_->Detach();
+  if (budget_ != nullptr) budget_->Give(budget_taken_);
 }
 
 std::unique_ptr<http::BodySource> VerifiedStream::OpenBody() {
@@ -57,45 +77,46 @@ VerifiedStream::AppendResult VerifiedStream::Append(std::string_view data) {
   const uint64_t to = std::min(offset_, window_last_ + 1);
   if (from < to) {
     const std::string_view part = data.substr(from - chunk_first, to - from);
-    const bool completes = delivered_ + part.size() == window_length();
-    if (sink_ != nullptr && pending_.empty() && !completes) {
-      // The client is waiting and nothing is queued: hand the bytes over without a copy here.
-      http::BodySink* sink = sink_;
-      sink_ = nullptr;
-      delivered_ += part.size();
-      feeder_->Delivered(part.size());
-      sink->Write(part);
+    if (ring_.IsAtWritePosition(part)) {
+      ring_.Commit(part.size());  // Read in place: no copy.
     } else {
-      pending_.append(part);
+      // A read that did not go into the ring (the one with the response head), or window bytes
+      // behind skipped ones. It is one read at most, so the ring grows at most by that much.
+      if (part.size() > ring_.free()) ring_.Reserve(ring_.size() + part.size());
+      if (!ring_.Append(part)) return AppendResult::kOutOfMemory;
     }
   }
-  if (!complete()) return AppendResult::kAccepted;
-  hashed_ = oci::Digest::FromSha256(hasher_.Finish());
-  if (*hashed_ != digest_) return AppendResult::kDigestMismatch;
-  verified_ = true;
-  return AppendResult::kVerified;
+  if (complete()) {
+    hashed_ = oci::Digest::FromSha256(hasher_.Finish());
+    if (*hashed_ != digest_) return AppendResult::kDigestMismatch;
+    verified_ = true;
+  }
+  LendToSink();
+  return verified_ ? AppendResult::kVerified : AppendResult::kAccepted;
+}
+
+void VerifiedStream::LendToSink() {
+  if (sink_ == nullptr || stopped_ || failed_) return;
+  // The last byte of the client's answer waits until the whole blob hashed to its digest, so a
+  // client can never receive a complete response with wrong bytes.
+  const size_t unlent = ring_.size() - lent_;
+  const bool holds_end = delivered_ + unlent == window_length() && !verified_;
+  const size_t deliverable = unlent - (holds_end && unlent > 0 ? 1 : 0);
+  if (deliverable == 0) return;
+  // lent_ is 0 here (a waiting sink has taken back everything it was lent), so the readable
+  // view starts at the first unlent byte.
+  const std::string_view view = ring_.Readable().substr(0, deliverable);
+  http::BodySink* sink = sink_;
+  sink_ = nullptr;
+  lent_ = view.size();
+  delivered_ += view.size();
+  feeder_->Delivered(view.size());
+  sink->Lend(view);
 }
 
 void VerifiedStream::Deliver() {
   if (stopped_ || failed_) return;
-  // The last byte of the client's answer waits until the whole blob hashed to its digest, so a
-  // client can never receive a complete response with wrong bytes.
-  const bool holds_end = delivered_ + pending_.size() == window_length() && !verified_;
-  const size_t deliverable = pending_.size() - (holds_end && !pending_.empty() ? 1 : 0);
-  if (sink_ != nullptr && deliverable > 0) {
-    http::BodySink* sink = sink_;
-    sink_ = nullptr;
-    std::string out;
-    if (deliverable == pending_.size()) {
-      out.swap(pending_);
-    } else {
-      out = pending_.substr(0, deliverable);
-      pending_.erase(0, deliverable);
-    }
-    delivered_ += out.size();
-    feeder_->Delivered(out.size());
-    sink->Write(out);
-  }
+  LendToSink();
   feeder_->Pump();
 }
 
@@ -113,6 +134,9 @@ void VerifiedStream::Proceed(http::BodySink& sink) {
     sink.Fail("peer fetch failed");
     return;
   }
+  // A Proceed() means every byte lent before has gone to the kernel.
+  ring_.Consume(lent_);
+  lent_ = 0;
   sink_ = &sink;
   Deliver();
 }

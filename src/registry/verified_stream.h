@@ -4,7 +4,7 @@
 //   feeder (peer attempts) ──Append(bytes at offset())──▶ hash every byte of the blob
 //                                                            │ bytes inside the client's window
 //                                                            ▼
-//   server ◀──sink.Write── queue (read ahead ≤ kReadAheadBytes) ◀── BodySource::Proceed
+//   server ◀──sink.Lend── ring (read ahead, ReadAheadBudget) ◀── BodySource::Proceed
 //
 // Invariants:
 //   * Bytes are appended in blob order, starting at offset 0; whoever feeds the stream resumes a
@@ -14,8 +14,15 @@
 //     digest. A client can never receive a complete response with wrong bytes: on a mismatch
 //     Append() says so, the feeder calls Fail(), and the server aborts the client connection.
 //   * Bytes outside the window (a client Range) are hashed and dropped.
-//   * At most kReadAheadBytes (plus one appended chunk) wait for the client: the feeder reads
-//     more from its provider only while HasRoom().
+//   * Window bytes wait for the client in one ByteRing, which the feeder's socket reads fill in
+//     place (WritableRegion()) and the server sends from in place (BodySink::Lend): no copy in
+//     user space between the two sockets. The feeder reads more only while HasRoom().
+//   * Memory: the ring's capacity is taken from a ReadAheadBudget shared by all streams when the
+//     stream is made: kMaxRingBytes while the budget lasts, kMinRingBytes once it is spent. So one
+//     stream holds at most kMaxRingBytes (plus one fallback read of the feeder's, when a read
+//     did not go into the ring), and all streams together hold at most the budget plus
+//     kMinRingBytes per stream beyond it. The pages are mapped, and given back when the stream is
+//     destroyed.
 //
 // Threading and ownership: loop thread only. The feeder owns the stream and outlives it. The
 // server owns the BodySource from OpenBody(); it forwards to the stream while both live, and
@@ -28,19 +35,39 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "base/byte_ring.h"
 #include "http/handler.h"
 #include "oci/digest.h"
 #include "oci/sha256.h"
 
 namespace spegel::registry {
 
+// Read-ahead memory shared by the streams of one PeerFetcher (loop thread only).
+class ReadAheadBudget {
+ public:
+  explicit ReadAheadBudget(size_t total_bytes) : total_(total_bytes) {}
+  // A ring capacity for a new stream: `want` while the budget lasts, else `floor`.
+  size_t Take(size_t want, size_t floor);
+  void Give(size_t bytes);
+  size_t used() const { return used_; }
+  size_t total() const { return total_; }
+
+ private:
+  size_t total_;
+  size_t used_ = 0;
+};
+
 class VerifiedStream {
  public:
-  // Blob bytes queued for the client, at most, before the feeder stops reading its provider.
-  static constexpr size_t kReadAheadBytes = 1 << 20;
+  // Ring capacity of one stream, at most and at least (see the memory invariant above).
+  static constexpr size_t kMaxRingBytes = 4 << 20;
+  static constexpr size_t kMinRingBytes = 64 << 10;
+  // One read from the provider, at most.
+  static constexpr size_t kMaxReadBytes = 1 << 20;
 
   // What feeds the stream. Called on the loop thread, from the stream's methods or from the
   // server's calls into the body source.
@@ -66,13 +93,14 @@ class VerifiedStream {
     kVerified,        // The blob is complete and hashed to its digest.
     kTooLong,         // More bytes than the blob has: nothing was taken.
     kDigestMismatch,  // The blob is complete and its hash is not the digest.
+    kOutOfMemory,     // The ring could not take the bytes (no memory could be mapped).
   };
 
   // The client is answered bytes [window_first, window_last] of a blob of `size` bytes that must
   // hash to `digest` (SHA-256). REQUIRES: size > 0, window_first <= window_last < size; `feeder`
-  // outlives the stream.
+  // and `budget` (which may be null: the ring is then kMaxRingBytes) outlive the stream.
   VerifiedStream(Feeder* feeder, oci::Digest digest, uint64_t size, uint64_t window_first,
-                 uint64_t window_last);
+                 uint64_t window_last, ReadAheadBudget* budget = nullptr);
   ~VerifiedStream();
   VerifiedStream(const VerifiedStream&) = delete;
   VerifiedStream& operator=(const VerifiedStream&) = delete;
@@ -80,9 +108,12 @@ class VerifiedStream {
   // The body to pass to ResponseWriter::RespondStream with length window_length(). Call once.
   std::unique_ptr<http::BodySource> OpenBody();
 
-  // Takes the next bytes of the blob (those at offset()). Bytes in the window go straight to a
-  // waiting client when nothing is queued and they do not complete the window; otherwise they are
-  // queued. Call Deliver() afterwards unless the result is a failure.
+  // Where the feeder's next socket read should go: free space of the ring, at most
+  // kMaxReadBytes. Empty when the ring is full. Valid until the next Append().
+  std::span<char> WritableRegion() { return ring_.WritableRegion(kMaxReadBytes); }
+  // Takes the next bytes of the blob (those at offset()). Window bytes that start at the last
+  // WritableRegion() are taken in place; others are copied into the ring. A waiting client is
+  // lent what it may have at once. Call Deliver() afterwards unless the result is a failure.
   AppendResult Append(std::string_view data);
   // Hands queued bytes to a waiting client (all but the held last byte until verified), then
   // calls Feeder::Pump(). Does nothing after Fail() or Stop().
@@ -100,15 +131,22 @@ class VerifiedStream {
   // Bytes of the blob received and hashed so far: where a resume starts.
   uint64_t offset() const { return offset_; }
   bool complete() const { return offset_ == size_; }
-  bool HasRoom() const { return pending_.size() < kReadAheadBytes; }
+  // The ring has room for a worthwhile read: a quarter of it.
+  bool HasRoom() const { return ring_.free() >= ring_.capacity() / 4; }
+  size_t ring_capacity() const { return ring_.capacity(); }
   // What the whole blob hashed to; set once complete().
   const std::optional<oci::Digest>& hashed() const { return hashed_; }
 
  private:
   class Body;
   friend class Body;
+  // The ring capacity for a window of `window_length` bytes, taken from `budget` if there is one.
+  static size_t RingBytes(ReadAheadBudget* budget, uint64_t window_length);
   void Proceed(http::BodySink& sink);
   void BodyGone();
+  // Lends a waiting sink every ring byte it may have now (not the held last byte before
+  // verification). Does nothing when no sink waits or nothing may go.
+  void LendToSink();
 
   Feeder* const feeder_;
   const oci::Digest digest_;
@@ -118,7 +156,11 @@ class VerifiedStream {
 
   uint64_t offset_ = 0;
   uint64_t delivered_ = 0;  // Window bytes handed to the sink.
-  std::string pending_;     // Window bytes received, not yet handed to the sink.
+  ReadAheadBudget* budget_;
+  size_t budget_taken_;
+  // Window bytes received and not yet sent; its first lent_ bytes are lent to the server.
+  ByteRing ring_;
+  size_t lent_ = 0;
   oci::Sha256 hasher_;
   std::optional<oci::Digest> hashed_;
   bool verified_ = false;

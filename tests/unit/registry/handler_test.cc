@@ -235,6 +235,7 @@ class CollectSink : public http::BodySink {
     body.append(data);
     answered = true;
   }
+  void Lend(std::string_view data) override { Write(data); }
   void Fail(std::string_view) override { failed = answered = true; }
   std::string body;
   bool answered = false;

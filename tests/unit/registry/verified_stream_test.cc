@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,7 @@ struct FakeSink : http::BodySink {
     received.append(data);
     ++writes;
   }
+  void Lend(std::string_view data) override { Write(data); }
   void Fail(std::string_view reason) override { failed = std::string(reason); }
 };
 
@@ -116,21 +118,78 @@ TEST_CASE("verified stream: too many bytes are refused without being taken") {
   CHECK(stream.Append("c") == Appended::kVerified);
 }
 
-TEST_CASE("verified stream: read-ahead is bounded by kReadAheadBytes") {
-  const std::string blob(VerifiedStream::kReadAheadBytes + 10, 'x');
+TEST_CASE("verified stream: read-ahead is bounded by the ring, and lent from it in place") {
+  const size_t ring = VerifiedStream::kMaxRingBytes;
+  const std::string blob(ring + 10, 'x');
   FakeFeeder feeder;
   VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1);
+  CHECK(stream.ring_capacity() == ring);
   auto body = stream.OpenBody();
-  CHECK(stream.Append(std::string_view(blob).substr(0, VerifiedStream::kReadAheadBytes - 1)) ==
-        Appended::kAccepted);
+  // Reads go into the ring itself, at most kMaxReadBytes each.
+  std::span<char> region = stream.WritableRegion();
+  REQUIRE(region.size() == VerifiedStream::kMaxReadBytes);
+  std::memset(region.data(), 'x', region.size());
+  CHECK(stream.Append({region.data(), region.size()}) == Appended::kAccepted);
   CHECK(stream.HasRoom());
-  CHECK(stream.Append(std::string_view(blob).substr(VerifiedStream::kReadAheadBytes - 1, 1)) ==
-        Appended::kAccepted);
+  // Fill up to three quarters: a quarter left is still room; less is not.
+  CHECK(stream.Append(std::string_view(blob).substr(0, ring / 2)) == Appended::kAccepted);
+  CHECK(stream.HasRoom());
+  CHECK(stream.Append(std::string_view(blob).substr(0, ring / 4 - 1)) == Appended::kAccepted);
   CHECK_FALSE(stream.HasRoom());
+  CHECK(stream.WritableRegion().size() == 1);
   FakeSink sink;
-  body->Proceed(sink);  // Drained to the client: room again.
-  CHECK(sink.received.size() == VerifiedStream::kReadAheadBytes);
+  body->Proceed(sink);  // Lent to the client, but not yet sent: still no room.
+  CHECK(sink.received.size() == ring - 1);
+  CHECK_FALSE(stream.HasRoom());
+  body->Proceed(sink);  // The lent bytes went out: room again, and nothing more to lend.
   CHECK(stream.HasRoom());
+  CHECK(sink.received.size() == ring - 1);
+  CHECK(stream.WritableRegion().size() == VerifiedStream::kMaxReadBytes);
+}
+
+TEST_CASE("verified stream: rings come from the shared budget, then at the floor size") {
+  ReadAheadBudget budget(VerifiedStream::kMaxRingBytes + VerifiedStream::kMinRingBytes);
+  const std::string blob(100 << 20, 'y');
+  FakeFeeder feeder;
+  const oci::Digest digest = DigestOf("unused");
+  auto first = std::make_unique<VerifiedStream>(&feeder, digest, blob.size(), 0, blob.size() - 1,
+                                                &budget);
+  CHECK(first->ring_capacity() == VerifiedStream::kMaxRingBytes);
+  VerifiedStream second(&feeder, digest, blob.size(), 0, blob.size() - 1, &budget);
+  CHECK(second.ring_capacity() == VerifiedStream::kMinRingBytes);
+  VerifiedStream third(&feeder, digest, blob.size(), 0, blob.size() - 1, &budget);
+  CHECK(third.ring_capacity() == VerifiedStream::kMinRingBytes);  // Spent: the floor.
+  CHECK(budget.used() == VerifiedStream::kMaxRingBytes + 2 * VerifiedStream::kMinRingBytes);
+  first.reset();  // Given back.
+  CHECK(budget.used() == 2 * VerifiedStream::kMinRingBytes);
+  VerifiedStream fourth(&feeder, digest, blob.size(), 0, blob.size() - 1, &budget);
+  CHECK(fourth.ring_capacity() == VerifiedStream::kMaxRingBytes - VerifiedStream::kMinRingBytes);
+  // A small blob gets a ring of its size (whole pages), and takes only that from the budget.
+  const size_t used = budget.used();
+  VerifiedStream small(&feeder, digest, 5000, 0, 4999, &budget);
+  CHECK(small.ring_capacity() == 8192);
+  CHECK(budget.used() == used + 5000);
+}
+
+TEST_CASE("verified stream: a read that did not go into the ring is copied, and may grow it") {
+  const std::string blob(VerifiedStream::kMinRingBytes * 3, 'z');
+  ReadAheadBudget spent(0);
+  FakeFeeder feeder;
+  FakeSink sink;
+  VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1, &spent);
+  CHECK(stream.ring_capacity() == VerifiedStream::kMinRingBytes);
+  auto body = stream.OpenBody();
+  // One fallback read larger than the ring (e.g. the read that carried the response head).
+  CHECK(stream.Append(std::string_view(blob).substr(0, VerifiedStream::kMinRingBytes * 2)) ==
+        Appended::kAccepted);
+  CHECK(stream.ring_capacity() >= VerifiedStream::kMinRingBytes * 2);
+  body->Proceed(sink);
+  CHECK(sink.received == blob.substr(0, VerifiedStream::kMinRingBytes * 2));
+  body->Proceed(sink);
+  CHECK(stream.Append(std::string_view(blob).substr(VerifiedStream::kMinRingBytes * 2)) ==
+        Appended::kVerified);
+  body->Proceed(sink);
+  CHECK(sink.received == blob);
 }
 
 TEST_CASE(
