@@ -44,6 +44,7 @@ PeerAttempts::PeerAttempts(PeerFetcher* fetcher, http::Request& request,
 }
 
 PeerAttempts::~PeerAttempts() {
+  if (stream_) fetcher_->stats_.peer_bytes_copied += stream_->copied_bytes();
   liveness_.Revoke();
   attempts_.clear();
 }

@@ -74,6 +74,9 @@ struct PeerFetchStats {
   uint64_t digest_mismatches = 0;
   uint64_t failed = 0;      // Gave up after the answer started (client connection aborted).
   uint64_t peer_bytes = 0;  // Body bytes handed to clients from peers.
+  // Blob bytes copied in user space between the peer socket and the client socket (the rest was
+  // read into the stream's ring and sent from it in place).
+  uint64_t peer_bytes_copied = 0;
   double last_success_unix_seconds = 0;  // When an answer from a peer last started.
 };
 

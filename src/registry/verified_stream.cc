@@ -84,6 +84,7 @@ VerifiedStream::AppendResult VerifiedStream::Append(std::string_view data) {
       // behind skipped ones. It is one read at most, so the ring grows at most by that much.
       if (part.size() > ring_.free()) ring_.Reserve(ring_.size() + part.size());
       if (!ring_.Append(part)) return AppendResult::kOutOfMemory;
+      copied_bytes_ += part.size();
     }
   }
   if (complete()) {

@@ -134,6 +134,8 @@ class VerifiedStream {
   // The ring has room for a worthwhile read: a quarter of it.
   bool HasRoom() const { return ring_.free() >= ring_.capacity() / 4; }
   size_t ring_capacity() const { return ring_.capacity(); }
+  // Window bytes that were copied into the ring rather than read into it in place.
+  uint64_t copied_bytes() const { return copied_bytes_; }
   // What the whole blob hashed to; set once complete().
   const std::optional<oci::Digest>& hashed() const { return hashed_; }
 
@@ -161,6 +163,7 @@ class VerifiedStream {
   // Window bytes received and not yet sent; its first lent_ bytes are lent to the server.
   ByteRing ring_;
   size_t lent_ = 0;
+  uint64_t copied_bytes_ = 0;
   oci::Sha256 hasher_;
   std::optional<oci::Digest> hashed_;
   bool verified_ = false;
