@@ -328,6 +328,9 @@ void ClientExchange::Core::OnWritable() {
 void ClientExchange::Core::OnReadable() {
   std::span<char> region;
   if (head_delivered_ && callbacks_.body_buffer) region = callbacks_.body_buffer();
+  if (!region.empty() && !in_buf_.empty()) {
+    std::vector<char>().swap(in_buf_);  // Reads go to the consumer's buffer from now on.
+  }
   if (region.empty()) {
     if (in_buf_.empty()) in_buf_.resize(options_.read_chunk_bytes);
     region = std::span<char>(in_buf_);

@@ -84,8 +84,8 @@ struct ClientCallbacks {
   // delivered; the region must stay valid and untouched by the consumer until the on_data that
   // follows (or the end of the exchange). When the read holds one run of body bytes (always for a
   // Content-Length body; see ResponseParser), on_data's `data` points into this region, so the
-  // bytes reach the consumer with no copy in user space. An empty region, or no callback, reads
-  // into the client's own buffer of read_chunk_bytes.
+  // bytes reach the consumer with no copy in user space, and the client's own buffer is freed. An
+  // empty region, or no callback, reads into the client's own buffer of read_chunk_bytes.
   std::function<std::span<char>()> body_buffer;
   // Once, last (see the status table above). Never called after Cancel() or destruction.
   std::function<void(Status status)> on_done;

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -270,8 +272,17 @@ void Connection::OnWritable() {
   bool progress = false;
   bool blocked = false;
   while (!closing_ && !blocked && budget > 0) {
-    if (out_off_ < out_.size()) {
-      const ssize_t n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL);
+    if (out_off_ < out_.size() || !lent_.empty()) {
+      // What is in out_ (a head, copied body bytes) goes before lent bytes; one sendmsg takes
+      // both, so a response head and its first body bytes leave in one call.
+      iovec iov[2];
+      size_t count = 0;
+      if (out_off_ < out_.size()) iov[count++] = {out_.data() + out_off_, out_.size() - out_off_};
+      if (!lent_.empty()) iov[count++] = {const_cast<char*>(lent_.data()), lent_.size()};
+      msghdr message{};
+      message.msg_iov = iov;
+      message.msg_iovlen = count;
+      const ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) {
@@ -281,28 +292,15 @@ void Connection::OnWritable() {
         Abort("write error");
         return;
       }
-      out_off_ += static_cast<size_t>(n);
-      budget -= std::min<uint64_t>(budget, static_cast<uint64_t>(n));
-      progress = true;
+      auto sent = static_cast<size_t>(n);
+      const size_t from_out = std::min(sent, out_.size() - out_off_);
+      out_off_ += from_out;
       if (out_off_ == out_.size()) {
         out_.clear();
         out_off_ = 0;
       }
-      continue;
-    }
-    if (!lent_.empty()) {
-      const ssize_t n = ::send(fd_, lent_.data(), lent_.size(), MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) {
-          blocked = true;
-          break;
-        }
-        Abort("write error");
-        return;
-      }
-      lent_.remove_prefix(static_cast<size_t>(n));
-      budget -= std::min<uint64_t>(budget, static_cast<uint64_t>(n));
+      lent_.remove_prefix(sent - from_out);
+      budget -= std::min<uint64_t>(budget, sent);
       progress = true;
       continue;
     }

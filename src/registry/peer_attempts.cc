@@ -15,9 +15,10 @@ namespace spegel::registry {
 namespace {
 
 // One read from a peer socket into the client's own buffer (read_chunk_bytes): a manifest body,
-// or a blob's response head. Blob body reads go into the stream's ring instead, up to
-// VerifiedStream::kMaxReadBytes each.
-constexpr size_t kPeerReadChunkBytes = 64 << 10;
+// or a blob's response head (blob body reads go into the stream's ring instead, up to
+// VerifiedStream::kMaxReadBytes each, and the client then frees its buffer).
+constexpr size_t kPeerManifestReadBytes = 64 << 10;
+constexpr size_t kPeerBlobHeadReadBytes = 16 << 10;
 
 }  // namespace
 
@@ -118,7 +119,7 @@ bool PeerAttempts::Launch() {
                                          : fetcher_->options_.blob_head_timeout_ms;
   options.idle_timeout_ms = is_manifest_ ? fetcher_->options_.manifest_timeout_ms
                                          : fetcher_->options_.idle_timeout_ms;
-  options.read_chunk_bytes = kPeerReadChunkBytes;
+  options.read_chunk_bytes = is_manifest_ ? kPeerManifestReadBytes : kPeerBlobHeadReadBytes;
 
   http::ClientCallbacks callbacks;
   callbacks.on_head = [this, raw](const http::ClientResponse& r) { OnHead(raw, r); };

@@ -62,7 +62,7 @@ struct PeerFetchOptions {
   std::string authorization;
   // Read-ahead memory shared by all blob streams from peers (VerifiedStream's memory invariant):
   // a stream gets VerifiedStream::kMaxRingBytes while this lasts, kMinRingBytes after.
-  size_t read_ahead_budget_bytes = 8 << 20;
+  size_t read_ahead_budget_bytes = 6 << 20;  // Three streams at the most, as containerd pulls.
 };
 
 struct PeerFetchStats {

@@ -64,8 +64,8 @@ class ReadAheadBudget {
 class VerifiedStream {
  public:
   // Ring capacity of one stream, at most and at least (see the memory invariant above).
-  static constexpr size_t kMaxRingBytes = 4 << 20;
-  static constexpr size_t kMinRingBytes = 64 << 10;
+  static constexpr size_t kMaxRingBytes = 2 << 20;
+  static constexpr size_t kMinRingBytes = 32 << 10;
   // One read from the provider, at most.
   static constexpr size_t kMaxReadBytes = 1 << 20;
 

@@ -113,7 +113,10 @@ def make_layer_tar(seed, size, compresslevel=6):
     """Returns (gzip bytes, uncompressed tar bytes) of a deterministic one-file tar layer.
     compresslevel 0 (gzip "stored" blocks) makes large random layers ~25x faster to build."""
     rng = random.Random(seed)
-    payload = rng.randbytes(size)
+    # In 64 MiB steps: randbytes() of 256 MiB or more overflows. Steps that are multiples of 4
+    # bytes give the very bytes one call would, so digests do not depend on the step.
+    step = 64 << 20
+    payload = b"".join(rng.randbytes(min(step, size - off)) for off in range(0, size, step))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         dirname = "data-" + hashlib.sha256(seed.encode()).hexdigest()[:12]

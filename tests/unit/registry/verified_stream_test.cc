@@ -119,7 +119,7 @@ TEST_CASE("verified stream: too many bytes are refused without being taken") {
 }
 
 TEST_CASE("verified stream: read-ahead is bounded by the ring, and lent from it in place") {
-  const size_t ring = VerifiedStream::kMaxRingBytes;
+  constexpr size_t ring = VerifiedStream::kMaxRingBytes;
   const std::string blob(ring + 10, 'x');
   FakeFeeder feeder;
   VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1);
@@ -132,7 +132,10 @@ TEST_CASE("verified stream: read-ahead is bounded by the ring, and lent from it 
   CHECK(stream.Append({region.data(), region.size()}) == Appended::kAccepted);
   CHECK(stream.HasRoom());
   // Fill up to three quarters: a quarter left is still room; less is not.
-  CHECK(stream.Append(std::string_view(blob).substr(0, ring / 2)) == Appended::kAccepted);
+  static_assert(VerifiedStream::kMaxReadBytes <= ring * 3 / 4);
+  CHECK(stream.Append(
+            std::string_view(blob).substr(0, ring * 3 / 4 - VerifiedStream::kMaxReadBytes)) ==
+        Appended::kAccepted);
   CHECK(stream.HasRoom());
   CHECK(stream.Append(std::string_view(blob).substr(0, ring / 4 - 1)) == Appended::kAccepted);
   CHECK_FALSE(stream.HasRoom());
