@@ -15,6 +15,12 @@ size_t RoundUpToPages(size_t n) {
   return (n + page - 1) / page * page;
 }
 
+// Anonymous read-write pages, or nullptr.
+char* MapPages(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+}
+
 }  // namespace
 
 ByteRing::ByteRing(size_t capacity) : capacity_(RoundUpToPages(capacity)) { assert(capacity > 0); }
@@ -24,19 +30,22 @@ ByteRing::~ByteRing() {
 }
 
 bool ByteRing::Map() {
-  if (data_ != nullptr) return true;
-  void* p = mmap(nullptr, capacity_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return false;
-  data_ = static_cast<char*>(p);
-  return true;
+  if (data_ == nullptr) data_ = MapPages(capacity_);
+  return data_ != nullptr;
+}
+
+size_t ByteRing::Tail() const { return (head_ + size_) % capacity_; }
+
+size_t ByteRing::ContiguousFree() const {
+  if (size_ == capacity_) return 0;
+  const size_t tail = Tail();
+  return tail >= head_ ? capacity_ - tail : head_ - tail;
 }
 
 std::span<char> ByteRing::WritableRegion(size_t max) {
   if (size_ == capacity_ || !Map()) return {};
   if (size_ == 0) head_ = 0;  // Start over at offset 0: the region is as large as it can be.
-  const size_t tail = (head_ + size_) % capacity_;
-  const size_t contiguous = tail >= head_ ? capacity_ - tail : head_ - tail;
-  return {data_ + tail, std::min(contiguous, max)};
+  return {data_ + Tail(), std::min(ContiguousFree(), max)};
 }
 
 void ByteRing::Commit(size_t n) {
@@ -46,20 +55,16 @@ void ByteRing::Commit(size_t n) {
 
 bool ByteRing::IsAtWritePosition(std::string_view data) const {
   if (data_ == nullptr || size_ == capacity_) return false;
-  const size_t tail = (head_ + size_) % capacity_;
-  const size_t contiguous = tail >= head_ ? capacity_ - tail : head_ - tail;
-  return data.data() == data_ + tail && data.size() <= contiguous;
+  return data.data() == data_ + Tail() && data.size() <= ContiguousFree();
 }
 
 bool ByteRing::Append(std::string_view data) {
   if (data.size() > free() || !Map()) return false;
   size_t done = 0;
   while (done < data.size()) {
-    const size_t tail = (head_ + size_) % capacity_;
-    const size_t room = tail >= head_ ? capacity_ - tail : head_ - tail;
-    const size_t n = std::min(room, data.size() - done);
+    const size_t n = std::min(ContiguousFree(), data.size() - done);
     // memmove: the source may be free space of this very buffer, ahead of the tail.
-    std::memmove(data_ + tail, data.data() + done, n);
+    std::memmove(data_ + Tail(), data.data() + done, n);
     size_ += n;
     done += n;
   }
@@ -80,9 +85,8 @@ void ByteRing::Consume(size_t n) {
 bool ByteRing::Reserve(size_t capacity) {
   capacity = RoundUpToPages(capacity);
   if (capacity <= capacity_) return true;
-  void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return false;
-  auto* bigger = static_cast<char*>(p);
+  char* bigger = MapPages(capacity);
+  if (bigger == nullptr) return false;
   size_t copied = 0;
   while (copied < size_) {
     const size_t from = (head_ + copied) % capacity_;

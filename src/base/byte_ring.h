@@ -60,6 +60,9 @@ class ByteRing {
 
  private:
   bool Map();
+  // Offset where the next byte goes, and the free bytes from there before the head or the end.
+  size_t Tail() const;
+  size_t ContiguousFree() const;
 
   char* data_ = nullptr;
   size_t capacity_;

@@ -100,12 +100,12 @@ void VerifiedStream::LendToSink() {
   if (sink_ == nullptr || stopped_ || failed_) return;
   // The last byte of the client's answer waits until the whole blob hashed to its digest, so a
   // client can never receive a complete response with wrong bytes.
-  const size_t unlent = ring_.size() - lent_;
-  const bool holds_end = delivered_ + unlent == window_length() && !verified_;
-  const size_t deliverable = unlent - (holds_end && unlent > 0 ? 1 : 0);
+  // A waiting sink has taken back everything it was lent (lent_ is 0), so every ring byte is
+  // unlent and the readable view starts at the first of them.
+  const size_t queued = ring_.size();
+  const bool holds_end = delivered_ + queued == window_length() && !verified_;
+  const size_t deliverable = queued - (holds_end && queued > 0 ? 1 : 0);
   if (deliverable == 0) return;
-  // lent_ is 0 here (a waiting sink has taken back everything it was lent), so the readable
-  // view starts at the first unlent byte.
   const std::string_view view = ring_.Readable().substr(0, deliverable);
   http::BodySink* sink = sink_;
   sink_ = nullptr;

@@ -54,7 +54,6 @@ class ReadAheadBudget {
   size_t Take(size_t want, size_t floor);
   void Give(size_t bytes);
   size_t used() const { return used_; }
-  size_t total() const { return total_; }
 
  private:
   size_t total_;
