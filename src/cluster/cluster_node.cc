@@ -43,7 +43,10 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
   self_.incarnation = options_.incarnation;
   self_.registry_port = options_.registry_port;
   membership_ = std::make_unique<Membership>(&scheduler_, self_.node_id);
-  transport_ = std::make_unique<HttpRouterTransport>(loop_, &self_, options_.auth);
+  PeerClientOptions transport_options;
+  transport_options.pool = options_.pool;
+  transport_ = std::make_unique<HttpRouterTransport>(loop_, &self_, options_.auth,
+                                                     transport_options);
   RouterOptions router_options;
   router_options.replicas = options_.replicas;
   router_options.announce_ttl_ms = options_.announce_ttl_ms;
@@ -237,6 +240,16 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
              ",\"locator_coalesced\":" + std::to_string(l.coalesced) +
              ",\"locator_cache_hits\":" + std::to_string(l.cache_hits) +
              ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
+  if (options_.pool != nullptr) {
+    // The pool is shared with peer fetches: these count every connection to a peer.
+    const http::ConnectionPoolStats p = options_.pool->stats();
+    out.append(",\"peer_connections\":{\"idle\":" + std::to_string(p.idle) + ",\"reused\":" +
+               std::to_string(p.reused) + ",\"returned\":" + std::to_string(p.returned) +
+               ",\"retried\":" + std::to_string(p.retried) +
+               ",\"closed_by_peer\":" + std::to_string(p.closed_by_peer) + ",\"unsolicited\":" +
+               std::to_string(p.unsolicited) + ",\"expired\":" + std::to_string(p.expired) +
+               ",\"evicted\":" + std::to_string(p.evicted) + "}");
+  }
   if (key.empty()) {
     out.append("}\n");
     loop_->Post(

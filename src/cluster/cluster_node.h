@@ -31,6 +31,7 @@
 #include "cluster/router.h"
 #include "cluster/router_service.h"
 #include "cluster/scheduler.h"
+#include "http/connection_pool.h"
 #include "http/server.h"
 #include "loop/liveness.h"
 #include "loop/loop.h"
@@ -54,6 +55,9 @@ struct ClusterOptions {
   uint64_t announce_ttl_ms = 600'000;
   uint64_t member_ttl_ms = 60'000;
   auth::PeerAuth auth;
+  // Keep-alive connections for router calls (announces, lookups, hellos); null = none. Must
+  // outlive the node.
+  http::ConnectionPool* pool = nullptr;
 };
 
 class ClusterNode : public ContentLocator {

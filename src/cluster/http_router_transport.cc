@@ -29,6 +29,7 @@ void HttpRouterTransport::Send(const std::string& ip, uint16_t port, std::string
   options.connect_timeout_ms = options_.connect_timeout_ms;
   options.head_timeout_ms = timeout_ms;
   options.idle_timeout_ms = timeout_ms;
+  options.pool = options_.pool;
   const uint64_t id = ++next_id_;
   auto exchange = http::Fetch(loop_, std::move(request), options, max_body,
                               [this, id, done = std::move(done)](Result<http::FetchResult> r) {

@@ -23,6 +23,7 @@
 #include "cluster/member.h"
 #include "cluster/router.h"
 #include "http/client.h"
+#include "http/connection_pool.h"
 #include "loop/loop.h"
 
 namespace spegel::cluster {
@@ -32,6 +33,7 @@ struct PeerClientOptions {
   uint64_t announce_timeout_ms = 5000;
   uint64_t lookup_timeout_ms = 1000;
   uint64_t hello_timeout_ms = 2000;
+  http::ConnectionPool* pool = nullptr;  // Keep-alive connections to reuse; null = none.
 };
 
 class HttpRouterTransport : public RouterTransport {

@@ -20,6 +20,7 @@
 #include "containerd/content_store.h"
 #include "containerd/grpc_client.h"
 #include "daemon/preflight_command.h"
+#include "http/connection_pool.h"
 #include "http/server.h"
 #include "index/index.h"
 #include "index/syncer.h"
@@ -52,11 +53,12 @@ struct RegistryDaemon::Parts {
         cluster::ClusterOptions cluster_options)
       : loop(loop),
         options(options),
+        peer_connections(loop),
         client(std::move(client_in)),
         peer_auth(std::move(peer_auth_in)),
         content_store(loop, client.get(), ContentOptions(options)),
         syncer(loop, client.get(), &content_store, &index, SyncOptions(options)),
-        cluster_node(loop, std::move(cluster_options)),
+        cluster_node(loop, WithPool(std::move(cluster_options), &peer_connections)),
         announcer(
             [this](const index::ImageWalk& image) {
               return this->options.filters.AllowsImage(image);
@@ -64,7 +66,7 @@ struct RegistryDaemon::Parts {
             [this](const std::vector<std::string>& add, const std::vector<std::string>& remove) {
               cluster_node.UpdateLocalKeys(add, remove);
             }),
-        peer_fetcher(loop, &cluster_node, peer_auth, FetchOptions(credentials)),
+        peer_fetcher(loop, &cluster_node, peer_auth, FetchOptions(credentials, &peer_connections)),
         registry_handler(&index, &syncer, &content_store,
                          registry::ClusterMode{&peer_fetcher, &this->options.filters, &peer_auth}),
         spegel_metrics(&metrics_registry),
@@ -103,14 +105,22 @@ struct RegistryDaemon::Parts {
     return o;
   }
   // Peers may require the cluster's basic auth on /v2 as well: send ours.
-  static registry::PeerFetchOptions FetchOptions(const std::optional<auth::Credentials>& c) {
+  static registry::PeerFetchOptions FetchOptions(const std::optional<auth::Credentials>& c,
+                                                 http::ConnectionPool* pool) {
     registry::PeerFetchOptions o;
     if (c) o.authorization = auth::BasicAuthorization(*c);
+    o.pool = pool;
+    return o;
+  }
+  static cluster::ClusterOptions WithPool(cluster::ClusterOptions o, http::ConnectionPool* pool) {
+    o.pool = pool;
     return o;
   }
 
   Loop* loop;
   const cli::RegistryOptions options;
+  // Keep-alive connections to peers, shared by router calls and peer fetches; outlives both.
+  http::ConnectionPool peer_connections;
   std::unique_ptr<containerd::ContainerdClient> client;
   const auth::PeerAuth peer_auth;
   containerd::ContentStore content_store;

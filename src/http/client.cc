@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/connection_pool.h"
 #include "loop/handle.h"
 
 namespace spegel::http {
@@ -96,7 +97,8 @@ bool IsClientOwnedHeader(std::string_view name) {
 }
 
 // The request bytes, or InvalidArgument naming what cannot be sent.
-Result<std::string> SerializeRequest(const ClientRequest& request, const std::string& host) {
+Result<std::string> SerializeRequest(const ClientRequest& request, const std::string& host,
+                                     bool keep_alive) {
   if (!IsToken(request.method)) {
     return Status::InvalidArgument("http client: invalid method \"" + request.method + "\"");
   }
@@ -122,7 +124,8 @@ Result<std::string> SerializeRequest(const ClientRequest& request, const std::st
   if (!request.body.empty() || body_method) {
     out.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
   }
-  out.append("Connection: close\r\n\r\n");
+  // HTTP/1.1 connections persist unless one side says otherwise.
+  out.append(keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
   out.append(request.body);
   return out;
 }
@@ -137,16 +140,20 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 // ever touches freed memory. Its two handles are embedded (loop/handle.h). Loop thread only.
 class ClientExchange::Core {
  public:
-  Core(Loop* loop, ClientRequest request, ClientOptions options, ClientCallbacks callbacks)
+  Core(Loop* loop, ClientRequest request, ClientOptions options, ClientCallbacks callbacks,
+       ClientExchange* owner, bool may_reuse)
       : loop_(loop),
         request_(std::move(request)),
         options_(options),
         callbacks_(std::move(callbacks)),
-        parser_(options.max_head_bytes, request_.method == "HEAD") {
+        parser_(options.max_head_bytes, request_.method == "HEAD"),
+        owner_(owner),
+        may_reuse_(may_reuse) {
     if (options_.read_chunk_bytes == 0) options_.read_chunk_bytes = 1;
   }
 
   Loop* loop() const { return loop_; }
+  void Attach(ClientExchange* owner) { owner_ = owner; }
   void Begin();
   void ReadMore();
   void Cancel() { CloseAll(); }
@@ -177,6 +184,11 @@ class ClientExchange::Core {
   // Ends the exchange from the timer in a later loop turn (for paths reachable from user calls).
   void FinishLater(Status status);
   void CloseAll();
+  // A reused connection ended before any response byte: the peer closed it while it was idle.
+  // The same request goes out once more on a fresh connection, in a new core that takes this
+  // one's place in the ClientExchange; this core closes like a detached one. No callback has run,
+  // so the consumer sees one exchange.
+  bool RetryOnFreshConnection(const Status& status);
   // Detached, and libuv holds neither handle: nothing can reach this core any more.
   bool Finished() const { return detached_ && poll_.closed() && timer_.closed(); }
   void ArmTimer(TimerKind kind, uint64_t ms);
@@ -199,7 +211,13 @@ class ClientExchange::Core {
   bool detached_ = false;  // The ClientExchange is gone.
   bool head_delivered_ = false;
   bool received_any_ = false;
-  Status pending_;  // For kFinish.
+  Status pending_;                     // For kFinish.
+  ClientExchange* owner_;              // Null once detached.
+  bool may_reuse_;                     // Take a pooled connection (false for the one retry).
+  bool reused_ = false;                // The connection came from options_.pool.
+  bool bytes_after_response_ = false;  // The peer sent more than the response: not reusable.
+  bool release_to_pool_ = false;       // CloseAll() hands the socket to the pool.
+  std::string pool_key_;               // The peer as the Host header names it.
   std::string out_;
   size_t out_off_ = 0;
   std::vector<char> in_buf_;
@@ -213,12 +231,32 @@ void ClientExchange::Core::Begin() {
     FinishLater(peer.status());
     return;
   }
-  Result<std::string> bytes = SerializeRequest(request_, peer->host_header);
+  Result<std::string> bytes = SerializeRequest(request_, peer->host_header,
+                                               options_.pool != nullptr);
   if (!bytes.ok()) {
     FinishLater(bytes.status());
     return;
   }
   out_ = std::move(bytes).value();
+  if (options_.pool != nullptr) {
+    pool_key_ = peer->host_header;
+    if (may_reuse_) fd_ = options_.pool->Take(pool_key_);
+  }
+  if (fd_ >= 0) {
+    reused_ = true;  // request_ keeps its body for a retry.
+    const int prc = poll_.Init(loop_, this, nullptr, uv_poll_init_socket, fd_);
+    if (prc != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      FinishLater(Status::Unavailable(std::string("http client: cannot watch socket: ") +
+                                      uv_strerror(prc)));
+      return;
+    }
+    phase_ = Phase::kHead;
+    ArmTimer(TimerKind::kHead, options_.head_timeout_ms);
+    SetPoll(UV_WRITABLE);
+    return;
+  }
   request_.body.clear();
   request_.body.shrink_to_fit();
 
@@ -355,6 +393,9 @@ void ClientExchange::Core::OnReadable() {
   }
   received_any_ = true;
   const ResponseParser::FeedResult r = parser_.Feed(region.data(), static_cast<size_t>(n));
+  if (r.event == ResponseParser::Event::kComplete && r.consumed < static_cast<size_t>(n)) {
+    bytes_after_response_ = true;
+  }
   if (r.event == ResponseParser::Event::kError) {
     Finish(Status(parser_.error().code(),
                   "http client: " + PeerName() + ": " + parser_.error().message()));
@@ -439,6 +480,9 @@ void ClientExchange::Core::FinishLater(Status status) {
 
 void ClientExchange::Core::Finish(Status status) {
   if (closed_) return;
+  if (!status.ok() && RetryOnFreshConnection(status)) return;
+  release_to_pool_ = status.ok() && options_.pool != nullptr && fd_ >= 0 && parser_.reusable() &&
+                     !bytes_after_response_ && out_.empty();
   CloseAll();
   // Moved out: the callback may destroy the ClientExchange, and runs at most once.
   auto on_done = std::move(callbacks_.on_done);
@@ -452,7 +496,11 @@ void ClientExchange::Core::CloseAll() {
   timer_.Close(&Core::OnHandleClosed);
   poll_.Close(&Core::OnHandleClosed);  // The poll leaves epoll before the fd is closed.
   if (fd_ >= 0) {
-    ::close(fd_);
+    if (release_to_pool_) {
+      options_.pool->Put(pool_key_, fd_);
+    } else {
+      ::close(fd_);
+    }
     fd_ = -1;
   }
   in_buf_.clear();
@@ -461,7 +509,22 @@ void ClientExchange::Core::CloseAll() {
   out_.shrink_to_fit();
 }
 
+bool ClientExchange::Core::RetryOnFreshConnection(const Status& status) {
+  const bool connection_lost = status.code() == Code::kUnavailable ||
+                               status.code() == Code::kDataLoss;
+  if (!reused_ || received_any_ || !connection_lost || owner_ == nullptr) return false;
+  options_.pool->CountRetry();
+  auto* fresh = new Core(loop_, std::move(request_), options_, std::move(callbacks_), owner_,
+                         /*may_reuse=*/false);
+  owner_->core_ = fresh;
+  fresh->Begin();
+  callbacks_ = {};
+  Detach();  // Handles are open: this core is freed from their close callbacks, not here.
+  return true;
+}
+
 void ClientExchange::Core::Detach() {
+  owner_ = nullptr;
   detached_ = true;
   CloseAll();
   if (Finished()) delete this;  // No close callback pending, and none of our frames.
@@ -502,9 +565,12 @@ std::unique_ptr<ClientExchange> ClientExchange::Start(Loop* loop, ClientRequest 
   // Timers are armed from libuv's cached clock: refresh it, or a caller that just spent a while
   // on the loop thread (a big index update) would see its timeouts fire early.
   uv_update_time(loop->uv());
-  auto* core = new Core(loop, std::move(request), options, std::move(callbacks));
+  auto* core = new Core(loop, std::move(request), options, std::move(callbacks), nullptr,
+                        /*may_reuse=*/true);
+  std::unique_ptr<ClientExchange> exchange(new ClientExchange(core));
+  core->Attach(exchange.get());
   core->Begin();
-  return std::unique_ptr<ClientExchange>(new ClientExchange(core));
+  return exchange;
 }
 
 ClientExchange::~ClientExchange() {

@@ -1,9 +1,19 @@
 // HTTP/1.1 client for node-to-node calls: the router API (small bodies, Fetch()) and peer fetch
 // (a manifest or blob streamed from another node's registry, ClientExchange with backpressure).
 //
-// One exchange = one TCP connection to an IP literal (no DNS), one request, one response, then
-// the connection closes (`Connection: close`; no pooling). The socket is a raw non-blocking fd
-// watched by one uv_poll_t, plus one uv_timer_t for the timeouts, like the server.
+// One exchange = one request and one response over a TCP connection to an IP literal (no DNS).
+// Without a pool the request says `Connection: close` and the connection closes after the
+// response. With ClientOptions::pool the exchange first takes an idle connection to the same
+// peer from the pool, and gives its connection back once the response has ended cleanly
+// (connection_pool.h says when that is); anything else (an error, Cancel(), destruction before
+// on_done) closes it. The socket is a raw non-blocking fd watched by one uv_poll_t, plus one
+// uv_timer_t for the timeouts, like the server.
+//
+// A reused connection can turn out dead only when the request is on its way: the peer closed it
+// while idle. When such a connection ends (EOF, reset, send error) before any response byte, the
+// exchange sends the request once more on a fresh connection. No callback has run by then, so
+// the consumer sees one exchange; the retry is counted in the pool's stats, not as a failure.
+// Every request this client sends may be repeated (GET, HEAD, and router calls that set state).
 //
 // Life of an exchange
 //   1. Start() validates the request and connects (connect_timeout_ms).
@@ -53,14 +63,16 @@
 
 namespace spegel::http {
 
+class ConnectionPool;
+
 struct ClientRequest {
   std::string method = "GET";
   std::string host;  // IP literal: IPv4, or IPv6 with or without brackets. No DNS.
   uint16_t port = 0;
   std::string target;  // "/v2/...?.."
   // Host is added by the client; Content-Length when the body is non-empty (or the method is
-  // POST, PUT or PATCH); `Connection: close` always. Host, Content-Length, Transfer-Encoding and
-  // Connection given here are ignored.
+  // POST, PUT or PATCH); `Connection: close` unless pooled (ClientOptions::pool). Host,
+  // Content-Length, Transfer-Encoding and Connection given here are ignored.
   Headers headers;
   std::string body;
 };
@@ -71,6 +83,9 @@ struct ClientOptions {
   uint64_t idle_timeout_ms = 5000;      // No body byte for this long while reading the body.
   size_t max_head_bytes = 16 * 1024;    // Status line + headers of one response head.
   size_t read_chunk_bytes = 64 * 1024;  // One on_data is at most this big.
+  // Idle keep-alive connections to reuse and to return to; null = one connection per exchange.
+  // Must outlive the exchange.
+  ConnectionPool* pool = nullptr;
 };
 
 struct ClientCallbacks {

@@ -174,6 +174,9 @@ int ResponseParser::OnMessageComplete(llhttp_t* p) {
     return 0;
   }
   self->complete_ = true;
+  // llhttp clears its flags after this callback: ask now. A close-delimited body ends in
+  // llhttp_finish(), with keep-alive off.
+  self->keep_alive_ = llhttp_should_keep_alive(p) != 0;
   return HPE_PAUSED;
 }
 

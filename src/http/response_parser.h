@@ -86,6 +86,11 @@ class ResponseParser {
   // Body bytes decoded so far (including those already cleared).
   uint64_t body_bytes() const { return body_bytes_; }
   bool complete() const { return complete_; }
+  // The connection may carry another request after this response: it is complete, framed by its
+  // Content-Length or chunking (not by the close), and neither side asked to close (`Connection:
+  // close`, or HTTP/1.0 without keep-alive). The caller still checks that it sent its whole
+  // request and that no byte followed the response (FeedResult::consumed).
+  bool reusable() const { return complete_ && keep_alive_; }
   // REQUIRES: the last Feed() or Finish() returned kError. DataLoss for protocol errors and
   // truncated responses, ResourceExhausted for a head above the limit.
   const Status& error() const { return error_; }
@@ -118,6 +123,7 @@ class ResponseParser {
   bool interim_ = false;        // The response being parsed is a 1xx.
   bool head_complete_ = false;  // Of the final response; later header callbacks are trailers.
   bool complete_ = false;
+  bool keep_alive_ = false;  // Of the final response, read when it completed.
   Status error_;
 };
 

@@ -123,6 +123,11 @@ void PollWatcher::Close() {
   core->handle.Close([](void* owner) { delete static_cast<Core*>(owner); });
 }
 
+void PollWatcher::Unref() {
+  assert(core_ != nullptr && core_->loop->IsLoopThread());
+  uv_unref(reinterpret_cast<uv_handle_t*>(core_->handle.get()));
+}
+
 int PollWatcher::events() const { return core_ != nullptr ? core_->events : 0; }
 
 void PollWatcher::OnPoll(uv_poll_t* handle, int status, int events) {

@@ -205,6 +205,10 @@ class PollWatcher {
   // destruction does the same.
   void Close();
 
+  // The watcher no longer keeps Loop::Run() going on its own (uv_unref): for sockets that wait
+  // for an event nobody needs, such as an idle pooled connection. REQUIRES: open().
+  void Unref();
+
   bool open() const { return core_ != nullptr; }
   // The events being watched; 0 when stopped or closed.
   int events() const;

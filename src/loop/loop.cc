@@ -91,6 +91,11 @@ void Timer::Stop() {
   uv_timer_stop(core_->handle.get());
 }
 
+void Timer::Unref() {
+  assert(loop_->IsLoopThread());
+  uv_unref(reinterpret_cast<uv_handle_t*>(core_->handle.get()));
+}
+
 bool Timer::active() const {
   return uv_is_active(reinterpret_cast<const uv_handle_t*>(core_->handle.get())) != 0;
 }

@@ -71,6 +71,8 @@ class Timer {
   void Start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()> callback);
   void Stop();
   bool active() const;
+  // The timer no longer keeps Loop::Run() going on its own (uv_unref): for housekeeping.
+  void Unref();
 
  private:
   struct Core;

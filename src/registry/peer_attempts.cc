@@ -120,6 +120,7 @@ bool PeerAttempts::Launch() {
   options.idle_timeout_ms = is_manifest_ ? fetcher_->options_.manifest_timeout_ms
                                          : fetcher_->options_.idle_timeout_ms;
   options.read_chunk_bytes = is_manifest_ ? kPeerManifestReadBytes : kPeerBlobHeadReadBytes;
+  options.pool = fetcher_->options_.pool;
 
   http::ClientCallbacks callbacks;
   callbacks.on_head = [this, raw](const http::ClientResponse& r) { OnHead(raw, r); };

@@ -43,6 +43,7 @@
 
 #include "auth/peer_auth.h"
 #include "cluster/content_locator.h"
+#include "http/connection_pool.h"
 #include "http/handler.h"
 #include "loop/liveness.h"
 #include "loop/loop.h"
@@ -63,6 +64,10 @@ struct PeerFetchOptions {
   // Read-ahead memory shared by all blob streams from peers (VerifiedStream's memory invariant):
   // a stream gets VerifiedStream::kMaxRingBytes while this lasts, kMinRingBytes after.
   size_t read_ahead_budget_bytes = 6 << 20;  // Three streams at the most, as containerd pulls.
+  // Keep-alive connections to peers; null = one connection per request. Must outlive the
+  // fetcher. Hedges and resumes take their own connections; a losing or abandoned attempt closes
+  // its connection instead of returning it.
+  http::ConnectionPool* pool = nullptr;
 };
 
 struct PeerFetchStats {

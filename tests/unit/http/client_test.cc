@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fakes/loop_util.h"
+#include "http/connection_pool.h"
 #include "http/server.h"
 #include "loop/loop.h"
 
@@ -112,11 +113,14 @@ struct Env {
   }
 };
 
-// A misbehaving peer: accepts one connection on 127.0.0.1 in its own thread and runs `script`
-// on the blocking socket (with 5 s send/receive timeouts so a broken test cannot hang).
+// A misbehaving peer: accepts connections on 127.0.0.1 in its own thread, one after the other,
+// at most `max_connections`, and runs `script` on each blocking socket (with 5 s send/receive
+// timeouts so a broken test cannot hang). `accepted` counts the connections, including the one
+// the script is running on.
 class RawPeer {
  public:
-  explicit RawPeer(std::function<void(RawPeer&, int fd)> script) : script_(std::move(script)) {
+  explicit RawPeer(std::function<void(RawPeer&, int fd)> script, int max_connections = 1)
+      : script_(std::move(script)), max_connections_(max_connections) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     REQUIRE(listen_fd_ >= 0);
     sockaddr_in addr{};
@@ -137,6 +141,7 @@ class RawPeer {
   uint16_t port() const { return port_; }
   bool stopping() const { return stop_; }
   std::atomic<uint64_t> sent{0};
+  std::atomic<int> accepted{0};
   std::string request;  // The request head the peer read (set before the script goes on).
 
   // Reads until the end of the request head. False on EOF or timeout.
@@ -146,6 +151,17 @@ class RawPeer {
       const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
       if (n <= 0) return false;
       request.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // Reads the next request head on a kept-alive connection (requests without a body), one byte
+  // at a time so that nothing of a later request is consumed. False on EOF or timeout.
+  bool ReadNextHead(int fd) {
+    request.clear();
+    char c;
+    while (request.size() < 4 || request.compare(request.size() - 4, 4, "\r\n\r\n") != 0) {
+      if (::recv(fd, &c, 1, 0) != 1) return false;
+      request.push_back(c);
     }
     return true;
   }
@@ -169,20 +185,24 @@ class RawPeer {
 
  private:
   void Run() {
-    int fd = -1;
-    while (!stop_ && fd < 0) {
-      pollfd p{listen_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 20) > 0) fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    while (!stop_ && accepted < max_connections_) {
+      int fd = -1;
+      while (!stop_ && fd < 0) {
+        pollfd p{listen_fd_, POLLIN, 0};
+        if (::poll(&p, 1, 20) > 0) fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      }
+      if (fd < 0) return;
+      ++accepted;
+      timeval tv{5, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+      script_(*this, fd);
+      ::close(fd);
     }
-    if (fd < 0) return;
-    timeval tv{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    script_(*this, fd);
-    ::close(fd);
   }
 
   std::function<void(RawPeer&, int)> script_;
+  int max_connections_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
@@ -852,6 +872,296 @@ TEST_CASE("Fetch: errors reach done; a destroyed handle never calls done") {
     REQUIRE(RunUntil(&env.loop, [&] { return called; }));
     CHECK(h == nullptr);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keep-alive pool (connection_pool.h).
+
+// One Fetch through `pool`, run to its end.
+Result<FetchResult> FetchVia(Loop* loop, ConnectionPool* pool, ClientRequest request) {
+  ClientOptions options;
+  options.pool = pool;
+  bool called = false;
+  Result<FetchResult> result = Status::Internal("not called");
+  auto handle = Fetch(loop, std::move(request), options, 1 << 20, [&](Result<FetchResult> r) {
+    called = true;
+    result = std::move(r);
+  });
+  CHECK(RunUntil(loop, [&] { return called; }));
+  return result;
+}
+
+// Answers `requests` requests on each connection with "ok<n>" (n counts across connections),
+// keeping the connection open in between.
+void AnswerKeptAlive(RawPeer& p, int fd, int requests, std::atomic<int>* answered) {
+  for (int i = 0; i < requests && p.ReadNextHead(fd); ++i) {
+    const std::string body = "ok" + std::to_string(++*answered);
+    RawPeer::Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n\r\n" + body);
+  }
+  p.WaitForClose(fd);
+}
+
+TEST_CASE("Pool: sequential requests to one peer share one connection") {
+  Env env;
+  std::atomic<int> answered{0};
+  RawPeer peer([&](RawPeer& p, int fd) { AnswerKeptAlive(p, fd, 3, &answered); }, 3);
+  ConnectionPool pool(&env.loop);
+  for (int i = 1; i <= 3; ++i) {
+    Result<FetchResult> r = FetchVia(&env.loop, &pool, RawGet(peer.port()));
+    REQUIRE(r.ok());
+    CHECK(r->body == "ok" + std::to_string(i));
+  }
+  CHECK(peer.accepted == 1);
+  CHECK(peer.request.find("Connection") == std::string::npos);  // HTTP/1.1 keep-alive default.
+  CHECK(pool.stats().reused == 2);
+  CHECK(pool.stats().returned == 3);
+  CHECK(pool.stats().idle == 1);
+}
+
+TEST_CASE("Pool: spegel's server keeps the connection for GET, HEAD and streamed bodies") {
+  Env env;
+  ConnectionPool pool(&env.loop);
+  Result<FetchResult> echo = FetchVia(&env.loop, &pool, env.Get("/echo"));
+  REQUIRE(echo.ok());
+  CHECK(echo->body.find("|-|-|-") != std::string::npos);  // No Content-Length, no Connection.
+  ClientRequest head = env.Get("/head");
+  head.method = "HEAD";
+  REQUIRE(FetchVia(&env.loop, &pool, head).ok());
+  Result<FetchResult> stream = FetchVia(&env.loop, &pool, env.Get("/stream?300000"));
+  REQUIRE(stream.ok());
+  CHECK(stream->body == Pattern(0, 300000));
+  CHECK(FetchVia(&env.loop, &pool, env.Get("/hello"))->body == "hello");
+  CHECK(pool.stats().reused == 3);
+  CHECK(pool.stats().idle == 1);
+}
+
+// Sends one 200 answer with `body` on a kept-alive connection.
+void SendOk(int fd, std::string_view body, std::string_view extra_headers = "") {
+  RawPeer::Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+                        std::string(extra_headers) + "\r\n" + std::string(body));
+}
+
+TEST_CASE("Pool: a pooled connection the peer closes after reading the request: one retry") {
+  Env env;
+  // Connection 1 answers, then reads the next request and closes without a word: the peer's idle
+  // close racing our request, which no liveness check can see. Connection 2 answers.
+  RawPeer peer(
+      [](RawPeer& p, int fd) {
+        if (!p.ReadNextHead(fd)) return;
+        if (p.accepted == 1) {
+          SendOk(fd, "first");
+          p.ReadNextHead(fd);
+          return;
+        }
+        SendOk(fd, "second");
+        p.WaitForClose(fd);
+      },
+      2);
+  ConnectionPool pool(&env.loop);
+  REQUIRE(FetchVia(&env.loop, &pool, RawGet(peer.port()))->body == "first");
+  ClientOptions options;
+  options.pool = &pool;
+  Recorder rec;
+  rec.Start(&env.loop, RawGet(peer.port()), options);
+  REQUIRE(RunUntil(&env.loop, [&] { return rec.dones == 1; }));
+  CHECK_FALSE(rec.violation);
+  CHECK(rec.status.ok());
+  CHECK(rec.heads == 1);  // The consumer saw one exchange.
+  CHECK(rec.body == "second");
+  CHECK(peer.accepted == 2);
+  CHECK(pool.stats().retried == 1);
+  rec.exchange.reset();
+}
+
+TEST_CASE("Pool: the retry happens once: a fresh connection that fails too is an error") {
+  Env env;
+  // Connection 1 answers once, then every connection reads a request and closes unanswered.
+  RawPeer peer(
+      [](RawPeer& p, int fd) {
+        if (!p.ReadNextHead(fd)) return;
+        if (p.accepted == 1) {
+          SendOk(fd, "first");
+          p.ReadNextHead(fd);
+        }
+      },
+      3);
+  ConnectionPool pool(&env.loop);
+  REQUIRE(FetchVia(&env.loop, &pool, RawGet(peer.port())).ok());
+  Result<FetchResult> r = FetchVia(&env.loop, &pool, RawGet(peer.port()));
+  CHECK(r.status().code() == Code::kDataLoss);
+  RunFor(&env.loop, 100);
+  CHECK(peer.accepted == 2);  // No third connection.
+  CHECK(pool.stats().retried == 1);
+  CHECK(pool.stats().idle == 0);
+}
+
+TEST_CASE("Pool: an idle connection the peer closes leaves the pool at once, without a retry") {
+  Env env;
+  RawPeer peer(
+      [](RawPeer& p, int fd) {
+        if (!p.ReadNextHead(fd)) return;
+        SendOk(fd, "ok" + std::to_string(p.accepted.load()));
+        if (p.accepted == 2) p.WaitForClose(fd);
+      },
+      2);
+  ConnectionPool pool(&env.loop);
+  REQUIRE(FetchVia(&env.loop, &pool, RawGet(peer.port()))->body == "ok1");
+  REQUIRE(RunUntil(&env.loop, [&] { return pool.stats().idle == 0; }));
+  CHECK(pool.stats().closed_by_peer == 1);
+  REQUIRE(FetchVia(&env.loop, &pool, RawGet(peer.port()))->body == "ok2");
+  CHECK(pool.stats().retried == 0);
+  CHECK(pool.stats().reused == 0);
+}
+
+TEST_CASE("Pool: a peer that sends a second response unasked loses the connection") {
+  Env env;
+  RawPeer peer(
+      [](RawPeer& p, int fd) {
+        if (!p.ReadNextHead(fd)) return;
+        SendOk(fd, "ok" + std::to_string(p.accepted.load()));
+        if (p.accepted == 1) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          SendOk(fd, "unasked");
+        }
+        p.WaitForClose(fd);
+      },
+      2);
+  ConnectionPool pool(&env.loop);
+  REQUIRE(FetchVia(&env.loop, &pool, RawGet(peer.port()))->body == "ok1");
+  REQUIRE(RunUntil(&env.loop, [&] { return pool.stats().unsolicited == 1; }));
+  CHECK(pool.stats().idle == 0);
+  // The next request never reads the unasked answer as its own.
+  REQUIRE(FetchVia(&env.loop, &pool, RawGet(peer.port()))->body == "ok2");
+  CHECK(peer.accepted == 2);
+}
+
+TEST_CASE("Pool: bytes after the response in the same read keep the connection out") {
+  Env env;
+  RawPeer peer(
+      [](RawPeer& p, int fd) {
+        if (!p.ReadNextHead(fd)) return;
+        RawPeer::Send(fd,
+                      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\noneHTTP/1.1 200 OK\r\n"
+                      "Content-Length: 3\r\n\r\ntwo");
+        p.WaitForClose(fd);
+      },
+      1);
+  ConnectionPool pool(&env.loop);
+  Result<FetchResult> r = FetchVia(&env.loop, &pool, RawGet(peer.port()));
+  REQUIRE(r.ok());
+  CHECK(r->body == "one");
+  CHECK(pool.stats().returned == 0);
+  CHECK(pool.stats().idle == 0);
+}
+
+TEST_CASE("Pool: Connection: close, HTTP/1.0 and close-delimited answers are not pooled") {
+  Env env;
+  const char* answers[] = {
+      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nc1",
+      "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nc2",
+      "HTTP/1.1 200 OK\r\n\r\nc3",
+  };
+  for (const char* answer : answers) {
+    CAPTURE(answer);
+    RawPeer peer(
+        [answer](RawPeer& p, int fd) {
+          if (!p.ReadNextHead(fd)) return;
+          RawPeer::Send(fd, answer);
+          // A close-delimited body ends only with the close; the others stay open until the
+          // client closes, which it must.
+          if (std::string_view(answer).find("Length") != std::string_view::npos) {
+            p.WaitForClose(fd);
+          }
+        },
+        1);
+    ConnectionPool pool(&env.loop);
+    Result<FetchResult> r = FetchVia(&env.loop, &pool, RawGet(peer.port()));
+    REQUIRE(r.ok());
+    CHECK(r->body.size() == 2);
+    CHECK(pool.stats().returned == 0);
+    CHECK(pool.stats().idle == 0);
+  }
+}
+
+TEST_CASE("Pool: a cancelled or unfinished body closes its connection") {
+  Env env;
+  ConnectionPool pool(&env.loop);
+  ClientOptions options;
+  options.pool = &pool;
+  Recorder rec;
+  rec.auto_read_more = false;
+  rec.Start(&env.loop, env.Get("/stream?5000000"), options);
+  REQUIRE(RunUntil(&env.loop, [&] { return rec.datas == 1; }));
+  rec.exchange->Cancel();
+  rec.exchange.reset();
+  RunFor(&env.loop, 50);
+  CHECK(pool.stats().returned == 0);
+  // A HEAD (no body) and a finished GET are returned; the pool then has one clean connection.
+  ClientRequest head = env.Get("/head");
+  head.method = "HEAD";
+  REQUIRE(FetchVia(&env.loop, &pool, head).ok());
+  CHECK(pool.stats().returned == 1);
+  CHECK(pool.stats().idle == 1);
+}
+
+// Both ends of a connected pair of stream sockets, non-blocking like the client's.
+std::pair<int, int> SocketPair() {
+  int fds[2] = {-1, -1};
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+  return {fds[0], fds[1]};
+}
+
+TEST_CASE("Pool: bounds per peer and in total, newest first, idle timeout") {
+  Loop loop;
+  std::vector<int> far_ends;
+  {
+    ConnectionPoolOptions options;
+    options.max_idle_per_peer = 2;
+    options.max_idle_total = 3;
+    options.idle_timeout_ms = 100;
+    ConnectionPool pool(&loop, options);
+    std::vector<int> near_a;
+    for (int i = 0; i < 3; ++i) {
+      auto [near, far] = SocketPair();
+      near_a.push_back(near);
+      far_ends.push_back(far);
+      pool.Put("10.0.0.1:5000", near);
+    }
+    CHECK(pool.stats().idle == 2);  // The oldest of the peer's three went.
+    CHECK(pool.stats().evicted == 1);
+    std::vector<int> near_b;
+    for (int i = 0; i < 2; ++i) {
+      auto [near, far] = SocketPair();
+      near_b.push_back(near);
+      far_ends.push_back(far);
+      pool.Put("10.0.0.2:5000", near);
+    }
+    CHECK(pool.stats().idle == 3);  // The total bound took the oldest of all.
+    CHECK(pool.stats().evicted == 2);
+    // Newest first; the evicted ones are gone.
+    CHECK(pool.Take("10.0.0.1:5000") == near_a[2]);
+    CHECK(pool.Take("10.0.0.1:5000") == -1);
+    CHECK(pool.Take("10.0.0.9:5000") == -1);
+    ::close(near_a[2]);
+    CHECK(pool.stats().reused == 1);
+    // The newest connection's far end closes before the loop runs again: Take() peeks, drops it
+    // and hands out the next one.
+    ::close(far_ends.back());
+    far_ends.pop_back();
+    CHECK(pool.Take("10.0.0.2:5000") == near_b[0]);
+    CHECK(pool.stats().closed_by_peer == 1);
+    CHECK(pool.stats().idle == 0);
+    pool.Put("10.0.0.2:5000", near_b[0]);
+    CHECK(pool.stats().idle == 1);
+    // The last idle one expires; the sweep timer alone does not keep the loop running.
+    REQUIRE(RunUntil(
+        &loop, [&] { return pool.stats().idle == 0; }, 2000));
+    CHECK(pool.stats().expired == 1);
+  }
+  for (int fd : far_ends) ::close(fd);
+  RunFor(&loop, 10);
+  CHECK(OpenHandles(&loop) == 0);
 }
 
 }  // namespace
