@@ -189,6 +189,9 @@ class ClientExchange::Core {
   // one's place in the ClientExchange; this core closes like a detached one. No callback has run,
   // so the consumer sees one exchange.
   bool RetryOnFreshConnection(const Status& status);
+  // The response is complete: hands a clean connection to the pool at once, so that whatever the
+  // consumer does next (ReadMore, Cancel, destruction) the connection is kept.
+  void ReleaseConnection();
   // Detached, and libuv holds neither handle: nothing can reach this core any more.
   bool Finished() const { return detached_ && poll_.closed() && timer_.closed(); }
   void ArmTimer(TimerKind kind, uint64_t ms);
@@ -216,7 +219,6 @@ class ClientExchange::Core {
   bool may_reuse_;                     // Take a pooled connection (false for the one retry).
   bool reused_ = false;                // The connection came from options_.pool.
   bool bytes_after_response_ = false;  // The peer sent more than the response: not reusable.
-  bool release_to_pool_ = false;       // CloseAll() hands the socket to the pool.
   std::string pool_key_;               // The peer as the Host header names it.
   std::string out_;
   size_t out_off_ = 0;
@@ -407,6 +409,7 @@ void ClientExchange::Core::OnReadable() {
 
 // Hands what the parser produced to the callbacks, in order: head, body bytes, completion.
 void ClientExchange::Core::Deliver() {
+  if (parser_.complete()) ReleaseConnection();
   if (!head_delivered_ && parser_.head_complete()) {
     head_delivered_ = true;
     phase_ = Phase::kBody;
@@ -481,8 +484,6 @@ void ClientExchange::Core::FinishLater(Status status) {
 void ClientExchange::Core::Finish(Status status) {
   if (closed_) return;
   if (!status.ok() && RetryOnFreshConnection(status)) return;
-  release_to_pool_ = status.ok() && options_.pool != nullptr && fd_ >= 0 && parser_.reusable() &&
-                     !bytes_after_response_ && out_.empty();
   CloseAll();
   // Moved out: the callback may destroy the ClientExchange, and runs at most once.
   auto on_done = std::move(callbacks_.on_done);
@@ -496,11 +497,7 @@ void ClientExchange::Core::CloseAll() {
   timer_.Close(&Core::OnHandleClosed);
   poll_.Close(&Core::OnHandleClosed);  // The poll leaves epoll before the fd is closed.
   if (fd_ >= 0) {
-    if (release_to_pool_) {
-      options_.pool->Put(pool_key_, fd_);
-    } else {
-      ::close(fd_);
-    }
+    ::close(fd_);
     fd_ = -1;
   }
   in_buf_.clear();
@@ -521,6 +518,19 @@ bool ClientExchange::Core::RetryOnFreshConnection(const Status& status) {
   callbacks_ = {};
   Detach();  // Handles are open: this core is freed from their close callbacks, not here.
   return true;
+}
+
+void ClientExchange::Core::ReleaseConnection() {
+  if (fd_ < 0 || options_.pool == nullptr || !parser_.reusable() || bytes_after_response_ ||
+      !out_.empty()) {
+    return;
+  }
+  // Every byte of the response has been read (the last ones may still wait for the consumer in
+  // its own buffer or in in_buf_, which stay ours): the socket is done with this exchange.
+  poll_.Close(&Core::OnHandleClosed);  // Leaves epoll now, before the pool watches the fd.
+  poll_mask_ = 0;
+  options_.pool->Put(pool_key_, fd_);
+  fd_ = -1;
 }
 
 void ClientExchange::Core::Detach() {

@@ -22,6 +22,7 @@
 #include "fakes/loop_util.h"
 #include "fakes/loopback_ports.h"
 #include "http/client.h"
+#include "http/connection_pool.h"
 #include "http/range.h"
 #include "http/server.h"
 #include "loop/loop.h"
@@ -255,7 +256,10 @@ struct Reply {
 
 class Env {
  public:
+  // Peers are reached through a keep-alive pool, as the daemon wires it.
   explicit Env(PeerFetchOptions options = {}, auth::PeerAuth auth = {}) {
+    pool = std::make_unique<http::ConnectionPool>(&loop);
+    if (options.pool == nullptr) options.pool = pool.get();
     fetcher = std::make_unique<PeerFetcher>(&loop, &directory, std::move(auth), options);
     front_handler.fetcher = fetcher.get();
     front = std::make_unique<http::Server>(&loop, &front_handler);
@@ -272,6 +276,7 @@ class Env {
     const int want = (front_shut_down ? 0 : 1) + static_cast<int>(peers.size());
     CHECK(RunUntil(&loop, [&] { return down == want; }));
     fetcher.reset();
+    pool.reset();
     directory.DropTimers();
     RunFor(&loop, 10);
     CHECK(OpenHandles(&loop) == 0);
@@ -341,6 +346,7 @@ class Env {
   FakeDirectory directory{&loop};
   std::map<std::string, Content> content;
   std::vector<std::unique_ptr<PeerServer>> peers;
+  std::unique_ptr<http::ConnectionPool> pool;
   std::unique_ptr<PeerFetcher> fetcher;
   FrontHandler front_handler;
   std::unique_ptr<http::Server> front;
@@ -393,6 +399,45 @@ TEST_CASE("peer fetch: a large blob goes from peer socket to client socket with 
   const uint64_t copied = env.fetcher->stats().peer_bytes_copied;
   CHECK(copied < (16u << 10));
   MESSAGE("24 MiB through a peer: " << copied << " bytes copied in user space");
+}
+
+TEST_CASE("peer fetch: requests to one peer reuse one pooled connection") {
+  Env env;
+  const std::string blob = env.AddBlob(2 << 20, 41);
+  const std::string manifest = env.AddManifest("v1", 42);
+  env.AddPeer("p1");
+  for (int i = 0; i < 3; ++i) {
+    Reply get = env.Call("GET", BlobTarget(blob));
+    REQUIRE(get.ok());
+    CHECK(get.body() == env.Bytes(blob));
+    CHECK(env.Call("HEAD", BlobTarget(blob)).status() == 200);
+    CHECK(env.Call("GET", ManifestTarget("v1")).body() == env.Bytes(manifest));
+  }
+  const http::ConnectionPoolStats stats = env.pool->stats();
+  CHECK(stats.returned == 9);
+  CHECK(stats.reused == 8);  // Every request after the first found the connection idle.
+  CHECK(stats.idle == 1);
+  CHECK(stats.retried == 0);
+}
+
+TEST_CASE("peer fetch: a hedge's loser closes its connection; the winner's is pooled") {
+  Env env;
+  const std::string digest = env.AddBlob(100 * 1024, 43);
+  env.AddPeer("stuck", PeerMode::kNeverAnswer);
+  env.AddPeer("good");
+  Reply r = env.Call("GET", BlobTarget(digest));
+  REQUIRE(r.ok());
+  CHECK(r.body() == env.Bytes(digest));
+  CHECK(env.fetcher->stats().hedges >= 1);
+  RunFor(&env.loop, 20);
+  CHECK(env.pool->stats().returned == 1);
+  CHECK(env.pool->stats().idle == 1);
+  // The next request goes to the stuck peer first again: it gets a fresh connection (the
+  // abandoned one was closed, not kept), and the good peer's pooled one serves the hedge.
+  Reply again = env.Call("GET", BlobTarget(digest));
+  REQUIRE(again.ok());
+  CHECK(again.body() == env.Bytes(digest));
+  CHECK(env.pool->stats().reused == 1);
 }
 
 TEST_CASE("peer fetch: an empty blob is served after verification") {
