@@ -71,9 +71,12 @@ bool ByteRing::Append(std::string_view data) {
   return true;
 }
 
-std::string_view ByteRing::Readable() const {
-  if (size_ == 0) return {};
-  return {data_ + head_, std::min(size_, capacity_ - head_)};
+std::string_view ByteRing::Readable() const { return ReadableAt(0); }
+
+std::string_view ByteRing::ReadableAt(size_t offset) const {
+  if (offset >= size_) return {};
+  const size_t at = (head_ + offset) % capacity_;
+  return {data_ + at, std::min(size_ - offset, capacity_ - at)};
 }
 
 void ByteRing::Consume(size_t n) {

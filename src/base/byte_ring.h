@@ -46,6 +46,9 @@ class ByteRing {
   // The oldest bytes, as far as they are contiguous: up to the end of the buffer; the rest follows
   // from its start once these are consumed.
   std::string_view Readable() const;
+  // The bytes from the `offset`-th oldest on, as far as they are contiguous (Readable() is
+  // ReadableAt(0)). Empty when offset >= size().
+  std::string_view ReadableAt(size_t offset) const;
   // Drops the `n` oldest bytes. REQUIRES: n <= size(). Does not move the write position, so a
   // region handed out by WritableRegion() stays where the next Commit() expects it.
   void Consume(size_t n);

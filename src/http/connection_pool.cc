@@ -20,7 +20,8 @@ Liveness Peek(int fd) {
   do {
     n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? Liveness::kAlive : Liveness::kClosed;
+  if (n < 0)
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? Liveness::kAlive : Liveness::kClosed;
   return n == 0 ? Liveness::kClosed : Liveness::kUnsolicited;
 }
 
@@ -78,7 +79,8 @@ void ConnectionPool::Put(std::string_view peer, int fd) {
   it->peer = std::string(peer);
   it->fd = fd;
   it->since_ms = loop_->NowMs();
-  Status opened = it->watcher.Open(loop_, fd, [this, it](int status, int) { OnIdleEvent(it, status); });
+  Status opened = it->watcher.Open(loop_, fd,
+                                   [this, it](int status, int) { OnIdleEvent(it, status); });
   if (opened.ok()) opened = it->watcher.Start(UV_READABLE | UV_DISCONNECT);
   if (!opened.ok()) {
     Close(it);

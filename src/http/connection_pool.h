@@ -43,14 +43,14 @@ struct ConnectionPoolOptions {
 };
 
 struct ConnectionPoolStats {
-  size_t idle = 0;               // Idle connections now.
-  uint64_t reused = 0;           // Take() calls that returned a connection.
-  uint64_t returned = 0;         // Put() calls (connections that were clean after a response).
-  uint64_t retried = 0;          // Reused connections found dead by the peer's silence: retried.
-  uint64_t closed_by_peer = 0;   // Idle connections the peer closed (or reset).
-  uint64_t unsolicited = 0;      // Idle connections on which the peer sent bytes unasked.
-  uint64_t expired = 0;          // Idle past idle_timeout_ms.
-  uint64_t evicted = 0;          // Closed to stay within the bounds.
+  size_t idle = 0;              // Idle connections now.
+  uint64_t reused = 0;          // Take() calls that returned a connection.
+  uint64_t returned = 0;        // Put() calls (connections that were clean after a response).
+  uint64_t retried = 0;         // Reused connections found dead by the peer's silence: retried.
+  uint64_t closed_by_peer = 0;  // Idle connections the peer closed (or reset).
+  uint64_t unsolicited = 0;     // Idle connections on which the peer sent bytes unasked.
+  uint64_t expired = 0;         // Idle past idle_timeout_ms.
+  uint64_t evicted = 0;         // Closed to stay within the bounds.
 };
 
 class ConnectionPool {

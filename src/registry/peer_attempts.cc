@@ -304,7 +304,7 @@ void PeerAttempts::StartBlobResponse(Attempt* attempt, uint64_t size) {
   }
   VerifiedStream::Feeder* feeder = this;
   stream_ = std::make_unique<VerifiedStream>(feeder, *digest_, size, window_first, window_last,
-                                             &fetcher_->read_ahead_);
+                                             &fetcher_->read_ahead_, fetcher_->HashWorkerFor());
   fetcher_->Served();
   writer_->RespondStream(status, std::move(headers), length, stream_->OpenBody());
   stream_->Deliver();
@@ -327,7 +327,9 @@ void PeerAttempts::OnData(Attempt* attempt, std::string_view data) {
     return;
   }
   waiting_read_more_ = true;
-  switch (stream_->Append(data)) {
+  const VerifiedStream::AppendResult appended = stream_->Append(data);
+  if (stream_->complete()) last_bytes_from_ = attempt->peer;
+  switch (appended) {
     case VerifiedStream::AppendResult::kAccepted:
     case VerifiedStream::AppendResult::kVerified: break;
     case VerifiedStream::AppendResult::kTooLong:
@@ -424,6 +426,17 @@ void PeerAttempts::AnswerManifest(Attempt* attempt) {
 }
 
 void PeerAttempts::BodyClosed() { Finish(); }
+
+void PeerAttempts::DigestMismatch() {
+  if (finished_) return;
+  ++fetcher_->stats_.digest_mismatches;
+  LOG_WARN("peer fetch: bytes from peer do not match the digest; aborting the client")
+      .Str("digest", digest_->str())
+      .Str("got", stream_->hashed()->str())
+      .Str("peer", last_bytes_from_ ? last_bytes_from_->node_id : std::string());
+  if (last_bytes_from_) fetcher_->locator_->ReportBadProvider(*last_bytes_from_, "digest mismatch");
+  GiveUp("digest mismatch");
+}
 
 void PeerAttempts::AfterFailure() {
   if (winner_ != nullptr || finished_) return;

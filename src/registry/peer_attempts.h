@@ -89,6 +89,7 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   void Pump() override;
   void Delivered(size_t bytes) override;
   void BodyClosed() override;
+  void DigestMismatch() override;
 
   PeerFetcher* fetcher_;
   Loop* loop_;
@@ -113,6 +114,8 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   // Blob GET: the body being streamed, once its head was answered.
   std::unique_ptr<VerifiedStream> stream_;
   bool waiting_read_more_ = false;  // The winner's exchange waits for ReadMore().
+  // The provider that sent the blob's last bytes: blamed when the hash comes back wrong.
+  std::optional<cluster::Provider> last_bytes_from_;
   // Cleared when this object is destroyed; callbacks that may outlive it check it first.
   Liveness liveness_;
 };

@@ -20,7 +20,8 @@ PeerFetcher::PeerFetcher(Loop* loop, cluster::ContentLocator* locator, auth::Pee
       locator_(locator),
       auth_(std::move(auth)),
       options_(std::move(options)),
-      read_ahead_(options_.read_ahead_budget_bytes) {}
+      read_ahead_(options_.read_ahead_budget_bytes),
+      hash_worker_(options_.hash_on_worker ? std::make_unique<Worker>("sha256") : nullptr) {}
 
 PeerFetcher::~PeerFetcher() {
   liveness_.Revoke();

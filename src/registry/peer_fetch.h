@@ -68,6 +68,9 @@ struct PeerFetchOptions {
   // fetcher. Hedges and resumes take their own connections; a losing or abandoned attempt closes
   // its connection instead of returning it.
   http::ConnectionPool* pool = nullptr;
+  // SHA-256 of blob streams on a worker thread of the fetcher's own (VerifiedStream); false
+  // hashes on the loop thread.
+  bool hash_on_worker = true;
 };
 
 struct PeerFetchStats {
@@ -114,6 +117,7 @@ class PeerFetcher {
   void RecordHeadLatency(uint64_t ms);
   void Served();                       // An answer from a peer started.
   void Finished(PeerAttempts* fetch);  // Deletes `fetch` in a later loop turn.
+  HashWorker HashWorkerFor() { return {loop_, hash_worker_.get()}; }
 
   Loop* loop_;
   cluster::ContentLocator* locator_;
@@ -121,6 +125,8 @@ class PeerFetcher {
   PeerFetchOptions options_;
   PeerFetchStats stats_;
   ReadAheadBudget read_ahead_;  // Before fetches_: their streams give it back when destroyed.
+  // Null without hash_on_worker. Before fetches_: destroyed after their streams.
+  std::unique_ptr<Worker> hash_worker_;
   std::unordered_map<PeerAttempts*, std::unique_ptr<PeerAttempts>> fetches_;
   std::vector<uint64_t> latencies_;  // Ring of recent head latencies (ms).
   size_t latency_next_ = 0;

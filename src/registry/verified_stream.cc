@@ -1,6 +1,7 @@
 #include "registry/verified_stream.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 namespace spegel::registry {
@@ -45,8 +46,17 @@ size_t VerifiedStream::RingBytes(ReadAheadBudget* budget, uint64_t window_length
   return budget != nullptr ? budget->Take(want, floor) : want;
 }
 
+// What the stream and its chunks on the worker share. `hasher` and `skip` are the worker's once
+// the stream has hashed through it; `stream` is the loop thread's.
+struct VerifiedStream::HashState {
+  oci::Sha256 hasher;
+  std::atomic<bool> skip{false};     // The stream is gone: chunks still queued are not hashed.
+  VerifiedStream* stream = nullptr;  // Null once the stream is gone.
+};
+
 VerifiedStream::VerifiedStream(Feeder* feeder, oci::Digest digest, uint64_t size,
-                               uint64_t window_first, uint64_t window_last, ReadAheadBudget* budget)
+                               uint64_t window_first, uint64_t window_last, ReadAheadBudget* budget,
+                               HashWorker hash)
     : feeder_(feeder),
       digest_(std::move(digest)),
       size_(size),
@@ -54,9 +64,16 @@ VerifiedStream::VerifiedStream(Feeder* feeder, oci::Digest digest, uint64_t size
       window_last_(window_last),
       budget_(budget),
       budget_taken_(RingBytes(budget, window_last - window_first + 1)),
-      ring_(budget_taken_) {}
+      hash_worker_(hash),
+      ring_(std::make_shared<ByteRing>(budget_taken_)),
+      hash_(std::make_shared<HashState>()) {
+  if (hash_worker_.worker == nullptr) hash_worker_.loop = nullptr;
+  hash_->stream = this;
+}
 
 VerifiedStream::~VerifiedStream() {
+  hash_->stream = nullptr;
+  hash_->skip.store(true, std::memory_order_relaxed);
   if (body_ != nullptr) body_->Detach();
   if (budget_ != nullptr) budget_->Give(budget_taken_);
 }
@@ -69,47 +86,122 @@ std::unique_ptr<http::BodySource> VerifiedStream::OpenBody() {
 
 VerifiedStream::AppendResult VerifiedStream::Append(std::string_view data) {
   if (offset_ + data.size() > size_) return AppendResult::kTooLong;
-  hasher_.Update(data);
   const uint64_t chunk_first = offset_;
   offset_ += data.size();
   // The part of this chunk inside the client's window.
   const uint64_t from = std::max(chunk_first, window_first_);
   const uint64_t to = std::min(offset_, window_last_ + 1);
-  if (from < to) {
-    const std::string_view part = data.substr(from - chunk_first, to - from);
-    if (ring_.IsAtWritePosition(part)) {
-      ring_.Commit(part.size());  // Read in place: no copy.
-    } else {
-      // A read that did not go into the ring (the one with the response head), or window bytes
-      // behind skipped ones. It is one read at most, so the ring grows at most by that much.
-      if (part.size() > ring_.free()) ring_.Reserve(ring_.size() + part.size());
-      if (!ring_.Append(part)) return AppendResult::kOutOfMemory;
-      copied_bytes_ += part.size();
+  const std::string_view part = from < to ? data.substr(from - chunk_first, to - from)
+                                          : std::string_view();
+  const bool in_place = !part.empty() && ring_->IsAtWritePosition(part);
+  // Hashed (or queued, or copied for the worker) before the ring moves bytes: `data` may lie in
+  // the ring's free space, where Append() below writes.
+  const std::optional<AppendResult> verdict = Hash(data, in_place && part.size() == data.size());
+  if (in_place) {
+    ring_->Commit(part.size());  // Read in place: no copy.
+  } else if (!part.empty()) {
+    // A read that did not go into the ring (the one with the response head), or window bytes
+    // behind skipped ones. It is one read at most, so the ring grows at most by that much.
+    if (part.size() > ring_->free() && !GrowRing(ring_->size() + part.size())) {
+      return AppendResult::kOutOfMemory;
     }
+    if (!ring_->Append(part)) return AppendResult::kOutOfMemory;
+    copied_bytes_ += part.size();
   }
-  if (complete()) {
-    hashed_ = oci::Digest::FromSha256(hasher_.Finish());
-    if (*hashed_ != digest_) return AppendResult::kDigestMismatch;
-    verified_ = true;
-  }
+  received_ += part.size();
+  if (verdict == AppendResult::kDigestMismatch) return *verdict;
   LendToSink();
   return verified_ ? AppendResult::kVerified : AppendResult::kAccepted;
+}
+
+std::optional<VerifiedStream::AppendResult> VerifiedStream::Hash(std::string_view data,
+                                                                 bool in_ring) {
+  const bool last = complete();
+  if (hash_worker_.worker == nullptr) {
+    hash_->hasher.Update(data);
+    hashed_bytes_ = offset_;
+    if (!last) return std::nullopt;
+    hashed_ = oci::Digest::FromSha256(hash_->hasher.Finish());
+    if (*hashed_ != digest_) return AppendResult::kDigestMismatch;
+    verified_ = true;
+    return AppendResult::kVerified;
+  }
+  // In place, the chunk reads the ring's memory, which stays mapped (the chunk holds the ring)
+  // and unwritten (ReleaseRing waits for the hash) until the worker is done with it. Otherwise
+  // the bytes are in the client's buffer, which the next read reuses: the chunk takes a copy.
+  std::shared_ptr<ByteRing> ring = in_ring ? ring_ : nullptr;
+  std::string copy = in_ring ? std::string() : std::string(data);
+  const std::string_view bytes = in_ring ? data : std::string_view();
+  ++chunks_in_flight_;
+  hash_worker_.worker->Push([state = hash_, ring = std::move(ring), copy = std::move(copy), bytes,
+                             last, loop = hash_worker_.loop]() mutable {
+    const uint64_t n = ring ? bytes.size() : copy.size();
+    std::optional<oci::Digest> digest;
+    if (!state->skip.load(std::memory_order_relaxed)) {
+      state->hasher.Update(ring ? bytes : std::string_view(copy));
+      if (last) digest = oci::Digest::FromSha256(state->hasher.Finish());
+    }
+    // The ring and the copy are let go here, on the worker, before the loop hears of it.
+    ring.reset();
+    copy = std::string();
+    loop->Post([state = std::move(state), n, digest = std::move(digest)]() mutable {
+      if (state->stream != nullptr) state->stream->OnHashed(n, std::move(digest));
+    });
+  });
+  return std::nullopt;
+}
+
+void VerifiedStream::OnHashed(uint64_t bytes, std::optional<oci::Digest> digest) {
+  --chunks_in_flight_;
+  hashed_bytes_ += bytes;
+  if (digest) {
+    hashed_ = std::move(digest);
+    if (*hashed_ != digest_) {
+      feeder_->DigestMismatch();
+      return;
+    }
+    verified_ = true;
+  }
+  ReleaseRing();
+  Deliver();
+}
+
+void VerifiedStream::ReleaseRing() {
+  const uint64_t hashed_window = hashed_bytes_ <= window_first_
+                                     ? 0
+                                     : std::min<uint64_t>(hashed_bytes_, window_last_ + 1) -
+                                           window_first_;
+  const uint64_t done = std::min(sent_, hashed_window);
+  if (done <= consumed_) return;
+  ring_->Consume(static_cast<size_t>(done - consumed_));
+  consumed_ = done;
+}
+
+bool VerifiedStream::GrowRing(size_t capacity) {
+  if (chunks_in_flight_ == 0) return ring_->Reserve(capacity);
+  auto bigger = std::make_shared<ByteRing>(std::max(capacity, ring_->capacity()));
+  for (size_t at = 0; at < ring_->size();) {
+    const std::string_view part = ring_->ReadableAt(at);
+    if (!bigger->Append(part)) return false;
+    at += part.size();
+  }
+  ring_ = std::move(bigger);
+  return true;
 }
 
 void VerifiedStream::LendToSink() {
   if (sink_ == nullptr || stopped_ || failed_) return;
   // The last byte of the client's answer waits until the whole blob hashed to its digest, so a
   // client can never receive a complete response with wrong bytes.
-  // A waiting sink has taken back everything it was lent (lent_ is 0), so every ring byte is
-  // unlent and the readable view starts at the first of them.
-  const size_t queued = ring_.size();
-  const bool holds_end = delivered_ + queued == window_length() && !verified_;
-  const size_t deliverable = queued - (holds_end && queued > 0 ? 1 : 0);
+  const uint64_t queued = received_ - delivered_;
+  const bool holds_end = received_ == window_length() && !verified_;
+  const uint64_t deliverable = queued - (holds_end && queued > 0 ? 1 : 0);
   if (deliverable == 0) return;
-  const std::string_view view = ring_.Readable().substr(0, deliverable);
+  // Bytes already sent may still wait in the ring for their hash: start after them.
+  const std::string_view view = ring_->ReadableAt(static_cast<size_t>(delivered_ - consumed_))
+                                    .substr(0, static_cast<size_t>(deliverable));
   http::BodySink* sink = sink_;
   sink_ = nullptr;
-  lent_ = view.size();
   delivered_ += view.size();
   feeder_->Delivered(view.size());
   sink->Lend(view);
@@ -136,8 +228,8 @@ void VerifiedStream::Proceed(http::BodySink& sink) {
     return;
   }
   // A Proceed() means every byte lent before has gone to the kernel.
-  ring_.Consume(lent_);
-  lent_ = 0;
+  sent_ = delivered_;
+  ReleaseRing();
   sink_ = &sink;
   Deliver();
 }

@@ -67,6 +67,12 @@ TEST_CASE("byte ring: wraps around with the right order and contiguous views") {
   // The free space is now contiguous between the wrapped tail and the head.
   CHECK(ring.WritableRegion(1 << 20).size() == 1000);
   CHECK(ring.Readable().size() == 2096);  // Up to the end of the buffer.
+  // Views from an offset: before the wrap, at it, after it, and past the end.
+  CHECK(ring.ReadableAt(1000) == std::string(1096, 'b'));
+  CHECK(ring.ReadableAt(2095) == "b");
+  CHECK(ring.ReadableAt(2096) == std::string(1000, 'c'));
+  CHECK(ring.ReadableAt(3000) == std::string(96, 'c'));
+  CHECK(ring.ReadableAt(3096).empty());
   CHECK_FALSE(ring.Append(std::string(1001, 'x')));
   CHECK(ring.size() == 3096);
   CHECK(Drain(ring) == std::string(1000, 'a') + second);

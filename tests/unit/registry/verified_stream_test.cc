@@ -5,10 +5,17 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
+#include <thread>
 
+#include "fakes/loop_util.h"
+#include "loop/loop.h"
+#include "loop/worker.h"
 #include "oci/digest.h"
 #include "oci/sha256.h"
 
@@ -17,17 +24,28 @@ namespace {
 
 using Appended = VerifiedStream::AppendResult;
 
+using spegel::testing::RunUntil;
+
 oci::Digest DigestOf(std::string_view bytes) {
   return oci::Digest::FromSha256(oci::Sha256::Hash(bytes));
+}
+
+// `n` bytes that differ from one offset to the next, so a byte out of place changes the hash.
+std::string MakeBlob(size_t n) {
+  std::string blob(n, '\0');
+  for (size_t i = 0; i < n; ++i) blob[i] = static_cast<char>((i * 131 + (i >> 12)) & 0xff);
+  return blob;
 }
 
 struct FakeFeeder : VerifiedStream::Feeder {
   int pumps = 0;
   size_t delivered = 0;
   bool closed = false;
+  int mismatches = 0;
   void Pump() override { ++pumps; }
   void Delivered(size_t bytes) override { delivered += bytes; }
   void BodyClosed() override { closed = true; }
+  void DigestMismatch() override { ++mismatches; }
 };
 
 struct FakeSink : http::BodySink {
@@ -235,6 +253,145 @@ TEST_CASE("verified stream: after Stop() nothing is handed over and the feeder i
   body->Proceed(sink);
   CHECK(sink.received.empty());
   CHECK(feeder.pumps == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hashing on a worker thread (HashWorker).
+
+// A loop and a hash worker whose thread can be held still, so a test decides when hashing runs.
+struct HashEnv {
+  Loop loop;
+  Worker worker{"sha256-test"};
+  std::atomic<bool> release{true};
+  HashWorker hash() { return {&loop, &worker}; }
+  // The worker hashes nothing until Release().
+  void Hold() {
+    release = false;
+    worker.Push([this] {
+      for (int i = 0; i < 5000 && !release; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+  }
+  void Release() { release = true; }
+};
+
+TEST_CASE("verified stream on a worker: the last byte goes out once the digest came back") {
+  HashEnv env;
+  const std::string blob = "hashed off the loop, in order";
+  FakeFeeder feeder;
+  FakeSink sink;
+  VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1, nullptr,
+                        env.hash());
+  auto body = stream.OpenBody();
+  env.Hold();
+  body->Proceed(sink);
+  CHECK(stream.Append(blob.substr(0, 10)) == Appended::kAccepted);
+  CHECK(sink.received == blob.substr(0, 10));  // Sent before it is hashed.
+  body->Proceed(sink);
+  CHECK(stream.Append(blob.substr(10)) == Appended::kAccepted);  // The verdict comes later.
+  CHECK(stream.complete());
+  CHECK(stream.hashed_bytes() == 0);
+  CHECK(sink.received == blob.substr(0, blob.size() - 1));
+  body->Proceed(sink);
+  CHECK(sink.received == blob.substr(0, blob.size() - 1));  // Held until the digest.
+  env.Release();
+  REQUIRE(RunUntil(&env.loop, [&] { return sink.received.size() == blob.size(); }));
+  CHECK(sink.received == blob);
+  CHECK(stream.hashed_bytes() == blob.size());
+  REQUIRE(stream.hashed());
+  CHECK(*stream.hashed() == DigestOf(blob));
+  CHECK(feeder.mismatches == 0);
+}
+
+TEST_CASE("verified stream on a worker: a mismatch reaches the feeder and the end stays held") {
+  HashEnv env;
+  const std::string blob = "not what the digest says";
+  FakeFeeder feeder;
+  FakeSink sink;
+  VerifiedStream stream(&feeder, DigestOf("the real blob"), blob.size(), 0, blob.size() - 1,
+                        nullptr, env.hash());
+  auto body = stream.OpenBody();
+  body->Proceed(sink);
+  CHECK(stream.Append(blob) == Appended::kAccepted);
+  REQUIRE(RunUntil(&env.loop, [&] { return feeder.mismatches == 1; }));
+  REQUIRE(stream.hashed());
+  CHECK(*stream.hashed() == DigestOf(blob));
+  body->Proceed(sink);  // The sink waits for the held last byte.
+  CHECK(sink.received == blob.substr(0, blob.size() - 1));
+  stream.Fail("digest mismatch");
+  CHECK(sink.failed == "digest mismatch");
+  CHECK(sink.received == blob.substr(0, blob.size() - 1));
+}
+
+TEST_CASE("verified stream on a worker: ring bytes are reused only once sent and hashed") {
+  HashEnv env;
+  constexpr size_t ring = VerifiedStream::kMaxRingBytes;
+  const std::string blob = MakeBlob(ring * 2);
+  FakeFeeder feeder;
+  FakeSink sink;
+  VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1, nullptr,
+                        env.hash());
+  auto body = stream.OpenBody();
+  env.Hold();
+  size_t at = 0;
+  while (stream.HasRoom()) {  // Fill the ring in place, read by read.
+    std::span<char> region = stream.WritableRegion();
+    REQUIRE(!region.empty());
+    std::memcpy(region.data(), blob.data() + at, region.size());
+    CHECK(stream.Append({region.data(), region.size()}) == Appended::kAccepted);
+    at += region.size();
+  }
+  body->Proceed(sink);  // Lent...
+  body->Proceed(sink);  // ...and sent: but not hashed, so the ring keeps every byte.
+  CHECK(sink.received == blob.substr(0, at));
+  CHECK_FALSE(stream.HasRoom());
+  env.Release();
+  REQUIRE(RunUntil(&env.loop, [&] { return stream.hashed_bytes() == at; }));
+  CHECK(stream.HasRoom());   // Sent and hashed: the space is free again.
+  CHECK(feeder.pumps >= 1);  // The feeder heard of the room.
+  while (!stream.complete()) {
+    std::span<char> region = stream.WritableRegion();
+    const size_t n = std::min(region.size(), blob.size() - at);
+    REQUIRE(n > 0);
+    std::memcpy(region.data(), blob.data() + at, n);
+    CHECK(stream.Append({region.data(), n}) == Appended::kAccepted);
+    at += n;
+    body->Proceed(sink);
+    body->Proceed(sink);
+    REQUIRE(RunUntil(&env.loop, [&] { return stream.hashed_bytes() == at; }));
+  }
+  REQUIRE(RunUntil(&env.loop, [&] {
+    body->Proceed(sink);
+    return sink.received.size() == blob.size();
+  }));
+  CHECK(sink.received == blob);
+  CHECK(stream.copied_bytes() == 0);
+}
+
+TEST_CASE("verified stream on a worker: a stream destroyed with chunks queued is never called") {
+  HashEnv env;
+  const std::string blob = MakeBlob(3 << 20);
+  FakeFeeder feeder;
+  env.Hold();
+  {
+    VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1, nullptr,
+                          env.hash());
+    for (size_t at = 0; at < blob.size(); at += 1 << 20) {
+      std::span<char> region = stream.WritableRegion();
+      if (region.empty()) {
+        CHECK(stream.Append(std::string_view(blob).substr(at, 1 << 20)) == Appended::kAccepted);
+        continue;
+      }
+      std::memcpy(region.data(), blob.data() + at, region.size());
+      CHECK(stream.Append({region.data(), region.size()}) == Appended::kAccepted);
+    }
+  }
+  const int pumps = feeder.pumps;
+  env.Release();
+  spegel::testing::RunFor(&env.loop, 100);
+  CHECK(feeder.pumps == pumps);
+  CHECK(feeder.mismatches == 0);
 }
 
 }  // namespace
