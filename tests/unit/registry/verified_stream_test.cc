@@ -263,7 +263,12 @@ struct HashEnv {
   Loop loop;
   Worker worker{"sha256-test"};
   std::atomic<bool> release{true};
-  HashWorker hash() { return {&loop, &worker}; }
+  // A stream of `blob` (whole, as the client's window) hashed on the worker.
+  std::unique_ptr<VerifiedStream> Stream(FakeFeeder* feeder, const std::string& blob,
+                                         const oci::Digest& digest) {
+    return std::make_unique<VerifiedStream>(feeder, digest, blob.size(), 0, blob.size() - 1,
+                                            nullptr, HashWorker{&loop, &worker});
+  }
   // The worker hashes nothing until Release().
   void Hold() {
     release = false;
@@ -281,8 +286,8 @@ TEST_CASE("verified stream on a worker: the last byte goes out once the digest c
   const std::string blob = "hashed off the loop, in order";
   FakeFeeder feeder;
   FakeSink sink;
-  VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1, nullptr,
-                        env.hash());
+  auto owned = env.Stream(&feeder, blob, DigestOf(blob));
+  VerifiedStream& stream = *owned;
   auto body = stream.OpenBody();
   env.Hold();
   body->Proceed(sink);
@@ -309,8 +314,8 @@ TEST_CASE("verified stream on a worker: a mismatch reaches the feeder and the en
   const std::string blob = "not what the digest says";
   FakeFeeder feeder;
   FakeSink sink;
-  VerifiedStream stream(&feeder, DigestOf("the real blob"), blob.size(), 0, blob.size() - 1,
-                        nullptr, env.hash());
+  auto owned = env.Stream(&feeder, blob, DigestOf("the real blob"));
+  VerifiedStream& stream = *owned;
   auto body = stream.OpenBody();
   body->Proceed(sink);
   CHECK(stream.Append(blob) == Appended::kAccepted);
@@ -330,8 +335,8 @@ TEST_CASE("verified stream on a worker: ring bytes are reused only once sent and
   const std::string blob = MakeBlob(ring * 2);
   FakeFeeder feeder;
   FakeSink sink;
-  VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1, nullptr,
-                        env.hash());
+  auto owned = env.Stream(&feeder, blob, DigestOf(blob));
+  VerifiedStream& stream = *owned;
   auto body = stream.OpenBody();
   env.Hold();
   size_t at = 0;
@@ -375,8 +380,8 @@ TEST_CASE("verified stream on a worker: a stream destroyed with chunks queued is
   FakeFeeder feeder;
   env.Hold();
   {
-    VerifiedStream stream(&feeder, DigestOf(blob), blob.size(), 0, blob.size() - 1, nullptr,
-                          env.hash());
+    auto owned = env.Stream(&feeder, blob, DigestOf(blob));
+    VerifiedStream& stream = *owned;
     for (size_t at = 0; at < blob.size(); at += 1 << 20) {
       std::span<char> region = stream.WritableRegion();
       if (region.empty()) {
