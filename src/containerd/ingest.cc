@@ -15,8 +15,8 @@
 namespace spegel::containerd {
 namespace {
 
-constexpr std::string_view kPullKinds[] = {"layer-",    "config-",      "manifest-",
-                                           "index-",    "attestation-", "unknown-"};
+constexpr std::string_view kPullKinds[] = {"layer-", "config-",      "manifest-",
+                                           "index-", "attestation-", "unknown-"};
 // ref and total are a line each; anything bigger is not containerd's.
 constexpr size_t kMaxSmallFile = 4096;
 
@@ -108,8 +108,8 @@ Result<IngestFile> IngestFile::Open(const ContentDirectory& dir, std::string_vie
   }
   if (!ref) return Status::NotFound("no ingest of " + digest.str() + " in " + dir.root());
   const std::optional<std::string> total_text = ReadSmallFile(ingest_dir + "/total");
-  const std::optional<uint64_t> total =
-      total_text ? ParseIngestTotal(*total_text) : std::optional<uint64_t>();
+  const std::optional<uint64_t> total = total_text ? ParseIngestTotal(*total_text)
+                                                   : std::optional<uint64_t>();
   if (!total) {
     return Status::FailedPrecondition("ingest " + ingest_dir + ": no valid total");
   }

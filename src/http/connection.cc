@@ -194,6 +194,7 @@ void Connection::RespondFile(int status, Headers headers, int fd, uint64_t offse
     if (fd >= 0) ::close(fd);
   } else {
     file_fd_ = fd;
+    file_owned_ = true;
     file_offset_ = offset;
     file_remaining_ = length;
   }
@@ -217,31 +218,41 @@ void Connection::SetAbortCallback(std::function<void()> callback) {
   abort_callback_ = std::move(callback);
 }
 
-bool Connection::AcceptBodyAnswer(std::string_view data) {
+bool Connection::AcceptBodyAnswer(uint64_t bytes) {
   if (closing_ || !source_ || !source_pending_) {
     LOG_ERROR("http: body write without a pending Proceed ignored");
     return false;
   }
   source_pending_ = false;
-  if (data.empty() || data.size() > source_remaining_) {
-    LOG_WARN("http: body source wrote an invalid amount").Int("bytes", data.size());
+  if (bytes == 0 || bytes > source_remaining_) {
+    LOG_WARN("http: body source wrote an invalid amount").Int("bytes", static_cast<int64_t>(bytes));
     source_.reset();  // Answered, so it gets no Stop().
     DeferAbort();
     return false;
   }
-  source_remaining_ -= data.size();
+  source_remaining_ -= bytes;
   return true;
 }
 
 void Connection::Write(std::string_view data) {
-  if (!AcceptBodyAnswer(data)) return;
+  if (!AcceptBodyAnswer(data.size())) return;
   out_.append(data);
   UpdatePoll();
 }
 
 void Connection::Lend(std::string_view data) {
-  if (!AcceptBodyAnswer(data)) return;
+  if (!AcceptBodyAnswer(data.size())) return;
   lent_ = data;
+  UpdatePoll();
+}
+
+void Connection::SendFile(int fd, uint64_t offset, uint64_t length) {
+  if (!AcceptBodyAnswer(length)) return;
+  // The file branch of OnWritable sends it before the source is asked again.
+  file_fd_ = fd;
+  file_owned_ = false;
+  file_offset_ = offset;
+  file_remaining_ = length;
   UpdatePoll();
 }
 
@@ -494,8 +505,9 @@ void Connection::ReleaseOutputBuffer() {
 }
 
 void Connection::CloseFile() {
-  if (file_fd_ >= 0) ::close(file_fd_);
+  if (file_fd_ >= 0 && file_owned_) ::close(file_fd_);
   file_fd_ = -1;
+  file_owned_ = false;
   file_remaining_ = 0;
 }
 

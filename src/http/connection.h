@@ -55,6 +55,7 @@ class Connection final : public ResponseWriter, public BodySink {
   // BodySink.
   void Write(std::string_view data) override;
   void Lend(std::string_view data) override;
+  void SendFile(int fd, uint64_t offset, uint64_t length) override;
   void Fail(std::string_view reason) override;
 
  private:
@@ -132,6 +133,7 @@ class Connection final : public ResponseWriter, public BodySink {
   size_t out_off_ = 0;
   std::string_view lent_;
   int file_fd_ = -1;
+  bool file_owned_ = false;  // RespondFile's (closed when done), not a source's SendFile().
   uint64_t file_offset_ = 0;
   uint64_t file_remaining_ = 0;
   std::unique_ptr<BodySource> source_;
@@ -140,7 +142,7 @@ class Connection final : public ResponseWriter, public BodySink {
 
   // Takes a body answer to Proceed(): false (and the response is being aborted) when it is not
   // one the source may give now.
-  bool AcceptBodyAnswer(std::string_view data);
+  bool AcceptBodyAnswer(uint64_t bytes);
 };
 
 }  // namespace spegel::http

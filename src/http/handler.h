@@ -27,6 +27,10 @@ class BodySink {
   // and unchanged until the source's next Proceed(), Stop() or destruction, whichever comes first
   // (a Proceed() after Lend() means every lent byte has been handed to the kernel).
   virtual void Lend(std::string_view data) = 0;
+  // Like Lend(), from a file: `length` bytes of `fd` from `offset`, sent with sendfile(2). The fd
+  // stays the source's and must stay open until the source's next Proceed(), Stop() or
+  // destruction. If the file holds fewer bytes than that, the response is aborted, like Fail().
+  virtual void SendFile(int fd, uint64_t offset, uint64_t length) = 0;
   // The source cannot produce the rest. The connection is closed, so the client sees a body
   // shorter than its Content-Length and never mistakes it for a complete one.
   virtual void Fail(std::string_view reason) = 0;

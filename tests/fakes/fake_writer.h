@@ -14,6 +14,15 @@
 
 namespace spegel::testing {
 
+// `length` bytes of `fd` from `offset`, fewer if the file ends first (what a BodySink's
+// SendFile() would send, for fake sinks).
+inline std::string ReadFileRange(int fd, uint64_t offset, uint64_t length) {
+  std::string bytes(length, '\0');
+  const ssize_t n = pread(fd, bytes.data(), length, static_cast<off_t>(offset));
+  bytes.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  return bytes;
+}
+
 class FakeWriter : public http::ResponseWriter {
  public:
   int calls = 0;
@@ -53,9 +62,7 @@ class FakeWriter : public http::ResponseWriter {
     headers = std::move(h);
     content_length = length;
     file = true;
-    body.resize(length);
-    const ssize_t n = pread(fd, body.data(), length, static_cast<off_t>(offset));
-    body.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    body = ReadFileRange(fd, offset, length);
     ::close(fd);
   }
   void RespondStream(int s, http::Headers h, uint64_t length,

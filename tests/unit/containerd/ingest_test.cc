@@ -60,13 +60,13 @@ TEST_CASE("ingest ref: the digest of a pull's ref in our namespace, nothing else
   CHECK(ParseIngestRef("k8s.io/1/manifest-" + d, kNs)->str() == d);
   CHECK(ParseIngestRef("k8s.io/1/index-" + d, kNs)->str() == d);
   CHECK(ParseIngestRef("k8s.io/1/layer-docker.io/library/app:v1@" + d, kNs)->str() == d);
-  CHECK_FALSE(ParseIngestRef("moby/1/layer-" + d, kNs));             // Another namespace.
-  CHECK_FALSE(ParseIngestRef("k8s.io.x/1/layer-" + d, kNs));         // A longer namespace.
-  CHECK_FALSE(ParseIngestRef("k8s.io/x/layer-" + d, kNs));           // No sequence.
-  CHECK_FALSE(ParseIngestRef("k8s.io//layer-" + d, kNs));            // Empty sequence.
-  CHECK_FALSE(ParseIngestRef("k8s.io/1/upload-" + d, kNs));          // Not a pull's kind.
-  CHECK_FALSE(ParseIngestRef("k8s.io/1/layer-" + d + "\n", kNs));    // Trailing bytes.
-  CHECK_FALSE(ParseIngestRef("k8s.io/1/layer-sha256:ABC", kNs));     // Not a digest.
+  CHECK_FALSE(ParseIngestRef("moby/1/layer-" + d, kNs));           // Another namespace.
+  CHECK_FALSE(ParseIngestRef("k8s.io.x/1/layer-" + d, kNs));       // A longer namespace.
+  CHECK_FALSE(ParseIngestRef("k8s.io/x/layer-" + d, kNs));         // No sequence.
+  CHECK_FALSE(ParseIngestRef("k8s.io//layer-" + d, kNs));          // Empty sequence.
+  CHECK_FALSE(ParseIngestRef("k8s.io/1/upload-" + d, kNs));        // Not a pull's kind.
+  CHECK_FALSE(ParseIngestRef("k8s.io/1/layer-" + d + "\n", kNs));  // Trailing bytes.
+  CHECK_FALSE(ParseIngestRef("k8s.io/1/layer-sha256:ABC", kNs));   // Not a digest.
   CHECK_FALSE(ParseIngestRef("k8s.io/1/layer-sha512:" + std::string(128, 'a'), kNs));
   CHECK_FALSE(ParseIngestRef("", kNs));
   CHECK_FALSE(ParseIngestRef("k8s.io/1/layer-" + d, ""));

@@ -105,6 +105,38 @@ class TestSource : public BodySource {
   int sent_ = 0;
 };
 
+// Sends a file in SendFile() chunks of `chunk` bytes from `offset`, answering every other
+// Proceed() from a timer; owns the descriptor and counts Stop() calls.
+class FileChunkSource : public BodySource {
+ public:
+  FileChunkSource(Loop* loop, int fd, uint64_t offset, uint64_t chunk, std::atomic<int>* stops)
+      : timer_(loop), fd_(fd), next_(offset), chunk_(chunk), stops_(stops) {}
+  ~FileChunkSource() override { ::close(fd_); }
+  void Proceed(BodySink& sink) override {
+    if (++proceeds_ % 2 == 0) {
+      Answer(sink);
+    } else {
+      timer_.Start(1, 0, [this, &sink] { Answer(sink); });
+    }
+  }
+  void Stop() override {
+    timer_.Stop();
+    ++*stops_;
+  }
+
+ private:
+  void Answer(BodySink& sink) {
+    sink.SendFile(fd_, next_, chunk_);
+    next_ += chunk_;
+  }
+  Timer timer_;
+  int fd_;
+  uint64_t next_;
+  uint64_t chunk_;
+  std::atomic<int>* stops_;
+  int proceeds_ = 0;
+};
+
 class TestHandler : public Handler {
  public:
   explicit TestHandler(Loop* loop) : loop_(loop) {}
@@ -145,6 +177,16 @@ class TestHandler : public Handler {
       const uint64_t length = std::strtoull(QueryValue(query, "n").c_str(), nullptr, 10);
       writer.SetAbortCallback([this] { ++aborts; });
       writer.RespondFile(200, {{"Content-Type", "application/octet-stream"}}, fd, offset, length);
+    } else if (path == "/filechunks") {
+      // n bytes from offset o, in chunks of c, through a body source's SendFile().
+      const int fd = ::open(file_path.c_str(), O_RDONLY | O_CLOEXEC);
+      const uint64_t offset = std::strtoull(QueryValue(query, "o").c_str(), nullptr, 10);
+      const uint64_t length = std::strtoull(QueryValue(query, "n").c_str(), nullptr, 10);
+      const uint64_t chunk = std::strtoull(QueryValue(query, "c").c_str(), nullptr, 10);
+      writer.SetAbortCallback([this] { ++aborts; });
+      writer.RespondStream(200, {}, length,
+                           std::make_unique<FileChunkSource>(loop_, fd, offset, chunk,
+                                                             &source_stops));
     } else if (path == "/stream") {
       const int chunks = std::atoi(QueryValue(query, "chunks").c_str());
       const int chunk_size = std::atoi(QueryValue(query, "size").c_str());
@@ -582,6 +624,43 @@ TEST_CASE("a file shorter than promised aborts the connection") {
   CHECK(r.Header("Content-Length") == "200");
   CHECK(r.body == Pattern(100));  // Never padded.
   CHECK(WaitFor([&] { return ts.handler.aborts == 1; }));
+  ts.Shutdown(1000);
+}
+
+TEST_CASE("a body source's SendFile chunks go out with sendfile, then it is asked again") {
+  const std::string content = Pattern(2 * 1024 * 1024 + 5);
+  TempFile file;
+  file.Write(content);
+  ServerOptions options;
+  options.max_bytes_per_turn = 64 * 1024;  // A chunk takes several turns.
+  TestServer ts(options);
+  ts.OnLoop([&] {
+    ts.handler.file_path = file.path();
+    return 0;
+  });
+  Client c(ts.port);
+  REQUIRE(c.Send("GET /filechunks?o=5&n=2097152&c=262144 HTTP/1.1\r\n\r\n"));
+  Response r = c.Read();
+  CHECK(r.ok);
+  CHECK(r.body == content.substr(5, 2097152));
+  // The connection stays usable, and the source was not stopped: it completed.
+  REQUIRE(c.Send("GET /hello HTTP/1.1\r\n\r\n"));
+  CHECK(c.Read().body == "hello");
+  CHECK(ts.handler.source_stops == 0);
+  CHECK(ts.handler.aborts == 0);
+  // A chunk past the end of the file aborts: the body is never padded.
+  REQUIRE(c.Send("GET /filechunks?o=0&n=2097257&c=2097257 HTTP/1.1\r\n\r\n"));
+  r = c.Read();
+  CHECK_FALSE(r.ok);
+  CHECK(r.body == content);
+  CHECK(WaitFor([&] { return ts.handler.aborts == 1; }));
+  // A chunk larger than what is left of the declared length is refused as well.
+  Client c2(ts.port);
+  REQUIRE(c2.Send("GET /filechunks?o=0&n=100&c=200 HTTP/1.1\r\n\r\n"));
+  r = c2.Read();
+  CHECK_FALSE(r.ok);
+  CHECK(r.body.empty());
+  CHECK(WaitFor([&] { return ts.handler.aborts == 2; }));
   ts.Shutdown(1000);
 }
 

@@ -236,6 +236,9 @@ class CollectSink : public http::BodySink {
     answered = true;
   }
   void Lend(std::string_view data) override { Write(data); }
+  void SendFile(int fd, uint64_t offset, uint64_t length) override {
+    Write(testing::ReadFileRange(fd, offset, length));
+  }
   void Fail(std::string_view) override { failed = answered = true; }
   std::string body;
   bool answered = false;

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "fakes/fake_writer.h"
 #include "fakes/loop_util.h"
 #include "loop/loop.h"
 #include "loop/worker.h"
@@ -57,6 +58,9 @@ struct FakeSink : http::BodySink {
     ++writes;
   }
   void Lend(std::string_view data) override { Write(data); }
+  void SendFile(int fd, uint64_t offset, uint64_t length) override {
+    Write(testing::ReadFileRange(fd, offset, length));
+  }
   void Fail(std::string_view reason) override { failed = std::string(reason); }
 };
 
