@@ -1,0 +1,128 @@
+// ClaimTable: the primary owner's side of pull coalescing. For a key that no node holds yet, the
+// first node that asks becomes its fetcher (its containerd downloads it from upstream) and the
+// nodes that ask while the download runs follow in-flight sources (the fetcher, and followers
+// whose own copy is growing), at most `fanout` readers per source, so followers form a tree.
+//
+// Decision per claim, atomic because the owner's loop thread makes every one:
+//   1. complete copies known (the caller passes the provider table's answer, or a node reported
+//      done):                                        have   + those nodes
+//   2. a live claim: the fetcher's lease runs and it made progress within the stall limit, or its
+//      start deadline has not passed:                follow + sources with a free reader slot
+//   3. the asker can serve in-flight bytes:          fetch  (the asker becomes the fetcher)
+//   4. otherwise:                                    decline (behave as without coalescing)
+// A claim whose fetcher stalled, never started, or failed is revoked; the next asker becomes the
+// fetcher, and the old one hears `revoked` on its next progress report.
+//
+// Progress reports (one per key per node and second or so) renew the fetcher's lease when its
+// offset grows, register followers as sources with their offset, record `done` nodes as complete
+// copies for a while (until their announce reaches the provider table), and drop `failed` ones.
+// A report for a key the owner does not know re-creates the claim with the reporter as fetcher
+// or source: a new owner after a membership change rebuilds its state from reports.
+//
+// Soft state only: bounded by max_keys (a claim beyond it is declined), swept by Sweep(). Times
+// are the owner's own monotonic milliseconds; senders' clocks are never compared.
+//
+// Not thread-safe; owned by the ClusterNode and used on its loop thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/content_locator.h"
+
+namespace spegel::cluster {
+
+struct ClaimOptions {
+  size_t fanout = 4;                 // Concurrent readers per in-flight source.
+  uint64_t start_ms = 5'000;         // A new fetcher must report progress within this.
+  uint64_t stall_ms = 10'000;        // A fetcher whose offset stays put this long is revoked.
+  uint64_t done_keep_ms = 60'000;    // How long `done` nodes answer `have`.
+  uint64_t source_idle_ms = 15'000;  // A follower not heard of this long is no source.
+  size_t max_keys = 10'000;
+};
+
+enum class ClaimVerdict { kHave, kFollow, kFetch, kDecline };
+std::string_view ClaimVerdictName(ClaimVerdict verdict);
+
+struct ClaimAnswer {
+  ClaimVerdict verdict = ClaimVerdict::kDecline;
+  std::vector<Provider> nodes;  // kHave: complete copies; kFollow: sources, best first.
+};
+
+enum class ProgressState { kFetching, kFollowing, kDone, kFailed };
+std::string_view ProgressStateName(ProgressState state);
+
+struct ProgressReport {
+  std::string key;
+  ProgressState state = ProgressState::kFetching;
+  uint64_t offset = 0;
+  uint64_t total = 0;
+};
+
+struct ClaimStats {
+  uint64_t have = 0;
+  uint64_t follow = 0;
+  uint64_t fetch = 0;
+  uint64_t decline = 0;
+  uint64_t revoked = 0;  // Claims taken from a stalled, late or failed fetcher.
+  size_t keys = 0;
+};
+
+class ClaimTable {
+ public:
+  explicit ClaimTable(ClaimOptions options = {}) : options_(options) {}
+
+  // `asker` claims `key`; `holders` are the complete copies the provider table knows (may be
+  // empty); `can_serve` says whether the asker can serve its in-flight bytes to peers.
+  ClaimAnswer Claim(const std::string& key, const Provider& asker,
+                    const std::vector<Provider>& holders, bool can_serve, uint64_t now_ms);
+  // Applies `report` from `reporter`. False when the reporter's fetch was revoked (it should stop
+  // offering itself as the fetcher), true otherwise.
+  bool Report(const ProgressReport& report, const Provider& reporter, uint64_t now_ms);
+  // Drops claims with nothing live left in them. Call about once a second.
+  void Sweep(uint64_t now_ms);
+  // A node left the cluster: it is no fetcher or source any more.
+  void DropNode(std::string_view node_id);
+
+  ClaimStats stats() const;
+  // One line for /debug/routing?key=: the claim's fetcher, sources and readers; empty if none.
+  std::string Describe(const std::string& key, uint64_t now_ms) const;
+
+ private:
+  struct Source {
+    Provider node;
+    uint64_t offset = 0;
+    uint64_t heard_ms = 0;
+    size_t depth = 0;    // 0 for the fetcher, parent's + 1 for a follower.
+    std::string parent;  // The source it reads from (followers).
+    bool serves = true;  // Can serve its own copy: a follower that cannot only counts as a reader.
+  };
+  struct Entry {
+    std::string fetcher;  // Node id; empty when there is none (revoked or failed).
+    uint64_t start_deadline_ms = 0;
+    uint64_t last_advance_ms = 0;
+    bool started = false;  // The fetcher reported an offset > 0.
+    uint64_t offset = 0;   // The fetcher's.
+    uint64_t total = 0;
+    std::vector<Source> sources;  // The fetcher first, while there is one.
+    std::vector<Provider> done;   // Complete copies, until done_until_ms.
+    uint64_t done_until_ms = 0;
+  };
+
+  bool FetcherLive(const Entry& entry, uint64_t now_ms) const;
+  void Revoke(Entry& entry);
+  static Source* FindSource(Entry& entry, std::string_view node_id);
+  static void RemoveSource(Entry& entry, std::string_view node_id);
+  // Followers reading from `node_id`.
+  static size_t Readers(const Entry& entry, std::string_view node_id);
+
+  ClaimOptions options_;
+  std::unordered_map<std::string, Entry> entries_;
+  ClaimStats stats_;
+};
+
+}  // namespace spegel::cluster
