@@ -159,4 +159,138 @@ Result<std::vector<Provider>> ParseProviders(std::string_view body) {
   return out;
 }
 
+std::string FormatClaimRequest(const ClaimRequest& request) {
+  return "key=" + request.key + "\nserve=" + (request.can_serve ? "1" : "0") + "\n";
+}
+
+Result<ClaimRequest> ParseClaimRequest(std::string_view body) {
+  if (body.size() > kMaxClaimBytes) return Status::InvalidArgument("claim body too large");
+  ClaimRequest request;
+  bool has_key = false;
+  std::string error;
+  ForEachLine(body, [&](std::string_view line) {
+    if (line.substr(0, 4) == "key=") {
+      request.key = std::string(line.substr(4));
+      has_key = IsValidRoutingKey(request.key);
+      if (!has_key) error = "claim: invalid key";
+    } else if (line == "serve=1" || line == "serve=0") {
+      request.can_serve = line == "serve=1";
+    } else if (line.substr(0, 6) == "serve=") {
+      error = "claim: serve must be 0 or 1";
+    }
+    return error.empty();
+  });
+  if (!error.empty()) return Status::InvalidArgument(error);
+  if (!has_key) return Status::InvalidArgument("claim: missing key");
+  return request;
+}
+
+std::string FormatClaimAnswer(const ClaimAnswer& answer) {
+  std::string out(ClaimVerdictName(answer.verdict));
+  out.push_back('\n');
+  if (answer.verdict == ClaimVerdict::kHave || answer.verdict == ClaimVerdict::kFollow) {
+    out.append(FormatProviders(answer.nodes));
+  }
+  return out;
+}
+
+Result<ClaimAnswer> ParseClaimAnswer(std::string_view body) {
+  const size_t nl = body.find('\n');
+  std::string_view verdict = body.substr(0, nl);
+  if (!verdict.empty() && verdict.back() == '\r') verdict.remove_suffix(1);
+  ClaimAnswer answer;
+  for (ClaimVerdict v : {ClaimVerdict::kHave, ClaimVerdict::kFollow, ClaimVerdict::kFetch,
+                         ClaimVerdict::kDecline}) {
+    if (verdict == ClaimVerdictName(v)) answer.verdict = v;
+  }
+  if (verdict != ClaimVerdictName(answer.verdict)) {
+    return Status::InvalidArgument("claim answer: unknown verdict");
+  }
+  const std::string_view rest = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+  Result<std::vector<Provider>> nodes = ParseProviders(rest);
+  if (!nodes.ok()) return nodes.status();
+  const bool lists = answer.verdict == ClaimVerdict::kHave || answer.verdict == ClaimVerdict::kFollow;
+  if (lists == nodes->empty()) {
+    return Status::InvalidArgument(lists ? "claim answer: no nodes" : "claim answer: stray nodes");
+  }
+  answer.nodes = std::move(nodes).value();
+  return answer;
+}
+
+std::string FormatProgress(const std::vector<ProgressReport>& reports) {
+  std::string out;
+  for (const auto& r : reports) {
+    out.append(ProgressStateName(r.state)).append(" ").append(std::to_string(r.offset));
+    out.append(" ").append(std::to_string(r.total)).append(" ").append(r.key).append("\n");
+  }
+  return out;
+}
+
+Result<std::vector<ProgressReport>> ParseProgress(std::string_view body) {
+  if (body.size() > kMaxProgressBodyBytes) {
+    return Status::InvalidArgument("progress body larger than 1 MiB");
+  }
+  std::vector<ProgressReport> out;
+  std::string error;
+  ForEachLine(body, [&](std::string_view line) {
+    if (out.size() >= kMaxProgressLines) {
+      error = "progress with more than " + std::to_string(kMaxProgressLines) + " lines";
+      return false;
+    }
+    std::string_view fields[4];
+    for (int i = 0; i < 3; ++i) {
+      const size_t sp = line.find(' ');
+      if (sp == std::string_view::npos) {
+        error = "malformed progress line";
+        return false;
+      }
+      fields[i] = line.substr(0, sp);
+      line.remove_prefix(sp + 1);
+    }
+    fields[3] = line;
+    ProgressReport r;
+    bool state_known = false;
+    for (ProgressState s : {ProgressState::kFetching, ProgressState::kFollowing,
+                            ProgressState::kDone, ProgressState::kFailed}) {
+      if (fields[0] == ProgressStateName(s)) {
+        r.state = s;
+        state_known = true;
+      }
+    }
+    r.key = std::string(fields[3]);
+    if (!state_known || !ParseDecimal(fields[1], &r.offset) ||
+        !ParseDecimal(fields[2], &r.total) || !IsValidRoutingKey(r.key) ||
+        (r.total > 0 && r.offset > r.total)) {
+      error = "malformed progress line";
+      return false;
+    }
+    out.push_back(std::move(r));
+    return true;
+  });
+  if (!error.empty()) return Status::InvalidArgument(error);
+  return out;
+}
+
+std::string FormatRevoked(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& key : keys) out.append("revoked ").append(key).append("\n");
+  return out;
+}
+
+Result<std::vector<std::string>> ParseRevoked(std::string_view body) {
+  std::vector<std::string> out;
+  std::string error;
+  ForEachLine(body, [&](std::string_view line) {
+    if (out.size() >= kMaxProgressLines || line.substr(0, 8) != "revoked " ||
+        !IsValidRoutingKey(line.substr(8))) {
+      error = "malformed progress answer";
+      return false;
+    }
+    out.emplace_back(line.substr(8));
+    return true;
+  });
+  if (!error.empty()) return Status::InvalidArgument(error);
+  return out;
+}
+
 }  // namespace spegel::cluster

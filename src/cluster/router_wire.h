@@ -14,6 +14,15 @@
 //   POST /cluster/v1/hello             body: "id=…\ninc=…\nregistry=…\nrouter=…\n" (the sender)
 //        → 200 with the same lines for the receiver. The sender becomes a member at its TCP peer
 //        address (never an address from the body).
+//   POST /cluster/v1/claim             pull coalescing (claim_table.h), to the key's primary owner
+//        X-Spegel-Node, X-Spegel-Registry-Port as for announce (the asker is <TCP peer>:<port>)
+//        body:  "key=<key>\nserve=<0|1>\n" (serve: the asker can serve its in-flight bytes)
+//        → 200 "<have|follow|fetch|decline>\n" then, for have and follow, provider lines as for
+//        lookup; 400 (malformed) with a reason
+//   POST /cluster/v1/progress          the sender's in-flight keys, to each key's primary owner
+//        X-Spegel-Node, X-Spegel-Registry-Port as for announce
+//        body:  one line per key: "<fetching|following|done|failed> <offset> <total> <key>"
+//        → 200 with one "revoked <key>" line per key whose fetch was revoked (empty: none)
 //
 // Bodies are split into lines at "\n" (a "\r" before it is dropped; empty lines are skipped; a
 // last line without "\n" counts). The parsers read bytes from other nodes: they never trust a
@@ -31,6 +40,7 @@
 
 #include "base/status.h"
 #include "cluster/announce_batch.h"
+#include "cluster/claim_table.h"
 #include "cluster/content_locator.h"
 #include "cluster/member.h"
 
@@ -39,11 +49,16 @@ namespace spegel::cluster {
 inline constexpr std::string_view kAnnouncePath = "/cluster/v1/announce";
 inline constexpr std::string_view kLookupPath = "/cluster/v1/lookup";
 inline constexpr std::string_view kHelloPath = "/cluster/v1/hello";
+inline constexpr std::string_view kClaimPath = "/cluster/v1/claim";
+inline constexpr std::string_view kProgressPath = "/cluster/v1/progress";
 
 inline constexpr size_t kMaxAnnounceBodyBytes = 1 << 20;
 inline constexpr size_t kMaxLookupBodyBytes = 64 << 10;
 inline constexpr size_t kMaxHelloBytes = 4096;
 inline constexpr size_t kMaxProvidersPerAnswer = 64;
+inline constexpr size_t kMaxClaimBytes = 4096;
+inline constexpr size_t kMaxProgressLines = 1024;
+inline constexpr size_t kMaxProgressBodyBytes = 1 << 20;
 
 // "id=…\ninc=…\nregistry=…\nrouter=…\n" and back. Parse ignores unknown keys; errors name the
 // missing or bad key. Addresses are not part of the format.
@@ -56,6 +71,22 @@ Result<AnnounceBatch> ParseAnnounce(std::string_view body);
 // the rest). Parse skips nothing: any bad line fails it.
 std::string FormatProviders(const std::vector<Provider>& providers);
 Result<std::vector<Provider>> ParseProviders(std::string_view body);
+// Claims: the request ("key=…\nserve=…\n"; Parse refuses a missing or invalid key) and the
+// answer (verdict line, then provider lines).
+struct ClaimRequest {
+  std::string key;
+  bool can_serve = false;
+};
+std::string FormatClaimRequest(const ClaimRequest& request);
+Result<ClaimRequest> ParseClaimRequest(std::string_view body);
+std::string FormatClaimAnswer(const ClaimAnswer& answer);
+Result<ClaimAnswer> ParseClaimAnswer(std::string_view body);
+// Progress reports and the keys revoked in answer. Parse enforces kMaxProgressLines and valid
+// keys; any bad line fails it.
+std::string FormatProgress(const std::vector<ProgressReport>& reports);
+Result<std::vector<ProgressReport>> ParseProgress(std::string_view body);
+std::string FormatRevoked(const std::vector<std::string>& keys);
+Result<std::vector<std::string>> ParseRevoked(std::string_view body);
 // True for an IPv4 or IPv6 literal (no brackets).
 bool IsIpLiteral(std::string_view text);
 

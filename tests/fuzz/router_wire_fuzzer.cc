@@ -1,5 +1,6 @@
 // Fuzzes the router API's body parsers (src/cluster/router_wire.h), whose input comes from
-// other nodes over the network: ParseAnnounce, ParseProviders and ParseHello, each on every input.
+// other nodes over the network: ParseAnnounce, ParseProviders, ParseHello, and the claim and
+// progress parsers of pull coalescing, each on every input.
 // Invariants checked: no crash; errors are InvalidArgument with a short message; a parsed value
 // respects the limits (keys, key length, providers per answer, valid ids and addresses), and
 // formatting it gives a body that parses back to the same value.
@@ -86,6 +87,53 @@ void FuzzHello(std::string_view input) {
   Check(again->router_port == info->router_port);
 }
 
+void FuzzClaim(std::string_view input) {
+  auto request = cluster::ParseClaimRequest(input);
+  if (request.ok()) {
+    Check(cluster::IsValidRoutingKey(request->key));
+    auto again = cluster::ParseClaimRequest(cluster::FormatClaimRequest(*request));
+    Check(again.ok() && again->key == request->key && again->can_serve == request->can_serve);
+  } else {
+    CheckError(request.status());
+  }
+  auto answer = cluster::ParseClaimAnswer(input);
+  if (answer.ok()) {
+    const bool lists = answer->verdict == cluster::ClaimVerdict::kHave ||
+                       answer->verdict == cluster::ClaimVerdict::kFollow;
+    Check(lists != answer->nodes.empty());
+    auto again = cluster::ParseClaimAnswer(cluster::FormatClaimAnswer(*answer));
+    Check(again.ok() && again->verdict == answer->verdict && again->nodes == answer->nodes);
+  } else {
+    CheckError(answer.status());
+  }
+}
+
+void FuzzProgress(std::string_view input) {
+  auto reports = cluster::ParseProgress(input);
+  if (reports.ok()) {
+    Check(reports->size() <= cluster::kMaxProgressLines);
+    for (const auto& r : *reports) {
+      Check(cluster::IsValidRoutingKey(r.key));
+      Check(r.total == 0 || r.offset <= r.total);
+    }
+    auto again = cluster::ParseProgress(cluster::FormatProgress(*reports));
+    Check(again.ok() && again->size() == reports->size());
+    for (size_t i = 0; i < reports->size(); ++i) {
+      Check((*again)[i].key == (*reports)[i].key && (*again)[i].state == (*reports)[i].state &&
+            (*again)[i].offset == (*reports)[i].offset && (*again)[i].total == (*reports)[i].total);
+    }
+  } else {
+    CheckError(reports.status());
+  }
+  auto revoked = cluster::ParseRevoked(input);
+  if (revoked.ok()) {
+    auto again = cluster::ParseRevoked(cluster::FormatRevoked(*revoked));
+    Check(again.ok() && *again == *revoked);
+  } else {
+    CheckError(revoked.status());
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -93,5 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzAnnounce(input);
   FuzzProviders(input);
   FuzzHello(input);
+  FuzzClaim(input);
+  FuzzProgress(input);
   return 0;
 }

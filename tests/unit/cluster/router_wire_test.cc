@@ -179,5 +179,61 @@ TEST_CASE("router wire: IsIpLiteral") {
   CHECK(!IsIpLiteral(std::string(100, '1')));
 }
 
+TEST_CASE("router wire: claim requests and answers round-trip; bad ones are refused") {
+  const std::string key = "sha256:" + std::string(64, 'c');
+  auto request = ParseClaimRequest(FormatClaimRequest({key, true}));
+  REQUIRE(request.ok());
+  CHECK(request->key == key);
+  CHECK(request->can_serve);
+  CHECK(ParseClaimRequest("key=" + key + "\n")->can_serve == false);
+  for (const std::string& bad : std::vector<std::string>{"", "serve=1\n", "key=x y\n",
+                                                          "key=" + key + "\nserve=2\n",
+                                                          std::string(5000, 'k')}) {
+    CAPTURE(bad);
+    CHECK(ParseClaimRequest(bad).status().code() == Code::kInvalidArgument);
+  }
+  ClaimAnswer follow{ClaimVerdict::kFollow, {{"n1", "10.0.0.1", 5000}, {"n2", "fd00::2", 5001}}};
+  auto parsed = ParseClaimAnswer(FormatClaimAnswer(follow));
+  REQUIRE(parsed.ok());
+  CHECK(parsed->verdict == ClaimVerdict::kFollow);
+  CHECK(parsed->nodes == follow.nodes);
+  CHECK(ParseClaimAnswer("fetch\n")->verdict == ClaimVerdict::kFetch);
+  CHECK(ParseClaimAnswer("decline\n")->verdict == ClaimVerdict::kDecline);
+  for (const char* bad : {"", "maybe\n", "have\n", "fetch\nn1 10.0.0.1 5000\n",
+                          "follow\nn1 10.0.0.1\n"}) {
+    CAPTURE(bad);
+    CHECK(ParseClaimAnswer(bad).status().code() == Code::kInvalidArgument);
+  }
+}
+
+TEST_CASE("router wire: progress lines and revoked keys round-trip; bad ones are refused") {
+  const std::string key = "sha256:" + std::string(64, 'd');
+  const std::vector<ProgressReport> reports{{key, ProgressState::kFetching, 1 << 20, 5 << 20},
+                                            {key, ProgressState::kFollowing, 0, 0},
+                                            {key, ProgressState::kDone, 5, 5},
+                                            {key, ProgressState::kFailed, 0, 9}};
+  auto parsed = ParseProgress(FormatProgress(reports));
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->size() == 4);
+  CHECK((*parsed)[0].state == ProgressState::kFetching);
+  CHECK((*parsed)[0].offset == 1u << 20);
+  CHECK((*parsed)[0].total == 5u << 20);
+  CHECK((*parsed)[3].state == ProgressState::kFailed);
+  for (const std::string& bad :
+       std::vector<std::string>{"sleeping 0 0 " + key, "done 5 4 " + key, "done 5 " + key,
+                                "done -1 5 " + key, "done 1 1 bad key"}) {
+    CAPTURE(bad);
+    CHECK(ParseProgress(bad).status().code() == Code::kInvalidArgument);
+  }
+  std::string many;
+  for (size_t i = 0; i <= kMaxProgressLines; ++i) many += "failed 0 0 " + key + "\n";
+  CHECK_FALSE(ParseProgress(many).ok());
+  auto revoked = ParseRevoked(FormatRevoked({key, key}));
+  REQUIRE(revoked.ok());
+  CHECK(*revoked == std::vector<std::string>{key, key});
+  CHECK(ParseRevoked("")->empty());
+  CHECK_FALSE(ParseRevoked("ok " + key).ok());
+}
+
 }  // namespace
 }  // namespace spegel::cluster
