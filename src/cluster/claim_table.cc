@@ -145,8 +145,7 @@ ClaimAnswer ClaimTable::Claim(const std::string& key, const Provider& asker,
   return answer;
 }
 
-bool ClaimTable::Report(const ProgressReport& report, const Provider& reporter,
-                        uint64_t now_ms) {
+bool ClaimTable::Report(const ProgressReport& report, const Provider& reporter, uint64_t now_ms) {
   auto it = entries_.find(report.key);
   if (it == entries_.end()) {
     if (report.state == ProgressState::kFailed || entries_.size() >= options_.max_keys) {

@@ -66,11 +66,16 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
         for (const auto& id : left) {
           LOG_INFO("member left").Str("node", id);
           lookups_->Invalidate(id);
+          claims_.DropNode(id);
         }
         router_->OnMembershipChanged(joined, left);
       });
   service_ = std::make_unique<RouterService>(router_.get(), membership_.get(), &self_,
-                                             options_.auth, options_.member_ttl_ms);
+                                             options_.auth, options_.member_ttl_ms, &claims_,
+                                             &scheduler_);
+  claim_sweep_ = std::make_unique<Timer>(loop_);
+  claim_sweep_->Unref();
+  claim_sweep_->Start(1000, 1000, [this] { claims_.Sweep(scheduler_.NowMs()); });
   http::ServerOptions server_options;
   server_options.keep_request_body = true;
   server_options.max_request_body_bytes = kMaxAnnounceBodyBytes;
@@ -182,6 +187,93 @@ void ClusterNode::FindProviders(const std::string& key,
   lookups_->Find(key, std::move(done));
 }
 
+void ClusterNode::Claim(const std::string& key, bool can_serve,
+                        std::function<void(ClaimAnswer)> done) {
+  const std::vector<std::string> owners = router_->OwnersOf(key);
+  const Provider self{self_.node_id, "", self_.registry_port};
+  if (!owners.empty() && owners.front() == self_.node_id) {
+    std::vector<Provider> holders = router_->HandleLookup(key);
+    std::erase_if(holders, [&](const Provider& p) { return p.node_id == self_.node_id; });
+    ClaimAnswer answer = claims_.Claim(key, self, holders, can_serve, scheduler_.NowMs());
+    loop_->Post([alive = liveness_.token(), done = std::move(done), answer = std::move(answer)] {
+      if (alive.alive()) done(answer);
+    });
+    return;
+  }
+  const Member* owner = owners.empty() || stopping_ ? nullptr : membership_->Find(owners.front());
+  if (owner == nullptr) {
+    loop_->Post([alive = liveness_.token(), done = std::move(done)] {
+      if (alive.alive()) done(ClaimAnswer{});
+    });
+    return;
+  }
+  // The answer or the budget, whichever comes first; the other finds `done` gone. The timer holds
+  // the state weakly, so nothing keeps the state alive but the exchange in flight.
+  struct Pending {
+    std::function<void(ClaimAnswer)> done;
+    std::unique_ptr<Timer> budget;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->done = std::move(done);
+  pending->budget = std::make_unique<Timer>(loop_);
+  pending->budget->Start(options_.resolve_timeout_ms, 0, [weak = std::weak_ptr<Pending>(pending)] {
+    auto p = weak.lock();
+    if (!p || !p->done) return;
+    auto d = std::move(p->done);
+    p->done = nullptr;
+    d(ClaimAnswer{});
+  });
+  transport_->Claim(*owner, ClaimRequest{key, can_serve}, options_.resolve_timeout_ms,
+                    [pending, key](Result<ClaimAnswer> r) {
+                      pending->budget.reset();
+                      if (!pending->done) return;
+                      auto d = std::move(pending->done);
+                      pending->done = nullptr;
+                      if (!r.ok()) {
+                        LOG_DEBUG("claim failed; no coalescing for this pull")
+                            .Str("key", key)
+                            .Str("error", r.status().message());
+                        d(ClaimAnswer{});
+                        return;
+                      }
+                      d(std::move(r).value());
+                    });
+}
+
+void ClusterNode::ReportProgress(std::vector<ProgressReport> reports,
+                                 std::function<void(const std::string& key)> on_revoked) {
+  if (stopping_) return;
+  const Provider self{self_.node_id, "", self_.registry_port};
+  const uint64_t now = scheduler_.NowMs();
+  std::unordered_map<std::string, std::vector<ProgressReport>> by_owner;
+  std::vector<std::string> revoked_here;
+  for (ProgressReport& report : reports) {
+    const std::vector<std::string> owners = router_->OwnersOf(report.key);
+    if (owners.empty()) continue;
+    if (owners.front() == self_.node_id) {
+      if (!claims_.Report(report, self, now)) revoked_here.push_back(report.key);
+    } else {
+      by_owner[owners.front()].push_back(std::move(report));
+    }
+  }
+  auto shared_on_revoked = std::make_shared<std::function<void(const std::string&)>>(
+      std::move(on_revoked));
+  if (!revoked_here.empty()) {
+    loop_->Post([alive = liveness_.token(), shared_on_revoked, revoked_here] {
+      if (!alive.alive()) return;
+      for (const auto& key : revoked_here) (*shared_on_revoked)(key);
+    });
+  }
+  for (auto& [owner_id, batch] : by_owner) {
+    const Member* owner = membership_->Find(owner_id);
+    if (owner == nullptr) continue;
+    transport_->Progress(*owner, batch, [shared_on_revoked](Result<std::vector<std::string>> r) {
+      if (!r.ok()) return;  // Best effort: the next report tries again.
+      for (const auto& key : *r) (*shared_on_revoked)(key);
+    });
+  }
+}
+
 void ClusterNode::ReportBadProvider(const Provider& provider, std::string_view why) {
   LOG_INFO("avoiding peer for a while").Str("node", provider.node_id).Str("why", why);
   lookups_->Invalidate(provider.node_id);
@@ -240,6 +332,11 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
              ",\"locator_coalesced\":" + std::to_string(l.coalesced) +
              ",\"locator_cache_hits\":" + std::to_string(l.cache_hits) +
              ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
+  const ClaimStats c = claims_.stats();
+  out.append(",\"claims\":{\"have\":" + std::to_string(c.have) +
+             ",\"follow\":" + std::to_string(c.follow) + ",\"fetch\":" + std::to_string(c.fetch) +
+             ",\"decline\":" + std::to_string(c.decline) + ",\"revoked\":" +
+             std::to_string(c.revoked) + ",\"keys\":" + std::to_string(c.keys) + "}");
   if (options_.pool != nullptr) {
     // The pool is shared with peer fetches: these count every connection to a peer.
     const http::ConnectionPoolStats p = options_.pool->stats();
@@ -276,6 +373,8 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
   }
   out.append("],\"local_entries\":");
   AppendProviders(&out, router_->HandleLookup(key));
+  out.append(",\"claim\":");
+  AppendJsonString(&out, claims_.Describe(key, scheduler_.NowMs()));
   router_->Lookup(key, timeout_ms,
                   [alive = liveness_.token(), done = std::move(done),
                    out = std::move(out)](const std::vector<Provider>& providers) mutable {

@@ -21,6 +21,7 @@
 
 #include "auth/peer_auth.h"
 #include "cluster/bootstrapper.h"
+#include "cluster/claim_table.h"
 #include "cluster/content_locator.h"
 #include "cluster/dns_discovery.h"
 #include "cluster/http_router_transport.h"
@@ -28,6 +29,7 @@
 #include "cluster/member.h"
 #include "cluster/membership.h"
 #include "cluster/provider_lookups.h"
+#include "cluster/pull_coordinator.h"
 #include "cluster/router.h"
 #include "cluster/router_service.h"
 #include "cluster/scheduler.h"
@@ -60,7 +62,7 @@ struct ClusterOptions {
   http::ConnectionPool* pool = nullptr;
 };
 
-class ClusterNode : public ContentLocator {
+class ClusterNode : public ContentLocator, public PullCoordinator {
  public:
   ClusterNode(Loop* loop, ClusterOptions options);
   ~ClusterNode() override;
@@ -82,6 +84,14 @@ class ClusterNode : public ContentLocator {
   void FindProviders(const std::string& key,
                      std::function<void(std::vector<Provider>)> done) override;
   void ReportBadProvider(const Provider& provider, std::string_view why) override;
+
+  // PullCoordinator: claims go to the key's primary owner (this node's own ClaimTable when it is
+  // the owner) within --mirror-resolve-timeout; a missing, slow or failing owner is kDecline.
+  // Progress goes to each key's primary owner, batched per owner.
+  void Claim(const std::string& key, bool can_serve,
+             std::function<void(ClaimAnswer)> done) override;
+  void ReportProgress(std::vector<ProgressReport> reports,
+                      std::function<void(const std::string& key)> on_revoked) override;
 
   // /debug/members: this node and every member, as JSON.
   std::string MembersJson() const;
@@ -109,6 +119,8 @@ class ClusterNode : public ContentLocator {
   std::unique_ptr<HttpRouterTransport> transport_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<ProviderLookups> lookups_;  // FindProviders: shared rounds, kept answers.
+  ClaimTable claims_;                         // As the primary owner of keys.
+  std::unique_ptr<Timer> claim_sweep_;
   std::unique_ptr<RouterService> service_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<Bootstrapper> bootstrapper_;

@@ -45,8 +45,9 @@ void HttpRouterTransport::Send(const std::string& ip, uint16_t port, std::string
   exchanges_.emplace(id, std::move(exchange));
 }
 
-void HttpRouterTransport::Announce(const Member& owner, const AnnounceBatch& batch,
-                                   std::function<void(Status)> done) {
+void HttpRouterTransport::SendAsSelf(const Member& owner, std::string_view path, std::string body,
+                                     uint64_t timeout_ms, size_t max_body,
+                                     std::function<void(Result<http::FetchResult>)> done) {
   if (owner.info.addresses.empty() || owner.info.router_port == 0) {
     loop_->Post([done = std::move(done)] { done(Status::Unavailable("owner has no address")); });
     return;
@@ -54,18 +55,67 @@ void HttpRouterTransport::Announce(const Member& owner, const AnnounceBatch& bat
   http::Headers headers{{"X-Spegel-Node", self_->node_id},
                         {"X-Spegel-Registry-Port", std::to_string(self_->registry_port)},
                         {"Content-Type", "text/plain"}};
-  Send(owner.info.addresses.front(), owner.info.router_port, "POST", std::string(kAnnouncePath),
-       FormatAnnounce(batch), std::move(headers), options_.announce_timeout_ms, 4096,
-       [done = std::move(done)](Result<http::FetchResult> r) {
-         if (!r.ok()) {
-           done(r.status());
-         } else if (r->response.status != 204 && r->response.status != 200) {
-           done(Status::Unavailable("announce answered " + std::to_string(r->response.status) +
-                                    ": " + r->body.substr(0, 200)));
-         } else {
-           done(Status::Ok());
-         }
-       });
+  Send(owner.info.addresses.front(), owner.info.router_port, "POST", std::string(path),
+       std::move(body), std::move(headers), timeout_ms, max_body, std::move(done));
+}
+
+void HttpRouterTransport::Claim(const Member& owner, const ClaimRequest& request,
+                                uint64_t timeout_ms,
+                                std::function<void(Result<ClaimAnswer>)> done) {
+  const std::string owner_address = owner.info.addresses.empty() ? std::string()
+                                                                 : owner.info.addresses.front();
+  SendAsSelf(owner, kClaimPath, FormatClaimRequest(request), timeout_ms, kMaxLookupBodyBytes,
+             [owner_id = owner.info.node_id, owner_address,
+              done = std::move(done)](Result<http::FetchResult> r) {
+               if (!r.ok()) {
+                 done(r.status());
+                 return;
+               }
+               if (r->response.status != 200) {
+                 done(Status::Unavailable("claim answered " + std::to_string(r->response.status)));
+                 return;
+               }
+               Result<ClaimAnswer> answer = ParseClaimAnswer(r->body);
+               if (answer.ok()) {
+                 for (Provider& node : answer->nodes) {
+                   if (node.node_id == owner_id && node.address == kSelfAddress) {
+                     node.address = owner_address;
+                   }
+                 }
+               }
+               done(std::move(answer));
+             });
+}
+
+void HttpRouterTransport::Progress(const Member& owner, const std::vector<ProgressReport>& reports,
+                                   std::function<void(Result<std::vector<std::string>>)> done) {
+  SendAsSelf(owner, kProgressPath, FormatProgress(reports), options_.progress_timeout_ms,
+             kMaxProgressBodyBytes, [done = std::move(done)](Result<http::FetchResult> r) {
+               if (!r.ok()) {
+                 done(r.status());
+               } else if (r->response.status != 200) {
+                 done(Status::Unavailable("progress answered " +
+                                          std::to_string(r->response.status)));
+               } else {
+                 done(ParseRevoked(r->body));
+               }
+             });
+}
+
+void HttpRouterTransport::Announce(const Member& owner, const AnnounceBatch& batch,
+                                   std::function<void(Status)> done) {
+  SendAsSelf(owner, kAnnouncePath, FormatAnnounce(batch), options_.announce_timeout_ms, 4096,
+             [done = std::move(done)](Result<http::FetchResult> r) {
+               if (!r.ok()) {
+                 done(r.status());
+               } else if (r->response.status != 204 && r->response.status != 200) {
+                 done(Status::Unavailable("announce answered " +
+                                          std::to_string(r->response.status) + ": " +
+                                          r->body.substr(0, 200)));
+               } else {
+                 done(Status::Ok());
+               }
+             });
 }
 
 void HttpRouterTransport::Lookup(const Member& owner, const std::string& key,

@@ -16,12 +16,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "auth/peer_auth.h"
 #include "cluster/member.h"
 #include "cluster/router.h"
+#include "cluster/router_wire.h"
 #include "http/client.h"
 #include "http/connection_pool.h"
 #include "loop/loop.h"
@@ -33,6 +35,7 @@ struct PeerClientOptions {
   uint64_t announce_timeout_ms = 5000;
   uint64_t lookup_timeout_ms = 1000;
   uint64_t hello_timeout_ms = 2000;
+  uint64_t progress_timeout_ms = 2000;
   http::ConnectionPool* pool = nullptr;  // Keep-alive connections to reuse; null = none.
 };
 
@@ -50,10 +53,19 @@ class HttpRouterTransport : public RouterTransport {
               std::function<void(Result<std::vector<Provider>>)> done) override;
   // Says hello to ip:port; `done` gets the receiver's info (addresses = {ip}).
   void Hello(const std::string& ip, uint16_t port, std::function<void(Result<MemberInfo>)> done);
+  // Claims a key at `owner` (its primary owner) within `timeout_ms`; the owner's own entry in the
+  // answer gets the owner's address. Progress reports to `owner`: `done` gets the revoked keys.
+  void Claim(const Member& owner, const ClaimRequest& request, uint64_t timeout_ms,
+             std::function<void(Result<ClaimAnswer>)> done);
+  void Progress(const Member& owner, const std::vector<ProgressReport>& reports,
+                std::function<void(Result<std::vector<std::string>>)> done);
 
   size_t in_flight() const { return exchanges_.size(); }
 
  private:
+  // POST with this node's X-Spegel-Node and X-Spegel-Registry-Port to `owner`'s router port.
+  void SendAsSelf(const Member& owner, std::string_view path, std::string body, uint64_t timeout_ms,
+                  size_t max_body, std::function<void(Result<http::FetchResult>)> done);
   void Send(const std::string& ip, uint16_t port, std::string method, std::string target,
             std::string body, http::Headers headers, uint64_t timeout_ms, size_t max_body,
             std::function<void(Result<http::FetchResult>)> done);

@@ -7,12 +7,63 @@
 namespace spegel::cluster {
 
 RouterService::RouterService(Router* router, Membership* membership, const MemberInfo* self,
-                             auth::PeerAuth auth, uint64_t member_ttl_ms)
+                             auth::PeerAuth auth, uint64_t member_ttl_ms, ClaimTable* claims,
+                             Scheduler* clock)
     : router_(router),
       membership_(membership),
       self_(self),
       auth_(std::move(auth)),
-      member_ttl_ms_(member_ttl_ms) {}
+      member_ttl_ms_(member_ttl_ms),
+      claims_(clock != nullptr ? claims : nullptr),
+      clock_(clock) {}
+
+std::optional<Provider> RouterService::Sender(http::Request& request) const {
+  auto node = request.Header("X-Spegel-Node");
+  auto port_text = request.Header("X-Spegel-Registry-Port");
+  uint16_t port = 0;
+  if (!node || !IsValidNodeId(*node) || !port_text || !ParsePort(*port_text, &port)) {
+    return std::nullopt;
+  }
+  return Provider{std::string(*node), request.peer_address(), port};
+}
+
+void RouterService::HandleClaim(http::Request& request, http::ResponseWriter& writer,
+                                const Provider& sender) {
+  auto claim = ParseClaimRequest(request.body());
+  if (!claim.ok()) {
+    Reply(request, writer, 400, claim.status().message() + "\n");
+    return;
+  }
+  ClaimAnswer answer;
+  if (claims_ != nullptr) {
+    std::vector<Provider> holders = router_->HandleLookup(claim->key);
+    std::erase_if(holders, [&](const Provider& p) { return p.node_id == sender.node_id; });
+    answer = claims_->Claim(claim->key, sender, holders, claim->can_serve, clock_->NowMs());
+    // This node's own entry has no address (nobody told it how others reach it): the asker
+    // reached it at one, and substitutes it for kSelfAddress (HttpRouterTransport::Claim).
+    for (Provider& node : answer.nodes) {
+      if (node.address.empty()) node.address = std::string(kSelfAddress);
+    }
+  }
+  Reply(request, writer, 200, FormatClaimAnswer(answer));
+}
+
+void RouterService::HandleProgress(http::Request& request, http::ResponseWriter& writer,
+                                   const Provider& sender) {
+  auto reports = ParseProgress(request.body());
+  if (!reports.ok()) {
+    Reply(request, writer, 400, reports.status().message() + "\n");
+    return;
+  }
+  std::vector<std::string> revoked;
+  if (claims_ != nullptr) {
+    const uint64_t now = clock_->NowMs();
+    for (const ProgressReport& report : *reports) {
+      if (!claims_->Report(report, sender, now)) revoked.push_back(report.key);
+    }
+  }
+  Reply(request, writer, 200, FormatRevoked(revoked));
+}
 
 void RouterService::Reply(http::Request& request, http::ResponseWriter& writer, int status,
                           std::string body) {
@@ -27,7 +78,8 @@ void RouterService::Reply(http::Request& request, http::ResponseWriter& writer, 
 
 void RouterService::Handle(http::Request& request, http::ResponseWriter& writer) {
   const std::string_view path = request.path();
-  const bool known = path == kAnnouncePath || path == kLookupPath || path == kHelloPath;
+  const bool known = path == kAnnouncePath || path == kLookupPath || path == kHelloPath ||
+                     path == kClaimPath || path == kProgressPath;
   if (!known) {
     Reply(request, writer, 404, "not found\n");
     return;
@@ -80,16 +132,22 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
     Reply(request, writer, 200, FormatHello(*self_));
     return;
   }
-  // Announce.
-  auto node = request.Header("X-Spegel-Node");
-  auto port_text = request.Header("X-Spegel-Registry-Port");
-  uint16_t port = 0;
-  if (!node || !IsValidNodeId(*node) || !port_text || !ParsePort(*port_text, &port)) {
+  // Announce, claim and progress: from another node, named in the headers.
+  const std::optional<Provider> sender = Sender(request);
+  if (!sender) {
     Reply(request, writer, 400, "missing or invalid X-Spegel-Node / X-Spegel-Registry-Port\n");
     return;
   }
-  if (*node == self_->node_id) {
-    Reply(request, writer, 400, "announce from this node's own id\n");
+  if (sender->node_id == self_->node_id) {
+    Reply(request, writer, 400, "request from this node's own id\n");
+    return;
+  }
+  if (path == kClaimPath) {
+    HandleClaim(request, writer, *sender);
+    return;
+  }
+  if (path == kProgressPath) {
+    HandleProgress(request, writer, *sender);
     return;
   }
   auto batch = ParseAnnounce(request.body());
@@ -97,8 +155,7 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
     Reply(request, writer, 400, batch.status().message() + "\n");
     return;
   }
-  Provider sender{std::string(*node), request.peer_address(), port};
-  if (Status s = router_->HandleAnnounce(sender, *batch); !s.ok()) {
+  if (Status s = router_->HandleAnnounce(*sender, *batch); !s.ok()) {
     Reply(request, writer, 400, s.message() + "\n");
     return;
   }

@@ -1,7 +1,8 @@
 // RouterService: the server side of the router API (router_wire.h) on --router-addr.
 //
 // Announces go to the Router's provider table, lookups are answered from it, and a hello makes
-// its sender a member at the request's TCP peer address (never an address from a body). With a
+// its sender a member at the request's TCP peer address (never an address from a body). Claims
+// and progress reports go to the ClaimTable, when there is one (else claims are declined). With a
 // peer secret, a request without a valid X-Spegel-Auth (over method, target and body) is refused
 // with 401 before anything in it is acted on.
 //
@@ -10,12 +11,15 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "auth/peer_auth.h"
+#include "cluster/claim_table.h"
 #include "cluster/member.h"
 #include "cluster/membership.h"
 #include "cluster/router.h"
+#include "cluster/scheduler.h"
 #include "http/handler.h"
 
 namespace spegel::cluster {
@@ -23,8 +27,9 @@ namespace spegel::cluster {
 class RouterService : public http::Handler {
  public:
   // All must outlive the service. `member_ttl_ms`: how long a hello keeps its sender a member.
+  // `claims` and `clock` may be null (no coalescing).
   RouterService(Router* router, Membership* membership, const MemberInfo* self, auth::PeerAuth auth,
-                uint64_t member_ttl_ms);
+                uint64_t member_ttl_ms, ClaimTable* claims = nullptr, Scheduler* clock = nullptr);
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 
   // Requests refused (400, 401, 405, 413…; a lookup miss is not a refusal).
@@ -32,11 +37,18 @@ class RouterService : public http::Handler {
 
  private:
   void Reply(http::Request& request, http::ResponseWriter& writer, int status, std::string body);
+  // The sending node from X-Spegel-Node and X-Spegel-Registry-Port at the TCP peer address, or
+  // nullopt when the headers are missing or invalid.
+  std::optional<Provider> Sender(http::Request& request) const;
+  void HandleClaim(http::Request& request, http::ResponseWriter& writer, const Provider& sender);
+  void HandleProgress(http::Request& request, http::ResponseWriter& writer, const Provider& sender);
   Router* router_;
   Membership* membership_;
   const MemberInfo* self_;
   auth::PeerAuth auth_;
   uint64_t member_ttl_ms_;
+  ClaimTable* claims_;
+  Scheduler* clock_;
   uint64_t rejected_ = 0;
 };
 

@@ -199,17 +199,19 @@ Result<ClaimAnswer> ParseClaimAnswer(std::string_view body) {
   std::string_view verdict = body.substr(0, nl);
   if (!verdict.empty() && verdict.back() == '\r') verdict.remove_suffix(1);
   ClaimAnswer answer;
-  for (ClaimVerdict v : {ClaimVerdict::kHave, ClaimVerdict::kFollow, ClaimVerdict::kFetch,
-                         ClaimVerdict::kDecline}) {
+  for (ClaimVerdict v :
+       {ClaimVerdict::kHave, ClaimVerdict::kFollow, ClaimVerdict::kFetch, ClaimVerdict::kDecline}) {
     if (verdict == ClaimVerdictName(v)) answer.verdict = v;
   }
   if (verdict != ClaimVerdictName(answer.verdict)) {
     return Status::InvalidArgument("claim answer: unknown verdict");
   }
-  const std::string_view rest = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+  const std::string_view rest = nl == std::string_view::npos ? std::string_view()
+                                                             : body.substr(nl + 1);
   Result<std::vector<Provider>> nodes = ParseProviders(rest);
   if (!nodes.ok()) return nodes.status();
-  const bool lists = answer.verdict == ClaimVerdict::kHave || answer.verdict == ClaimVerdict::kFollow;
+  const bool lists = answer.verdict == ClaimVerdict::kHave ||
+                     answer.verdict == ClaimVerdict::kFollow;
   if (lists == nodes->empty()) {
     return Status::InvalidArgument(lists ? "claim answer: no nodes" : "claim answer: stray nodes");
   }
@@ -258,9 +260,8 @@ Result<std::vector<ProgressReport>> ParseProgress(std::string_view body) {
       }
     }
     r.key = std::string(fields[3]);
-    if (!state_known || !ParseDecimal(fields[1], &r.offset) ||
-        !ParseDecimal(fields[2], &r.total) || !IsValidRoutingKey(r.key) ||
-        (r.total > 0 && r.offset > r.total)) {
+    if (!state_known || !ParseDecimal(fields[1], &r.offset) || !ParseDecimal(fields[2], &r.total) ||
+        !IsValidRoutingKey(r.key) || (r.total > 0 && r.offset > r.total)) {
       error = "malformed progress line";
       return false;
     }

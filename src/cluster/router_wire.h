@@ -57,6 +57,9 @@ inline constexpr size_t kMaxLookupBodyBytes = 64 << 10;
 inline constexpr size_t kMaxHelloBytes = 4096;
 inline constexpr size_t kMaxProvidersPerAnswer = 64;
 inline constexpr size_t kMaxClaimBytes = 4096;
+// The address an owner writes for itself in a claim answer (it does not know how others reach
+// it); the asker replaces it with the owner's address it connected to.
+inline constexpr std::string_view kSelfAddress = "0.0.0.0";
 inline constexpr size_t kMaxProgressLines = 1024;
 inline constexpr size_t kMaxProgressBodyBytes = 1 << 20;
 

@@ -62,7 +62,7 @@ struct Node {
         membership(&scheduler, id),
         transport(l, &self, auth),
         router(&scheduler, &membership, &transport, Provider{id, "", registry_port}),
-        service(&router, &membership, &self, auth, 60'000),
+        service(&router, &membership, &self, auth, 60'000, &claims, &scheduler),
         counting(&service) {
     http::ServerOptions options;
     options.keep_request_body = true;
@@ -98,6 +98,7 @@ struct Node {
   Membership membership;
   HttpRouterTransport transport;
   Router router;
+  ClaimTable claims;
   RouterService service;
   CountingHandler counting;
   std::unique_ptr<http::Server> server;
@@ -125,6 +126,23 @@ struct Caller {
     std::optional<Result<std::vector<Provider>>> out;
     transport.Lookup(owner, key,
                      [&](Result<std::vector<Provider>> r) { out.emplace(std::move(r)); });
+    CHECK(!out.has_value());
+    REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
+    return std::move(*out);
+  }
+  Result<ClaimAnswer> Claim(const Member& owner, const std::string& key, bool can_serve = true) {
+    std::optional<Result<ClaimAnswer>> out;
+    transport.Claim(owner, ClaimRequest{key, can_serve}, 1000,
+                    [&](Result<ClaimAnswer> r) { out.emplace(std::move(r)); });
+    CHECK(!out.has_value());
+    REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
+    return std::move(*out);
+  }
+  Result<std::vector<std::string>> Progress(const Member& owner,
+                                            const std::vector<ProgressReport>& reports) {
+    std::optional<Result<std::vector<std::string>>> out;
+    transport.Progress(owner, reports,
+                       [&](Result<std::vector<std::string>> r) { out.emplace(std::move(r)); });
     CHECK(!out.has_value());
     REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
     return std::move(*out);
@@ -211,6 +229,57 @@ TEST_CASE("router service: announce registers the sender at its socket address; 
     CHECK(client.Announce(owner.AsMember(), remove).ok());
     CHECK(owner.router.HandleLookup(kKey).empty());
   }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: claims over HTTP: one fetcher, followers told where, revocation") {
+  Loop loop;
+  {
+    Node owner(&loop, "owner");
+    Caller a(&loop, "a", {}, 6000);
+    Caller b(&loop, "b", {}, 6100);
+    Result<ClaimAnswer> first = a.Claim(owner.AsMember(), kKey);
+    REQUIRE(first.ok());
+    CHECK(first->verdict == ClaimVerdict::kFetch);
+    Result<ClaimAnswer> second = b.Claim(owner.AsMember(), kKey);
+    REQUIRE(second.ok());
+    REQUIRE(second->verdict == ClaimVerdict::kFollow);
+    // The fetcher at the address its claim came from, with its registry port.
+    CHECK(second->nodes.front() == Provider{"a", "127.0.0.1", 6000});
+    // Progress: the fetcher's report is accepted; a report claiming to fetch from b is revoked.
+    Result<std::vector<std::string>> ok = a.Progress(owner.AsMember(),
+                                                     {{kKey, ProgressState::kFetching, 100, 1000}});
+    REQUIRE(ok.ok());
+    CHECK(ok->empty());
+    Result<std::vector<std::string>> revoked =
+        b.Progress(owner.AsMember(), {{kKey, ProgressState::kFetching, 100, 1000}});
+    REQUIRE(revoked.ok());
+    CHECK(*revoked == std::vector<std::string>{kKey});
+    // The owner itself as the source: the asker fills in the owner's address.
+    const std::string other = "sha256:" + std::string(64, 'e');
+    owner.claims.Claim(other, Provider{"owner", "", 5000}, {}, true, owner.scheduler.NowMs());
+    Result<ClaimAnswer> from_owner = b.Claim(owner.AsMember(), other);
+    REQUIRE(from_owner.ok());
+    REQUIRE(from_owner->verdict == ClaimVerdict::kFollow);
+    CHECK(from_owner->nodes.front() == Provider{"owner", "127.0.0.1", 5000});
+    // Complete copies in the provider table: have.
+    AnnounceBatch batch;
+    batch.ttl_ms = 60'000;
+    batch.add = {kKey};
+    CHECK(Caller(&loop, "c", {}, 6200).Announce(owner.AsMember(), batch).ok());
+    Result<ClaimAnswer> have = b.Claim(owner.AsMember(), kKey);
+    REQUIRE(have.ok());
+    CHECK(have->verdict == ClaimVerdict::kHave);
+    CHECK(have->nodes.front().node_id == "c");
+    // Malformed claims and progress are refused; the service keeps serving.
+    CHECK(Raw(&loop, owner.port, "POST", std::string(kClaimPath), AnnounceHeaders(), "key=\n") ==
+          400);
+    CHECK(Raw(&loop, owner.port, "POST", std::string(kProgressPath), AnnounceHeaders(),
+              "done x\n") == 400);
+    CHECK(Raw(&loop, owner.port, "POST", std::string(kClaimPath), {}, "key=" + kKey + "\n") == 400);
+    CHECK(a.Claim(owner.AsMember(), kKey)->verdict == ClaimVerdict::kHave);
+  }
+  RunFor(&loop, 10);
   CHECK(OpenHandles(&loop) == 0);
 }
 

@@ -186,9 +186,9 @@ TEST_CASE("router wire: claim requests and answers round-trip; bad ones are refu
   CHECK(request->key == key);
   CHECK(request->can_serve);
   CHECK(ParseClaimRequest("key=" + key + "\n")->can_serve == false);
-  for (const std::string& bad : std::vector<std::string>{"", "serve=1\n", "key=x y\n",
-                                                          "key=" + key + "\nserve=2\n",
-                                                          std::string(5000, 'k')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "serve=1\n", "key=x y\n", "key=" + key + "\nserve=2\n",
+                                std::string(5000, 'k')}) {
     CAPTURE(bad);
     CHECK(ParseClaimRequest(bad).status().code() == Code::kInvalidArgument);
   }
@@ -199,8 +199,8 @@ TEST_CASE("router wire: claim requests and answers round-trip; bad ones are refu
   CHECK(parsed->nodes == follow.nodes);
   CHECK(ParseClaimAnswer("fetch\n")->verdict == ClaimVerdict::kFetch);
   CHECK(ParseClaimAnswer("decline\n")->verdict == ClaimVerdict::kDecline);
-  for (const char* bad : {"", "maybe\n", "have\n", "fetch\nn1 10.0.0.1 5000\n",
-                          "follow\nn1 10.0.0.1\n"}) {
+  for (const char* bad :
+       {"", "maybe\n", "have\n", "fetch\nn1 10.0.0.1 5000\n", "follow\nn1 10.0.0.1\n"}) {
     CAPTURE(bad);
     CHECK(ParseClaimAnswer(bad).status().code() == Code::kInvalidArgument);
   }
