@@ -127,6 +127,9 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
   flags.AddDuration("mirror-resolve-timeout", &o.mirror_resolve_timeout,
                     "Longest wait for a lookup of content not on this node; then 404 so "
                     "containerd goes upstream.");
+  flags.AddBool("inflight-sharing", &o.inflight_sharing,
+                "Coalesce pulls of a blob no node has yet: one node downloads it and the others "
+                "stream it from that download while it runs (true/false).");
   flags.AddDuration("announce-ttl", &o.announce_ttl,
                     "How long owners keep this node's announcements; refreshed at half of it.");
   flags.AddDuration("member-ttl", &o.member_ttl,

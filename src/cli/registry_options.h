@@ -60,6 +60,8 @@ struct RegistryOptions {
   std::vector<std::string> mirrored_registries;
   registry::RegistryFilters filters;  // mirrored_registries and registry_filters, built once
   std::string peer_secret_file;
+  // Pull coalescing and in-flight sharing (registry/inflight.h, cluster/claim_table.h).
+  bool inflight_sharing = true;
   // Preflight: where Spegel's hosts.toml files are, containerd's config file, --skip-preflight.
   PreflightFlags preflight;
 

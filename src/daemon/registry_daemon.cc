@@ -67,8 +67,10 @@ struct RegistryDaemon::Parts {
               cluster_node.UpdateLocalKeys(add, remove);
             }),
         peer_fetcher(loop, &cluster_node, peer_auth, FetchOptions(credentials, &peer_connections)),
+        inflight(loop, &cluster_node, &content_store, InflightOptions(options)),
         registry_handler(&index, &syncer, &content_store,
-                         registry::ClusterMode{&peer_fetcher, &this->options.filters, &peer_auth}),
+                         registry::ClusterMode{&peer_fetcher, &this->options.filters, &peer_auth,
+                                               options.inflight_sharing ? &inflight : nullptr}),
         spegel_metrics(&metrics_registry),
         registry_socket(std::move(registry_socket_in)),
         metrics_socket(std::move(metrics_socket_in)) {
@@ -112,6 +114,11 @@ struct RegistryDaemon::Parts {
     o.pool = pool;
     return o;
   }
+  static registry::InflightOptions InflightOptions(const cli::RegistryOptions& options) {
+    registry::InflightOptions o;
+    o.containerd_namespace = options.containerd_namespace;
+    return o;
+  }
   static cluster::ClusterOptions WithPool(cluster::ClusterOptions o, http::ConnectionPool* pool) {
     o.pool = pool;
     return o;
@@ -129,6 +136,7 @@ struct RegistryDaemon::Parts {
   cluster::ClusterNode cluster_node;
   cluster::Announcer announcer;
   registry::PeerFetcher peer_fetcher;
+  registry::Inflight inflight;
   registry::RegistryHandler registry_handler;
   std::unique_ptr<auth::AuthHandler> auth_handler;
   metrics::Registry metrics_registry;

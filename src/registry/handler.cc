@@ -51,6 +51,7 @@ class StreamBody : public http::BodySource {
 RegistryHandler::RegistryHandler(index::Index* index, index::Syncer* syncer,
                                  containerd::ContentStore* content, ClusterMode cluster)
     : fetcher_(cluster.fetcher),
+      inflight_(cluster.fetcher != nullptr ? cluster.inflight : nullptr),
       filters_(cluster.filters),
       auth_(cluster.auth),
       index_(index),
@@ -93,11 +94,55 @@ void RegistryHandler::SendError(http::Request& request, http::ResponseWriter& wr
 
 void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer, const Route& route,
                            std::string key, OciError error, std::string_view message) {
-  if (fetcher_ == nullptr || RequestContext::Of(request).mirrored || key.empty()) {
+  const bool blob = route.kind == RouteKind::kBlob && route.digest.has_value();
+  if (RequestContext::Of(request).mirrored) {
+    // A peer's fetch: one hop only, but our containerd's download in progress may serve it.
+    if (inflight_ != nullptr && blob && inflight_->Serve(request, writer, *route.digest)) return;
     SendError(request, writer, error, message);
     return;
   }
+  if (fetcher_ == nullptr || key.empty()) {
+    SendError(request, writer, error, message);
+    return;
+  }
+  // Whole-blob GETs are claimed; a ranged one is containerd resuming after a break, which the
+  // peers' complete copies serve or the upstream does.
+  if (inflight_ != nullptr && blob && request.method() == http::Method::kGet &&
+      !request.Header("Range")) {
+    ClaimThenFetch(request, writer, route, std::move(key));
+    return;
+  }
   fetcher_->Serve(request, writer, route, std::move(key));
+}
+
+void RegistryHandler::ClaimThenFetch(http::Request& request, http::ResponseWriter& writer,
+                                     const Route& route, std::string key) {
+  auto client_alive = std::make_shared<bool>(true);
+  writer.SetAbortCallback([client_alive] { *client_alive = false; });
+  const oci::Digest digest = *route.digest;
+  inflight_->Claim(digest, [this, alive = liveness_.token(), client_alive, &request, &writer, route,
+                            key = std::move(key), digest](cluster::ClaimAnswer answer) mutable {
+    if (!alive.alive() || !*client_alive) return;
+    writer.SetAbortCallback(nullptr);
+    switch (answer.verdict) {
+      case cluster::ClaimVerdict::kFetch:
+        // Our containerd downloads it from the next host; its ingest is what peers read.
+        SendError(request, writer, OciError::kBlobUnknown,
+                  "blob unknown to this node: its peers will stream it from this node's download");
+        inflight_->Offer(digest, cluster::ProgressState::kFetching);
+        return;
+      case cluster::ClaimVerdict::kFollow:
+        fetcher_->ServeFrom(request, writer, route, std::move(key), std::move(answer.nodes));
+        inflight_->Offer(digest, cluster::ProgressState::kFollowing);
+        return;
+      case cluster::ClaimVerdict::kHave:
+        fetcher_->ServeFrom(request, writer, route, std::move(key), std::move(answer.nodes));
+        return;
+      case cluster::ClaimVerdict::kDecline:
+        fetcher_->Serve(request, writer, route, std::move(key));
+        return;
+    }
+  });
 }
 
 void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& writer) {

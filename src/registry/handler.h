@@ -30,8 +30,10 @@
 #include "http/handler.h"
 #include "index/index.h"
 #include "index/syncer.h"
+#include "loop/liveness.h"
 #include "registry/errors.h"
 #include "registry/filters.h"
+#include "registry/inflight.h"
 #include "registry/peer_fetch.h"
 #include "registry/request_context.h"
 #include "registry/route.h"
@@ -42,11 +44,15 @@ namespace spegel::registry {
 // Cluster mode: a local miss goes to `fetcher` unless the request is mirrored (a peer's fetch,
 // carrying X-Spegel-Mirrored: true, as RequestContext defines it: one hop only); requests for
 // references `filters` refuse get 404; with a peer secret, mirrored requests must be signed
-// (else 401). All must outlive the handler; no fetcher = standalone (a miss is a 404).
+// (else 401). With `inflight`, a local miss of a blob GET is claimed first (inflight.h: 404 at
+// once when this node is to fetch it, else a peer fetch from the nodes named), and a mirrored
+// GET of a blob this node does not hold is served from its in-flight copy when it has one. All
+// must outlive the handler; no fetcher = standalone (a miss is a 404).
 struct ClusterMode {
   PeerFetcher* fetcher = nullptr;
   const RegistryFilters* filters = nullptr;
   const auth::PeerAuth* auth = nullptr;
+  Inflight* inflight = nullptr;
 };
 
 class RegistryHandler : public http::Handler {
@@ -69,8 +75,12 @@ class RegistryHandler : public http::Handler {
   // A local miss: to a peer when in cluster mode and allowed, else 404 with `message`.
   void Miss(http::Request& request, http::ResponseWriter& writer, const Route& route,
             std::string key, OciError error, std::string_view message);
+  // A local miss of a blob GET: the claim's verdict decides (see ClusterMode).
+  void ClaimThenFetch(http::Request& request, http::ResponseWriter& writer, const Route& route,
+                      std::string key);
 
   PeerFetcher* fetcher_;
+  Inflight* inflight_;
   const RegistryFilters* filters_;
   const auth::PeerAuth* auth_;
   index::Index* index_;
@@ -78,6 +88,7 @@ class RegistryHandler : public http::Handler {
   containerd::ContentStore* content_;
   // Manifests, indexes and configs up to 64 KiB, 2 MiB in all (layers always go by sendfile).
   SmallBlobCache small_blobs_{2 << 20, 64 << 10};
+  Liveness liveness_;  // Claims answer after the handler may be gone.
 };
 
 }  // namespace spegel::registry

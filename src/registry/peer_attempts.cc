@@ -50,12 +50,18 @@ PeerAttempts::~PeerAttempts() {
   attempts_.clear();
 }
 
-void PeerAttempts::Start() {
+void PeerAttempts::Start(std::optional<std::vector<cluster::Provider>> peers) {
   ++fetcher_->stats_.fetches;
   if (digest_ && digest_->algorithm() != "sha256") {
     // Only SHA-256 can be verified here; never pass on bytes we cannot check.
     loop_->Post([this, alive = liveness_.token()] {
       if (alive.alive()) SendNotFound("only sha256 content is fetched from peers");
+    });
+    return;
+  }
+  if (peers) {
+    loop_->Post([this, alive = liveness_.token(), peers = std::move(*peers)]() mutable {
+      if (alive.alive() && !finished_) OnPeers(std::move(peers));
     });
     return;
   }

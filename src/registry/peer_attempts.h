@@ -47,8 +47,9 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   PeerAttempts(const PeerAttempts&) = delete;
   PeerAttempts& operator=(const PeerAttempts&) = delete;
 
-  // Asks the locator for providers; the answer follows asynchronously (never inline).
-  void Start();
+  // Asks the locator for providers, or takes `peers` when given; either way the fetch goes on
+  // asynchronously (never inline).
+  void Start(std::optional<std::vector<cluster::Provider>> peers = std::nullopt);
 
  private:
   struct Attempt {

@@ -36,6 +36,15 @@ void PeerFetcher::Serve(http::Request& request, http::ResponseWriter& writer, co
   raw->Start();
 }
 
+void PeerFetcher::ServeFrom(http::Request& request, http::ResponseWriter& writer,
+                            const Route& route, std::string key,
+                            std::vector<cluster::Provider> peers) {
+  auto fetch = std::make_unique<PeerAttempts>(this, request, writer, route, std::move(key));
+  PeerAttempts* raw = fetch.get();
+  fetches_.emplace(raw, std::move(fetch));
+  raw->Start(std::move(peers));
+}
+
 void PeerFetcher::Finished(PeerAttempts* fetch) {
   // Deleted later: the fetch may be deep inside its own or a client callback.
   Liveness::Token alive = liveness_.token();

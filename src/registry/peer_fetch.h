@@ -107,6 +107,9 @@ class PeerFetcher {
   // peer. `key` is what to look up: the digest, or "registry/repo:tag" for a manifest by tag.
   void Serve(http::Request& request, http::ResponseWriter& writer, const Route& route,
              std::string key);
+  // Like Serve(), from `peers` (best first) instead of a lookup: the nodes a claim named.
+  void ServeFrom(http::Request& request, http::ResponseWriter& writer, const Route& route,
+                 std::string key, std::vector<cluster::Provider> peers);
 
   const PeerFetchStats& stats() const { return stats_; }
   const ReadAheadBudget& read_ahead() const { return read_ahead_; }

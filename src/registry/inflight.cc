@@ -1,0 +1,376 @@
+#include "registry/inflight.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "base/log.h"
+#include "http/range.h"
+#include "oci/sha256.h"
+
+namespace spegel::registry {
+namespace {
+
+constexpr uint64_t kMaxChunkBytes = 8 << 20;  // One SendFile answer at most.
+constexpr size_t kHashReadBytes = 1 << 20;
+
+}  // namespace
+
+// One in-flight copy: the open ingest and what is known of it. Shared by the Inflight and the
+// bodies reading it (they keep its descriptor open); `hasher` is the hash worker's, the rest the
+// loop thread's.
+struct Inflight::Source {
+  Source(containerd::IngestFile f, cluster::ProgressState r) : file(std::move(f)), role(r) {}
+
+  bool released() const { return verified || committed; }
+  uint64_t total() const { return file.total(); }
+
+  containerd::IngestFile file;
+  cluster::ProgressState role;
+  uint64_t size = 0;
+  uint64_t last_growth_ms = 0;
+  bool committed = false;  // containerd renamed the inode into blobs/.
+  bool verified = false;   // Our own SHA-256 of the whole file matched.
+  bool dead = false;
+  std::string why;
+  bool revoked = false;  // The owner gave the fetch to another node: no new readers.
+  bool reported_end = false;
+  uint64_t done_at_ms = 0;
+  oci::Sha256 hasher;
+  uint64_t hashed = 0;
+  bool hashing = false;
+  std::vector<Body*> readers;
+};
+
+// A peer's response body from a Source: [next_, end_) of the blob, sent as the file grows.
+class Inflight::Body : public http::BodySource {
+ public:
+  Body(Inflight* owner, std::shared_ptr<Source> source, uint64_t first, uint64_t end)
+      : owner_(owner), source_(std::move(source)), next_(first), end_(end) {
+    source_->readers.push_back(this);
+  }
+  ~Body() override { Detach(); }
+
+  void Proceed(http::BodySink& sink) override {
+    sink_ = &sink;
+    waiting_since_ms_ = owner_ != nullptr ? owner_->loop_->NowMs() : 0;
+    Pump();
+  }
+  void Stop() override {
+    sink_ = nullptr;
+    Detach();
+  }
+  // Sends what may go now, or fails the response, or keeps waiting. Nothing unless a Proceed()
+  // waits for its answer.
+  void Pump() {
+    if (sink_ == nullptr) return;
+    if (owner_ == nullptr) return Fail("in-flight sharing stopped");
+    if (source_->dead) return Fail("in-flight source ended: " + source_->why);
+    const uint64_t total = source_->total();
+    const uint64_t limit = source_->released() ? total : total - 1;
+    uint64_t avail = std::min({source_->size, limit, end_});
+    if (next_ >= avail && source_->size < total) {
+      owner_->Observe(*source_);  // One fstat: maybe it grew since the last poll.
+      if (source_->dead) return Fail("in-flight source ended: " + source_->why);
+      avail = std::min({source_->size, source_->released() ? total : total - 1, end_});
+    }
+    if (next_ < avail) {
+      const uint64_t n = std::min(avail - next_, kMaxChunkBytes);
+      http::BodySink* sink = sink_;
+      sink_ = nullptr;
+      owner_->stats_.bytes_served += n;
+      const uint64_t at = next_;
+      next_ += n;
+      sink->SendFile(source_->file.fd(), at, n);
+      return;
+    }
+    if (owner_->loop_->NowMs() - waiting_since_ms_ >= owner_->options_.reader_stall_ms) {
+      Fail("in-flight source stalled");
+    }
+  }
+  // The Inflight is going away: fail a waiting reader now, and any later Proceed().
+  void Orphan() {
+    Pump();
+    Fail("in-flight sharing stopped");
+    Detach();
+  }
+
+ private:
+  void Fail(const std::string& why) {
+    if (sink_ == nullptr) return;
+    http::BodySink* sink = sink_;
+    sink_ = nullptr;
+    if (owner_ != nullptr) ++owner_->stats_.readers_failed;
+    LOG_INFO("in-flight reader ended").Str("digest", source_->file.digest().str()).Str("why", why);
+    sink->Fail(why);  // The server closes the connection: the peer sees a short body.
+  }
+  void Detach() {
+    if (owner_ == nullptr) return;
+    std::erase(source_->readers, this);
+    owner_ = nullptr;
+  }
+
+  Inflight* owner_;
+  std::shared_ptr<Source> source_;
+  uint64_t next_;
+  uint64_t end_;
+  http::BodySink* sink_ = nullptr;
+  uint64_t waiting_since_ms_ = 0;
+};
+
+Inflight::Inflight(Loop* loop, cluster::PullCoordinator* coordinator,
+                   const containerd::ContentStore* content, InflightOptions options)
+    : loop_(loop),
+      coordinator_(coordinator),
+      content_(content),
+      options_(std::move(options)),
+      hasher_(std::make_unique<Worker>("ingest-sha256")) {}
+
+Inflight::~Inflight() {
+  liveness_.Revoke();
+  for (auto& [key, source] : sources_) {
+    const std::vector<Body*> readers = source->readers;
+    for (Body* body : readers) body->Orphan();
+  }
+  hasher_->Stop();
+}
+
+void Inflight::Claim(const oci::Digest& digest, std::function<void(cluster::ClaimAnswer)> done) {
+  coordinator_->Claim(digest.str(), can_serve(),
+                      [this, alive = liveness_.token(),
+                       done = std::move(done)](cluster::ClaimAnswer answer) {
+                        if (!alive.alive()) return;
+                        switch (answer.verdict) {
+                          case cluster::ClaimVerdict::kFetch: ++stats_.claims_fetch; break;
+                          case cluster::ClaimVerdict::kFollow: ++stats_.claims_follow; break;
+                          case cluster::ClaimVerdict::kHave: ++stats_.claims_have; break;
+                          case cluster::ClaimVerdict::kDecline: ++stats_.claims_decline; break;
+                        }
+                        done(std::move(answer));
+                      });
+}
+
+void Inflight::Offer(const oci::Digest& digest, cluster::ProgressState role) {
+  if (!can_serve() || digest.algorithm() != "sha256") return;
+  if (auto it = sources_.find(digest.str()); it != sources_.end() && !it->second->dead) return;
+  TryOpen(digest, role, options_.open_attempts);
+}
+
+void Inflight::TryOpen(const oci::Digest& digest, cluster::ProgressState role, int attempts_left) {
+  if (auto it = sources_.find(digest.str()); it != sources_.end() && !it->second->dead) return;
+  Result<containerd::IngestFile> file =
+      containerd::IngestFile::Open(content_->directory(), options_.containerd_namespace, digest);
+  if (!file.ok()) {
+    if (file.status().code() == Code::kNotFound && attempts_left > 1) {
+      std::unique_ptr<Timer>& timer = open_retries_[digest.str()];
+      timer = std::make_unique<Timer>(loop_);
+      timer->Start(options_.open_retry_ms, 0, [this, digest, role, attempts_left] {
+        open_retries_.erase(digest.str());  // Destroys this timer: allowed from its callback.
+        TryOpen(digest, role, attempts_left - 1);
+      });
+      return;
+    }
+    LOG_INFO("no in-flight copy to offer")
+        .Str("digest", digest.str())
+        .Str("why", file.status().message());
+    coordinator_->ReportProgress({{digest.str(), cluster::ProgressState::kFailed, 0, 0}},
+                                 [](const std::string&) {});
+    return;
+  }
+  auto source = std::make_shared<Source>(std::move(file).value(), role);
+  source->last_growth_ms = loop_->NowMs();
+  Observe(*source);
+  ++stats_.sources;
+  LOG_INFO("offering in-flight copy to peers")
+      .Str("digest", digest.str())
+      .Str("role", cluster::ProgressStateName(role))
+      .Int("total", static_cast<int64_t>(source->total()));
+  sources_[digest.str()] = std::move(source);
+  EnsureTimers();
+}
+
+void Inflight::EnsureTimers() {
+  if (!poll_) {
+    poll_ = std::make_unique<Timer>(loop_);
+    report_ = std::make_unique<Timer>(loop_);
+  }
+  if (!poll_->active()) poll_->Start(options_.poll_ms, options_.poll_ms, [this] { Poll(); });
+  if (!report_->active()) {
+    report_->Start(options_.report_ms / 4, options_.report_ms, [this] { Report(); });
+  }
+}
+
+void Inflight::Observe(Source& source) {
+  if (source.dead) return;
+  const containerd::IngestFile::Observation o = source.file.Observe();
+  if (o.state == containerd::IngestFile::State::kDead) {
+    Kill(source, o.why);
+    return;
+  }
+  if (o.size > source.size) {
+    source.size = o.size;
+    source.last_growth_ms = loop_->NowMs();
+  }
+  if (o.state == containerd::IngestFile::State::kCommitted && !source.committed) {
+    source.committed = true;
+    if (source.done_at_ms == 0) source.done_at_ms = loop_->NowMs();
+  }
+}
+
+void Inflight::Kill(Source& source, std::string why) {
+  if (source.dead) return;
+  source.dead = true;
+  source.why = std::move(why);
+  LOG_INFO("in-flight copy ended")
+      .Str("digest", source.file.digest().str())
+      .Str("why", source.why)
+      .Int("size", static_cast<int64_t>(source.size));
+}
+
+void Inflight::Poll() {
+  const uint64_t now = loop_->NowMs();
+  for (auto it = sources_.begin(); it != sources_.end();) {
+    std::shared_ptr<Source> source = it->second;
+    Observe(*source);
+    if (!source->dead && source->hashed < source->size) StartHash(source);
+    const std::vector<Body*> readers = source->readers;
+    for (Body* body : readers) body->Pump();
+    const bool finished =
+        source->dead || (source->released() && now - source->done_at_ms >= options_.keep_done_ms);
+    if (finished && source->readers.empty() && source->reported_end) {
+      it = sources_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (sources_.empty()) {
+    poll_->Stop();
+    report_->Stop();
+  }
+}
+
+void Inflight::StartHash(const std::shared_ptr<Source>& source) {
+  if (source->hashing || source->dead || source->hashed >= source->size) return;
+  source->hashing = true;
+  const uint64_t from = source->hashed;
+  const uint64_t to = source->size;
+  hasher_->Push([this, alive = liveness_.token(), source, from, to, loop = loop_] {
+    std::string buffer(kHashReadBytes, '\0');
+    uint64_t at = from;
+    while (at < to) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(kHashReadBytes, to - at));
+      const ssize_t n = ::pread(source->file.fd(), buffer.data(), want, static_cast<off_t>(at));
+      if (n <= 0) break;
+      source->hasher.Update(std::string_view(buffer.data(), static_cast<size_t>(n)));
+      at += static_cast<uint64_t>(n);
+    }
+    std::optional<oci::Digest> digest;
+    if (at == source->total()) digest = oci::Digest::FromSha256(source->hasher.Finish());
+    loop->Post([this, alive, source, at, digest = std::move(digest)]() mutable {
+      if (alive.alive()) OnHashed(source, at, std::move(digest));
+    });
+  });
+}
+
+void Inflight::OnHashed(const std::shared_ptr<Source>& source, uint64_t hashed,
+                        std::optional<oci::Digest> digest) {
+  source->hashing = false;
+  if (hashed < source->hashed || hashed > source->size) {
+    Kill(*source, "ingest changed under the hash");
+    return;
+  }
+  source->hashed = hashed;
+  if (digest) {
+    if (*digest != source->file.digest()) {
+      ++stats_.digest_mismatches;
+      LOG_WARN("in-flight copy does not match its digest; not serving its end")
+          .Str("digest", source->file.digest().str())
+          .Str("got", digest->str());
+      Kill(*source, "digest mismatch");
+      return;
+    }
+    source->verified = true;
+    if (source->done_at_ms == 0) source->done_at_ms = loop_->NowMs();
+    const std::vector<Body*> readers = source->readers;
+    for (Body* body : readers) body->Pump();  // The held last byte may go now.
+  }
+}
+
+void Inflight::Report() {
+  std::vector<cluster::ProgressReport> reports;
+  for (auto& [key, source] : sources_) {
+    if (source->reported_end) continue;
+    cluster::ProgressReport r{key, source->role, source->size, source->total()};
+    if (source->dead) {
+      r.state = cluster::ProgressState::kFailed;
+      source->reported_end = true;
+    } else if (source->released()) {
+      r.state = cluster::ProgressState::kDone;
+      source->reported_end = true;
+    } else if (source->revoked) {
+      continue;  // Not the fetcher any more: the owner knows.
+    }
+    reports.push_back(std::move(r));
+  }
+  if (reports.empty()) return;
+  coordinator_->ReportProgress(std::move(reports),
+                               [this, alive = liveness_.token()](const std::string& key) {
+                                 if (!alive.alive()) return;
+                                 auto it = sources_.find(key);
+                                 if (it == sources_.end() || it->second->revoked) return;
+                                 it->second->revoked = true;
+                                 LOG_INFO("in-flight fetch revoked by the key's owner")
+                                     .Str("digest", key);
+                               });
+}
+
+bool Inflight::Serve(http::Request& request, http::ResponseWriter& writer,
+                     const oci::Digest& digest) {
+  auto it = sources_.find(digest.str());
+  if (it == sources_.end()) return false;
+  std::shared_ptr<Source> source = it->second;
+  Observe(*source);
+  if (source->dead || (source->revoked && !source->released()) ||
+      source->readers.size() >= options_.fanout) {
+    ++stats_.refused;
+    return false;
+  }
+  const uint64_t total = source->total();
+  uint64_t first = 0;
+  uint64_t end = total;
+  int status = 200;
+  http::Headers headers{{"Docker-Content-Digest", digest.str()},
+                        {"Content-Type", "application/octet-stream"},
+                        {"Accept-Ranges", "bytes"}};
+  if (auto range_header = request.Header("Range")) {
+    const http::RangeResult range = http::ParseRange(*range_header, static_cast<int64_t>(total));
+    if (range.outcome == http::RangeOutcome::kUnsatisfiable) return false;
+    if (range.outcome == http::RangeOutcome::kSatisfiable) {
+      status = 206;
+      first = static_cast<uint64_t>(range.range.first);
+      end = first + static_cast<uint64_t>(range.range.length());
+      headers.push_back({"Content-Range", http::ContentRange(range.range,
+                                                             static_cast<int64_t>(total))});
+    }
+  }
+  ++stats_.readers;
+  if (request.method() == http::Method::kHead) {
+    writer.RespondHead(status, std::move(headers), end - first);
+    return true;
+  }
+  writer.RespondStream(status, std::move(headers), end - first,
+                       std::make_unique<Body>(this, std::move(source), first, end));
+  EnsureTimers();
+  return true;
+}
+
+InflightStats Inflight::stats() const {
+  InflightStats s = stats_;
+  s.live_sources = 0;
+  for (const auto& [key, source] : sources_) s.live_sources += source->dead ? 0 : 1;
+  return s;
+}
+
+}  // namespace spegel::registry

@@ -1,0 +1,132 @@
+// Inflight: this node's side of pull coalescing (cluster/claim_table.h has the owner's side).
+//
+//   local miss of a blob GET ──▶ Claim() at the key's primary owner (PullCoordinator)
+//        fetch  ─▶ 404 at once: our containerd downloads from upstream into its ingest, which
+//                  Offer(kFetching) then serves to peers
+//        follow ─▶ peer fetch from the sources named (as for providers); our containerd's ingest
+//                  grows with what we stream to it, and Offer(kFollowing) serves it in turn
+//        have   ─▶ peer fetch from the complete copies named
+//        decline ─▶ peer fetch as without coalescing (lookup, then 404)
+//   peer's GET of a blob we do not hold ──▶ Serve(): from the growing ingest, if we offer one
+//
+// Serving a growing file: the head goes out at once (Content-Length from the ingest's total),
+// then every byte below the file's size with sendfile (BodySink::SendFile); a reader that caught
+// up waits, checked every poll_ms. The blob's last byte is held until this node's own SHA-256 of
+// the file (read with pread on a worker thread) matched the digest, or containerd committed the
+// same inode (it checked the digest). A source that dies (ingest removed, replaced, shrunk, wrong
+// digest) or a reader that waits longer than reader_stall_ms ends the reader with a clean close
+// (BodySink::Fail closes the connection: a FIN), never a wrong byte; the peer resumes elsewhere.
+// Only peers (X-Spegel-Mirrored, signed when a secret is set) are served from an ingest: the
+// registry handler checks that before calling Serve(). At most `fanout` readers per source.
+//
+// Progress: every report_ms each source is reported to its key's primary owner (fetching or
+// following, with the file's size; done once verified or committed; failed when it died). A
+// fetch the owner revoked is no longer offered to new readers; readers already there go on.
+//
+// A node without a readable content directory offers nothing (can_serve() is false, claims say
+// so, and Offer() does nothing).
+//
+// Ownership and threading: owned by the daemon wiring; loop thread only. It must outlive the
+// handler that calls it; body sources it handed to the server hold their source (and its file)
+// themselves and fail once the Inflight is gone.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "cluster/pull_coordinator.h"
+#include "containerd/content_store.h"
+#include "containerd/ingest.h"
+#include "http/handler.h"
+#include "loop/liveness.h"
+#include "loop/loop.h"
+#include "loop/worker.h"
+#include "oci/digest.h"
+
+namespace spegel::registry {
+
+struct InflightOptions {
+  std::string containerd_namespace = "k8s.io";
+  uint64_t poll_ms = 20;            // Growth checks while a reader waits.
+  uint64_t reader_stall_ms = 4000;  // Below the peer's idle timeout (5 s): it resumes elsewhere.
+  uint64_t report_ms = 1000;
+  size_t fanout = 4;
+  uint64_t keep_done_ms = 60'000;  // A verified or committed source serves this long after.
+  uint64_t open_retry_ms = 100;    // An ingest not there yet is looked for again...
+  int open_attempts = 20;          // ...this many times.
+};
+
+struct InflightStats {
+  uint64_t claims_fetch = 0;    // Our containerd downloaded (we answered 404 after a claim).
+  uint64_t claims_follow = 0;   // We streamed from in-flight sources.
+  uint64_t claims_have = 0;
+  uint64_t claims_decline = 0;
+  uint64_t sources = 0;         // In-flight copies offered so far.
+  uint64_t readers = 0;         // Peer GETs served from them.
+  uint64_t refused = 0;         // Peer GETs refused: fan-out reached, source dead or revoked.
+  uint64_t bytes_served = 0;    // Bytes sent to peers from in-flight copies.
+  uint64_t readers_failed = 0;  // Readers ended early (source died or stalled).
+  uint64_t digest_mismatches = 0;
+  size_t live_sources = 0;
+};
+
+class Inflight {
+ public:
+  // `coordinator` and `content` must outlive this.
+  Inflight(Loop* loop, cluster::PullCoordinator* coordinator,
+           const containerd::ContentStore* content, InflightOptions options = {});
+  ~Inflight();
+  Inflight(const Inflight&) = delete;
+  Inflight& operator=(const Inflight&) = delete;
+
+  // This node can serve in-flight bytes: its content directory is known.
+  bool can_serve() const { return !content_->directory().empty(); }
+
+  // Claims `digest` for this node's containerd. `done` runs once on the loop thread, never
+  // inline (PullCoordinator::Claim), and not after destruction.
+  void Claim(const oci::Digest& digest, std::function<void(cluster::ClaimAnswer)> done);
+  // Offers this node's ingest of `digest` to peers in `role` (kFetching or kFollowing): opens it
+  // now, or looks again every open_retry_ms while it is not there. Does nothing without a content
+  // directory, or when the digest is offered already.
+  void Offer(const oci::Digest& digest, cluster::ProgressState role);
+  // A peer's GET or HEAD of `digest`: answered from our in-flight copy (true), or not at all
+  // (false: the caller answers as it would without one).
+  bool Serve(http::Request& request, http::ResponseWriter& writer, const oci::Digest& digest);
+
+  InflightStats stats() const;
+
+ private:
+  struct Source;
+  class Body;
+  friend class Body;
+
+  void TryOpen(const oci::Digest& digest, cluster::ProgressState role, int attempts_left);
+  // One fstat (and a stat once the file is full or unlinked): size, commit, death.
+  void Observe(Source& source);
+  // Observes every source, hashes new bytes, wakes waiting readers, drops dead or old sources.
+  void Poll();
+  void Report();
+  void StartHash(const std::shared_ptr<Source>& source);
+  void OnHashed(const std::shared_ptr<Source>& source, uint64_t hashed,
+                std::optional<oci::Digest> digest);
+  void Kill(Source& source, std::string why);
+  void EnsureTimers();
+
+  Loop* loop_;
+  cluster::PullCoordinator* coordinator_;
+  const containerd::ContentStore* content_;
+  InflightOptions options_;
+  std::unordered_map<std::string, std::shared_ptr<Source>> sources_;
+  std::unordered_map<std::string, std::unique_ptr<Timer>> open_retries_;  // By digest.
+  std::unique_ptr<Timer> poll_;
+  std::unique_ptr<Timer> report_;
+  std::unique_ptr<Worker> hasher_;
+  InflightStats stats_;
+  Liveness liveness_;
+};
+
+}  // namespace spegel::registry
