@@ -160,8 +160,9 @@ void Inflight::Offer(const oci::Digest& digest, cluster::ProgressState role) {
 
 void Inflight::TryOpen(const oci::Digest& digest, cluster::ProgressState role, int attempts_left) {
   if (auto it = sources_.find(digest.str()); it != sources_.end() && !it->second->dead) return;
-  Result<containerd::IngestFile> file =
-      containerd::IngestFile::Open(content_->directory(), options_.containerd_namespace, digest);
+  Result<containerd::IngestFile> file = containerd::IngestFile::Open(content_->directory(),
+                                                                     options_.containerd_namespace,
+                                                                     digest);
   if (!file.ok()) {
     if (file.status().code() == Code::kNotFound && attempts_left > 1) {
       std::unique_ptr<Timer>& timer = open_retries_[digest.str()];
@@ -237,8 +238,8 @@ void Inflight::Poll() {
     if (!source->dead && source->hashed < source->size) StartHash(source);
     const std::vector<Body*> readers = source->readers;
     for (Body* body : readers) body->Pump();
-    const bool finished =
-        source->dead || (source->released() && now - source->done_at_ms >= options_.keep_done_ms);
+    const bool finished = source->dead ||
+                          (source->released() && now - source->done_at_ms >= options_.keep_done_ms);
     if (finished && source->readers.empty() && source->reported_end) {
       it = sources_.erase(it);
     } else {
@@ -315,15 +316,14 @@ void Inflight::Report() {
     reports.push_back(std::move(r));
   }
   if (reports.empty()) return;
-  coordinator_->ReportProgress(std::move(reports),
-                               [this, alive = liveness_.token()](const std::string& key) {
-                                 if (!alive.alive()) return;
-                                 auto it = sources_.find(key);
-                                 if (it == sources_.end() || it->second->revoked) return;
-                                 it->second->revoked = true;
-                                 LOG_INFO("in-flight fetch revoked by the key's owner")
-                                     .Str("digest", key);
-                               });
+  coordinator_->ReportProgress(std::move(reports), [this, alive = liveness_.token()](
+                                                       const std::string& key) {
+    if (!alive.alive()) return;
+    auto it = sources_.find(key);
+    if (it == sources_.end() || it->second->revoked) return;
+    it->second->revoked = true;
+    LOG_INFO("in-flight fetch revoked by the key's owner").Str("digest", key);
+  });
 }
 
 bool Inflight::Serve(http::Request& request, http::ResponseWriter& writer,
@@ -351,8 +351,8 @@ bool Inflight::Serve(http::Request& request, http::ResponseWriter& writer,
       status = 206;
       first = static_cast<uint64_t>(range.range.first);
       end = first + static_cast<uint64_t>(range.range.length());
-      headers.push_back({"Content-Range", http::ContentRange(range.range,
-                                                             static_cast<int64_t>(total))});
+      headers.push_back(
+          {"Content-Range", http::ContentRange(range.range, static_cast<int64_t>(total))});
     }
   }
   ++stats_.readers;

@@ -61,8 +61,8 @@ struct InflightOptions {
 };
 
 struct InflightStats {
-  uint64_t claims_fetch = 0;    // Our containerd downloaded (we answered 404 after a claim).
-  uint64_t claims_follow = 0;   // We streamed from in-flight sources.
+  uint64_t claims_fetch = 0;   // Our containerd downloaded (we answered 404 after a claim).
+  uint64_t claims_follow = 0;  // We streamed from in-flight sources.
   uint64_t claims_have = 0;
   uint64_t claims_decline = 0;
   uint64_t sources = 0;         // In-flight copies offered so far.

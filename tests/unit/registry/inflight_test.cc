@@ -1,0 +1,336 @@
+// Inflight (registry/inflight.h) serving a growing ingest file to real HTTP clients on loopback:
+// a content directory laid out as containerd writes an ingest (containerd/ingest.h), grown by the
+// test while a reader streams it; a fake PullCoordinator records claims and progress reports.
+// Checks: the head goes out at once and bytes as they land; the last byte waits for the hash or
+// the commit; a removed ingest or wrong bytes end the reader short (never a complete wrong body);
+// ranges beyond the file wait; the fan-out bound; reports of fetching, done and failed.
+#include "registry/inflight.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fakes/fake_containerd.h"
+#include "fakes/loop_util.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "oci/sha256.h"
+
+namespace spegel::registry {
+namespace {
+
+namespace fs = std::filesystem;
+using spegel::testing::OpenHandles;
+using spegel::testing::RunFor;
+using spegel::testing::RunUntil;
+
+constexpr std::string_view kNs = "k8s.io";
+
+std::string MakeBlob(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1664525u + 1013904223u;
+    s[i] = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+oci::Digest DigestOf(const std::string& bytes) {
+  return *oci::Digest::Parse("sha256:" + oci::Sha256::HashHex(bytes));
+}
+
+class FakeCoordinator : public cluster::PullCoordinator {
+ public:
+  explicit FakeCoordinator(Loop* loop) : loop_(loop) {}
+  void Claim(const std::string& key, bool can_serve,
+             std::function<void(cluster::ClaimAnswer)> done) override {
+    claims.push_back(key + (can_serve ? " serve" : " noserve"));
+    loop_->Post([done = std::move(done), a = answer] { done(a); });
+  }
+  void ReportProgress(std::vector<cluster::ProgressReport> reports,
+                      std::function<void(const std::string&)> on_revoked) override {
+    for (auto& r : reports) {
+      if (revoke) loop_->Post([on_revoked, key = r.key] { on_revoked(key); });
+      this->reports.push_back(std::string(cluster::ProgressStateName(r.state)) + " " +
+                              std::to_string(r.offset) + "/" + std::to_string(r.total));
+    }
+  }
+  bool Reported(const std::string& what) const {
+    for (const auto& r : reports) {
+      if (r.rfind(what, 0) == 0) return true;
+    }
+    return false;
+  }
+  cluster::ClaimAnswer answer;
+  bool revoke = false;
+  std::vector<std::string> claims;
+  std::vector<std::string> reports;
+
+ private:
+  Loop* loop_;
+};
+
+// Serves GET /<digest> from the Inflight, 404 when it has no copy.
+class ServeHandler : public http::Handler {
+ public:
+  Inflight* inflight = nullptr;
+  void Handle(http::Request& request, http::ResponseWriter& writer) override {
+    auto digest = oci::Digest::Parse(std::string(request.path()).substr(1));
+    if (!digest.ok() || !inflight->Serve(request, writer, *digest)) {
+      writer.Respond(404, {}, "none\n");
+    }
+  }
+};
+
+struct Env {
+  explicit Env(InflightOptions options = {}) {
+    root = fs::temp_directory_path() / ("spegel-inflight-" + std::to_string(getpid()) + "-" +
+                                        std::to_string(counter++));
+    fs::create_directories(root / "blobs" / "sha256");
+    content.SetDirectory(containerd::ContentDirectory(root.string()));
+    options.poll_ms = 5;
+    options.report_ms = 40;
+    inflight = std::make_unique<Inflight>(&loop, &coordinator, &content, options);
+    handler.inflight = inflight.get();
+    server = std::make_unique<http::Server>(&loop, &handler);
+    auto address = http::ParseListenAddress("127.0.0.1:0");
+    REQUIRE(address.ok());
+    auto bound = server->Listen(*address);
+    REQUIRE(bound.ok());
+    port = *bound;
+  }
+  ~Env() {
+    bool down = false;
+    server->Shutdown(200, [&] { down = true; });
+    CHECK(RunUntil(&loop, [&] { return down; }));
+    inflight.reset();
+    RunFor(&loop, 10);
+    CHECK(OpenHandles(&loop) == 0);
+    fs::remove_all(root);
+  }
+  // containerd starts ingesting `digest` of `total` bytes.
+  fs::path StartIngest(const oci::Digest& digest, uint64_t total) {
+    const std::string ref = containerd::LayerIngestRef(kNs, digest);
+    const fs::path dir(containerd::IngestDirFor(containerd::ContentDirectory(root.string()), ref));
+    fs::create_directories(dir);
+    std::ofstream(dir / "ref") << ref;
+    std::ofstream(dir / "total") << total;
+    std::ofstream(dir / "data", std::ios::binary).flush();
+    return dir;
+  }
+  static void Grow(const fs::path& dir, std::string_view bytes) {
+    std::ofstream(dir / "data", std::ios::binary | std::ios::app) << bytes;
+  }
+  void Commit(const fs::path& dir, const oci::Digest& d) {
+    fs::rename(dir / "data", root / "blobs" / "sha256" / std::string(d.hex()));
+    fs::remove_all(dir);
+  }
+
+  // A GET of `digest` (with `range`) that collects the body.
+  struct Reader {
+    std::optional<Result<http::FetchResult>> result;
+    std::unique_ptr<http::ClientExchange> exchange;
+    bool done() const { return result.has_value(); }
+  };
+  std::unique_ptr<Reader> Get(const oci::Digest& digest, std::string range = "") {
+    auto reader = std::make_unique<Reader>();
+    http::ClientRequest request;
+    request.host = "127.0.0.1";
+    request.port = port;
+    request.target = "/" + digest.str();
+    if (!range.empty()) request.headers.push_back({"Range", range});
+    http::ClientOptions options;
+    options.idle_timeout_ms = 10'000;
+    Reader* raw = reader.get();
+    reader->exchange = http::Fetch(&loop, std::move(request), options, 64 << 20,
+                                   [raw](Result<http::FetchResult> r) { raw->result.emplace(std::move(r)); });
+    return reader;
+  }
+
+  static inline int counter = 0;
+  Loop loop;
+  fs::path root;
+  spegel::testing::FakeContainerd containerd;
+  containerd::ContentStore content{&loop, &containerd, {}};
+  FakeCoordinator coordinator{&loop};
+  std::unique_ptr<Inflight> inflight;
+  ServeHandler handler;
+  std::unique_ptr<http::Server> server;
+  uint16_t port = 0;
+};
+
+TEST_CASE("inflight: a reader streams a growing ingest; the last byte waits for the hash") {
+  Env env;
+  const std::string blob = MakeBlob(3 << 20, 1);
+  const oci::Digest d = DigestOf(blob);
+  const fs::path dir = env.StartIngest(d, blob.size());
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  auto reader = env.Get(d);
+  RunFor(&env.loop, 50);
+  CHECK_FALSE(reader->done());  // Head sent, nothing to read yet: it waits.
+  Env::Grow(dir, std::string_view(blob).substr(0, 1 << 20));
+  RunFor(&env.loop, 50);
+  CHECK(env.coordinator.Reported("fetching"));
+  Env::Grow(dir, std::string_view(blob).substr(1 << 20));
+  REQUIRE(RunUntil(&env.loop, [&] { return reader->done(); }));
+  REQUIRE(reader->result->ok());
+  CHECK((*reader->result)->response.status == 200);
+  CHECK((*reader->result)->response.Header("Docker-Content-Digest") ==
+        std::optional<std::string_view>(d.str()));
+  CHECK((*reader->result)->body == blob);
+  REQUIRE(RunUntil(&env.loop, [&] { return env.coordinator.Reported("done"); }));
+  CHECK(env.inflight->stats().bytes_served == blob.size());
+  CHECK(env.inflight->stats().readers == 1);
+}
+
+TEST_CASE("inflight: containerd's commit of the same inode releases the end too") {
+  Env env;
+  const std::string blob = MakeBlob(100 << 10, 2);
+  const oci::Digest d = DigestOf(blob);
+  const fs::path dir = env.StartIngest(d, blob.size());
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  Env::Grow(dir, blob);
+  env.Commit(dir, d);
+  auto reader = env.Get(d);
+  REQUIRE(RunUntil(&env.loop, [&] { return reader->done(); }));
+  REQUIRE(reader->result->ok());
+  CHECK((*reader->result)->body == blob);
+}
+
+TEST_CASE("inflight: a removed ingest ends the reader short, and is reported failed") {
+  Env env;
+  const std::string blob = MakeBlob(2 << 20, 3);
+  const oci::Digest d = DigestOf(blob);
+  const fs::path dir = env.StartIngest(d, blob.size());
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  auto reader = env.Get(d);
+  Env::Grow(dir, std::string_view(blob).substr(0, 1 << 20));
+  RunFor(&env.loop, 50);
+  fs::remove_all(dir);  // The pull failed: containerd's GC removes the ingest.
+  REQUIRE(RunUntil(&env.loop, [&] { return reader->done(); }));
+  CHECK_FALSE(reader->result->ok());  // A body shorter than its length: never complete.
+  REQUIRE(RunUntil(&env.loop, [&] { return env.coordinator.Reported("failed"); }));
+  // A new reader is not served from a dead copy.
+  auto late = env.Get(d);
+  REQUIRE(RunUntil(&env.loop, [&] { return late->done(); }));
+  REQUIRE(late->result->ok());
+  CHECK((*late->result)->response.status == 404);
+}
+
+TEST_CASE("inflight: wrong bytes never reach the end of a reader") {
+  Env env;
+  const std::string blob = MakeBlob(200 << 10, 4);
+  const oci::Digest d = DigestOf(blob);
+  std::string wrong = blob;
+  wrong[1000] ^= 1;
+  const fs::path dir = env.StartIngest(d, blob.size());
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  auto reader = env.Get(d);
+  Env::Grow(dir, wrong);
+  REQUIRE(RunUntil(&env.loop, [&] { return reader->done(); }));
+  CHECK_FALSE(reader->result->ok());
+  CHECK(env.inflight->stats().digest_mismatches == 1);
+  REQUIRE(RunUntil(&env.loop, [&] { return env.coordinator.Reported("failed"); }));
+}
+
+TEST_CASE("inflight: a range beyond the file waits for it; a stalled source ends the reader") {
+  InflightOptions options;
+  options.reader_stall_ms = 300;
+  Env env(options);
+  const std::string blob = MakeBlob(2 << 20, 5);
+  const oci::Digest d = DigestOf(blob);
+  const fs::path dir = env.StartIngest(d, blob.size());
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  auto ranged = env.Get(d, "bytes=1500000-");
+  RunFor(&env.loop, 100);
+  CHECK_FALSE(ranged->done());
+  Env::Grow(dir, blob);
+  REQUIRE(RunUntil(&env.loop, [&] { return ranged->done(); }));
+  REQUIRE(ranged->result->ok());
+  CHECK((*ranged->result)->response.status == 206);
+  CHECK((*ranged->result)->body == blob.substr(1500000));
+
+  const std::string other = MakeBlob(1 << 20, 6);
+  const oci::Digest od = DigestOf(other);
+  const fs::path odir = env.StartIngest(od, other.size());
+  env.inflight->Offer(od, cluster::ProgressState::kFollowing);
+  Env::Grow(odir, std::string_view(other).substr(0, 1000));
+  auto stalled = env.Get(od);
+  REQUIRE(RunUntil(&env.loop, [&] { return stalled->done(); }, 3000));
+  CHECK_FALSE(stalled->result->ok());
+  CHECK(env.inflight->stats().readers_failed >= 1);
+  CHECK(env.coordinator.Reported("following 1000/"));
+}
+
+TEST_CASE("inflight: at most fanout readers per copy; a revoked fetch takes no new readers") {
+  InflightOptions options;
+  options.fanout = 2;
+  Env env(options);
+  const std::string blob = MakeBlob(1 << 20, 7);
+  const oci::Digest d = DigestOf(blob);
+  const fs::path dir = env.StartIngest(d, blob.size());
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  auto a = env.Get(d);
+  auto b = env.Get(d);
+  RunFor(&env.loop, 50);
+  auto c = env.Get(d);
+  REQUIRE(RunUntil(&env.loop, [&] { return c->done(); }));
+  REQUIRE(c->result->ok());
+  CHECK((*c->result)->response.status == 404);
+  CHECK(env.inflight->stats().refused == 1);
+  Env::Grow(dir, blob);
+  REQUIRE(RunUntil(&env.loop, [&] { return a->done() && b->done(); }));
+  CHECK((*a->result)->body == blob);
+  CHECK((*b->result)->body == blob);
+
+  const std::string other = MakeBlob(1 << 20, 8);
+  const oci::Digest od = DigestOf(other);
+  env.StartIngest(od, other.size());
+  env.coordinator.revoke = true;
+  env.inflight->Offer(od, cluster::ProgressState::kFetching);
+  RunFor(&env.loop, 150);  // A report, and its revocation.
+  auto refused = env.Get(od);
+  REQUIRE(RunUntil(&env.loop, [&] { return refused->done(); }));
+  CHECK((*refused->result)->response.status == 404);
+}
+
+TEST_CASE("inflight: no content directory, nothing offered; claims say so") {
+  Env env;
+  env.content.SetDirectory(containerd::ContentDirectory());
+  CHECK_FALSE(env.inflight->can_serve());
+  const std::string blob = MakeBlob(1000, 9);
+  const oci::Digest d = DigestOf(blob);
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  CHECK(env.inflight->stats().sources == 0);
+  std::optional<cluster::ClaimAnswer> answer;
+  env.inflight->Claim(d, [&](cluster::ClaimAnswer a) { answer = std::move(a); });
+  CHECK_FALSE(answer);  // Never inline.
+  REQUIRE(RunUntil(&env.loop, [&] { return answer.has_value(); }));
+  REQUIRE(env.coordinator.claims.size() == 1);
+  CHECK(env.coordinator.claims[0] == d.str() + " noserve");
+}
+
+TEST_CASE("inflight: an ingest that appears a little later is still offered") {
+  Env env;
+  const std::string blob = MakeBlob(64 << 10, 10);
+  const oci::Digest d = DigestOf(blob);
+  env.inflight->Offer(d, cluster::ProgressState::kFollowing);
+  RunFor(&env.loop, 150);
+  CHECK(env.inflight->stats().sources == 0);
+  const fs::path dir = env.StartIngest(d, blob.size());
+  REQUIRE(RunUntil(&env.loop, [&] { return env.inflight->stats().sources == 1; }));
+  Env::Grow(dir, blob);
+  auto reader = env.Get(d);
+  REQUIRE(RunUntil(&env.loop, [&] { return reader->done(); }));
+  CHECK((*reader->result)->body == blob);
+}
+
+}  // namespace
+}  // namespace spegel::registry
