@@ -37,6 +37,7 @@ struct Inflight::Source {
   std::string why;
   bool revoked = false;  // The owner gave the fetch to another node: no new readers.
   bool reported_end = false;
+  bool report = true;  // Offered after a claim; an ingest found on a peer's GET is not reported.
   uint64_t done_at_ms = 0;
   oci::Sha256 hasher;
   uint64_t hashed = 0;
@@ -154,7 +155,14 @@ void Inflight::Claim(const oci::Digest& digest, std::function<void(cluster::Clai
 
 void Inflight::Offer(const oci::Digest& digest, cluster::ProgressState role) {
   if (!can_serve() || digest.algorithm() != "sha256") return;
-  if (auto it = sources_.find(digest.str()); it != sources_.end() && !it->second->dead) return;
+  if (auto it = sources_.find(digest.str()); it != sources_.end() && !it->second->dead) {
+    if (!it->second->report) {  // Found on a peer's GET first: now it is ours to report.
+      it->second->report = true;
+      it->second->reported_end = false;
+      it->second->role = role;
+    }
+    return;
+  }
   TryOpen(digest, role, options_.open_attempts);
 }
 
@@ -329,7 +337,22 @@ void Inflight::Report() {
 bool Inflight::Serve(http::Request& request, http::ResponseWriter& writer,
                      const oci::Digest& digest) {
   auto it = sources_.find(digest.str());
-  if (it == sources_.end()) return false;
+  if (it == sources_.end()) {
+    // Not offered (yet): the peer may have heard of our download before we did (the owner's
+    // answers race), or our containerd pulls without a claim. Its ingest, if there is one, is as
+    // good; it is served, not reported.
+    if (!can_serve() || digest.algorithm() != "sha256") return false;
+    Result<containerd::IngestFile> file =
+        containerd::IngestFile::Open(content_->directory(), options_.containerd_namespace, digest);
+    if (!file.ok()) return false;
+    auto found = std::make_shared<Source>(std::move(file).value(),
+                                          cluster::ProgressState::kFollowing);
+    found->report = false;
+    found->reported_end = true;
+    found->last_growth_ms = loop_->NowMs();
+    ++stats_.sources;
+    it = sources_.emplace(digest.str(), std::move(found)).first;
+  }
   std::shared_ptr<Source> source = it->second;
   Observe(*source);
   if (source->dead || (source->revoked && !source->released()) ||

@@ -91,8 +91,8 @@ class ServeHandler : public http::Handler {
 
 struct Env {
   explicit Env(InflightOptions options = {}) {
-    root = fs::temp_directory_path() / ("spegel-inflight-" + std::to_string(getpid()) + "-" +
-                                        std::to_string(counter++));
+    root = fs::temp_directory_path() /
+           ("spegel-inflight-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
     fs::create_directories(root / "blobs" / "sha256");
     content.SetDirectory(containerd::ContentDirectory(root.string()));
     options.poll_ms = 5;
@@ -150,7 +150,9 @@ struct Env {
     options.idle_timeout_ms = 10'000;
     Reader* raw = reader.get();
     reader->exchange = http::Fetch(&loop, std::move(request), options, 64 << 20,
-                                   [raw](Result<http::FetchResult> r) { raw->result.emplace(std::move(r)); });
+                                   [raw](Result<http::FetchResult> r) {
+                                     raw->result.emplace(std::move(r));
+                                   });
     return reader;
   }
 
@@ -263,7 +265,8 @@ TEST_CASE("inflight: a range beyond the file waits for it; a stalled source ends
   env.inflight->Offer(od, cluster::ProgressState::kFollowing);
   Env::Grow(odir, std::string_view(other).substr(0, 1000));
   auto stalled = env.Get(od);
-  REQUIRE(RunUntil(&env.loop, [&] { return stalled->done(); }, 3000));
+  REQUIRE(RunUntil(
+      &env.loop, [&] { return stalled->done(); }, 3000));
   CHECK_FALSE(stalled->result->ok());
   CHECK(env.inflight->stats().readers_failed >= 1);
   CHECK(env.coordinator.Reported("following 1000/"));
