@@ -16,7 +16,9 @@
 
 namespace spegel::http {
 
-// Receives the bytes of a streamed body. Implemented by the server.
+// Receives the bytes of a streamed body. Implemented by the server. An answer that aborts the
+// response (a wrong amount, Fail()) may destroy the source before the call returns: a source
+// touches none of its members after answering.
 class BodySink {
  public:
   // Delivers the next bytes of the body (copied), answering one BodySource::Proceed(). `data`

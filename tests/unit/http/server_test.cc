@@ -126,8 +126,10 @@ class FileChunkSource : public BodySource {
 
  private:
   void Answer(BodySink& sink) {
-    sink.SendFile(fd_, next_, chunk_);
+    // The answer may end the response inline (and destroy this source): nothing after it.
+    const uint64_t at = next_;
     next_ += chunk_;
+    sink.SendFile(fd_, at, chunk_);
   }
   Timer timer_;
   int fd_;
