@@ -91,11 +91,11 @@ class Inflight::Body : public http::BodySource {
       Fail("in-flight source stalled");
     }
   }
-  // The Inflight is going away: fail a waiting reader now, and any later Proceed().
+  // The Inflight is going away: fail a waiting reader now, and any later Proceed(). Failing may
+  // destroy this body inline, so it detaches first and touches nothing after.
   void Orphan() {
-    Pump();
-    Fail("in-flight sharing stopped");
     Detach();
+    Pump();
   }
 
  private:

@@ -335,5 +335,20 @@ TEST_CASE("inflight: an ingest that appears a little later is still offered") {
   CHECK((*reader->result)->body == blob);
 }
 
+TEST_CASE("inflight: destroyed with a reader waiting, the reader ends short") {
+  Env env;
+  const std::string blob = MakeBlob(1 << 20, 11);
+  const oci::Digest d = DigestOf(blob);
+  const fs::path dir = env.StartIngest(d, blob.size());
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  Env::Grow(dir, std::string_view(blob).substr(0, 1000));
+  auto reader = env.Get(d);
+  RunFor(&env.loop, 50);
+  CHECK_FALSE(reader->done());
+  env.inflight.reset();
+  REQUIRE(RunUntil(&env.loop, [&] { return reader->done(); }));
+  CHECK_FALSE(reader->result->ok());
+}
+
 }  // namespace
 }  // namespace spegel::registry
