@@ -191,6 +191,7 @@ void ClusterNode::Claim(const std::string& key, bool can_serve,
                         std::function<void(ClaimAnswer)> done) {
   const std::vector<std::string> owners = router_->OwnersOf(key);
   const Provider self{self_.node_id, "", self_.registry_port};
+  ++claim_requests_;
   if (!owners.empty() && owners.front() == self_.node_id) {
     std::vector<Provider> holders = router_->HandleLookup(key);
     std::erase_if(holders, [&](const Provider& p) { return p.node_id == self_.node_id; });
@@ -223,6 +224,7 @@ void ClusterNode::Claim(const std::string& key, bool can_serve,
     p->done = nullptr;
     d(ClaimAnswer{});
   });
+  ++claim_messages_;
   transport_->Claim(*owner, ClaimRequest{key, can_serve}, options_.resolve_timeout_ms,
                     [pending, key](Result<ClaimAnswer> r) {
                       pending->budget.reset();
@@ -331,6 +333,8 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
              ",\"locator_router_rounds\":" + std::to_string(l.router_rounds) +
              ",\"locator_coalesced\":" + std::to_string(l.coalesced) +
              ",\"locator_cache_hits\":" + std::to_string(l.cache_hits) +
+             ",\"claim_requests\":" + std::to_string(claim_requests_) +
+             ",\"claim_messages\":" + std::to_string(claim_messages_) +
              ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
   const ClaimStats c = claims_.stats();
   out.append(",\"claims\":{\"have\":" + std::to_string(c.have) +

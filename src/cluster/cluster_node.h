@@ -120,6 +120,8 @@ class ClusterNode : public ContentLocator, public PullCoordinator {
   std::unique_ptr<Router> router_;
   std::unique_ptr<ProviderLookups> lookups_;  // FindProviders: shared rounds, kept answers.
   ClaimTable claims_;                         // As the primary owner of keys.
+  uint64_t claim_requests_ = 0;               // Claim() calls: one router round each, at most.
+  uint64_t claim_messages_ = 0;               // Of those, claims sent to another node.
   std::unique_ptr<Timer> claim_sweep_;
   std::unique_ptr<RouterService> service_;
   std::unique_ptr<http::Server> server_;

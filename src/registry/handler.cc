@@ -94,7 +94,9 @@ void RegistryHandler::SendError(http::Request& request, http::ResponseWriter& wr
 
 void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer, const Route& route,
                            std::string key, OciError error, std::string_view message) {
-  const bool blob = route.kind == RouteKind::kBlob && route.digest.has_value();
+  // Only SHA-256 content is fetched from peers or shared in flight (it is all we can verify).
+  const bool blob = route.kind == RouteKind::kBlob && route.digest.has_value() &&
+                    route.digest->algorithm() == "sha256";
   if (RequestContext::Of(request).mirrored) {
     // A peer's fetch: one hop only, but our containerd's download in progress may serve it.
     if (inflight_ != nullptr && blob && inflight_->Serve(request, writer, *route.digest)) return;
@@ -127,8 +129,9 @@ void RegistryHandler::ClaimThenFetch(http::Request& request, http::ResponseWrite
     switch (answer.verdict) {
       case cluster::ClaimVerdict::kFetch:
         // Our containerd downloads it from the next host; its ingest is what peers read.
+        // No node has it yet (that is why this one fetches): the same answer as a miss.
         SendError(request, writer, OciError::kBlobUnknown,
-                  "blob unknown to this node: its peers will stream it from this node's download");
+                  PeerNotFoundMessage(/*is_manifest=*/false, kNoNodeHasIt));
         inflight_->Offer(digest, cluster::ProgressState::kFetching);
         return;
       case cluster::ClaimVerdict::kFollow:

@@ -76,7 +76,7 @@ void PeerAttempts::OnPeers(std::vector<cluster::Provider> peers) {
   if (finished_) return;
   peers_ = std::move(peers);
   if (peers_.empty()) {
-    SendNotFound("no node in the cluster has it");
+    SendNotFound(kNoNodeHasIt);
     return;
   }
   if (!Launch()) SendNotFound("no usable peer");
@@ -474,9 +474,7 @@ void PeerAttempts::SendNotFound(std::string_view why) {
   ++fetcher_->stats_.not_found;
   answered_ = true;
   const OciError error = is_manifest_ ? OciError::kManifestUnknown : OciError::kBlobUnknown;
-  std::string body = ErrorBody(error,
-                               std::string(is_manifest_ ? "manifest" : "blob") +
-                                   " unknown to this node and its peers: " + std::string(why));
+  std::string body = ErrorBody(error, PeerNotFoundMessage(is_manifest_, why));
   if (writer_valid_) {
     if (head_request_) {
       writer_->RespondHead(404, {{"Content-Type", "application/json"}}, body.size());

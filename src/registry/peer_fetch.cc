@@ -14,6 +14,11 @@ constexpr size_t kMinSamplesForHedge = 8;
 
 }  // namespace
 
+std::string PeerNotFoundMessage(bool is_manifest, std::string_view why) {
+  return std::string(is_manifest ? "manifest" : "blob") +
+         " unknown to this node and its peers: " + std::string(why);
+}
+
 PeerFetcher::PeerFetcher(Loop* loop, cluster::ContentLocator* locator, auth::PeerAuth auth,
                          PeerFetchOptions options)
     : loop_(loop),

@@ -90,6 +90,12 @@ struct PeerFetchStats {
 
 class PeerAttempts;
 
+// The message of a 404 for content no peer could give: "<kind> unknown to this node and its
+// peers: <why>". Shared by every path that answers such a miss, so that a HEAD and a GET of the
+// same unknown content announce the same length.
+std::string PeerNotFoundMessage(bool is_manifest, std::string_view why);
+inline constexpr std::string_view kNoNodeHasIt = "no node in the cluster has it";
+
 class PeerFetcher {
  public:
   static constexpr uint64_t kDefaultHedgeMs = 50;
