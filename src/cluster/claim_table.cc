@@ -5,7 +5,7 @@
 namespace spegel::cluster {
 namespace {
 
-constexpr size_t kMaxSourcesPerAnswer = 3;  // The parent, and two to resume from.
+constexpr size_t kMaxSourcesPerAnswer = 2;  // The parent, and the fetcher to resume from.
 
 }  // namespace
 
@@ -103,17 +103,12 @@ ClaimAnswer ClaimTable::Claim(const std::string& key, const Provider& asker,
     ++stats_.follow;
     answer.verdict = ClaimVerdict::kFollow;
     answer.nodes.push_back(parent->node);
-    std::vector<const Source*> others;
-    for (const Source& source : entry.sources) {
-      if (&source != parent && source.serves && source.node.node_id != asker.node_id) {
-        others.push_back(&source);
+    // A follower's copy grows no faster than the fetcher's: when the parent breaks, only the
+    // fetcher can be further along. Other followers are no place to resume.
+    if (parent->depth > 0 && answer.nodes.size() < kMaxSourcesPerAnswer) {
+      if (const Source* fetcher = FindSource(entry, entry.fetcher)) {
+        answer.nodes.push_back(fetcher->node);
       }
-    }
-    std::sort(others.begin(), others.end(),
-              [](const Source* a, const Source* b) { return a->offset > b->offset; });
-    for (const Source* other : others) {
-      if (answer.nodes.size() >= kMaxSourcesPerAnswer) break;
-      answer.nodes.push_back(other->node);
     }
     const size_t depth = parent->depth + 1;
     const std::string parent_id = parent->node.node_id;

@@ -107,10 +107,10 @@ void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer,
     SendError(request, writer, error, message);
     return;
   }
-  // Whole-blob GETs are claimed; a ranged one is containerd resuming after a break, which the
-  // peers' complete copies serve or the upstream does.
-  if (inflight_ != nullptr && blob && request.method() == http::Method::kGet &&
-      !request.Header("Range")) {
+  // Blob GETs are claimed, ranged ones too: containerd resuming after its source broke (a FIN)
+  // asks again, and of the nodes that lost their source one becomes the fetcher, continuing
+  // from upstream with its Range, while the others follow it.
+  if (inflight_ != nullptr && blob && request.method() == http::Method::kGet) {
     ClaimThenFetch(request, writer, route, std::move(key));
     return;
   }

@@ -156,11 +156,13 @@ void Inflight::Claim(const oci::Digest& digest, std::function<void(cluster::Clai
 void Inflight::Offer(const oci::Digest& digest, cluster::ProgressState role) {
   if (!can_serve() || digest.algorithm() != "sha256") return;
   if (auto it = sources_.find(digest.str()); it != sources_.end() && !it->second->dead) {
-    if (!it->second->report) {  // Found on a peer's GET first: now it is ours to report.
-      it->second->report = true;
-      it->second->reported_end = false;
-      it->second->role = role;
-    }
+    // Found on a peer's GET first, or offered in another role (a follower whose source broke
+    // now fetches): ours to report, in the new role.
+    Source& source = *it->second;
+    source.report = true;
+    source.reported_end = false;
+    source.revoked = false;
+    source.role = role;
     return;
   }
   TryOpen(digest, role, options_.open_attempts);
@@ -236,6 +238,13 @@ void Inflight::Kill(Source& source, std::string why) {
       .Str("digest", source.file.digest().str())
       .Str("why", source.why)
       .Int("size", static_cast<int64_t>(source.size));
+  // Tell the owner at once: the readers about to ask again must not be sent back here.
+  if (source.report && !source.reported_end) {
+    source.reported_end = true;
+    coordinator_->ReportProgress({{source.file.digest().str(), cluster::ProgressState::kFailed,
+                                   source.size, source.total()}},
+                                 [](const std::string&) {});
+  }
 }
 
 void Inflight::Poll() {

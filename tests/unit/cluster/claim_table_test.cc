@@ -72,6 +72,10 @@ TEST_CASE("claims: followers form a tree bounded by the fan-out") {
     const ClaimAnswer a = table.Claim(kKey, Node(i), {}, true, 1);
     REQUIRE(a.verdict == ClaimVerdict::kFollow);
     parents.push_back(a.nodes.front().node_id);
+    // Below a follower, the fetcher comes second: the one place to resume from.
+    CHECK(Ids(a.nodes) == (a.nodes.front().node_id == "n1"
+                               ? std::vector<std::string>{"n1"}
+                               : std::vector<std::string>{a.nodes.front().node_id, "n1"}));
   }
   // n1 takes two readers; n2 and n3 (its followers) two each.
   CHECK(parents == std::vector<std::string>{"n1", "n1", "n2", "n2", "n3", "n3"});
@@ -130,7 +134,8 @@ TEST_CASE("claims: a new owner rebuilds the claim from reports") {
   const ClaimAnswer a = table.Claim(kKey, Node(3), {}, true, 1);
   REQUIRE(a.verdict == ClaimVerdict::kFollow);
   CHECK(a.nodes.front().node_id == "n1");
-  CHECK(Ids(a.nodes) == std::vector<std::string>{"n1", "n2"});
+  // The fetcher alone: n2 follows it and can never be further along.
+  CHECK(Ids(a.nodes) == std::vector<std::string>{"n1"});
 }
 
 TEST_CASE("claims: sweep drops what nobody reports, and a node that leaves") {
