@@ -203,6 +203,7 @@ bool ClaimTable::Report(const ProgressReport& report, const Provider& reporter, 
         entry.offset = 0;
       }
       RemoveSource(entry, id);
+      std::erase_if(entry.done, [&](const Provider& p) { return p.node_id == id; });
       return true;
     }
   }

@@ -238,8 +238,9 @@ void Inflight::Kill(Source& source, std::string why) {
       .Str("digest", source.file.digest().str())
       .Str("why", source.why)
       .Int("size", static_cast<int64_t>(source.size));
-  // Tell the owner at once: the readers about to ask again must not be sent back here.
-  if (source.report && !source.reported_end) {
+  // Tell the owner at once: the readers about to ask again must not be sent back here. Also
+  // after `done` (a commit seen before our own hash found the bytes wrong): it is withdrawn.
+  if (source.report) {
     source.reported_end = true;
     coordinator_->ReportProgress({{source.file.digest().str(), cluster::ProgressState::kFailed,
                                    source.size, source.total()}},

@@ -125,6 +125,9 @@ TEST_CASE("claims: done nodes answer have; a failed fetcher makes room for the n
   const ClaimAnswer a = table.Claim(kKey, Node(3), {}, true, 60);
   CHECK(a.verdict == ClaimVerdict::kHave);
   CHECK(Ids(a.nodes) == std::vector<std::string>{"n2"});
+  // A done node that then finds its copy bad withdraws it: the next asker fetches.
+  CHECK(table.Report(Progress(ProgressState::kFailed, 1000), Node(2), 70));
+  CHECK(table.Claim(kKey, Node(3), {}, true, 71).verdict == ClaimVerdict::kFetch);
 }
 
 TEST_CASE("claims: a new owner rebuilds the claim from reports") {
