@@ -9,7 +9,6 @@ full exactly once. The figures (wall times, upstream bytes over one pull's) are 
 """
 
 import glob
-import hashlib
 import os
 import re
 import threading
@@ -17,7 +16,6 @@ import time
 import unittest
 
 from harness import cluster as cl
-from harness import netns
 from itharness import util
 
 UPSTREAM_RATE = "300mbit"
@@ -49,9 +47,7 @@ class InflightTest(unittest.TestCase):
             cls.c.configure_spegels(dns=True)
             cls.c.start_spegels()
             cls.c.wait_members()
-            netns.run_in(cls.c.upstream_ns, ["tc", "qdisc", "replace", "dev", "eth0", "root",
-                                             "tbf", "rate", UPSTREAM_RATE, "burst", "256kb",
-                                             "latency", "400ms"])
+            cl.throttle_upstream(cls.c, UPSTREAM_RATE)
         except BaseException:
             cls.c.close()
             raise
@@ -100,11 +96,7 @@ class InflightTest(unittest.TestCase):
             for b in image.blobs_for_platform().values():
                 path = node.ctd.blob_path(b.digest)
                 self.assertTrue(node.has_blob(b.digest), f"{node.name} lacks {b.kind} {b.digest}")
-                h = hashlib.sha256()
-                with open(path, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        h.update(chunk)
-                self.assertEqual("sha256:" + h.hexdigest(), b.digest, f"{node.name} {path}")
+                self.assertEqual("sha256:" + cl.sha256_file(path), b.digest, f"{node.name} {path}")
 
     def report(self, title, image, lines, times):
         layers = image.platforms["linux/amd64"].layers
@@ -180,11 +172,7 @@ class InflightTest(unittest.TestCase):
         """Every blob file containerd committed on `nodes` hashes to its name."""
         for node in nodes:
             for path in glob.glob(os.path.join(node.ctd.content_dir, "blobs", "sha256", "*")):
-                h = hashlib.sha256()
-                with open(path, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        h.update(chunk)
-                self.assertEqual(h.hexdigest(), os.path.basename(path),
+                self.assertEqual(cl.sha256_file(path), os.path.basename(path),
                                  f"{node.name} committed bad content at {path}")
 
     def test_c_the_fetchers_spegel_killed_mid_layer(self):

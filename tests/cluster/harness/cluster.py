@@ -16,6 +16,7 @@ Owner: the test class that constructs it (close() in tearDownClass, also on fail
 thread-safe. Processes go through itharness.util (runner watchdog), namespaces through netns.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -424,6 +425,22 @@ def throttle(c, node, rate="100mbit"):
     seconds and a test can act mid-transfer. unthrottle() removes it."""
     netns.run_in(c.segment.switch, ["tc", "qdisc", "replace", "dev", f"p-n{node.index}", "root",
                                     "tbf", "rate", rate, "burst", "256kb", "latency", "200ms"])
+
+
+def throttle_upstream(c, rate):
+    """Limits what the upstream sends (tbf on eth0 inside its namespace) to `rate`, so that it
+    is the bottleneck of every pull."""
+    netns.run_in(c.upstream_ns, ["tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate",
+                                 rate, "burst", "256kb", "latency", "400ms"])
+
+
+def sha256_file(path):
+    """Hex SHA-256 of the file at `path`."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def unthrottle(c, node):

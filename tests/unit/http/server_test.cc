@@ -62,56 +62,11 @@ std::string QueryValue(std::string_view query, std::string_view key) {
   return "";
 }
 
-// Streams `chunks` pieces of `chunk_size` pattern bytes, answering every other Proceed() from a
-// timer (later) and the rest inline. With fail_after > 0 it calls Fail() at that chunk instead.
-class TestSource : public BodySource {
+// A body source that answers every other Proceed() from a timer (later) and the rest inline,
+// and counts Stop() calls.
+class AlternatingSource : public BodySource {
  public:
-  TestSource(Loop* loop, int chunks, size_t chunk_size, int fail_after, std::atomic<int>* stops)
-      : timer_(loop),
-        chunks_(chunks),
-        chunk_size_(chunk_size),
-        fail_after_(fail_after),
-        stops_(stops) {}
-  void Proceed(BodySink& sink) override {
-    ++proceeds_;
-    if (proceeds_ % 2 == 0) {
-      Answer(sink);
-    } else {
-      timer_.Start(1, 0, [this, &sink] { Answer(sink); });
-    }
-  }
-  void Stop() override {
-    timer_.Stop();
-    ++*stops_;
-  }
-
- private:
-  void Answer(BodySink& sink) {
-    if (fail_after_ > 0 && sent_ == fail_after_) {
-      sink.Fail("test failure");
-      return;
-    }
-    // The server asks only for what remains of the declared length.
-    CHECK(sent_ < chunks_);
-    ++sent_;
-    sink.Write(Pattern(chunk_size_));
-  }
-  Timer timer_;
-  int chunks_;
-  size_t chunk_size_;
-  int fail_after_;
-  std::atomic<int>* stops_;
-  int proceeds_ = 0;
-  int sent_ = 0;
-};
-
-// Sends a file in SendFile() chunks of `chunk` bytes from `offset`, answering every other
-// Proceed() from a timer; owns the descriptor and counts Stop() calls.
-class FileChunkSource : public BodySource {
- public:
-  FileChunkSource(Loop* loop, int fd, uint64_t offset, uint64_t chunk, std::atomic<int>* stops)
-      : timer_(loop), fd_(fd), next_(offset), chunk_(chunk), stops_(stops) {}
-  ~FileChunkSource() override { ::close(fd_); }
+  AlternatingSource(Loop* loop, std::atomic<int>* stops) : timer_(loop), stops_(stops) {}
   void Proceed(BodySink& sink) override {
     if (++proceeds_ % 2 == 0) {
       Answer(sink);
@@ -124,19 +79,60 @@ class FileChunkSource : public BodySource {
     ++*stops_;
   }
 
+ protected:
+  // One answer to `sink`; it may end the response inline (and destroy this source).
+  virtual void Answer(BodySink& sink) = 0;
+
  private:
-  void Answer(BodySink& sink) {
+  Timer timer_;
+  std::atomic<int>* stops_;
+  int proceeds_ = 0;
+};
+
+// Streams `chunks` pieces of `chunk_size` pattern bytes. With fail_after > 0 it calls Fail() at
+// that chunk instead.
+class TestSource : public AlternatingSource {
+ public:
+  TestSource(Loop* loop, int chunks, size_t chunk_size, int fail_after, std::atomic<int>* stops)
+      : AlternatingSource(loop, stops),
+        chunks_(chunks),
+        chunk_size_(chunk_size),
+        fail_after_(fail_after) {}
+
+ private:
+  void Answer(BodySink& sink) override {
+    if (fail_after_ > 0 && sent_ == fail_after_) {
+      sink.Fail("test failure");
+      return;
+    }
+    // The server asks only for what remains of the declared length.
+    CHECK(sent_ < chunks_);
+    ++sent_;
+    sink.Write(Pattern(chunk_size_));
+  }
+  int chunks_;
+  size_t chunk_size_;
+  int fail_after_;
+  int sent_ = 0;
+};
+
+// Sends a file in SendFile() chunks of `chunk` bytes from `offset`; owns the descriptor.
+class FileChunkSource : public AlternatingSource {
+ public:
+  FileChunkSource(Loop* loop, int fd, uint64_t offset, uint64_t chunk, std::atomic<int>* stops)
+      : AlternatingSource(loop, stops), fd_(fd), next_(offset), chunk_(chunk) {}
+  ~FileChunkSource() override { ::close(fd_); }
+
+ private:
+  void Answer(BodySink& sink) override {
     // The answer may end the response inline (and destroy this source): nothing after it.
     const uint64_t at = next_;
     next_ += chunk_;
     sink.SendFile(fd_, at, chunk_);
   }
-  Timer timer_;
   int fd_;
   uint64_t next_;
   uint64_t chunk_;
-  std::atomic<int>* stops_;
-  int proceeds_ = 0;
 };
 
 class TestHandler : public Handler {
