@@ -91,6 +91,7 @@ struct RegistryDaemon::Parts {
     spegel_metrics.WatchState(&index, &syncer);
     spegel_metrics.WatchCluster([this] { return cluster_node.member_count(); },
                                 &peer_fetcher.stats());
+    if (options.inflight_sharing) spegel_metrics.WatchInflight(&inflight);
     // The announced keys follow the index's changes: syncer → index → announcer → router.
     index.SetListener(&announcer);
   }

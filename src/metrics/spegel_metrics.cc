@@ -85,6 +85,28 @@ SpegelMetrics::SpegelMetrics(Registry* registry) {
                               {"event"});
   for (const char* result : {"served", "not_found", "failed"}) peer_fetches_->With({result});
   for (const char* event : {"hedge", "resume", "digest_mismatch"}) peer_events_->With({event});
+  inflight_claims_ = r.AddCounter("spegel_inflight_claims_total",
+                                  "Pull coalescing: this node's claims of blobs it missed, by the "
+                                  "owner's answer (fetch: this node downloads; follow: it streams "
+                                  "a download in flight; have; decline: no coalescing).",
+                                  {"answer"});
+  inflight_events_ = r.AddCounter("spegel_inflight_reader_events_total",
+                                  "Peer GETs of this node's in-flight copies: served, refused "
+                                  "(fan-out reached, copy dead or revoked), failed (ended early), "
+                                  "digest_mismatch (a copy hashed wrong).",
+                                  {"event"});
+  inflight_bytes_ = r.AddCounter("spegel_inflight_bytes_total",
+                                 "Bytes sent to peers from in-flight copies (served), and blob "
+                                 "bytes this node streamed from others' downloads instead of the "
+                                 "upstream (upstream_avoided, from the sizes).",
+                                 {"kind"});
+  inflight_sources_ = r.AddGauge("spegel_inflight_sources",
+                                 "In-flight copies this node offers to peers now.", {});
+  for (const char* a : {"fetch", "follow", "have", "decline"}) inflight_claims_->With({a});
+  for (const char* e : {"served", "refused", "failed", "digest_mismatch"}) {
+    inflight_events_->With({e});
+  }
+  for (const char* k : {"served", "upstream_avoided"}) inflight_bytes_->With({k});
   r.AddCollector([this] { Refresh(); });
 }
 
@@ -170,6 +192,21 @@ void SpegelMetrics::Refresh() {
     peer_events_->With({"digest_mismatch"}).SetTotal(static_cast<double>(s.digest_mismatches));
     served_bytes_->With({"peer"}).SetTotal(static_cast<double>(s.peer_bytes));
     mirror_last_success_->GaugeWith({}).Set(s.last_success_unix_seconds);
+  }
+  if (inflight_ != nullptr) {
+    const registry::InflightStats s = inflight_->stats();
+    inflight_claims_->With({"fetch"}).SetTotal(static_cast<double>(s.claims_fetch));
+    inflight_claims_->With({"follow"}).SetTotal(static_cast<double>(s.claims_follow));
+    inflight_claims_->With({"have"}).SetTotal(static_cast<double>(s.claims_have));
+    inflight_claims_->With({"decline"}).SetTotal(static_cast<double>(s.claims_decline));
+    inflight_events_->With({"served"}).SetTotal(static_cast<double>(s.readers));
+    inflight_events_->With({"refused"}).SetTotal(static_cast<double>(s.refused));
+    inflight_events_->With({"failed"}).SetTotal(static_cast<double>(s.readers_failed));
+    inflight_events_->With({"digest_mismatch"})
+        .SetTotal(static_cast<double>(s.digest_mismatches));
+    inflight_bytes_->With({"served"}).SetTotal(static_cast<double>(s.bytes_served));
+    inflight_bytes_->With({"upstream_avoided"}).SetTotal(static_cast<double>(s.upstream_avoided));
+    inflight_sources_->GaugeWith({}).Set(static_cast<double>(s.live_sources));
   }
   if (syncer_ != nullptr) {
     ready_->GaugeWith({}).Set(syncer_->ready() ? 1 : 0);

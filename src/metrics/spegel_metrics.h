@@ -41,6 +41,7 @@
 #include "index/index.h"
 #include "index/syncer.h"
 #include "metrics/registry.h"
+#include "registry/inflight.h"
 #include "registry/peer_fetch.h"
 
 namespace spegel::metrics {
@@ -66,6 +67,9 @@ class SpegelMetrics {
   // Refreshes spegel_members, the peer-fetch families and the last-success gauge at every
   // scrape. `member_count` gives the other members; `stats` must outlive the last Expose().
   void WatchCluster(std::function<size_t()> member_count, const registry::PeerFetchStats* stats);
+  // Pull coalescing's series from `inflight` at every scrape (null: none). Must outlive the
+  // Registry's last Expose().
+  void WatchInflight(const registry::Inflight* inflight) { inflight_ = inflight; }
 
   // The generic HTTP metrics. `handler` is a bounded route label ("/v2/*", "/readyz", ...).
   void HttpStarted(std::string_view handler);
@@ -97,6 +101,11 @@ class SpegelMetrics {
   const registry::PeerFetchStats* peer_stats_ = nullptr;
   Family* peer_fetches_;
   Family* peer_events_;
+  Family* inflight_claims_;
+  Family* inflight_events_;
+  Family* inflight_bytes_;
+  Family* inflight_sources_;
+  const registry::Inflight* inflight_ = nullptr;
 
   Family* http_duration_;
   Family* http_size_;

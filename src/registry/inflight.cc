@@ -328,6 +328,7 @@ void Inflight::Report() {
     } else if (source->released()) {
       r.state = cluster::ProgressState::kDone;
       source->reported_end = true;
+      if (source->role == cluster::ProgressState::kFollowing) stats_.upstream_avoided += r.total;
     } else if (source->revoked) {
       continue;  // Not the fetcher any more: the owner knows.
     }

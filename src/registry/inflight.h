@@ -71,6 +71,9 @@ struct InflightStats {
   uint64_t bytes_served = 0;    // Bytes sent to peers from in-flight copies.
   uint64_t readers_failed = 0;  // Readers ended early (source died or stalled).
   uint64_t digest_mismatches = 0;
+  // Blob bytes this node's containerd got through follow answers rather than from upstream:
+  // the sizes of our own in-flight copies that completed as followers.
+  uint64_t upstream_avoided = 0;
   size_t live_sources = 0;
 };
 

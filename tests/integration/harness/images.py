@@ -78,8 +78,10 @@ def _dir_transport_copy(image, out_dir):
 
 def cri_pull(ctd, ref, timeout=60):
     """Pulls through containerd's CRI plugin (PullImage), which resolves via certs.d."""
-    return util.run([_require_tool(cri_bin(), "cri tool"), "--address", ctd.socket, "pull", ref],
-                    timeout=timeout).stdout
+    # The tool's own gRPC deadline (120 s unless told) must not end a long pull before `timeout`.
+    return util.run([_require_tool(cri_bin(), "cri tool"), "--address", ctd.socket,
+                     "--timeout", str(max(int(timeout), 120)), "pull", ref],
+                    timeout=timeout + 10).stdout
 
 
 def cri_rmi(ctd, ref, timeout=60):
