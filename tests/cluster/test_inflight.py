@@ -40,10 +40,12 @@ class InflightTest(unittest.TestCase):
             cls.late = cls.c.generate("late", layer_sizes=(LAYER,) * 2, compresslevel=0)
             cls.killed = cls.c.generate("killed", layer_sizes=(2 * LAYER,), compresslevel=0)
             cls.flipped = cls.c.generate("flipped", layer_sizes=(2 * LAYER,), compresslevel=0)
+            cls.cut = cls.c.generate("cut", layer_sizes=(2 * LAYER,), compresslevel=0)
             cls.cold_tag, _ = cls.c.push(cls.cold)
             cls.late_tag, _ = cls.c.push(cls.late)
             cls.killed_tag, _ = cls.c.push(cls.killed)
             cls.flipped_tag, _ = cls.c.push(cls.flipped)
+            cls.cut_tag, _ = cls.c.push(cls.cut)
             cls.c.configure_spegels(dns=True)
             cls.c.start_spegels()
             cls.c.wait_members()
@@ -256,6 +258,44 @@ class InflightTest(unittest.TestCase):
             if node.name in failures:
                 self.pull_all(self.flipped_tag, [node])
         self.check_image(self.flipped, others)
+
+    def test_e_the_fetchers_node_cut_off_mid_layer(self):
+        n1, others = self.c.nodes[0], self.c.nodes[1:]
+        layer = self.cut.platforms["linux/amd64"].layers[0]
+        done, errors = {}, {}
+
+        def pull(node):
+            try:
+                node.cri_pull(self.cut_tag, timeout=300)
+                done[node.name] = time.monotonic()
+            except util.HarnessError as e:
+                errors[node.name] = str(e)[:300]
+        t1 = threading.Thread(target=pull, args=(n1,))
+        t1.start()
+        self.growing_ingest(n1, layer.digest, 4 << 20)
+        threads = [threading.Thread(target=pull, args=(n,)) for n in others]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)  # the others stream from node1's download
+        self.c.segment.link(n1.ns, up=False)
+        cut_at = time.monotonic()
+        try:
+            for t in threads:
+                t.join(300)
+        finally:
+            self.c.segment.link(n1.ns, up=True)
+        t1.join(300)
+        self.assertEqual(errors, {}, self.c.logs(max_bytes=3000))
+        after = {k: v - cut_at for k, v in done.items() if k != n1.name}
+        print(f"      [fetcher cut off] the others finished " +
+              ", ".join(f"{k} {v:.1f}s" for k, v in sorted(after.items())) +
+              " after the cut (node1 finished once its link came back)")
+        # A follower stalls at most the idle timeout (5 s), then resumes from upstream with
+        # Range through a fresh claim; the rest is the download at the upstream's rate.
+        for name, seconds in after.items():
+            self.assertLess(seconds, 30.0, f"{name} finished {seconds:.1f}s after the cut")
+        self.check_image(self.cut, self.c.nodes)
+        self.c.wait_members(timeout=30.0)
 
 
 if __name__ == "__main__":
