@@ -217,13 +217,15 @@ void ClusterNode::Claim(const std::string& key, bool can_serve,
   auto pending = std::make_shared<Pending>();
   pending->done = std::move(done);
   pending->budget = std::make_unique<Timer>(loop_);
-  pending->budget->Start(options_.resolve_timeout_ms, 0, [weak = std::weak_ptr<Pending>(pending)] {
-    auto p = weak.lock();
-    if (!p || !p->done) return;
-    auto d = std::move(p->done);
-    p->done = nullptr;
-    d(ClaimAnswer{});
-  });
+  pending->budget->Start(
+      options_.resolve_timeout_ms, 0, [weak = std::weak_ptr<Pending>(pending), key] {
+        auto p = weak.lock();
+        if (!p || !p->done) return;
+        auto d = std::move(p->done);
+        p->done = nullptr;
+        LOG_DEBUG("claim not answered within the budget; no coalescing").Str("key", key);
+        d(ClaimAnswer{});
+      });
   ++claim_messages_;
   transport_->Claim(*owner, ClaimRequest{key, can_serve}, options_.resolve_timeout_ms,
                     [pending, key](Result<ClaimAnswer> r) {

@@ -202,8 +202,7 @@ void SpegelMetrics::Refresh() {
     inflight_events_->With({"served"}).SetTotal(static_cast<double>(s.readers));
     inflight_events_->With({"refused"}).SetTotal(static_cast<double>(s.refused));
     inflight_events_->With({"failed"}).SetTotal(static_cast<double>(s.readers_failed));
-    inflight_events_->With({"digest_mismatch"})
-        .SetTotal(static_cast<double>(s.digest_mismatches));
+    inflight_events_->With({"digest_mismatch"}).SetTotal(static_cast<double>(s.digest_mismatches));
     inflight_bytes_->With({"served"}).SetTotal(static_cast<double>(s.bytes_served));
     inflight_bytes_->With({"upstream_avoided"}).SetTotal(static_cast<double>(s.upstream_avoided));
     inflight_sources_->GaugeWith({}).Set(static_cast<double>(s.live_sources));

@@ -1,6 +1,7 @@
 #include "registry/handler.h"
 
 #include "base/json_escape.h"
+#include "base/log.h"
 #include "http/range.h"
 #include "index/debug_json.h"
 
@@ -126,6 +127,10 @@ void RegistryHandler::ClaimThenFetch(http::Request& request, http::ResponseWrite
                             key = std::move(key), digest](cluster::ClaimAnswer answer) mutable {
     if (!alive.alive() || !*client_alive) return;
     writer.SetAbortCallback(nullptr);
+    LOG_DEBUG("claim answered")
+        .Str("digest", digest.str())
+        .Str("answer", cluster::ClaimVerdictName(answer.verdict))
+        .Str("from", answer.nodes.empty() ? std::string() : answer.nodes.front().node_id);
     switch (answer.verdict) {
       case cluster::ClaimVerdict::kFetch:
         // Our containerd downloads it from the next host; its ingest is what peers read.
