@@ -139,7 +139,7 @@ IngestFile::IngestFile(int fd, oci::Digest digest, uint64_t total, std::string i
 
 IngestFile::IngestFile(IngestFile&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
-      digest_(other.digest_),
+      digest_(std::move(other.digest_)),
       total_(other.total_),
       ingest_dir_(std::move(other.ingest_dir_)),
       blob_path_(std::move(other.blob_path_)),
@@ -153,7 +153,7 @@ IngestFile& IngestFile::operator=(IngestFile&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(other.fd_, -1);
-    digest_ = other.digest_;
+    digest_ = std::move(other.digest_);
     total_ = other.total_;
     ingest_dir_ = std::move(other.ingest_dir_);
     blob_path_ = std::move(other.blob_path_);
