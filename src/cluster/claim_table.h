@@ -37,9 +37,11 @@
 namespace spegel::cluster {
 
 struct ClaimOptions {
-  size_t fanout = 4;                 // Concurrent readers per in-flight source.
-  uint64_t start_ms = 5'000;         // A new fetcher must report progress within this.
-  uint64_t stall_ms = 10'000;        // A fetcher whose offset stays put this long is revoked.
+  size_t fanout = 4;          // Concurrent readers per in-flight source.
+  uint64_t start_ms = 5'000;  // A new fetcher must report progress within this.
+  // A fetcher whose offset stays put this long is revoked: about the followers' idle timeout
+  // (5 s), so that their re-claims after it find a new fetcher.
+  uint64_t stall_ms = 5'000;
   uint64_t done_keep_ms = 60'000;    // How long `done` nodes answer `have`.
   uint64_t source_idle_ms = 15'000;  // A follower not heard of this long is no source.
   size_t max_keys = 10'000;

@@ -140,7 +140,8 @@ void RegistryHandler::ClaimThenFetch(http::Request& request, http::ResponseWrite
         inflight_->Offer(digest, cluster::ProgressState::kFetching);
         return;
       case cluster::ClaimVerdict::kFollow:
-        fetcher_->ServeFrom(request, writer, route, std::move(key), std::move(answer.nodes));
+        fetcher_->ServeFrom(request, writer, route, std::move(key), std::move(answer.nodes),
+                            /*each_once=*/true);
         inflight_->Offer(digest, cluster::ProgressState::kFollowing);
         return;
       case cluster::ClaimVerdict::kHave:

@@ -50,7 +50,10 @@ PeerAttempts::~PeerAttempts() {
   attempts_.clear();
 }
 
-void PeerAttempts::Start(std::optional<std::vector<cluster::Provider>> peers) {
+void PeerAttempts::Start(std::optional<std::vector<cluster::Provider>> peers, bool each_once) {
+  max_attempts_ = fetcher_->options_.max_attempts;
+  if (peers && each_once)
+    max_attempts_ = std::min<int>(max_attempts_, static_cast<int>(peers->size()));
   ++fetcher_->stats_.fetches;
   if (digest_ && digest_->algorithm() != "sha256") {
     // Only SHA-256 can be verified here; never pass on bytes we cannot check.
@@ -83,7 +86,7 @@ void PeerAttempts::OnPeers(std::vector<cluster::Provider> peers) {
 }
 
 bool PeerAttempts::Launch() {
-  if (peers_.empty() || attempts_started_ >= fetcher_->options_.max_attempts) return false;
+  if (peers_.empty() || attempts_started_ >= max_attempts_) return false;
   // Prefer peers not tried yet; after every peer had its turn, go round again (a peer that broke
   // once may well serve a resume).
   cluster::Provider peer = peers_[next_peer_ % peers_.size()];
@@ -147,7 +150,7 @@ bool PeerAttempts::Launch() {
 }
 
 void PeerAttempts::ArmHedge() {
-  if (attempts_started_ >= fetcher_->options_.max_attempts ||
+  if (attempts_started_ >= max_attempts_ ||
       next_peer_ >= peers_.size()) {  // Hedge only to a peer not tried yet.
     hedge_timer_.reset();
     return;

@@ -49,7 +49,10 @@ class PeerAttempts final : private VerifiedStream::Feeder {
 
   // Asks the locator for providers, or takes `peers` when given; either way the fetch goes on
   // asynchronously (never inline).
-  void Start(std::optional<std::vector<cluster::Provider>> peers = std::nullopt);
+  // With `each_once`, every peer named is asked once at most (no resume from a peer that
+  // broke): for in-flight sources, where a broken stream is better re-claimed.
+  void Start(std::optional<std::vector<cluster::Provider>> peers = std::nullopt,
+             bool each_once = false);
 
  private:
   struct Attempt {
@@ -106,6 +109,7 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   std::vector<cluster::Provider> peers_;
   size_t next_peer_ = 0;
   int attempts_started_ = 0;
+  int max_attempts_ = 0;  // PeerFetchOptions::max_attempts, or fewer (Start's each_once).
   std::vector<std::unique_ptr<Attempt>> attempts_;
   Attempt* winner_ = nullptr;
   std::unique_ptr<Timer> hedge_timer_;

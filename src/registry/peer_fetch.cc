@@ -43,11 +43,11 @@ void PeerFetcher::Serve(http::Request& request, http::ResponseWriter& writer, co
 
 void PeerFetcher::ServeFrom(http::Request& request, http::ResponseWriter& writer,
                             const Route& route, std::string key,
-                            std::vector<cluster::Provider> peers) {
+                            std::vector<cluster::Provider> peers, bool each_once) {
   auto fetch = std::make_unique<PeerAttempts>(this, request, writer, route, std::move(key));
   PeerAttempts* raw = fetch.get();
   fetches_.emplace(raw, std::move(fetch));
-  raw->Start(std::move(peers));
+  raw->Start(std::move(peers), each_once);
 }
 
 void PeerFetcher::Finished(PeerAttempts* fetch) {

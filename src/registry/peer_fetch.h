@@ -113,9 +113,11 @@ class PeerFetcher {
   // peer. `key` is what to look up: the digest, or "registry/repo:tag" for a manifest by tag.
   void Serve(http::Request& request, http::ResponseWriter& writer, const Route& route,
              std::string key);
-  // Like Serve(), from `peers` (best first) instead of a lookup: the nodes a claim named.
+  // Like Serve(), from `peers` (best first) instead of a lookup: the nodes a claim named. With
+  // `each_once` (in-flight sources) a peer that broke is not asked again: the fetch gives up, the
+  // client resumes with Range, and that request is claimed afresh.
   void ServeFrom(http::Request& request, http::ResponseWriter& writer, const Route& route,
-                 std::string key, std::vector<cluster::Provider> peers);
+                 std::string key, std::vector<cluster::Provider> peers, bool each_once = false);
 
   const PeerFetchStats& stats() const { return stats_; }
   const ReadAheadBudget& read_ahead() const { return read_ahead_; }

@@ -41,11 +41,13 @@ class InflightTest(unittest.TestCase):
             cls.killed = cls.c.generate("killed", layer_sizes=(2 * LAYER,), compresslevel=0)
             cls.flipped = cls.c.generate("flipped", layer_sizes=(2 * LAYER,), compresslevel=0)
             cls.cut = cls.c.generate("cut", layer_sizes=(2 * LAYER,), compresslevel=0)
+            cls.stall = cls.c.generate("stall", layer_sizes=(2 * LAYER,), compresslevel=0)
             cls.cold_tag, _ = cls.c.push(cls.cold)
             cls.late_tag, _ = cls.c.push(cls.late)
             cls.killed_tag, _ = cls.c.push(cls.killed)
             cls.flipped_tag, _ = cls.c.push(cls.flipped)
             cls.cut_tag, _ = cls.c.push(cls.cut)
+            cls.stall_tag, _ = cls.c.push(cls.stall)
             # Claims must be answered within --mirror-resolve-timeout; with 4 containerds and
             # 4 spegels on 2 shared cores an owner's loop can be busy longer than the harness's
             # 50 ms, and a claim not answered in time means "no coalescing" (an extra download),
@@ -304,6 +306,47 @@ class InflightTest(unittest.TestCase):
             self.assertLess(seconds, 30.0, f"{name} finished {seconds:.1f}s after the cut")
         self.check_image(self.cut, self.c.nodes)
         self.c.wait_members(timeout=30.0)
+
+    def test_f_a_stalled_fetcher_loses_its_claim_to_another_node(self):
+        n1, others = self.c.nodes[0], self.c.nodes[1:]
+        layer = self.stall.platforms["linux/amd64"].layers[0]
+        done, errors = {}, {}
+
+        def pull(node):
+            try:
+                node.cri_pull(self.stall_tag, timeout=300)
+                done[node.name] = time.monotonic()
+            except util.HarnessError as e:
+                errors[node.name] = str(e)[:300]
+        before = len(self.c.upstream_requests())
+        t1 = threading.Thread(target=pull, args=(n1,))
+        t1.start()
+        self.growing_ingest(n1, layer.digest, 4 << 20)
+        threads = [threading.Thread(target=pull, args=(n,)) for n in others]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)  # the others stream from node1's download
+        # Everything toward node1 crawls: its upstream download stalls (what it serves goes out).
+        cl.throttle(self.c, n1, "16kbit")
+        stalled_at = time.monotonic()
+        try:
+            for t in threads:
+                t.join(300)
+        finally:
+            cl.unthrottle(self.c, n1)
+        t1.join(300)
+        self.assertEqual(errors, {}, self.c.logs(max_bytes=3000))
+        after = {k: v - stalled_at for k, v in done.items() if k != n1.name}
+        lines = self.c.upstream_requests()[before:]
+        gets = self.upstream_blob_gets(lines, layer.digest)
+        up = sum(self.bytes_of(ln) for ln in gets)
+        print(f"      [stalled fetcher] the others finished " +
+              ", ".join(f"{k} {v:.1f}s" for k, v in sorted(after.items())) +
+              f" after the stall; upstream GETs of the layer {len(gets)}, bytes "
+              f"{up / layer.size:.2f}x the layer")
+        for name, seconds in after.items():
+            self.assertLess(seconds, 60.0, f"{name} finished {seconds:.1f}s after the stall")
+        self.check_image(self.stall, self.c.nodes)
 
 
 if __name__ == "__main__":
