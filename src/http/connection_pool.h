@@ -71,7 +71,6 @@ class ConnectionPool {
   void CountRetry() { ++stats_.retried; }
 
   ConnectionPoolStats stats() const;
-  const ConnectionPoolOptions& options() const { return options_; }
 
  private:
   struct Idle {

@@ -30,7 +30,6 @@ struct Inflight::Source {
   containerd::IngestFile file;
   cluster::ProgressState role;
   uint64_t size = 0;
-  uint64_t last_growth_ms = 0;
   bool committed = false;  // containerd renamed the inode into blobs/.
   bool verified = false;   // Our own SHA-256 of the whole file matched.
   bool dead = false;
@@ -170,9 +169,7 @@ void Inflight::Offer(const oci::Digest& digest, cluster::ProgressState role) {
 
 void Inflight::TryOpen(const oci::Digest& digest, cluster::ProgressState role, int attempts_left) {
   if (auto it = sources_.find(digest.str()); it != sources_.end() && !it->second->dead) return;
-  Result<containerd::IngestFile> file = containerd::IngestFile::Open(content_->directory(),
-                                                                     options_.containerd_namespace,
-                                                                     digest);
+  Result<containerd::IngestFile> file = OpenIngest(digest);
   if (!file.ok()) {
     if (file.status().code() == Code::kNotFound && attempts_left > 1) {
       std::unique_ptr<Timer>& timer = open_retries_[digest.str()];
@@ -190,16 +187,26 @@ void Inflight::TryOpen(const oci::Digest& digest, cluster::ProgressState role, i
                                  [](const std::string&) {});
     return;
   }
-  auto source = std::make_shared<Source>(std::move(file).value(), role);
-  source->last_growth_ms = loop_->NowMs();
+  const std::shared_ptr<Source>& source = AddSource(digest, std::move(file).value(), role);
   Observe(*source);
-  ++stats_.sources;
   LOG_INFO("offering in-flight copy to peers")
       .Str("digest", digest.str())
       .Str("role", cluster::ProgressStateName(role))
       .Int("total", static_cast<int64_t>(source->total()));
-  sources_[digest.str()] = std::move(source);
   EnsureTimers();
+}
+
+Result<containerd::IngestFile> Inflight::OpenIngest(const oci::Digest& digest) const {
+  return containerd::IngestFile::Open(content_->directory(), options_.containerd_namespace, digest);
+}
+
+const std::shared_ptr<Inflight::Source>& Inflight::AddSource(const oci::Digest& digest,
+                                                             containerd::IngestFile file,
+                                                             cluster::ProgressState role) {
+  ++stats_.sources;
+  std::shared_ptr<Source>& slot = sources_[digest.str()];  // A dead one's readers keep theirs.
+  slot = std::make_shared<Source>(std::move(file), role);
+  return slot;
 }
 
 void Inflight::EnsureTimers() {
@@ -220,10 +227,7 @@ void Inflight::Observe(Source& source) {
     Kill(source, o.why);
     return;
   }
-  if (o.size > source.size) {
-    source.size = o.size;
-    source.last_growth_ms = loop_->NowMs();
-  }
+  source.size = std::max(source.size, o.size);
   if (o.state == containerd::IngestFile::State::kCommitted && !source.committed) {
     source.committed = true;
     if (source.done_at_ms == 0) source.done_at_ms = loop_->NowMs();
@@ -353,16 +357,12 @@ bool Inflight::Serve(http::Request& request, http::ResponseWriter& writer,
     // answers race), or our containerd pulls without a claim. Its ingest, if there is one, is as
     // good; it is served, not reported.
     if (!can_serve() || digest.algorithm() != "sha256") return false;
-    Result<containerd::IngestFile> file =
-        containerd::IngestFile::Open(content_->directory(), options_.containerd_namespace, digest);
+    Result<containerd::IngestFile> file = OpenIngest(digest);
     if (!file.ok()) return false;
-    auto found = std::make_shared<Source>(std::move(file).value(),
-                                          cluster::ProgressState::kFollowing);
-    found->report = false;
-    found->reported_end = true;
-    found->last_growth_ms = loop_->NowMs();
-    ++stats_.sources;
-    it = sources_.emplace(digest.str(), std::move(found)).first;
+    Source& found = *AddSource(digest, std::move(file).value(), cluster::ProgressState::kFollowing);
+    found.report = false;
+    found.reported_end = true;
+    it = sources_.find(digest.str());
   }
   std::shared_ptr<Source> source = it->second;
   Observe(*source);

@@ -108,6 +108,10 @@ class Inflight {
   friend class Body;
 
   void TryOpen(const oci::Digest& digest, cluster::ProgressState role, int attempts_left);
+  Result<containerd::IngestFile> OpenIngest(const oci::Digest& digest) const;
+  // The source for `digest` from now on (replacing a dead one).
+  const std::shared_ptr<Source>& AddSource(const oci::Digest& digest, containerd::IngestFile file,
+                                           cluster::ProgressState role);
   // One fstat (and a stat once the file is full or unlinked): size, commit, death.
   void Observe(Source& source);
   // Observes every source, hashes new bytes, wakes waiting readers, drops dead or old sources.
