@@ -193,9 +193,7 @@ void ClusterNode::Claim(const std::string& key, bool can_serve,
   const Provider self{self_.node_id, "", self_.registry_port};
   ++claim_requests_;
   if (!owners.empty() && owners.front() == self_.node_id) {
-    std::vector<Provider> holders = router_->HandleLookup(key);
-    std::erase_if(holders, [&](const Provider& p) { return p.node_id == self_.node_id; });
-    ClaimAnswer answer = claims_.Claim(key, self, holders, can_serve, scheduler_.NowMs());
+    ClaimAnswer answer = service_->AnswerClaim(key, self, can_serve);
     loop_->Post([alive = liveness_.token(), done = std::move(done), answer = std::move(answer)] {
       if (alive.alive()) done(answer);
     });

@@ -34,18 +34,21 @@ void RouterService::HandleClaim(http::Request& request, http::ResponseWriter& wr
     Reply(request, writer, 400, claim.status().message() + "\n");
     return;
   }
-  ClaimAnswer answer;
-  if (claims_ != nullptr) {
-    std::vector<Provider> holders = router_->HandleLookup(claim->key);
-    std::erase_if(holders, [&](const Provider& p) { return p.node_id == sender.node_id; });
-    answer = claims_->Claim(claim->key, sender, holders, claim->can_serve, clock_->NowMs());
-    // This node's own entry has no address (nobody told it how others reach it): the asker
-    // reached it at one, and substitutes it for kSelfAddress (HttpRouterTransport::Claim).
-    for (Provider& node : answer.nodes) {
-      if (node.address.empty()) node.address = std::string(kSelfAddress);
-    }
+  ClaimAnswer answer = AnswerClaim(claim->key, sender, claim->can_serve);
+  // This node's own entry has no address (nobody told it how others reach it): the asker
+  // reached it at one, and substitutes it for kSelfAddress (HttpRouterTransport::Claim).
+  for (Provider& node : answer.nodes) {
+    if (node.address.empty()) node.address = std::string(kSelfAddress);
   }
   Reply(request, writer, 200, FormatClaimAnswer(answer));
+}
+
+ClaimAnswer RouterService::AnswerClaim(const std::string& key, const Provider& asker,
+                                       bool can_serve) {
+  if (claims_ == nullptr) return {};
+  std::vector<Provider> holders = router_->HandleLookup(key);
+  std::erase_if(holders, [&](const Provider& p) { return p.node_id == asker.node_id; });
+  return claims_->Claim(key, asker, holders, can_serve, clock_->NowMs());
 }
 
 void RouterService::HandleProgress(http::Request& request, http::ResponseWriter& writer,

@@ -32,6 +32,11 @@ class RouterService : public http::Handler {
                 uint64_t member_ttl_ms, ClaimTable* claims = nullptr, Scheduler* clock = nullptr);
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 
+  // The owner's answer to `asker`'s claim of `key`: the provider table's holders (never the
+  // asker) and the ClaimTable decide. kDecline without a ClaimTable. Also for this node's own
+  // claims of keys it owns (ClusterNode::Claim).
+  ClaimAnswer AnswerClaim(const std::string& key, const Provider& asker, bool can_serve);
+
   // Requests refused (400, 401, 405, 413…; a lookup miss is not a refusal).
   uint64_t rejected() const { return rejected_; }
 
