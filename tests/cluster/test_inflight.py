@@ -269,14 +269,16 @@ class InflightTest(unittest.TestCase):
                 self.pull_all(self.flipped_tag, [node])
         self.check_image(self.flipped, others)
 
-    def test_e_the_fetchers_node_cut_off_mid_layer(self):
+    def fault_behind_node1(self, tag, layer, fault, repair):
+        """Node 1 pulls `tag` first; once its ingest of `layer` grows, the others pull too and
+        stream from it; then `fault()` hits node 1, and `repair()` undoes it once the others are
+        done. Every pull must succeed. Returns {other node: seconds from the fault to its end}."""
         n1, others = self.c.nodes[0], self.c.nodes[1:]
-        layer = self.cut.platforms["linux/amd64"].layers[0]
         done, errors = {}, {}
 
         def pull(node):
             try:
-                node.cri_pull(self.cut_tag, timeout=300)
+                node.cri_pull(tag, timeout=300)
                 done[node.name] = time.monotonic()
             except util.HarnessError as e:
                 errors[node.name] = str(e)[:300]
@@ -287,16 +289,23 @@ class InflightTest(unittest.TestCase):
         for t in threads:
             t.start()
         time.sleep(0.5)  # the others stream from node1's download
-        self.c.segment.link(n1.ns, up=False)
-        cut_at = time.monotonic()
+        fault()
+        fault_at = time.monotonic()
         try:
             for t in threads:
                 t.join(300)
         finally:
-            self.c.segment.link(n1.ns, up=True)
+            repair()
         t1.join(300)
         self.assertEqual(errors, {}, self.c.logs(max_bytes=3000))
-        after = {k: v - cut_at for k, v in done.items() if k != n1.name}
+        return {k: v - fault_at for k, v in done.items() if k != n1.name}
+
+    def test_e_the_fetchers_node_cut_off_mid_layer(self):
+        n1 = self.c.nodes[0]
+        after = self.fault_behind_node1(
+            self.cut_tag, self.cut.platforms["linux/amd64"].layers[0],
+            lambda: self.c.segment.link(n1.ns, up=False),
+            lambda: self.c.segment.link(n1.ns, up=True))
         print(f"      [fetcher cut off] the others finished " +
               ", ".join(f"{k} {v:.1f}s" for k, v in sorted(after.items())) +
               " after the cut (node1 finished once its link came back)")
@@ -308,35 +317,13 @@ class InflightTest(unittest.TestCase):
         self.c.wait_members(timeout=30.0)
 
     def test_f_a_stalled_fetcher_loses_its_claim_to_another_node(self):
-        n1, others = self.c.nodes[0], self.c.nodes[1:]
+        n1 = self.c.nodes[0]
         layer = self.stall.platforms["linux/amd64"].layers[0]
-        done, errors = {}, {}
-
-        def pull(node):
-            try:
-                node.cri_pull(self.stall_tag, timeout=300)
-                done[node.name] = time.monotonic()
-            except util.HarnessError as e:
-                errors[node.name] = str(e)[:300]
         before = len(self.c.upstream_requests())
-        t1 = threading.Thread(target=pull, args=(n1,))
-        t1.start()
-        self.growing_ingest(n1, layer.digest, 4 << 20)
-        threads = [threading.Thread(target=pull, args=(n,)) for n in others]
-        for t in threads:
-            t.start()
-        time.sleep(0.5)  # the others stream from node1's download
         # Everything toward node1 crawls: its upstream download stalls (what it serves goes out).
-        cl.throttle(self.c, n1, "16kbit")
-        stalled_at = time.monotonic()
-        try:
-            for t in threads:
-                t.join(300)
-        finally:
-            cl.unthrottle(self.c, n1)
-        t1.join(300)
-        self.assertEqual(errors, {}, self.c.logs(max_bytes=3000))
-        after = {k: v - stalled_at for k, v in done.items() if k != n1.name}
+        after = self.fault_behind_node1(self.stall_tag, layer,
+                                        lambda: cl.throttle(self.c, n1, "16kbit"),
+                                        lambda: cl.unthrottle(self.c, n1))
         lines = self.c.upstream_requests()[before:]
         gets = self.upstream_blob_gets(lines, layer.digest)
         up = sum(self.bytes_of(ln) for ln in gets)
@@ -347,7 +334,6 @@ class InflightTest(unittest.TestCase):
         for name, seconds in after.items():
             self.assertLess(seconds, 60.0, f"{name} finished {seconds:.1f}s after the stall")
         self.check_image(self.stall, self.c.nodes)
-
 
 if __name__ == "__main__":
     unittest.main()
