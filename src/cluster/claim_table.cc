@@ -85,6 +85,11 @@ ClaimAnswer ClaimTable::Claim(const std::string& key, const Provider& asker,
     answer.nodes = entry.done;
     return answer;
   }
+  if (const Source* self = FindSource(entry, asker.node_id);
+      self != nullptr && !entry.fetcher.empty() && self->parent == entry.fetcher &&
+      now_ms - entry.last_advance_ms >= options_.reclaim_stall_ms) {
+    Revoke(entry);
+  }
   if (!FetcherLive(entry, now_ms)) Revoke(entry);
   if (entry.fetcher == asker.node_id) {
     ++stats_.fetch;  // Its containerd asks again (a retry): it is still the one downloading.

@@ -11,7 +11,8 @@
 //   3. the asker can serve in-flight bytes:          fetch  (the asker becomes the fetcher)
 //   4. otherwise:                                    decline (behave as without coalescing)
 // A claim whose fetcher stalled, never started, or failed is revoked; the next asker becomes the
-// fetcher, and the old one hears `revoked` on its next progress report.
+// fetcher, and the old one hears `revoked` on its next progress report. A follower of the fetcher
+// claiming again while the fetcher has not advanced for reclaim_stall_ms revokes it early.
 //
 // Progress reports (one per key per node and second or so) renew the fetcher's lease when its
 // offset grows, register followers as sources with their offset, record `done` nodes as complete
@@ -42,6 +43,10 @@ struct ClaimOptions {
   // A fetcher whose offset stays put this long is revoked: about the followers' idle timeout
   // (5 s), so that their re-claims after it find a new fetcher.
   uint64_t stall_ms = 5'000;
+  // A follower of the fetcher that claims again lost its stream. If the fetcher has not advanced
+  // for this long either, that is the stall its readers saw (they give up after 4 s): it is
+  // revoked now, and the asker fetches instead of being sent back to it.
+  uint64_t reclaim_stall_ms = 2'000;
   uint64_t done_keep_ms = 60'000;    // How long `done` nodes answer `have`.
   uint64_t source_idle_ms = 15'000;  // A follower not heard of this long is no source.
   size_t max_keys = 10'000;

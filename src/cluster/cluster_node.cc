@@ -187,59 +187,93 @@ void ClusterNode::FindProviders(const std::string& key,
   lookups_->Find(key, std::move(done));
 }
 
+std::string ClusterNode::ClaimOwner(const std::string& key) const {
+  const std::vector<std::string> owners = router_->OwnersOf(key);
+  for (const std::string& id : owners) {
+    if (id == self_.node_id) return id;
+    const Member* m = membership_->Find(id);
+    if (m != nullptr && !membership_->IsAvoided(*m)) return id;
+  }
+  return owners.empty() ? std::string() : owners.front();
+}
+
+// One claim in flight: the answer or the budget, whichever comes first; the other finds `done`
+// gone. The timer holds the state weakly, so nothing keeps it alive but the exchange in flight.
+struct ClusterNode::PendingClaim {
+  std::string key;
+  bool can_serve = false;
+  int owners_left = 0;  // Owners still to ask after the one asked now fails.
+  std::function<void(ClaimAnswer)> done;
+  std::unique_ptr<Timer> budget;
+
+  void Finish(ClaimAnswer answer) {
+    budget.reset();
+    if (!done) return;
+    auto d = std::move(done);
+    done = nullptr;
+    d(std::move(answer));
+  }
+};
+
 void ClusterNode::Claim(const std::string& key, bool can_serve,
                         std::function<void(ClaimAnswer)> done) {
-  const std::vector<std::string> owners = router_->OwnersOf(key);
-  const Provider self{self_.node_id, "", self_.registry_port};
   ++claim_requests_;
-  if (!owners.empty() && owners.front() == self_.node_id) {
-    ClaimAnswer answer = service_->AnswerClaim(key, self, can_serve);
-    loop_->Post([alive = liveness_.token(), done = std::move(done), answer = std::move(answer)] {
-      if (alive.alive()) done(answer);
-    });
-    return;
-  }
-  const Member* owner = owners.empty() || stopping_ ? nullptr : membership_->Find(owners.front());
-  if (owner == nullptr) {
-    loop_->Post([alive = liveness_.token(), done = std::move(done)] {
-      if (alive.alive()) done(ClaimAnswer{});
-    });
-    return;
-  }
-  // The answer or the budget, whichever comes first; the other finds `done` gone. The timer holds
-  // the state weakly, so nothing keeps the state alive but the exchange in flight.
-  struct Pending {
-    std::function<void(ClaimAnswer)> done;
-    std::unique_ptr<Timer> budget;
-  };
-  auto pending = std::make_shared<Pending>();
+  auto pending = std::make_shared<PendingClaim>();
+  pending->key = key;
+  pending->can_serve = can_serve;
+  pending->owners_left = static_cast<int>(options_.claim_owner_attempts) - 1;
   pending->done = std::move(done);
   pending->budget = std::make_unique<Timer>(loop_);
   pending->budget->Start(
-      options_.resolve_timeout_ms, 0, [weak = std::weak_ptr<Pending>(pending), key] {
+      options_.resolve_timeout_ms, 0, [weak = std::weak_ptr<PendingClaim>(pending)] {
         auto p = weak.lock();
         if (!p || !p->done) return;
-        auto d = std::move(p->done);
-        p->done = nullptr;
-        LOG_DEBUG("claim not answered within the budget; no coalescing").Str("key", key);
-        d(ClaimAnswer{});
+        LOG_DEBUG("claim not answered within the budget; no coalescing").Str("key", p->key);
+        p->Finish(ClaimAnswer{});
       });
+  AskClaimOwner(pending);
+}
+
+void ClusterNode::AskClaimOwner(const std::shared_ptr<PendingClaim>& pending) {
+  const std::string owner_id = stopping_ ? std::string() : ClaimOwner(pending->key);
+  if (owner_id == self_.node_id) {
+    const Provider self{self_.node_id, "", self_.registry_port};
+    ClaimAnswer answer = service_->AnswerClaim(pending->key, self, pending->can_serve);
+    loop_->Post([alive = liveness_.token(), pending, answer = std::move(answer)]() mutable {
+      if (alive.alive()) pending->Finish(std::move(answer));
+    });
+    return;
+  }
+  const Member* owner = owner_id.empty() ? nullptr : membership_->Find(owner_id);
+  if (owner == nullptr) {
+    loop_->Post([alive = liveness_.token(), pending] {
+      if (alive.alive()) pending->Finish(ClaimAnswer{});
+    });
+    return;
+  }
   ++claim_messages_;
-  transport_->Claim(*owner, ClaimRequest{key, can_serve}, options_.resolve_timeout_ms,
-                    [pending, key](Result<ClaimAnswer> r) {
-                      pending->budget.reset();
-                      if (!pending->done) return;
-                      auto d = std::move(pending->done);
-                      pending->done = nullptr;
-                      if (!r.ok()) {
-                        LOG_DEBUG("claim failed; no coalescing for this pull")
-                            .Str("key", key)
-                            .Str("error", r.status().message());
-                        d(ClaimAnswer{});
-                        return;
-                      }
-                      d(std::move(r).value());
-                    });
+  transport_->Claim(
+      *owner, ClaimRequest{pending->key, pending->can_serve}, options_.resolve_timeout_ms,
+      [this, alive = liveness_.token(), pending, owner_id](Result<ClaimAnswer> r) {
+        if (!pending->done) return;
+        if (r.ok()) return pending->Finish(std::move(r).value());
+        LOG_DEBUG("claim failed at the key's owner")
+            .Str("key", pending->key)
+            .Str("owner", owner_id)
+            .Str("error", r.status().message());
+        // The owner is avoided from now on, for claims and progress alike: every node that
+        // cannot reach it moves to the same next owner, so their claims still coalesce there.
+        if (alive.alive() && pending->owners_left > 0) {
+          membership_->ReportFailure(owner_id);
+          if (ClaimOwner(pending->key) != owner_id) {
+            --pending->owners_left;
+            ++claim_failovers_;
+            return AskClaimOwner(pending);
+          }
+        }
+        LOG_DEBUG("no claim owner answered; no coalescing for this pull").Str("key", pending->key);
+        pending->Finish(ClaimAnswer{});
+      });
 }
 
 void ClusterNode::ReportProgress(std::vector<ProgressReport> reports,
@@ -250,12 +284,12 @@ void ClusterNode::ReportProgress(std::vector<ProgressReport> reports,
   std::unordered_map<std::string, std::vector<ProgressReport>> by_owner;
   std::vector<std::string> revoked_here;
   for (ProgressReport& report : reports) {
-    const std::vector<std::string> owners = router_->OwnersOf(report.key);
-    if (owners.empty()) continue;
-    if (owners.front() == self_.node_id) {
+    const std::string owner_id = ClaimOwner(report.key);
+    if (owner_id.empty()) continue;
+    if (owner_id == self_.node_id) {
       if (!claims_.Report(report, self, now)) revoked_here.push_back(report.key);
     } else {
-      by_owner[owners.front()].push_back(std::move(report));
+      by_owner[owner_id].push_back(std::move(report));
     }
   }
   auto shared_on_revoked = std::make_shared<std::function<void(const std::string&)>>(
@@ -335,6 +369,7 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
              ",\"locator_cache_hits\":" + std::to_string(l.cache_hits) +
              ",\"claim_requests\":" + std::to_string(claim_requests_) +
              ",\"claim_messages\":" + std::to_string(claim_messages_) +
+             ",\"claim_failovers\":" + std::to_string(claim_failovers_) +
              ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
   const ClaimStats c = claims_.stats();
   out.append(",\"claims\":{\"have\":" + std::to_string(c.have) +

@@ -53,6 +53,7 @@ struct ClusterOptions {
   std::vector<std::pair<std::string, uint16_t>> static_peers;  // ip, router port
   size_t replicas = 3;
   uint64_t resolve_timeout_ms = 20;
+  size_t claim_owner_attempts = 2;  // Owners a claim may ask in turn, within resolve_timeout_ms.
   uint64_t lookup_cache_ms = 2000;  // How long a found provider list answers again (0: never).
   uint64_t announce_ttl_ms = 600'000;
   uint64_t member_ttl_ms = 60'000;
@@ -85,9 +86,10 @@ class ClusterNode : public ContentLocator, public PullCoordinator {
                      std::function<void(std::vector<Provider>)> done) override;
   void ReportBadProvider(const Provider& provider, std::string_view why) override;
 
-  // PullCoordinator: claims go to the key's primary owner (this node's own ClaimTable when it is
-  // the owner) within --mirror-resolve-timeout; a missing, slow or failing owner is kDecline.
-  // Progress goes to each key's primary owner, batched per owner.
+  // PullCoordinator: claims go to the key's claim owner (ClaimOwner; this node's own ClaimTable
+  // when that is this node) within --mirror-resolve-timeout. An owner that fails the request is
+  // avoided and the next one asked, within the same budget (claim_owner_attempts in all); no
+  // answer in the budget is kDecline. Progress goes to each key's claim owner, batched per owner.
   void Claim(const std::string& key, bool can_serve,
              std::function<void(ClaimAnswer)> done) override;
   void ReportProgress(std::vector<ProgressReport> reports,
@@ -106,6 +108,11 @@ class ClusterNode : public ContentLocator, public PullCoordinator {
   const Router& router() const { return *router_; }
 
  private:
+  struct PendingClaim;
+  // The owner that answers claims for `key` here: its first owner that is this node or a member
+  // not avoided; the primary owner when all are avoided; empty when there are no owners.
+  std::string ClaimOwner(const std::string& key) const;
+  void AskClaimOwner(const std::shared_ptr<PendingClaim>& pending);
   void OnDnsResult(Result<std::vector<std::string>> addresses);
   void StaticRound();
   void StopStep(std::function<void()> done);
@@ -122,6 +129,7 @@ class ClusterNode : public ContentLocator, public PullCoordinator {
   ClaimTable claims_;                         // As the primary owner of keys.
   uint64_t claim_requests_ = 0;               // Claim() calls: one router round each, at most.
   uint64_t claim_messages_ = 0;               // Of those, claims sent to another node.
+  uint64_t claim_failovers_ = 0;              // Claims asked again at the next owner.
   std::unique_ptr<Timer> claim_sweep_;
   std::unique_ptr<RouterService> service_;
   std::unique_ptr<http::Server> server_;

@@ -116,6 +116,32 @@ TEST_CASE("claims: progress renews the lease; a stalled fetcher is revoked") {
   CHECK(table.Claim(kKey, Node(2), {}, true, now + 1001).verdict == ClaimVerdict::kFetch);
 }
 
+TEST_CASE("claims: a follower of a fetcher that stopped advancing claims again and fetches") {
+  ClaimOptions options;
+  options.stall_ms = 5000;
+  options.reclaim_stall_ms = 2000;
+  ClaimTable table(options);
+  CHECK(table.Claim(kKey, Node(1), {}, true, 0).verdict == ClaimVerdict::kFetch);
+  CHECK(table.Report(Progress(ProgressState::kFetching, 100), Node(1), 10));
+  CHECK(table.Claim(kKey, Node(2), {}, true, 20).verdict == ClaimVerdict::kFollow);
+  CHECK(table.Claim(kKey, Node(3), {}, true, 20).verdict == ClaimVerdict::kFollow);
+  // Within reclaim_stall_ms of the fetcher's last advance a re-claim follows it again.
+  CHECK(table.Claim(kKey, Node(2), {}, true, 2009).verdict == ClaimVerdict::kFollow);
+  // Past it, the follower's re-claim is the stall its reader saw: it becomes the fetcher, the
+  // other follower's re-claim follows it, and the old fetcher hears it was revoked.
+  CHECK(table.Claim(kKey, Node(2), {}, true, 2010).verdict == ClaimVerdict::kFetch);
+  const ClaimAnswer a = table.Claim(kKey, Node(3), {}, true, 2011);
+  REQUIRE(a.verdict == ClaimVerdict::kFollow);
+  CHECK(a.nodes.front().node_id == "n2");
+  CHECK_FALSE(table.Report(Progress(ProgressState::kFetching, 100), Node(1), 2012));
+  CHECK(table.stats().revoked == 1);
+  // A new asker (not a follower of the fetcher) never revokes: it follows.
+  ClaimTable fresh(options);
+  CHECK(fresh.Claim(kKey, Node(1), {}, true, 0).verdict == ClaimVerdict::kFetch);
+  CHECK(fresh.Report(Progress(ProgressState::kFetching, 100), Node(1), 10));
+  CHECK(fresh.Claim(kKey, Node(4), {}, true, 4000).verdict == ClaimVerdict::kFollow);
+}
+
 TEST_CASE("claims: done nodes answer have; a failed fetcher makes room for the next") {
   ClaimTable table;
   CHECK(table.Claim(kKey, Node(1), {}, true, 0).verdict == ClaimVerdict::kFetch);
