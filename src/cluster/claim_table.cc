@@ -58,6 +58,7 @@ void ClaimTable::Revoke(Entry& entry) {
   entry.fetcher.clear();
   entry.started = false;
   entry.offset = 0;
+  entry.advance_mark = 0;
 }
 
 ClaimAnswer ClaimTable::Claim(const std::string& key, const Provider& asker,
@@ -134,6 +135,7 @@ ClaimAnswer ClaimTable::Claim(const std::string& key, const Provider& asker,
     entry.fetcher = asker.node_id;
     entry.started = false;
     entry.offset = 0;
+    entry.advance_mark = 0;
     entry.start_deadline_ms = now_ms + options_.start_ms;
     entry.last_advance_ms = now_ms;
     RemoveSource(entry, asker.node_id);
@@ -166,8 +168,15 @@ bool ClaimTable::Report(const ProgressReport& report, const Provider& reporter, 
         entry.sources.insert(entry.sources.begin(), Source{reporter, 0, now_ms, 0, {}});
       }
       if (entry.fetcher != id) return false;
-      if (report.offset > entry.offset || (!entry.started && report.offset > 0)) {
-        entry.offset = report.offset;
+      // The lease is renewed by real progress only: a fetcher crawling at a few bytes a second
+      // holds its followers at that pace, and must lose the claim like one that stopped.
+      const bool first = !entry.started && report.offset > 0;
+      const bool advanced = report.offset >= entry.advance_mark + options_.min_progress_bytes ||
+                            (entry.total > 0 && report.offset >= entry.total &&
+                             report.offset > entry.advance_mark);
+      entry.offset = std::max(entry.offset, report.offset);
+      if (first || advanced) {
+        entry.advance_mark = report.offset;
         entry.last_advance_ms = now_ms;
         entry.started = true;
       } else if (!FetcherLive(entry, now_ms)) {
@@ -206,6 +215,7 @@ bool ClaimTable::Report(const ProgressReport& report, const Provider& reporter, 
         entry.fetcher.clear();
         entry.started = false;
         entry.offset = 0;
+        entry.advance_mark = 0;
       }
       RemoveSource(entry, id);
       std::erase_if(entry.done, [&](const Provider& p) { return p.node_id == id; });
@@ -237,6 +247,7 @@ void ClaimTable::DropNode(std::string_view node_id) {
       entry.fetcher.clear();
       entry.started = false;
       entry.offset = 0;
+      entry.advance_mark = 0;
     }
     RemoveSource(entry, node_id);
     std::erase_if(entry.done, [&](const Provider& p) { return p.node_id == node_id; });

@@ -6,8 +6,9 @@
 // Decision per claim, atomic because the owner's loop thread makes every one:
 //   1. complete copies known (the caller passes the provider table's answer, or a node reported
 //      done):                                        have   + those nodes
-//   2. a live claim: the fetcher's lease runs and it made progress within the stall limit, or its
-//      start deadline has not passed:                follow + sources with a free reader slot
+//   2. a live claim: the fetcher's lease runs and it made progress (min_progress_bytes) within the
+//      stall limit, or its start deadline has not passed:                follow + sources with a
+//      free reader slot
 //   3. the asker can serve in-flight bytes:          fetch  (the asker becomes the fetcher)
 //   4. otherwise:                                    decline (behave as without coalescing)
 // A claim whose fetcher stalled, never started, or failed is revoked; the next asker becomes the
@@ -40,9 +41,11 @@ namespace spegel::cluster {
 struct ClaimOptions {
   size_t fanout = 4;          // Concurrent readers per in-flight source.
   uint64_t start_ms = 5'000;  // A new fetcher must report progress within this.
-  // A fetcher whose offset stays put this long is revoked: about the followers' idle timeout
-  // (5 s), so that their re-claims after it find a new fetcher.
+  // A fetcher that does not advance by min_progress_bytes within this is revoked: about the
+  // followers' idle timeout (5 s), so that their re-claims after it find a new fetcher. The
+  // floor (256 KiB per 5 s, about 0.4 Mbit/s) makes a crawl count as a stall.
   uint64_t stall_ms = 5'000;
+  uint64_t min_progress_bytes = 256 << 10;
   // A follower of the fetcher that claims again lost its stream. If the fetcher has not advanced
   // for this long either, that is the stall its readers saw (they give up after 4 s): it is
   // revoked now, and the asker fetches instead of being sent back to it.
@@ -112,8 +115,9 @@ class ClaimTable {
     std::string fetcher;  // Node id; empty when there is none (revoked or failed).
     uint64_t start_deadline_ms = 0;
     uint64_t last_advance_ms = 0;
-    bool started = false;  // The fetcher reported an offset > 0.
-    uint64_t offset = 0;   // The fetcher's.
+    bool started = false;       // The fetcher reported an offset > 0.
+    uint64_t offset = 0;        // The fetcher's.
+    uint64_t advance_mark = 0;  // Its offset when the lease was last renewed.
     uint64_t total = 0;
     std::vector<Source> sources;  // The fetcher first, while there is one.
     std::vector<Provider> done;   // Complete copies, until done_until_ms.

@@ -93,7 +93,9 @@ SpegelMetrics::SpegelMetrics(Registry* registry) {
   inflight_events_ = r.AddCounter("spegel_inflight_reader_events_total",
                                   "Peer GETs of this node's in-flight copies: served, refused "
                                   "(fan-out reached, copy dead or revoked), failed (ended early), "
-                                  "digest_mismatch (a copy hashed wrong).",
+                                  "digest_mismatch (a copy hashed wrong); manifest_served and "
+                                  "manifest_expired (peer GETs of a manifest this node fetched, "
+                                  "answered once committed, or 404 after the wait).",
                                   {"event"});
   inflight_bytes_ = r.AddCounter("spegel_inflight_bytes_total",
                                  "Bytes sent to peers from in-flight copies (served), and blob "
@@ -203,6 +205,8 @@ void SpegelMetrics::Refresh() {
     inflight_events_->With({"refused"}).SetTotal(static_cast<double>(s.refused));
     inflight_events_->With({"failed"}).SetTotal(static_cast<double>(s.readers_failed));
     inflight_events_->With({"digest_mismatch"}).SetTotal(static_cast<double>(s.digest_mismatches));
+    inflight_events_->With({"manifest_served"}).SetTotal(static_cast<double>(s.manifests_served));
+    inflight_events_->With({"manifest_expired"}).SetTotal(static_cast<double>(s.manifests_expired));
     inflight_bytes_->With({"served"}).SetTotal(static_cast<double>(s.bytes_served));
     inflight_bytes_->With({"upstream_avoided"}).SetTotal(static_cast<double>(s.upstream_avoided));
     inflight_sources_->GaugeWith({}).Set(static_cast<double>(s.live_sources));

@@ -96,11 +96,19 @@ void RegistryHandler::SendError(http::Request& request, http::ResponseWriter& wr
 void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer, const Route& route,
                            std::string key, OciError error, std::string_view message) {
   // Only SHA-256 content is fetched from peers or shared in flight (it is all we can verify).
-  const bool blob = route.kind == RouteKind::kBlob && route.digest.has_value() &&
-                    route.digest->algorithm() == "sha256";
+  const bool sha256 = route.digest.has_value() && route.digest->algorithm() == "sha256";
+  const bool blob = route.kind == RouteKind::kBlob && sha256;
+  const bool manifest = route.kind == RouteKind::kManifest && sha256;
   if (RequestContext::Of(request).mirrored) {
     // A peer's fetch: one hop only, but our containerd's download in progress may serve it.
     if (inflight_ != nullptr && blob && inflight_->Serve(request, writer, *route.digest)) return;
+    if (inflight_ != nullptr && manifest &&
+        inflight_->ServeManifest(request, writer, *route.digest,
+                                 [this, &request, &writer, error, message = std::string(message)] {
+                                   SendError(request, writer, error, message);
+                                 })) {
+      return;
+    }
     SendError(request, writer, error, message);
     return;
   }
@@ -111,7 +119,8 @@ void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer,
   // Blob GETs are claimed, ranged ones too: containerd resuming after its source broke (a FIN)
   // asks again, and of the nodes that lost their source one becomes the fetcher, continuing
   // from upstream with its Range, while the others follow it.
-  if (inflight_ != nullptr && blob && request.method() == http::Method::kGet) {
+  // Manifest GETs by digest too: the Hub counts them; HEADs it does not.
+  if (inflight_ != nullptr && (blob || manifest) && request.method() == http::Method::kGet) {
     ClaimThenFetch(request, writer, route, std::move(key));
     return;
   }
@@ -123,8 +132,10 @@ void RegistryHandler::ClaimThenFetch(http::Request& request, http::ResponseWrite
   auto client_alive = std::make_shared<bool>(true);
   writer.SetAbortCallback([client_alive] { *client_alive = false; });
   const oci::Digest digest = *route.digest;
+  const bool manifest = route.kind == RouteKind::kManifest;
   inflight_->Claim(digest, [this, alive = liveness_.token(), client_alive, &request, &writer, route,
-                            key = std::move(key), digest](cluster::ClaimAnswer answer) mutable {
+                            key = std::move(key), digest,
+                            manifest](cluster::ClaimAnswer answer) mutable {
     if (!alive.alive() || !*client_alive) return;
     writer.SetAbortCallback(nullptr);
     LOG_DEBUG("claim answered")
@@ -133,16 +144,26 @@ void RegistryHandler::ClaimThenFetch(http::Request& request, http::ResponseWrite
         .Str("from", answer.nodes.empty() ? std::string() : answer.nodes.front().node_id);
     switch (answer.verdict) {
       case cluster::ClaimVerdict::kFetch:
-        // Our containerd downloads it from the next host; its ingest is what peers read.
-        // No node has it yet (that is why this one fetches): the same answer as a miss.
-        SendError(request, writer, OciError::kBlobUnknown,
-                  PeerNotFoundMessage(/*is_manifest=*/false, kNoNodeHasIt));
-        inflight_->Offer(digest, cluster::ProgressState::kFetching);
+        // Our containerd downloads it from the next host; its ingest is what peers read (a
+        // manifest: its committed copy). No node has it yet (that is why this one fetches): the
+        // same answer as a miss.
+        SendError(request, writer, manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown,
+                  PeerNotFoundMessage(manifest, kNoNodeHasIt));
+        if (manifest) {
+          inflight_->ExpectManifest(digest);
+        } else {
+          inflight_->Offer(digest, cluster::ProgressState::kFetching);
+        }
         return;
       case cluster::ClaimVerdict::kFollow:
         fetcher_->ServeFrom(request, writer, route, std::move(key), std::move(answer.nodes),
                             /*each_once=*/true);
-        inflight_->Offer(digest, cluster::ProgressState::kFollowing);
+        // A follower is a source for later askers: its copy once its containerd committed it.
+        if (manifest) {
+          inflight_->ExpectManifest(digest);
+        } else {
+          inflight_->Offer(digest, cluster::ProgressState::kFollowing);
+        }
         return;
       case cluster::ClaimVerdict::kHave:
         fetcher_->ServeFrom(request, writer, route, std::move(key), std::move(answer.nodes));

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "http/range.h"
+#include "oci/manifest.h"
 #include "oci/sha256.h"
 
 namespace spegel::registry {
@@ -86,6 +87,9 @@ class Inflight::Body : public http::BodySource {
       sink->SendFile(source_->file.fd(), at, n);
       return;
     }
+    // The owner gave the fetch to another node (this one stalled or crawled): a reader that has
+    // everything there is re-claims at once, and follows the new fetcher, rather than wait.
+    if (source_->revoked) return Fail("in-flight fetch revoked");
     if (owner_->loop_->NowMs() - waiting_since_ms_ >= owner_->options_.reader_stall_ms) {
       Fail("in-flight source stalled");
     }
@@ -268,10 +272,80 @@ void Inflight::Poll() {
       ++it;
     }
   }
-  if (sources_.empty()) {
+  PollManifestWaits(now);
+  if (sources_.empty() && manifest_waits_.empty()) {
     poll_->Stop();
     report_->Stop();
   }
+}
+
+void Inflight::ExpectManifest(const oci::Digest& digest) {
+  if (!can_serve()) return;
+  expected_manifests_[digest.str()] = loop_->NowMs() + options_.manifest_wait_ms;
+}
+
+bool Inflight::ServeManifest(http::Request& request, http::ResponseWriter& writer,
+                             const oci::Digest& digest, std::function<void()> not_found) {
+  const uint64_t now = loop_->NowMs();
+  auto it = expected_manifests_.find(digest.str());
+  if (it == expected_manifests_.end() || now >= it->second || !can_serve()) return false;
+  auto client_alive = std::make_shared<bool>(true);
+  writer.SetAbortCallback([client_alive] { *client_alive = false; });
+  ManifestWait wait{
+      digest,      &request, &writer, std::move(not_found), now + options_.manifest_wait_ms,
+      client_alive};
+  if (TryAnswerManifest(wait)) return true;
+  manifest_waits_.push_back(std::move(wait));
+  EnsureTimers();
+  return true;
+}
+
+bool Inflight::TryAnswerManifest(ManifestWait& wait) {
+  if (!*wait.client_alive) return true;
+  Result<containerd::BlobFile> file = content_->directory().Open(wait.digest);
+  if (!file.ok()) {
+    if (file.status().code() == Code::kNotFound && loop_->NowMs() < wait.deadline_ms) return false;
+    ++stats_.manifests_expired;
+    wait.writer->SetAbortCallback(nullptr);
+    wait.not_found();
+    return true;
+  }
+  Result<std::string> bytes = file->size() <= static_cast<int64_t>(oci::kMaxManifestBytes)
+                                  ? file->ReadAll()
+                                  : Result<std::string>(Status::ResourceExhausted("too large"));
+  Result<oci::ParsedManifest> parsed = bytes.ok() ? oci::ParseManifest(*bytes, "")
+                                                  : Result<oci::ParsedManifest>(bytes.status());
+  wait.writer->SetAbortCallback(nullptr);
+  if (!parsed.ok() || oci::Digest::FromSha256(oci::Sha256::Hash(*bytes)) != wait.digest) {
+    LOG_INFO("committed content is no manifest we can serve")
+        .Str("digest", wait.digest.str())
+        .Str("why", parsed.ok() ? "digest mismatch" : parsed.status().message());
+    ++stats_.manifests_expired;
+    wait.not_found();
+    return true;
+  }
+  ++stats_.manifests_served;
+  http::Headers headers{{"Docker-Content-Digest", wait.digest.str()},
+                        {"Content-Type", parsed->media_type}};
+  if (wait.request->method() == http::Method::kHead) {
+    wait.writer->RespondHead(200, std::move(headers), bytes->size());
+  } else {
+    wait.writer->Respond(200, std::move(headers), std::move(*bytes));
+  }
+  return true;
+}
+
+void Inflight::PollManifestWaits(uint64_t now_ms) {
+  std::erase_if(expected_manifests_, [&](const auto& entry) { return now_ms >= entry.second; });
+  if (manifest_waits_.empty()) return;
+  // Answering may start the client's next request, which may add a wait: take the list first.
+  std::vector<ManifestWait> waits;
+  waits.swap(manifest_waits_);
+  std::vector<ManifestWait> still;
+  for (ManifestWait& wait : waits) {
+    if (!TryAnswerManifest(wait)) still.push_back(std::move(wait));
+  }
+  for (ManifestWait& wait : still) manifest_waits_.push_back(std::move(wait));
 }
 
 void Inflight::StartHash(const std::shared_ptr<Source>& source) {

@@ -23,6 +23,13 @@
 // following, with the file's size; done once verified or committed; failed when it died). A
 // fetch the owner revoked is no longer offered to new readers; readers already there go on.
 //
+// Manifests and indexes (by digest) are claimed too: Docker Hub counts every manifest GET. They are
+// small, so a follower does not stream them: the fetcher's Spegel holds a peer's GET until its
+// containerd committed the document (ExpectManifest / ServeManifest, at most manifest_wait_ms),
+// checks its digest and answers it whole. Tags cannot be coalesced this way: containerd 1.6
+// records a tag only when the whole image is pulled, and tag lookups are HEADs, which the Hub
+// does not count.
+//
 // A node without a readable content directory offers nothing (can_serve() is false, claims say
 // so, and Offer() does nothing).
 //
@@ -37,6 +44,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "cluster/pull_coordinator.h"
 #include "containerd/content_store.h"
@@ -58,6 +66,9 @@ struct InflightOptions {
   uint64_t keep_done_ms = 60'000;  // A verified or committed source serves this long after.
   uint64_t open_retry_ms = 100;    // An ingest not there yet is looked for again...
   int open_attempts = 20;          // ...this many times.
+  // How long a peer's GET of a manifest we fetch waits for our containerd's copy: below the
+  // peer's manifest timeout (3 s), so it hears 404 and goes upstream in time.
+  uint64_t manifest_wait_ms = 2000;
 };
 
 struct InflightStats {
@@ -71,6 +82,8 @@ struct InflightStats {
   uint64_t bytes_served = 0;    // Bytes sent to peers from in-flight copies.
   uint64_t readers_failed = 0;  // Readers ended early (source died or stalled).
   uint64_t digest_mismatches = 0;
+  uint64_t manifests_served = 0;   // Peer GETs of manifests we fetched, answered.
+  uint64_t manifests_expired = 0;  // ...not committed within manifest_wait_ms (404).
   // Blob bytes this node's containerd got through follow answers rather than from upstream:
   // the sizes of our own in-flight copies that completed as followers.
   uint64_t upstream_avoided = 0;
@@ -100,6 +113,17 @@ class Inflight {
   // (false: the caller answers as it would without one).
   bool Serve(http::Request& request, http::ResponseWriter& writer, const oci::Digest& digest);
 
+  // The owner told us to fetch manifest `digest`: for manifest_wait_ms, peers it sends here wait
+  // for our containerd's copy.
+  void ExpectManifest(const oci::Digest& digest);
+  // A peer's GET or HEAD of manifest `digest`. False when we are not fetching it (the caller
+  // answers as without in-flight sharing). Otherwise the request is answered later on the loop
+  // thread: 200 with the whole document once our containerd committed it and it hashes to
+  // `digest` (Content-Type from the document), or `not_found()` after manifest_wait_ms (or at
+  // once if what was committed is no manifest). Nothing runs once the client went away.
+  bool ServeManifest(http::Request& request, http::ResponseWriter& writer,
+                     const oci::Digest& digest, std::function<void()> not_found);
+
   InflightStats stats() const;
 
  private:
@@ -122,6 +146,17 @@ class Inflight {
                 std::optional<oci::Digest> digest);
   void Kill(Source& source, std::string why);
   void EnsureTimers();
+  struct ManifestWait {
+    oci::Digest digest;
+    http::Request* request;
+    http::ResponseWriter* writer;
+    std::function<void()> not_found;
+    uint64_t deadline_ms;
+    std::shared_ptr<bool> client_alive;
+  };
+  // Answers `wait` if the committed document is there (or can never be): true when done with it.
+  bool TryAnswerManifest(ManifestWait& wait);
+  void PollManifestWaits(uint64_t now_ms);
 
   Loop* loop_;
   cluster::PullCoordinator* coordinator_;
@@ -129,6 +164,8 @@ class Inflight {
   InflightOptions options_;
   std::unordered_map<std::string, std::shared_ptr<Source>> sources_;
   std::unordered_map<std::string, std::unique_ptr<Timer>> open_retries_;  // By digest.
+  std::unordered_map<std::string, uint64_t> expected_manifests_;          // Digest -> until (ms).
+  std::vector<ManifestWait> manifest_waits_;
   std::unique_ptr<Timer> poll_;
   std::unique_ptr<Timer> report_;
   std::unique_ptr<Worker> hasher_;

@@ -434,6 +434,21 @@ def throttle_upstream(c, rate):
                                  rate, "burst", "256kb", "latency", "400ms"])
 
 
+def crawl_upstream_to(c, node, rate, total):
+    """The upstream's traffic toward `node` alone crawls at `rate` (an htb class on the
+    upstream's eth0, chosen by destination address); everything else shares `total`. Undo it with
+    throttle_upstream(c, total)."""
+    ns, dev = c.upstream_ns, ["dev", "eth0"]
+    netns.run_in(ns, ["tc", "qdisc", "replace", *dev, "root", "handle", "1:", "htb", "default",
+                      "10"])
+    netns.run_in(ns, ["tc", "class", "add", *dev, "parent", "1:", "classid", "1:10", "htb",
+                      "rate", total])
+    netns.run_in(ns, ["tc", "class", "add", *dev, "parent", "1:", "classid", "1:20", "htb",
+                      "rate", rate, "ceil", rate])
+    netns.run_in(ns, ["tc", "filter", "add", *dev, "parent", "1:", "protocol", "ip", "prio", "1",
+                      "u32", "match", "ip", "dst", f"{node.ip}/32", "flowid", "1:20"])
+
+
 def sha256_file(path):
     """Hex SHA-256 of the file at `path`."""
     h = hashlib.sha256()

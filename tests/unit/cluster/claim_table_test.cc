@@ -102,6 +102,8 @@ TEST_CASE("claims: progress renews the lease; a stalled fetcher is revoked") {
   ClaimOptions options;
   options.start_ms = 100;
   options.stall_ms = 1000;
+  options.min_progress_bytes = 100;
+  ClaimOptions stuck_options = options;
   ClaimTable table(options);
   CHECK(table.Claim(kKey, Node(1), {}, true, 0).verdict == ClaimVerdict::kFetch);
   uint64_t now = 0;
@@ -110,10 +112,20 @@ TEST_CASE("claims: progress renews the lease; a stalled fetcher is revoked") {
     CHECK(table.Report(Progress(ProgressState::kFetching, offset), Node(1), now));
     CHECK(table.Claim(kKey, Node(2), {}, true, now).verdict == ClaimVerdict::kFollow);
   }
-  // The offset stays put: still live within the stall limit, revoked after it.
-  CHECK(table.Report(Progress(ProgressState::kFetching, 500), Node(1), now + 999));
-  CHECK_FALSE(table.Report(Progress(ProgressState::kFetching, 500), Node(1), now + 1000));
+  // A crawl (less than min_progress_bytes per stall limit) renews nothing: still live within
+  // the stall limit, revoked after it.
+  CHECK(table.Report(Progress(ProgressState::kFetching, 550), Node(1), now + 500));
+  CHECK(table.Report(Progress(ProgressState::kFetching, 590), Node(1), now + 999));
+  CHECK_FALSE(table.Report(Progress(ProgressState::kFetching, 599), Node(1), now + 1000));
   CHECK(table.Claim(kKey, Node(2), {}, true, now + 1001).verdict == ClaimVerdict::kFetch);
+
+  // An offset that stays put is a stall too; reaching the total is progress, however small.
+  ClaimTable stuck(stuck_options);
+  CHECK(stuck.Claim(kKey, Node(1), {}, true, 0).verdict == ClaimVerdict::kFetch);
+  CHECK(stuck.Report(Progress(ProgressState::kFetching, 950), Node(1), 10));
+  CHECK(stuck.Report(Progress(ProgressState::kFetching, 1000), Node(1), 1005));
+  CHECK(stuck.Report(Progress(ProgressState::kFetching, 1000), Node(1), 2004));
+  CHECK_FALSE(stuck.Report(Progress(ProgressState::kFetching, 1000), Node(1), 2005));
 }
 
 TEST_CASE("claims: a follower of a fetcher that stopped advancing claims again and fetches") {

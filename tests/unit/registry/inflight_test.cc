@@ -77,12 +77,23 @@ class FakeCoordinator : public cluster::PullCoordinator {
   Loop* loop_;
 };
 
-// Serves GET /<digest> from the Inflight, 404 when it has no copy.
+// Serves GET /<digest> from the Inflight, 404 when it has no copy; GET /m/<digest> as a manifest
+// (404 "none" when not expected, 404 "expired" when the wait ran out).
 class ServeHandler : public http::Handler {
  public:
   Inflight* inflight = nullptr;
   void Handle(http::Request& request, http::ResponseWriter& writer) override {
-    auto digest = oci::Digest::Parse(std::string(request.path()).substr(1));
+    const std::string path(request.path());
+    if (path.rfind("/m/", 0) == 0) {
+      auto digest = oci::Digest::Parse(path.substr(3));
+      if (!digest.ok() || !inflight->ServeManifest(request, writer, *digest, [&writer] {
+            writer.Respond(404, {}, "expired\n");
+          })) {
+        writer.Respond(404, {}, "none\n");
+      }
+      return;
+    }
+    auto digest = oci::Digest::Parse(path.substr(1));
     if (!digest.ok() || !inflight->Serve(request, writer, *digest)) {
       writer.Respond(404, {}, "none\n");
     }
@@ -139,12 +150,13 @@ struct Env {
     std::unique_ptr<http::ClientExchange> exchange;
     bool done() const { return result.has_value(); }
   };
-  std::unique_ptr<Reader> Get(const oci::Digest& digest, std::string range = "") {
+  std::unique_ptr<Reader> Get(const oci::Digest& digest, std::string range = "",
+                              std::string prefix = "/") {
     auto reader = std::make_unique<Reader>();
     http::ClientRequest request;
     request.host = "127.0.0.1";
     request.port = port;
-    request.target = "/" + digest.str();
+    request.target = prefix + digest.str();
     if (!range.empty()) request.headers.push_back({"Range", range});
     http::ClientOptions options;
     options.idle_timeout_ms = 10'000;
@@ -304,6 +316,24 @@ TEST_CASE("inflight: at most fanout readers per copy; a revoked fetch takes no n
   CHECK((*refused->result)->response.status == 404);
 }
 
+TEST_CASE("inflight: a reader that caught up with a revoked fetch ends short at once") {
+  InflightOptions options;
+  options.reader_stall_ms = 60'000;  // Not the stall limit: the revocation ends it.
+  Env env(options);
+  const std::string blob = MakeBlob(1 << 20, 9);
+  const oci::Digest d = DigestOf(blob);
+  const fs::path dir = env.StartIngest(d, blob.size());
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  Env::Grow(dir, std::string_view(blob).substr(0, 100 << 10));
+  auto reader = env.Get(d);
+  RunFor(&env.loop, 60);
+  CHECK_FALSE(reader->done());    // It has the first 100 KiB and waits for more.
+  env.coordinator.revoke = true;  // The next progress report hears it was revoked.
+  REQUIRE(RunUntil(&env.loop, [&] { return reader->done(); }));
+  CHECK_FALSE(reader->result->ok());  // A short body: the connection closed early.
+  CHECK(env.inflight->stats().readers_failed == 1);
+}
+
 TEST_CASE("inflight: no content directory, nothing offered; claims say so") {
   Env env;
   env.content.SetDirectory(containerd::ContentDirectory());
@@ -348,6 +378,61 @@ TEST_CASE("inflight: destroyed with a reader waiting, the reader ends short") {
   env.inflight.reset();
   REQUIRE(RunUntil(&env.loop, [&] { return reader->done(); }));
   CHECK_FALSE(reader->result->ok());
+}
+
+TEST_CASE("inflight: a peer's manifest GET waits for our containerd's committed copy") {
+  InflightOptions options;
+  options.manifest_wait_ms = 150;
+  Env env(options);
+  const std::string config = "{}";
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      DigestOf(config).str() + R"(","size":2},"layers":[]})";
+  const oci::Digest d = DigestOf(manifest);
+  const fs::path blob_path = env.root / "blobs" / "sha256" / std::string(d.hex());
+
+  // Not fetched by us: not ours to answer.
+  auto unexpected = env.Get(d, "", "/m/");
+  REQUIRE(RunUntil(&env.loop, [&] { return unexpected->done(); }));
+  REQUIRE(unexpected->result->ok());
+  CHECK((*unexpected->result)->body == "none\n");
+
+  // Fetched by us: the GET waits, and gets the document once it is committed.
+  env.inflight->ExpectManifest(d);
+  auto reader = env.Get(d, "", "/m/");
+  RunFor(&env.loop, 40);
+  CHECK_FALSE(reader->done());
+  std::ofstream(blob_path, std::ios::binary) << manifest;
+  REQUIRE(RunUntil(&env.loop, [&] { return reader->done(); }));
+  REQUIRE(reader->result->ok());
+  CHECK((*reader->result)->response.status == 200);
+  CHECK((*reader->result)->body == manifest);
+  CHECK((*reader->result)->response.Header("Content-Type") ==
+        std::optional<std::string_view>("application/vnd.oci.image.manifest.v1+json"));
+  CHECK((*reader->result)->response.Header("Docker-Content-Digest") ==
+        std::optional<std::string_view>(d.str()));
+  CHECK(env.inflight->stats().manifests_served == 1);
+
+  // Never committed within the wait: 404, so the peer goes upstream in time.
+  const oci::Digest never = DigestOf(manifest + " ");
+  env.inflight->ExpectManifest(never);
+  auto late = env.Get(never, "", "/m/");
+  REQUIRE(RunUntil(&env.loop, [&] { return late->done(); }));
+  REQUIRE(late->result->ok());
+  CHECK((*late->result)->body == "expired\n");
+
+  // A committed file whose bytes are not what its name says is never served.
+  const std::string other = manifest + "\n";
+  const oci::Digest liar = DigestOf(other);
+  std::ofstream(env.root / "blobs" / "sha256" / std::string(liar.hex()), std::ios::binary)
+      << manifest;
+  env.inflight->ExpectManifest(liar);
+  auto bad = env.Get(liar, "", "/m/");
+  REQUIRE(RunUntil(&env.loop, [&] { return bad->done(); }));
+  REQUIRE(bad->result->ok());
+  CHECK((*bad->result)->body == "expired\n");
+  CHECK(env.inflight->stats().manifests_expired == 2);
 }
 
 }  // namespace
