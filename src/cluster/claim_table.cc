@@ -260,6 +260,15 @@ ClaimStats ClaimTable::stats() const {
   return s;
 }
 
+std::vector<std::string> ClaimTable::Keys(size_t max) const {
+  std::vector<std::string> keys;
+  for (const auto& [key, entry] : entries_) {
+    if (keys.size() >= max) break;
+    keys.push_back(key);
+  }
+  return keys;
+}
+
 std::string ClaimTable::Describe(const std::string& key, uint64_t now_ms) const {
   auto it = entries_.find(key);
   if (it == entries_.end()) return {};

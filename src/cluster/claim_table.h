@@ -101,6 +101,8 @@ class ClaimTable {
   ClaimStats stats() const;
   // One line for /debug/routing?key=: the claim's fetcher, sources and readers; empty if none.
   std::string Describe(const std::string& key, uint64_t now_ms) const;
+  // At most `max` keys with a claim here, any order.
+  std::vector<std::string> Keys(size_t max) const;
 
  private:
   struct Source {

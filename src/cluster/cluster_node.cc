@@ -316,6 +316,16 @@ void ClusterNode::ReportBadProvider(const Provider& provider, std::string_view w
   membership_->ReportFailure(provider.node_id);
 }
 
+std::vector<std::pair<std::string, std::string>> ClusterNode::OwnedClaims(size_t max) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  const uint64_t now = loop_->NowMs();  // What scheduler_.NowMs() reads (it is not const).
+  for (std::string& key : claims_.Keys(max)) {
+    std::string description = claims_.Describe(key, now);
+    out.emplace_back(std::move(key), std::move(description));
+  }
+  return out;
+}
+
 std::string ClusterNode::MembersJson() const {
   const uint64_t now = loop_->NowMs();
   std::string out = "{\"self\":{\"node_id\":";

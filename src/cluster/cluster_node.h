@@ -95,6 +95,9 @@ class ClusterNode : public ContentLocator, public PullCoordinator {
   void ReportProgress(std::vector<ProgressReport> reports,
                       std::function<void(const std::string& key)> on_revoked) override;
 
+  // At most `max` claims this node answers as their key's owner: {key, ClaimTable::Describe}.
+  std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const;
+
   // /debug/members: this node and every member, as JSON.
   std::string MembersJson() const;
   // /debug/routing: counters; with a key, its owners, this node's own provider entries and a

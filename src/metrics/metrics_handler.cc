@@ -125,11 +125,34 @@ std::string MetricsHandler::StatusPage() const {
   Row(&out, "Served from this node", std::to_string(metrics_->local_hits()));
   Row(&out, "Not held here", std::to_string(metrics_->local_misses()));
   Row(&out, "Bytes served from this node", std::to_string(metrics_->local_bytes()));
+  InFlight(&out);
   out.append(
       "</table>\n<p><a href=\"/metrics\">metrics</a> · <a href=\"/debug/index\">index</a> · "
       "<a href=\"/debug/members\">members</a> · <a href=\"/debug/routing\">routing</a></p>\n"
       "</body></html>\n");
   return out;
+}
+
+void MetricsHandler::InFlight(std::string* out) const {
+  constexpr size_t kMaxRows = 20;
+  if (const registry::Inflight* inflight = metrics_->inflight()) {
+    const registry::InflightStats s = inflight->stats();
+    Row(out, "Claims (fetch / follow / have / decline)",
+        std::to_string(s.claims_fetch) + " / " + std::to_string(s.claims_follow) + " / " +
+            std::to_string(s.claims_have) + " / " + std::to_string(s.claims_decline));
+    Row(out, "In-flight bytes served to peers", std::to_string(s.bytes_served));
+    Row(out, "Upstream bytes avoided (followed downloads)", std::to_string(s.upstream_avoided));
+    for (const registry::InflightCopy& c : inflight->Copies(kMaxRows)) {
+      Row(out, "In flight here: " + c.digest,
+          c.role + ", " + std::to_string(c.size) + " of " + std::to_string(c.total) + " bytes, " +
+              std::to_string(c.readers) + " readers, " + c.state);
+    }
+  }
+  if (cluster_ != nullptr) {
+    for (const auto& [key, description] : cluster_->OwnedClaims(kMaxRows)) {
+      Row(out, "Claim owned here: " + key, description);
+    }
+  }
 }
 
 std::string MetricsHandler::DebugIndex() const { return index::DebugIndexJson(*index_, *syncer_); }

@@ -2,7 +2,8 @@
 //
 //   GET|HEAD /metrics          Prometheus text format 0.0.4 (Registry::Expose)
 //   GET|HEAD /                 a small HTML status page (no JavaScript): readiness, containerd
-//                              version and state, index counts, last sync, requests served
+//                              version and state, index counts, last sync, requests served,
+//                              pull coalescing (claims, copies in flight, claims owned here)
 //   GET|HEAD /readyz, /livez   as on the registry address (200 / 503, always 200)
 //   GET|HEAD /debug/index      JSON: readiness, containerd state and the whole index
 //   GET|HEAD /debug/members    JSON: this node and every known cluster member (sources, expiry)
@@ -48,6 +49,9 @@ class MetricsHandler : public http::Handler {
   std::string StatusPage() const;
 
  private:
+  // Status page rows on pull coalescing: claims, bytes, the copies in flight here and the claims
+  // this node owns (at most 20 of each).
+  void InFlight(std::string* out) const;
   std::string DebugIndex() const;
   std::string DebugMembers() const;
   std::string DebugRouting() const;

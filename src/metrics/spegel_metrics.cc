@@ -104,8 +104,13 @@ SpegelMetrics::SpegelMetrics(Registry* registry) {
                                  {"kind"});
   inflight_sources_ = r.AddGauge("spegel_inflight_sources",
                                  "In-flight copies this node offers to peers now.", {});
+  inflight_readers_ = r.AddGauge("spegel_inflight_readers",
+                                 "Peers reading this node's in-flight copies now (at most the "
+                                 "fan-out per copy).",
+                                 {});
   for (const char* a : {"fetch", "follow", "have", "decline"}) inflight_claims_->With({a});
-  for (const char* e : {"served", "refused", "failed", "digest_mismatch"}) {
+  for (const char* e :
+       {"served", "refused", "failed", "digest_mismatch", "manifest_served", "manifest_expired"}) {
     inflight_events_->With({e});
   }
   for (const char* k : {"served", "upstream_avoided"}) inflight_bytes_->With({k});
@@ -210,6 +215,7 @@ void SpegelMetrics::Refresh() {
     inflight_bytes_->With({"served"}).SetTotal(static_cast<double>(s.bytes_served));
     inflight_bytes_->With({"upstream_avoided"}).SetTotal(static_cast<double>(s.upstream_avoided));
     inflight_sources_->GaugeWith({}).Set(static_cast<double>(s.live_sources));
+    inflight_readers_->GaugeWith({}).Set(static_cast<double>(s.live_readers));
   }
   if (syncer_ != nullptr) {
     ready_->GaugeWith({}).Set(syncer_->ready() ? 1 : 0);

@@ -70,6 +70,7 @@ class SpegelMetrics {
   // Pull coalescing's series from `inflight` at every scrape (null: none). Must outlive the
   // Registry's last Expose().
   void WatchInflight(const registry::Inflight* inflight) { inflight_ = inflight; }
+  const registry::Inflight* inflight() const { return inflight_; }
 
   // The generic HTTP metrics. `handler` is a bounded route label ("/v2/*", "/readyz", ...).
   void HttpStarted(std::string_view handler);
@@ -105,6 +106,7 @@ class SpegelMetrics {
   Family* inflight_events_;
   Family* inflight_bytes_;
   Family* inflight_sources_;
+  Family* inflight_readers_;
   const registry::Inflight* inflight_ = nullptr;
 
   Family* http_duration_;

@@ -42,6 +42,7 @@ struct Inflight::Source {
   oci::Sha256 hasher;
   uint64_t hashed = 0;
   bool hashing = false;
+  uint64_t full_since_ms = 0;  // When size first reached total.
   std::vector<Body*> readers;
 };
 
@@ -232,6 +233,9 @@ void Inflight::Observe(Source& source) {
     return;
   }
   source.size = std::max(source.size, o.size);
+  if (source.size == source.total() && source.full_since_ms == 0) {
+    source.full_since_ms = loop_->NowMs();
+  }
   if (o.state == containerd::IngestFile::State::kCommitted && !source.committed) {
     source.committed = true;
     if (source.done_at_ms == 0) source.done_at_ms = loop_->NowMs();
@@ -261,7 +265,13 @@ void Inflight::Poll() {
   for (auto it = sources_.begin(); it != sources_.end();) {
     std::shared_ptr<Source> source = it->second;
     Observe(*source);
-    if (!source->dead && source->hashed < source->size) StartHash(source);
+    // containerd's commit usually comes within milliseconds of the last write and releases
+    // the end; only a full file without it is hashed (one pass, instead of a third SHA-256 of
+    // every blob on every node next to containerd's and the peer stream's).
+    if (!source->dead && !source->released() && source->full_since_ms != 0 &&
+        now - source->full_since_ms >= options_.hash_after_full_ms) {
+      StartHash(source);
+    }
     const std::vector<Body*> readers = source->readers;
     for (Body* body : readers) body->Pump();
     const bool finished = source->dead ||
@@ -477,8 +487,35 @@ bool Inflight::Serve(http::Request& request, http::ResponseWriter& writer,
 InflightStats Inflight::stats() const {
   InflightStats s = stats_;
   s.live_sources = 0;
-  for (const auto& [key, source] : sources_) s.live_sources += source->dead ? 0 : 1;
+  for (const auto& [key, source] : sources_) {
+    s.live_sources += source->dead ? 0 : 1;
+    s.live_readers += source->readers.size();
+  }
   return s;
+}
+
+std::vector<InflightCopy> Inflight::Copies(size_t max) const {
+  std::vector<InflightCopy> out;
+  for (const auto& [key, source] : sources_) {
+    if (out.size() >= max) break;
+    InflightCopy c{key,
+                   std::string(cluster::ProgressStateName(source->role)),
+                   source->size,
+                   source->total(),
+                   source->readers.size(),
+                   "growing"};
+    if (source->dead) {
+      c.state = "dead: " + source->why;
+    } else if (source->committed) {
+      c.state = "committed";
+    } else if (source->verified) {
+      c.state = "verified";
+    } else if (source->revoked) {
+      c.state = "revoked";
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 }  // namespace spegel::registry

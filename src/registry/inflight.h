@@ -11,9 +11,10 @@
 //
 // Serving a growing file: the head goes out at once (Content-Length from the ingest's total),
 // then every byte below the file's size with sendfile (BodySink::SendFile); a reader that caught
-// up waits, checked every poll_ms. The blob's last byte is held until this node's own SHA-256 of
-// the file (read with pread on a worker thread) matched the digest, or containerd committed the
-// same inode (it checked the digest). A source that dies (ingest removed, replaced, shrunk, wrong
+// up waits, checked every poll_ms. The blob's last byte is held until containerd committed the
+// same inode (it checked the digest), or, when the commit has not come hash_after_full_ms after
+// the file is full, until this node's own SHA-256 of the file (pread on a worker thread) matched
+// the digest. A source that dies (ingest removed, replaced, shrunk, wrong
 // digest) or a reader that waits longer than reader_stall_ms ends the reader with a clean close
 // (BodySink::Fail closes the connection: a FIN), never a wrong byte; the peer resumes elsewhere.
 // Only peers (X-Spegel-Mirrored, signed when a secret is set) are served from an ingest: the
@@ -66,6 +67,8 @@ struct InflightOptions {
   uint64_t keep_done_ms = 60'000;  // A verified or committed source serves this long after.
   uint64_t open_retry_ms = 100;    // An ingest not there yet is looked for again...
   int open_attempts = 20;          // ...this many times.
+  // A full copy whose commit has not been seen this long is hashed by us instead.
+  uint64_t hash_after_full_ms = 100;
   // How long a peer's GET of a manifest we fetch waits for our containerd's copy: below the
   // peer's manifest timeout (3 s), so it hears 404 and goes upstream in time.
   uint64_t manifest_wait_ms = 2000;
@@ -88,6 +91,17 @@ struct InflightStats {
   // the sizes of our own in-flight copies that completed as followers.
   uint64_t upstream_avoided = 0;
   size_t live_sources = 0;
+  size_t live_readers = 0;  // Peers reading our in-flight copies now (followers per source).
+};
+
+// One in-flight copy this node offers, for the status page.
+struct InflightCopy {
+  std::string digest;
+  std::string role;  // "fetching" or "following"
+  uint64_t size = 0;
+  uint64_t total = 0;
+  size_t readers = 0;
+  std::string state;  // "growing", "verified", "committed", "revoked", "dead: <why>"
 };
 
 class Inflight {
@@ -125,6 +139,8 @@ class Inflight {
                      const oci::Digest& digest, std::function<void()> not_found);
 
   InflightStats stats() const;
+  // At most `max` of the copies offered now (dead ones included until dropped), any order.
+  std::vector<InflightCopy> Copies(size_t max) const;
 
  private:
   struct Source;

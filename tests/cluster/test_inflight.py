@@ -244,6 +244,7 @@ class InflightTest(unittest.TestCase):
         def kill_when_followed():
             self.growing_ingest(n1, layer.digest, 4 << 20)
             time.sleep(0.3)  # the others claim and start streaming from node1
+            self.status_pages_show_the_download(n1, layer.digest)
             victim["t"] = time.monotonic()
             n1.spegel.kill()
         self.addCleanup(self._restart, n1)
@@ -252,6 +253,20 @@ class InflightTest(unittest.TestCase):
         self.committed_blobs_are_intact(self.c.nodes)
         print(f"      [fetcher's spegel killed] every pull succeeded; pull times " +
               ", ".join(f"{k} {v:.1f}s" for k, v in sorted(times.items())))
+
+    def status_pages_show_the_download(self, fetcher, digest):
+        """The fetcher's status page lists its copy in flight, and the key's owner the claim."""
+        from html import unescape
+        pages = {n.name: unescape(n.http("GET", n.metrics_url("/"))["body"])
+                 for n in self.c.nodes}
+        mine = re.search(r"In flight here: %s</th><td>(fetching[^<]*)" % re.escape(digest),
+                         pages[fetcher.name])
+        self.assertIsNotNone(mine, pages[fetcher.name])
+        owned = [name for name, page in pages.items()
+                 if re.search(r"Claim owned here: %s</th><td>fetcher=%s " %
+                              (re.escape(digest), fetcher.name), page)]
+        self.assertEqual(len(owned), 1, pages)
+        print(f"      [status pages] {fetcher.name}: {mine.group(1)}; claim owned by {owned[0]}")
 
     def _restart(self, node):
         node.spegel.start()
