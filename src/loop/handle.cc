@@ -136,4 +136,55 @@ void PollWatcher::OnPoll(uv_poll_t* handle, int status, int events) {
   core->callback(status, events);    // May close or destroy the watcher; `core` stays valid.
 }
 
+// ---------------------------------------------------------------------------------------------
+// FileWatcher
+
+struct FileWatcher::Core {
+  Loop* loop = nullptr;
+  UvHandle<uv_fs_event_t> handle;
+  Callback callback;
+};
+
+FileWatcher::FileWatcher(FileWatcher&& other) noexcept
+    : core_(std::exchange(other.core_, nullptr)) {}
+
+FileWatcher& FileWatcher::operator=(FileWatcher&& other) noexcept {
+  if (this != &other) {
+    Close();
+    core_ = std::exchange(other.core_, nullptr);
+  }
+  return *this;
+}
+
+Status FileWatcher::Open(Loop* loop, const std::string& path, Callback callback) {
+  assert(loop->IsLoopThread());
+  assert(core_ == nullptr);
+  auto core = std::make_unique<Core>();
+  core->loop = loop;
+  core->callback = std::move(callback);
+  if (const int rc = core->handle.Init(loop, core.get(), nullptr, uv_fs_event_init); rc != 0) {
+    return Status::Unavailable(std::string("cannot watch file: ") + uv_strerror(rc));
+  }
+  if (const int rc = uv_fs_event_start(core->handle.get(), &FileWatcher::OnEvent, path.c_str(), 0);
+      rc != 0) {
+    Core* failed = core.release();
+    failed->handle.Close([](void* owner) { delete static_cast<Core*>(owner); });
+    return Status::Unavailable("cannot watch " + path + ": " + uv_strerror(rc));
+  }
+  core_ = core.release();
+  return Status::Ok();
+}
+
+void FileWatcher::Close() {
+  if (core_ == nullptr) return;
+  Core* core = std::exchange(core_, nullptr);
+  core->handle.Close([](void* owner) { delete static_cast<Core*>(owner); });
+}
+
+void FileWatcher::OnEvent(uv_fs_event_t* handle, const char* /*filename*/, int /*events*/,
+                          int status) {
+  auto* core = static_cast<Core*>(handle->data);
+  core->callback(status);  // May close or destroy the watcher; `core` stays valid.
+}
+
 }  // namespace spegel

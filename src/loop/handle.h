@@ -8,8 +8,8 @@
 //                 for a HandleGroup. The destructor asserts that libuv no longer holds the handle.
 //   PollWatcher   a uv_poll_t on a socket plus its callback, for owners that must be free to
 //                 destroy it at any moment (even from its own callback): the handle lives on the
-//                 heap and frees itself from its close callback. Timer and SignalWatcher
-//                 (loop.h) work the same way.
+//                 heap and frees itself from its close callback. FileWatcher (a uv_fs_event_t,
+//                 inotify on Linux), Timer and SignalWatcher (loop.h) work the same way.
 //   HandleGroup   counts the handles of one owner that libuv still holds and runs a callback once
 //                 the last of them is closed: what a Stop(done) or Shutdown(done) waits for.
 //
@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <type_traits>
 
 #include "base/status.h"
@@ -216,6 +217,38 @@ class PollWatcher {
  private:
   struct Core;
   static void OnPoll(uv_poll_t* handle, int status, int events);
+  Core* core_ = nullptr;  // Null when closed; freed by its close callback.
+};
+
+// FileWatcher: a uv_fs_event_t (inotify on Linux) on one path, with its callback: changes to the
+// file (writes, attribute changes such as the link count, renames) wake the owner at once.
+//
+// Same lifetime rules as PollWatcher: the handle lives on the heap and frees itself from its close
+// callback; the watcher may be closed or destroyed at any time on the loop thread, also from its
+// own callback. It keeps Loop::Run() going only while open.
+class FileWatcher {
+ public:
+  // Runs on the loop thread for each change libuv reports (`status` < 0: an error, and libuv
+  // stops watching). Several writes may be reported as one. May Close or destroy the watcher.
+  using Callback = std::function<void(int status)>;
+
+  FileWatcher() = default;
+  ~FileWatcher() { Close(); }
+  FileWatcher(FileWatcher&& other) noexcept;
+  FileWatcher& operator=(FileWatcher&& other) noexcept;
+  FileWatcher(const FileWatcher&) = delete;
+  FileWatcher& operator=(const FileWatcher&) = delete;
+
+  // Watches `path`. Unavailable, with libuv's reason, when it cannot (no such file, the inotify
+  // watch limit reached): the caller polls instead. REQUIRES: loop thread; not open().
+  Status Open(Loop* loop, const std::string& path, Callback callback);
+  // Stops for good; the callback never runs again. Idempotent; destruction does the same.
+  void Close();
+  bool open() const { return core_ != nullptr; }
+
+ private:
+  struct Core;
+  static void OnEvent(uv_fs_event_t* handle, const char* filename, int events, int status);
   Core* core_ = nullptr;  // Null when closed; freed by its close callback.
 };
 

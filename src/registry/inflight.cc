@@ -43,6 +43,7 @@ struct Inflight::Source {
   uint64_t hashed = 0;
   bool hashing = false;
   uint64_t full_since_ms = 0;  // When size first reached total.
+  FileWatcher watcher;         // On the data file; closed once the copy is dead or dropped.
   std::vector<Body*> readers;
 };
 
@@ -136,6 +137,7 @@ Inflight::Inflight(Loop* loop, cluster::PullCoordinator* coordinator,
 Inflight::~Inflight() {
   liveness_.Revoke();
   for (auto& [key, source] : sources_) {
+    source->watcher.Close();
     const std::vector<Body*> readers = source->readers;
     for (Body* body : readers) body->Orphan();
   }
@@ -210,8 +212,26 @@ const std::shared_ptr<Inflight::Source>& Inflight::AddSource(const oci::Digest& 
                                                              cluster::ProgressState role) {
   ++stats_.sources;
   std::shared_ptr<Source>& slot = sources_[digest.str()];  // A dead one's readers keep theirs.
+  if (slot) slot->watcher.Close();
   slot = std::make_shared<Source>(std::move(file), role);
+  const Status watched = slot->watcher.Open(loop_, slot->file.ingest_dir() + "/data",
+                                            [this, alive = liveness_.token(),
+                                             key = digest.str()](int /*status*/) {
+                                              if (alive.alive()) OnChange(key);
+                                            });
+  if (!watched.ok()) {
+    LOG_INFO("in-flight copy polled, not watched").Str("why", watched.message());
+  }
   return slot;
+}
+
+void Inflight::OnChange(const std::string& key) {
+  auto it = sources_.find(key);
+  if (it == sources_.end()) return;
+  std::shared_ptr<Source> source = it->second;
+  Observe(*source);
+  const std::vector<Body*> readers = source->readers;
+  for (Body* body : readers) body->Pump();
 }
 
 void Inflight::EnsureTimers() {
@@ -219,7 +239,14 @@ void Inflight::EnsureTimers() {
     poll_ = std::make_unique<Timer>(loop_);
     report_ = std::make_unique<Timer>(loop_);
   }
-  if (!poll_->active()) poll_->Start(options_.poll_ms, options_.poll_ms, [this] { Poll(); });
+  uint64_t interval = options_.poll_ms;
+  for (const auto& [key, source] : sources_) {
+    if (!source->dead && !source->watcher.open()) interval = options_.unwatched_poll_ms;
+  }
+  if (!poll_->active() || poll_interval_ms_ != interval) {
+    poll_interval_ms_ = interval;
+    poll_->Start(interval, interval, [this] { Poll(); });
+  }
   if (!report_->active()) {
     report_->Start(options_.report_ms / 4, options_.report_ms, [this] { Report(); });
   }
@@ -246,6 +273,7 @@ void Inflight::Kill(Source& source, std::string why) {
   if (source.dead) return;
   source.dead = true;
   source.why = std::move(why);
+  source.watcher.Close();
   LOG_INFO("in-flight copy ended")
       .Str("digest", source.file.digest().str())
       .Str("why", source.why)
@@ -277,6 +305,7 @@ void Inflight::Poll() {
     const bool finished = source->dead ||
                           (source->released() && now - source->done_at_ms >= options_.keep_done_ms);
     if (finished && source->readers.empty() && source->reported_end) {
+      source->watcher.Close();
       it = sources_.erase(it);
     } else {
       ++it;

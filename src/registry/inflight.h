@@ -11,14 +11,14 @@
 //
 // Serving a growing file: the head goes out at once (Content-Length from the ingest's total),
 // then every byte below the file's size with sendfile (BodySink::SendFile); a reader that caught
-// up waits, checked every poll_ms. The blob's last byte is held until containerd committed the
-// same inode (it checked the digest), or, when the commit has not come hash_after_full_ms after
-// the file is full, until this node's own SHA-256 of the file (pread on a worker thread) matched
-// the digest. A source that dies (ingest removed, replaced, shrunk, wrong
-// digest) or a reader that waits longer than reader_stall_ms ends the reader with a clean close
-// (BodySink::Fail closes the connection: a FIN), never a wrong byte; the peer resumes elsewhere.
-// Only peers (X-Spegel-Mirrored, signed when a secret is set) are served from an ingest: the
-// registry handler checks that before calling Serve(). At most `fanout` readers per source.
+// up waits for the file's next change (inotify, with a poll as backup). The blob's last byte is
+// held until containerd committed the same inode (it checked the digest), or, when the commit has
+// not come hash_after_full_ms after the file is full, until this node's own SHA-256 of the file
+// (pread on a worker thread) matched the digest. A source that dies (ingest removed, replaced,
+// shrunk, wrong digest) or a reader that waits longer than reader_stall_ms ends the reader with a
+// clean close (BodySink::Fail closes the connection: a FIN), never a wrong byte; the peer resumes
+// elsewhere. Only peers (X-Spegel-Mirrored, signed when a secret is set) are served from an ingest:
+// the registry handler checks that before calling Serve(). At most `fanout` readers per source.
 //
 // Progress: every report_ms each source is reported to its key's primary owner (fetching or
 // following, with the file's size; done once verified or committed; failed when it died). A
@@ -51,6 +51,7 @@
 #include "containerd/content_store.h"
 #include "containerd/ingest.h"
 #include "http/handler.h"
+#include "loop/handle.h"
 #include "loop/liveness.h"
 #include "loop/loop.h"
 #include "loop/worker.h"
@@ -60,7 +61,11 @@ namespace spegel::registry {
 
 struct InflightOptions {
   std::string containerd_namespace = "k8s.io";
-  uint64_t poll_ms = 20;            // Growth checks while a reader waits.
+  // Growth wakes waiting readers through inotify on the ingest's data file; the poll is the
+  // backup (and runs the hashing and clean-up). A copy that cannot be watched (inotify's watch
+  // limit) makes the poll run every unwatched_poll_ms instead.
+  uint64_t poll_ms = 100;
+  uint64_t unwatched_poll_ms = 20;
   uint64_t reader_stall_ms = 4000;  // Below the peer's idle timeout (5 s): it resumes elsewhere.
   uint64_t report_ms = 1000;
   size_t fanout = 4;
@@ -162,6 +167,8 @@ class Inflight {
                 std::optional<oci::Digest> digest);
   void Kill(Source& source, std::string why);
   void EnsureTimers();
+  // An inotify event on `key`'s data file: look at it now and wake its readers.
+  void OnChange(const std::string& key);
   struct ManifestWait {
     oci::Digest digest;
     http::Request* request;
@@ -183,6 +190,7 @@ class Inflight {
   std::unordered_map<std::string, uint64_t> expected_manifests_;          // Digest -> until (ms).
   std::vector<ManifestWait> manifest_waits_;
   std::unique_ptr<Timer> poll_;
+  uint64_t poll_interval_ms_ = 0;  // Of the running poll_.
   std::unique_ptr<Timer> report_;
   std::unique_ptr<Worker> hasher_;
   InflightStats stats_;

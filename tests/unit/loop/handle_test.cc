@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -357,6 +358,57 @@ TEST_CASE("Timer: with a group, it counts from construction until its close call
   REQUIRE(RunUntil(
       &loop, [&] { return done; }, 2000));
   CHECK(group.count() == 0);
+  CHECK(HandlesLeft(&loop) == 0);
+}
+
+TEST_CASE("FileWatcher: writes wake it on the loop thread; a missing path is an error") {
+  Loop loop;
+  const std::string path = "/tmp/spegel-filewatcher-" + std::to_string(::getpid());
+  FILE* file = std::fopen(path.c_str(), "w");
+  REQUIRE(file != nullptr);
+  int calls = 0;
+  bool on_loop_thread = true;
+  FileWatcher watcher;
+  REQUIRE(watcher
+              .Open(&loop, path,
+                    [&](int status) {
+                      CHECK(status == 0);
+                      on_loop_thread = on_loop_thread && loop.IsLoopThread();
+                      ++calls;
+                    })
+              .ok());
+  CHECK(watcher.open());
+  RunFor(&loop, 10);
+  CHECK(calls == 0);
+  std::fputs("grown", file);
+  std::fflush(file);
+  REQUIRE(RunUntil(
+      &loop, [&] { return calls >= 1; }, 2000));
+  CHECK(on_loop_thread);
+  watcher.Close();
+  CHECK_FALSE(watcher.open());
+  const int seen = calls;
+  std::fputs("more", file);
+  std::fflush(file);
+  RunFor(&loop, 20);
+  CHECK(calls == seen);  // Never after Close.
+  std::fclose(file);
+
+  // Destroyed from its own callback.
+  auto self_destroying = std::make_unique<FileWatcher>();
+  REQUIRE(self_destroying->Open(&loop, path, [&](int) { self_destroying.reset(); }).ok());
+  file = std::fopen(path.c_str(), "a");
+  REQUIRE(file != nullptr);
+  std::fputs("x", file);
+  std::fclose(file);
+  REQUIRE(RunUntil(
+      &loop, [&] { return self_destroying == nullptr; }, 2000));
+  std::remove(path.c_str());
+
+  FileWatcher missing;
+  const Status st = missing.Open(&loop, path + ".absent", [](int) {});
+  CHECK(st.code() == Code::kUnavailable);
+  CHECK_FALSE(missing.open());
   CHECK(HandlesLeft(&loop) == 0);
 }
 

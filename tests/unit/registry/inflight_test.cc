@@ -106,7 +106,7 @@ struct Env {
            ("spegel-inflight-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
     fs::create_directories(root / "blobs" / "sha256");
     content.SetDirectory(containerd::ContentDirectory(root.string()));
-    options.poll_ms = 5;
+    if (options.poll_ms == InflightOptions{}.poll_ms) options.poll_ms = 5;
     options.report_ms = 40;
     inflight = std::make_unique<Inflight>(&loop, &coordinator, &content, options);
     handler.inflight = inflight.get();
@@ -433,6 +433,27 @@ TEST_CASE("inflight: a peer's manifest GET waits for our containerd's committed 
   REQUIRE(bad->result->ok());
   CHECK((*bad->result)->body == "expired\n");
   CHECK(env.inflight->stats().manifests_expired == 2);
+}
+
+TEST_CASE("inflight: growth wakes a waiting reader through inotify, not the poll") {
+  InflightOptions options;
+  options.poll_ms = 60'000;  // The backup poll never runs within this test.
+  options.unwatched_poll_ms = 60'000;
+  options.hash_after_full_ms = 0;
+  Env env(options);
+  const std::string blob = MakeBlob(300 << 10, 10);
+  const oci::Digest d = DigestOf(blob);
+  const fs::path dir = env.StartIngest(d, blob.size());
+  env.inflight->Offer(d, cluster::ProgressState::kFetching);
+  auto reader = env.Get(d);
+  RunFor(&env.loop, 50);
+  CHECK_FALSE(reader->done());
+  Env::Grow(dir, blob);  // All of it: the end then waits for the commit (or a hash).
+  env.Commit(dir, d);
+  REQUIRE(RunUntil(
+      &env.loop, [&] { return reader->done(); }, 3000));
+  REQUIRE(reader->result->ok());
+  CHECK((*reader->result)->body == blob);
 }
 
 }  // namespace
