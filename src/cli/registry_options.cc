@@ -31,6 +31,7 @@ cluster::ClusterOptions RegistryOptions::ClusterOptions() const {
   o.static_peers = static_peers;
   o.replicas = static_cast<size_t>(routing_replicas);
   o.resolve_timeout_ms = static_cast<uint64_t>(mirror_resolve_timeout.count());
+  o.claim_timeout_ms = static_cast<uint64_t>(mirror_claim_timeout.count());
   o.announce_ttl_ms = static_cast<uint64_t>(announce_ttl.count());
   o.member_ttl_ms = static_cast<uint64_t>(member_ttl.count());
   return o;
@@ -127,6 +128,10 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
   flags.AddDuration("mirror-resolve-timeout", &o.mirror_resolve_timeout,
                     "Longest wait for a lookup of content not on this node; then 404 so "
                     "containerd goes upstream.");
+  flags.AddDuration("mirror-claim-timeout", &o.mirror_claim_timeout,
+                    "Longest wait for the owner's answer to a claim (pull coalescing); then the "
+                    "pull goes on without coalescing. Longer than the lookup's: a claim not "
+                    "answered costs an extra download.");
   flags.AddBool("inflight-sharing", &o.inflight_sharing,
                 "Coalesce pulls of a blob no node has yet: one node downloads it and the others "
                 "stream it from that download while it runs (true/false).");
@@ -156,7 +161,7 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
   if (*help) return o;
   for (auto* d :
        {&o.header_read_timeout, &o.idle_timeout, &o.write_stall_timeout, &o.dns_refresh_interval,
-        &o.mirror_resolve_timeout, &o.announce_ttl, &o.member_ttl}) {
+        &o.mirror_resolve_timeout, &o.mirror_claim_timeout, &o.announce_ttl, &o.member_ttl}) {
     if (d->count() <= 0) return Status::InvalidArgument("timeouts and intervals must be positive");
   }
   if (o.node_id.empty()) {

@@ -54,6 +54,7 @@ struct RegistryOptions {
   std::vector<std::pair<std::string, uint16_t>> static_peers;  // parsed
   int64_t routing_replicas = 3;
   std::chrono::milliseconds mirror_resolve_timeout{20};
+  std::chrono::milliseconds mirror_claim_timeout{250};
   std::chrono::milliseconds announce_ttl{600000};
   std::chrono::milliseconds member_ttl{60000};
   std::vector<std::string> registry_filters;

@@ -225,7 +225,7 @@ void ClusterNode::Claim(const std::string& key, bool can_serve,
   pending->done = std::move(done);
   pending->budget = std::make_unique<Timer>(loop_);
   pending->budget->Start(
-      options_.resolve_timeout_ms, 0, [weak = std::weak_ptr<PendingClaim>(pending)] {
+      options_.claim_timeout_ms, 0, [weak = std::weak_ptr<PendingClaim>(pending)] {
         auto p = weak.lock();
         if (!p || !p->done) return;
         LOG_DEBUG("claim not answered within the budget; no coalescing").Str("key", p->key);
@@ -253,7 +253,7 @@ void ClusterNode::AskClaimOwner(const std::shared_ptr<PendingClaim>& pending) {
   }
   ++claim_messages_;
   transport_->Claim(
-      *owner, ClaimRequest{pending->key, pending->can_serve}, options_.resolve_timeout_ms,
+      *owner, ClaimRequest{pending->key, pending->can_serve}, options_.claim_timeout_ms,
       [this, alive = liveness_.token(), pending, owner_id](Result<ClaimAnswer> r) {
         if (!pending->done) return;
         if (r.ok()) return pending->Finish(std::move(r).value());

@@ -53,7 +53,11 @@ struct ClusterOptions {
   std::vector<std::pair<std::string, uint16_t>> static_peers;  // ip, router port
   size_t replicas = 3;
   uint64_t resolve_timeout_ms = 20;
-  size_t claim_owner_attempts = 2;  // Owners a claim may ask in turn, within resolve_timeout_ms.
+  // A claim's budget (--mirror-claim-timeout): longer than a lookup's, because a claim that is not
+  // answered in time costs an extra download, and an owner whose loop shares a busy CPU with
+  // containerd's hashing can take tens of milliseconds to answer.
+  uint64_t claim_timeout_ms = 250;
+  size_t claim_owner_attempts = 2;  // Owners a claim may ask in turn, within claim_timeout_ms.
   uint64_t lookup_cache_ms = 2000;  // How long a found provider list answers again (0: never).
   uint64_t announce_ttl_ms = 600'000;
   uint64_t member_ttl_ms = 60'000;
@@ -87,7 +91,7 @@ class ClusterNode : public ContentLocator, public PullCoordinator {
   void ReportBadProvider(const Provider& provider, std::string_view why) override;
 
   // PullCoordinator: claims go to the key's claim owner (ClaimOwner; this node's own ClaimTable
-  // when that is this node) within --mirror-resolve-timeout. An owner that fails the request is
+  // when that is this node) within --mirror-claim-timeout. An owner that fails the request is
   // avoided and the next one asked, within the same budget (claim_owner_attempts in all); no
   // answer in the budget is kDecline. Progress goes to each key's claim owner, batched per owner.
   void Claim(const std::string& key, bool can_serve,
