@@ -29,6 +29,8 @@ cluster::ClusterOptions RegistryOptions::ClusterOptions() const {
   o.dns_resolvers = dns_resolvers;
   o.dns_interval_ms = static_cast<uint64_t>(dns_refresh_interval.count());
   o.static_peers = static_peers;
+  o.http_bootstrap_address = http_bootstrap_address;
+  o.http_bootstrap_url = bootstrap_url;
   o.replicas = static_cast<size_t>(routing_replicas);
   o.resolve_timeout_ms = static_cast<uint64_t>(mirror_resolve_timeout.count());
   o.claim_timeout_ms = static_cast<uint64_t>(mirror_claim_timeout.count());
@@ -36,6 +38,78 @@ cluster::ClusterOptions RegistryOptions::ClusterOptions() const {
   o.member_ttl_ms = static_cast<uint64_t>(member_ttl.count());
   return o;
 }
+
+namespace {
+
+// Upstream's flags that have no twin of their own here: what they mean in this project, or a
+// warning saying why they are ignored.
+Status ApplyUpstreamFlags(RegistryOptions& o) {
+  if (!o.http_bootstrap_addr.empty()) {
+    auto address = http::ParseListenAddress(o.http_bootstrap_addr);
+    if (!address.ok()) {
+      return Status::InvalidArgument("--http-bootstrap-addr: " + address.status().message());
+    }
+    o.http_bootstrap_address = *address;
+  }
+  if (!o.http_bootstrap_peer.empty()) {
+    if (o.http_bootstrap_url.empty()) o.http_bootstrap_url = o.http_bootstrap_peer;
+    o.warnings.push_back(
+        "--http-bootstrap-peer is upstream v0.7.4's name; read as "
+        "--http-bootstrap-url");
+  }
+  if (!o.http_bootstrap_url.empty()) {
+    auto url = cluster::ParseBootstrapUrl(o.http_bootstrap_url);
+    if (url.ok()) {
+      o.bootstrap_url = *url;
+    } else if (url.status().code() == Code::kUnimplemented) {
+      o.warnings.push_back("--http-bootstrap-url ignored: " + url.status().message());
+    } else {
+      return Status::InvalidArgument("--http-bootstrap-url: " + url.status().message());
+    }
+  }
+  if (!o.http_bootstrap_cert_dir.empty()) {
+    o.warnings.push_back(
+        "--http-bootstrap-cert-dir ignored: this build has no TLS client; "
+        "bootstrap URLs are plain http");
+  }
+  if (!o.data_dir.empty()) {
+    o.warnings.push_back(
+        "--data-dir ignored: it held upstream's libp2p identity key; this "
+        "project keeps no state on disk");
+  }
+  if (!o.local_addr.empty()) {
+    o.warnings.push_back(
+        "--local-addr ignored: upstream removed it in 2025; peers are reached "
+        "at the address they say hello from");
+  }
+  if (!o.resolve_latest_tag) o.registry_filters.push_back(":latest$");
+  const std::string& kind = o.bootstrap_kind;
+  if (kind == "kubernetes") {
+    o.warnings.push_back(
+        "--bootstrap-kind=kubernetes ignored: upstream removed the leader-election "
+        "bootstrap; use --dns-bootstrap-domain with a headless Service");
+  } else if (kind == "dns") {
+    if (o.dns_bootstrap_domain.empty()) {
+      o.warnings.push_back("--bootstrap-kind=dns without --dns-bootstrap-domain: no DNS discovery");
+    }
+  } else if (kind == "http") {
+    if (!o.bootstrap_url && !o.http_bootstrap_address) {
+      o.warnings.push_back(
+          "--bootstrap-kind=http without --http-bootstrap-url or "
+          "--http-bootstrap-addr: no http bootstrap");
+    }
+  } else if (kind == "static") {
+    if (o.static_peers.empty()) {
+      o.warnings.push_back("--bootstrap-kind=static without --static-bootstrap-peers: no peers");
+    }
+  } else if (!kind.empty()) {
+    return Status::InvalidArgument("--bootstrap-kind \"" + kind +
+                                   "\": unknown bootstrap kind (dns, http or static)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& args,
                                              const EnvLookup& env, bool* help, std::string* usage) {
@@ -116,7 +190,8 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
   flags.AddDuration("dns-refresh-interval", &o.dns_refresh_interval,
                     "How often the bootstrap domain and static peers are re-resolved.");
   flags.AddList("static-bootstrap-peers", &o.static_bootstrap_peers,
-                "Other nodes' router addresses, ip:port,… ([ipv6]:port).");
+                "Other nodes' router addresses, ip:port,… ([ipv6]:port), or upstream's "
+                "/ip4/IP/tcp/PORT/p2p/ID.");
   flags.AddValidator("static-bootstrap-peers", [&o](const std::string& raw) {
     auto parsed = cluster::ParseStaticPeers(raw);
     if (!parsed.ok()) return parsed.status();
@@ -145,6 +220,30 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
                 "announced nor served, e.g. :latest$.");
   flags.AddList("mirrored-registries", &o.mirrored_registries,
                 "Registries announced and served (URLs, e.g. https://docker.io); empty = all.");
+  // Upstream's flags.
+  flags.AddInt("mirror-resolve-retries", &o.mirror_resolve_retries, 1, 20,
+               "Peers tried per request (hedges and resumes included), as upstream.");
+  flags.AddBool("debug-web-enabled", &o.debug_web_enabled,
+                "Serve the status page on the metrics address (/ and /debug/web/).");
+  flags.AddString("bootstrap-kind", &o.bootstrap_kind,
+                  "Upstream's discovery switch: dns, http or static. Here every source whose "
+                  "flags are set runs; the kind is checked against them.");
+  flags.AddString("http-bootstrap-addr", &o.http_bootstrap_addr,
+                  "Serve GET /id (this node's router address, upstream's JSON) here, for other "
+                  "nodes' --http-bootstrap-url. Empty = off.");
+  flags.AddString("http-bootstrap-url", &o.http_bootstrap_url,
+                  "http://IP[:PORT]/PATH of a bootstrap document (another node's /id): its "
+                  "addresses are said hello to, re-read every --dns-refresh-interval.");
+  flags.AddString("http-bootstrap-peer", &o.http_bootstrap_peer,
+                  "Upstream v0.7.4's name for --http-bootstrap-url.");
+  flags.AddString("http-bootstrap-cert-dir", &o.http_bootstrap_cert_dir,
+                  "Accepted for upstream compatibility and ignored: no TLS client here.");
+  flags.AddString("data-dir", &o.data_dir,
+                  "Accepted for upstream compatibility and ignored: it held libp2p's key.");
+  flags.AddString("local-addr", &o.local_addr,
+                  "Accepted for upstream compatibility (removed there in 2025) and ignored.");
+  flags.AddBool("resolve-latest-tag", &o.resolve_latest_tag,
+                "false = do not serve :latest tags (the same as --registry-filters ':latest$').");
   flags.AddString("peer-secret-file", &o.peer_secret_file,
                   "File holding a shared secret (≥ 16 bytes): router API calls and peer fetches "
                   "are signed with it and unsigned ones refused. Empty = off.");
@@ -172,6 +271,7 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
     return Status::InvalidArgument("--node-id \"" + o.node_id +
                                    "\": use 1-63 of [A-Za-z0-9._-], not starting with . or -");
   }
+  if (Status st = ApplyUpstreamFlags(o); !st.ok()) return st;
   auto filters = registry::RegistryFilters::Create(o.mirrored_registries, o.registry_filters);
   if (!filters.ok()) return filters.status();
   o.filters = std::move(*filters);

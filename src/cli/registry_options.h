@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "cli/flags.h"
 #include "cli/preflight_options.h"
 #include "cluster/cluster_node.h"
+#include "cluster/http_bootstrap.h"
 #include "http/server.h"
 #include "registry/filters.h"
 
@@ -63,6 +65,22 @@ struct RegistryOptions {
   std::string peer_secret_file;
   // Pull coalescing and in-flight sharing (registry/inflight.h, cluster/claim_table.h).
   bool inflight_sharing = true;
+  // Upstream Spegel's flags (reference/upstream-spegel.md §1.3, and v0.7.4's), so its users'
+  // command lines and environments keep working:
+  int64_t mirror_resolve_retries = 3;  // Peers tried per request (PeerFetchOptions::max_peers).
+  bool debug_web_enabled = true;       // The status page (/ and /debug/web/).
+  std::string bootstrap_kind;          // dns, http, static: checked against the flags given.
+  std::string http_bootstrap_addr;     // Serve GET /id here (cluster/http_bootstrap.h).
+  std::optional<http::Address> http_bootstrap_address;  // parsed
+  std::string http_bootstrap_url;  // GET this for seeds; v0.7.4's --http-bootstrap-peer too.
+  std::string http_bootstrap_peer;
+  std::optional<cluster::BootstrapUrl> bootstrap_url;  // parsed
+  std::string http_bootstrap_cert_dir;  // Ignored (no TLS client here), with a warning.
+  std::string data_dir;                 // Ignored (libp2p identity), with a warning.
+  std::string local_addr;               // Ignored (removed upstream in 2025), with a warning.
+  bool resolve_latest_tag = true;       // false = the registry filter ":latest$", as upstream.
+  // One line each for flags accepted but ignored, or changed in meaning: logged at WARN at start.
+  std::vector<std::string> warnings;
   // Preflight: where Spegel's hosts.toml files are, containerd's config file, --skip-preflight.
   PreflightFlags preflight;
 

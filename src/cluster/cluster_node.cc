@@ -12,8 +12,8 @@ constexpr uint64_t kWithdrawGraceMs = 300;
 
 std::string SourcesText(uint8_t sources) {
   std::string out;
-  for (MemberSource s :
-       {MemberSource::kMdns, MemberSource::kDns, MemberSource::kStatic, MemberSource::kPeer}) {
+  for (MemberSource s : {MemberSource::kMdns, MemberSource::kDns, MemberSource::kStatic,
+                         MemberSource::kPeer, MemberSource::kHttp}) {
     if (sources & (1u << static_cast<unsigned>(s))) {
       if (!out.empty()) out.push_back(',');
       out.append(MemberSourceName(s));
@@ -90,6 +90,7 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
 ClusterNode::~ClusterNode() {
   liveness_.Revoke();
   // Order: sources and the router go before the membership and transport they point to.
+  bootstrap_client_.reset();
   bootstrapper_.reset();
   lookups_.reset();
   router_.reset();
@@ -145,6 +146,31 @@ Status ClusterNode::Start() {
   if (!options_.static_peers.empty()) {
     static_timer_ = std::make_unique<Timer>(loop_);
     static_timer_->Start(0, options_.dns_interval_ms, [this] { StaticRound(); });
+  }
+  if (options_.http_bootstrap_address) {
+    bootstrap_handler_ =
+        std::make_unique<HttpBootstrapHandler>(self_.node_id, router_port_, [this] {
+          std::vector<BootstrapEntry> entries;
+          for (const Member* m : membership_->Live()) {
+            if (m->info.addresses.empty()) continue;
+            entries.push_back({m->info.node_id, m->info.addresses.front(), m->info.router_port});
+          }
+          return entries;
+        });
+    bootstrap_server_ = std::make_unique<http::Server>(loop_, bootstrap_handler_.get());
+    if (auto bound = bootstrap_server_->Listen(*options_.http_bootstrap_address); !bound.ok()) {
+      return Status::Unavailable("--http-bootstrap-addr " +
+                                 options_.http_bootstrap_address->ToString() + ": " +
+                                 bound.status().message());
+    }
+  }
+  if (options_.http_bootstrap_url) {
+    bootstrap_client_ = std::make_unique<HttpBootstrapClient>(
+        loop_, *options_.http_bootstrap_url, options_.dns_interval_ms,
+        [this](const std::vector<std::pair<std::string, uint16_t>>& peers) {
+          if (!stopping_) bootstrapper_->SetSeeds(MemberSource::kHttp, peers);
+        });
+    bootstrap_client_->Start();
   }
   LOG_INFO("cluster started")
       .Str("node", self_.node_id)
@@ -438,6 +464,7 @@ void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
 void ClusterNode::Stop(std::function<void()> done) {
   stopping_ = true;
   static_timer_.reset();
+  bootstrap_client_.reset();
   if (!started_) {
     loop_->Post([alive = liveness_.token(), done = std::move(done)] {
       if (alive.alive()) done();
@@ -468,6 +495,16 @@ void ClusterNode::StopStep(std::function<void()> done) {
     dns->Stop([this, done = std::move(done)]() mutable {
       loop_->Post([this, done = std::move(done)]() mutable {
         dns_.reset();
+        StopStep(std::move(done));
+      });
+    });
+    return;
+  }
+  if (bootstrap_server_) {
+    http::Server* server = bootstrap_server_.get();
+    server->Shutdown(200, [this, done = std::move(done)]() mutable {
+      loop_->Post([this, done = std::move(done)]() mutable {
+        bootstrap_server_.reset();
         StopStep(std::move(done));
       });
     });

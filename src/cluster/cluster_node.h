@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "cluster/claim_table.h"
 #include "cluster/content_locator.h"
 #include "cluster/dns_discovery.h"
+#include "cluster/http_bootstrap.h"
 #include "cluster/http_router_transport.h"
 #include "cluster/mdns_agent.h"
 #include "cluster/member.h"
@@ -51,6 +53,10 @@ struct ClusterOptions {
   std::vector<std::string> dns_resolvers;
   uint64_t dns_interval_ms = 10'000;
   std::vector<std::pair<std::string, uint16_t>> static_peers;  // ip, router port
+  // HTTP bootstrap (http_bootstrap.h): serve GET /id here, and/or GET this URL for seeds (every
+  // dns_interval_ms).
+  std::optional<http::Address> http_bootstrap_address;
+  std::optional<BootstrapUrl> http_bootstrap_url;
   size_t replicas = 3;
   uint64_t resolve_timeout_ms = 20;
   // A claim's budget (--mirror-claim-timeout): longer than a lookup's, because a claim that is not
@@ -144,6 +150,9 @@ class ClusterNode : public ContentLocator, public PullCoordinator {
   std::unique_ptr<MdnsAgent> mdns_;
   std::unique_ptr<DnsDiscovery> dns_;
   std::unique_ptr<Timer> static_timer_;
+  std::unique_ptr<HttpBootstrapHandler> bootstrap_handler_;
+  std::unique_ptr<http::Server> bootstrap_server_;         // --http-bootstrap-addr
+  std::unique_ptr<HttpBootstrapClient> bootstrap_client_;  // --http-bootstrap-url
   std::unique_ptr<Timer> stop_timer_;
   bool started_ = false;
   bool stopping_ = false;

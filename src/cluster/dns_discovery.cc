@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "base/log.h"
+#include "cluster/http_bootstrap.h"
 
 namespace spegel::cluster {
 namespace {
@@ -166,6 +167,15 @@ Result<std::vector<std::pair<std::string, uint16_t>>> ParseStaticPeers(std::stri
   if (!items.ok()) return items.status();
   std::vector<std::pair<std::string, uint16_t>> peers;
   for (std::string_view item : *items) {
+    if (!item.empty() && item.front() == '/') {  // Upstream's form: a multiaddr.
+      auto multiaddr = ParseRouterMultiaddr(item);
+      if (!multiaddr) {
+        return Status::InvalidArgument("expected /ip4/IP/tcp/PORT[/p2p/ID] (or ip:port) in " +
+                                       Quote(item));
+      }
+      peers.push_back(std::move(*multiaddr));
+      continue;
+    }
     Result<HostPort> hp = ParseHostPort(item, /*allow_bare_v6=*/false);
     if (!hp.ok()) return hp.status();
     if (!hp->has_port) {

@@ -8,6 +8,7 @@ std::string_view MemberSourceName(MemberSource source) {
     case MemberSource::kDns: return "dns";
     case MemberSource::kStatic: return "static";
     case MemberSource::kPeer: return "peer";
+    case MemberSource::kHttp: return "http";
   }
   return "unknown";
 }

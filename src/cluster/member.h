@@ -25,7 +25,7 @@ struct MemberInfo {
 };
 
 // How a member was learned; a member stays while any source keeps refreshing it.
-enum class MemberSource : uint8_t { kMdns, kDns, kStatic, kPeer };
+enum class MemberSource : uint8_t { kMdns, kDns, kStatic, kPeer, kHttp };
 std::string_view MemberSourceName(MemberSource source);
 
 // 1..63 bytes of [A-Za-z0-9._-], not starting with '.' or '-'.

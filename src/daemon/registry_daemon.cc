@@ -66,7 +66,8 @@ struct RegistryDaemon::Parts {
             [this](const std::vector<std::string>& add, const std::vector<std::string>& remove) {
               cluster_node.UpdateLocalKeys(add, remove);
             }),
-        peer_fetcher(loop, &cluster_node, peer_auth, FetchOptions(credentials, &peer_connections)),
+        peer_fetcher(loop, &cluster_node, peer_auth,
+                     FetchOptions(options, credentials, &peer_connections)),
         inflight(loop, &cluster_node, &content_store, InflightOptions(options)),
         registry_handler(&index, &syncer, &content_store,
                          registry::ClusterMode{&peer_fetcher, &this->options.filters, &peer_auth,
@@ -85,7 +86,9 @@ struct RegistryDaemon::Parts {
     if (metrics_socket.valid()) {
       metrics_handler = std::make_unique<metrics::MetricsHandler>(
           &metrics_registry, &spegel_metrics, &index, &syncer,
-          metrics::NodeInfo{SPEGEL_VERSION, options.registry_address.ToString()}, &cluster_node);
+          metrics::NodeInfo{SPEGEL_VERSION, options.registry_address.ToString(),
+                            options.debug_web_enabled},
+          &cluster_node);
       metrics_server = std::make_unique<http::Server>(loop, metrics_handler.get());
     }
     spegel_metrics.WatchState(&index, &syncer);
@@ -108,9 +111,11 @@ struct RegistryDaemon::Parts {
     return o;
   }
   // Peers may require the cluster's basic auth on /v2 as well: send ours.
-  static registry::PeerFetchOptions FetchOptions(const std::optional<auth::Credentials>& c,
+  static registry::PeerFetchOptions FetchOptions(const cli::RegistryOptions& options,
+                                                 const std::optional<auth::Credentials>& c,
                                                  http::ConnectionPool* pool) {
     registry::PeerFetchOptions o;
+    o.max_peers = static_cast<size_t>(options.mirror_resolve_retries);
     if (c) o.authorization = auth::BasicAuthorization(*c);
     o.pool = pool;
     return o;
@@ -252,6 +257,7 @@ namespace {
 
 int RunRegistry(const cli::RegistryOptions& options) {
   SetLogLevel(options.level);
+  for (const std::string& warning : options.warnings) LOG_WARN(warning);
   // A definite misconfiguration stops here; an unreachable containerd does not (the syncer
   // retries until it answers).
   if (!options.preflight.skip_preflight) {

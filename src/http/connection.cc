@@ -32,6 +32,13 @@ Connection::Connection(Server* server, int fd, const sockaddr_storage& peer)
                            server->options_.max_request_body_bytes,
                            server->options_.keep_request_body}) {
   FormatPeerAddress(peer, peer_address_);
+  sockaddr_storage local{};
+  socklen_t local_len = sizeof(local);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0) {
+    FormatPeerAddress(local, local_address_);
+  } else {
+    local_address_[0] = '\0';
+  }
 }
 
 Connection::~Connection() { ReleaseInputBuffer(); }
@@ -139,6 +146,7 @@ void Connection::Dispatch(Request request) {
   phase_ = Phase::kHandling;
   request_ = std::make_unique<Request>(std::move(request));
   request_->set_peer_address(peer_address_);
+  request_->set_local_address(local_address_);
   abort_callback_ = nullptr;
   dispatching_ = true;
   server_->handler_->Handle(*request_, *this);

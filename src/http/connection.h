@@ -101,6 +101,7 @@ class Connection final : public ResponseWriter, public BodySink {
   Connection* next_ = nullptr;
   int fd_;
   char peer_address_[INET6_ADDRSTRLEN];
+  char local_address_[INET6_ADDRSTRLEN];
   // Both in the server's HandleGroup; embedded, so a connection costs no allocation but its pool
   // block.
   UvHandle<uv_poll_t> poll_;

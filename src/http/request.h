@@ -52,6 +52,9 @@ class Request {
   // IPv4), set by the server from the socket; empty for requests not from a socket.
   const std::string& peer_address() const { return peer_address_; }
   void set_peer_address(std::string address) { peer_address_ = std::move(address); }
+  // This end's IP address on the connection (the one the client reached), as peer_address().
+  const std::string& local_address() const { return local_address_; }
+  void set_local_address(std::string address) { local_address_ = std::move(address); }
 
   // A value derived from this request once and kept with it: the first call for a type T runs
   // `derive()` (which returns a T) and keeps the result; every later call for T returns that same
@@ -78,6 +81,7 @@ class Request {
   bool keep_alive_ = true;
   std::string body_;
   std::string peer_address_;
+  std::string local_address_;
   // Derived(): a cache of values computed from the fields above, hence mutable. A deque, so that
   // keeping a value never moves the ones already handed out.
   mutable std::deque<std::any> derived_;

@@ -1,9 +1,11 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -20,6 +22,7 @@ namespace {
 // Pool chunk sizes: about 60 connections, or 15 read buffers, per chunk.
 constexpr size_t kConnectionChunkBytes = 64 * 1024;
 constexpr size_t kReadBufferChunkBytes = 256 * 1024;
+constexpr size_t kTrimBurst = 1024;  // Open connections that make a burst worth a heap trim.
 constexpr int kMaxAcceptsPerTurn = 128;
 constexpr uint64_t kAcceptBackoffMs = 100;
 
@@ -177,6 +180,7 @@ void Server::ConnectionOpened(Connection* connection) {
   if (connections_ != nullptr) connections_->prev_ = connection;
   connections_ = connection;
   ++connection_count_;
+  peak_since_trim_ = std::max(peak_since_trim_, connection_pool_.blocks_in_use());
 }
 
 void Server::ConnectionClosed(Connection* connection) {
@@ -192,6 +196,16 @@ void Server::ConnectionClosed(Connection* connection) {
 void Server::FreeConnection(Connection* connection) {
   connection->~Connection();
   connection_pool_.Free(connection);
+  // Counted in connection objects still allocated: a burst's connections are closed in one turn
+  // and freed from their close callbacks later.
+  const size_t alive = connection_pool_.blocks_in_use();
+  if (peak_since_trim_ >= kTrimBurst && alive <= peak_since_trim_ / 64) {
+    malloc_trim(0);  // A few milliseconds for a heap of tens of MiB, once per burst.
+    LOG_DEBUG("http: heap trimmed after a burst of connections")
+        .Int("peak", static_cast<int64_t>(peak_since_trim_))
+        .Int("alive", static_cast<int64_t>(alive));
+    peak_since_trim_ = alive;
+  }
 }
 
 std::vector<Connection*> Server::OpenConnections() const {

@@ -51,8 +51,11 @@ MetricsHandler::MetricsHandler(Registry* registry, SpegelMetrics* metrics,
 
 void MetricsHandler::Handle(http::Request& request, http::ResponseWriter& writer) {
   const std::string_view path = request.path();
-  const bool known = path == "/metrics" || path == "/" || path == "/readyz" || path == "/livez" ||
-                     path == "/debug/index" || path == "/debug/members" || path == "/debug/routing";
+  // /debug/web/ is where upstream's debug page is: bookmarks keep working.
+  const bool status_page = path == "/" || path == "/debug/web/";
+  const bool known = (status_page && node_.status_page) || path == "/metrics" ||
+                     path == "/readyz" || path == "/livez" || path == "/debug/index" ||
+                     path == "/debug/members" || path == "/debug/routing";
   if (!known) return Send(request, writer, 404, "text/plain", "not found\n");
   if (request.method() != http::Method::kGet && request.method() != http::Method::kHead) {
     http::Headers headers{{"Allow", "GET, HEAD"}, {"Content-Type", "text/plain"}};
@@ -60,7 +63,7 @@ void MetricsHandler::Handle(http::Request& request, http::ResponseWriter& writer
     return;
   }
   if (path == "/metrics") return Send(request, writer, 200, kPrometheusType, registry_->Expose());
-  if (path == "/") return Send(request, writer, 200, "text/html; charset=utf-8", StatusPage());
+  if (status_page) return Send(request, writer, 200, "text/html; charset=utf-8", StatusPage());
   if (path == "/readyz") {
     const bool ready = syncer_->ready();
     return Send(request, writer, ready ? 200 : 503, "text/plain", ready ? "ok\n" : "not ready\n");

@@ -1,7 +1,7 @@
 // MetricsHandler: every route on --metrics-addr.
 //
 //   GET|HEAD /metrics          Prometheus text format 0.0.4 (Registry::Expose)
-//   GET|HEAD /                 a small HTML status page (no JavaScript): readiness, containerd
+//   GET|HEAD /, /debug/web/    a small HTML status page (no JavaScript): readiness, containerd
 //                              version and state, index counts, last sync, requests served,
 //                              pull coalescing (claims, copies in flight, claims owned here)
 //   GET|HEAD /readyz, /livez   as on the registry address (200 / 503, always 200)
@@ -33,6 +33,7 @@ namespace spegel::metrics {
 struct NodeInfo {
   std::string version;        // spegel's version
   std::string registry_addr;  // as bound, e.g. "127.0.0.1:5000"
+  bool status_page = true;    // --debug-web-enabled: serve / and /debug/web/ (else 404)
 };
 
 class MetricsHandler : public http::Handler {

@@ -78,6 +78,7 @@ void PeerAttempts::Start(std::optional<std::vector<cluster::Provider>> peers, bo
 void PeerAttempts::OnPeers(std::vector<cluster::Provider> peers) {
   if (finished_) return;
   peers_ = std::move(peers);
+  if (peers_.size() > fetcher_->options_.max_peers) peers_.resize(fetcher_->options_.max_peers);
   if (peers_.empty()) {
     SendNotFound(kNoNodeHasIt);
     return;

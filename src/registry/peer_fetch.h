@@ -59,6 +59,7 @@ struct PeerFetchOptions {
   uint64_t idle_timeout_ms = 5000;  // No body byte for this long: resume elsewhere.
   size_t max_manifest_bytes = 4 << 20;
   int max_attempts = 6;  // Peer requests per client request, hedges included.
+  size_t max_peers = 3;  // Distinct providers tried per request (--mirror-resolve-retries).
   // Sent as Authorization to peers (their /v2 may require the cluster's basic auth); empty = none.
   std::string authorization;
   // Read-ahead memory shared by all blob streams from peers (VerifiedStream's memory invariant):
