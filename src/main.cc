@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "cli/configuration_options.h"
+#include "daemon/cleanup_command.h"
 #include "daemon/preflight_command.h"
 #include "daemon/registry_daemon.h"
 
@@ -25,10 +26,6 @@ int RunConfiguration(const std::vector<std::string>& args) {
   return spegel::cli::RunConfigurationCommand(args, spegel::cli::ProcessEnv());
 }
 
-int RunCleanup(const std::vector<std::string>& args) {
-  return spegel::cli::RunCleanupCommand(args, spegel::cli::ProcessEnv());
-}
-
 struct Command {
   std::string_view name;
   std::string_view summary;  // Empty: not listed in the usage (an alias).
@@ -40,7 +37,10 @@ constexpr Command kCommands[] = {
      spegel::daemon::RunRegistryCommand},
     {"configuration", "Write containerd's hosts.toml mirror files (backs up the old ones).",
      RunConfiguration},
-    {"cleanup", "Restore the hosts.toml files that configuration backed up.", RunCleanup},
+    {"cleanup", "Restore the hosts.toml files that configuration backed up.",
+     spegel::daemon::RunCleanupCommand},
+    {"cleanup-wait", "Wait until every node's cleanup answers /readyz (uninstall hook).",
+     spegel::daemon::RunCleanupWaitCommand},
     {"preflight", "Check that containerd is configured so Spegel can work.",
      spegel::daemon::RunPreflightCommand},
     {"version", "Print the version.", RunVersion},

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "base/numbers.h"
 #include "cli/command.h"
 #include "node/hosts_dir.h"
 
@@ -63,8 +64,57 @@ Result<CleanupOptions> ParseCleanupOptions(const std::vector<std::string>& args,
                 "Does nothing when there is no _backup.");
   flags.AddRequiredString("containerd-registry-config-path", &o.containerd_registry_config_path,
                           "containerd's registry config_path directory.");
+  flags.AddString("addr", &o.addr,
+                  "After restoring, answer GET /readyz with 200 here until SIGTERM (upstream's "
+                  "uninstall hook waits for it). Empty = exit at once.");
   flags.AddLogLevel(&o.log_level, &o.level);
   if (Status st = flags.ParseOrUsage(args, env, help, usage); !st.ok()) return st;
+  if (*help) return o;
+  if (!o.addr.empty()) {
+    auto address = http::ParseListenAddress(o.addr);
+    if (!address.ok()) return Status::InvalidArgument("--addr: " + address.status().message());
+    o.address = *address;
+  }
+  return o;
+}
+
+Result<CleanupWaitOptions> ParseCleanupWaitOptions(const std::vector<std::string>& args,
+                                                   const EnvLookup& env, bool* help,
+                                                   std::string* usage) {
+  CleanupWaitOptions o;
+  FlagSet flags("cleanup-wait",
+                "Waits until every address of HOST answers GET /readyz with 200 on PORT, "
+                "--threshold rounds in a row (upstream's uninstall hook Pod).");
+  flags.AddRequiredString("probe-endpoint", &o.probe_endpoint,
+                          "HOST:PORT of the cleanup DaemonSet's headless Service.");
+  flags.AddInt("threshold", &o.threshold, 1, 1000,
+               "Rounds in a row in which every address is ready.");
+  flags.AddDuration("period", &o.period, "Time between rounds; the first runs at once.");
+  flags.AddDuration("timeout", &o.timeout, "Give up (exit 1) after this long.");
+  flags.AddLogLevel(&o.log_level, &o.level);
+  if (Status st = flags.ParseOrUsage(args, env, help, usage); !st.ok()) return st;
+  if (*help) return o;
+  const std::string& e = o.probe_endpoint;
+  size_t colon = std::string::npos;
+  if (!e.empty() && e.front() == '[') {
+    const size_t close = e.find(']');
+    if (close != std::string::npos && close + 1 < e.size() && e[close + 1] == ':') {
+      o.probe_host = e.substr(1, close - 1);
+      colon = close + 1;
+    }
+  } else {
+    colon = e.rfind(':');
+    if (colon != std::string::npos) o.probe_host = e.substr(0, colon);
+  }
+  uint64_t port = 0;
+  if (colon == std::string::npos || o.probe_host.empty() ||
+      !ParseDecimal(std::string_view(e).substr(colon + 1), &port) || port == 0 || port > 65535) {
+    return Status::InvalidArgument("--probe-endpoint \"" + e + "\": expected HOST:PORT");
+  }
+  o.probe_port = static_cast<uint16_t>(port);
+  if (o.period.count() <= 0 || o.timeout.count() <= 0) {
+    return Status::InvalidArgument("--period and --timeout must be positive");
+  }
   return o;
 }
 
@@ -93,22 +143,6 @@ int RunConfigurationCommand(const std::vector<std::string>& args, const EnvLooku
                           .Bool("basic_auth", !authorization->empty());
                       return kExitOk;
                     });
-}
-
-int RunCleanupCommand(const std::vector<std::string>& args, const EnvLookup& env) {
-  return RunCommand("cleanup", args, env, &ParseCleanupOptions, [](CleanupOptions& options) {
-    SetLogLevel(options.level);
-    auto result = node::RestoreMirrorConfig(options.containerd_registry_config_path);
-    if (!result.ok()) {
-      fprintf(stderr, "spegel cleanup: %s\n", result.status().message().c_str());
-      return kExitRuntime;
-    }
-    if (!result->had_backup) {
-      LOG_INFO("no backup to restore, skipping cleanup")
-          .Str("path", options.containerd_registry_config_path);
-    }
-    return kExitOk;
-  });
 }
 
 }  // namespace spegel::cli

@@ -8,12 +8,14 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/log.h"
 #include "base/status.h"
 #include "cli/flags.h"
+#include "http/address.h"
 #include "node/hosts_config.h"
 
 namespace spegel::cli {
@@ -34,6 +36,21 @@ struct ConfigurationOptions {
 
 struct CleanupOptions {
   std::string containerd_registry_config_path = "/etc/containerd/certs.d";
+  // Upstream's --addr: after restoring, answer GET /readyz here until SIGTERM (empty = exit).
+  std::string addr;
+  std::optional<http::Address> address;  // addr, parsed
+  std::string log_level = "INFO";
+  LogLevel level = LogLevel::kInfo;
+};
+
+// `spegel cleanup-wait` (daemon/cleanup_command.h), as upstream's.
+struct CleanupWaitOptions {
+  std::string probe_endpoint;  // HOST:PORT, [IPV6]:PORT
+  std::string probe_host;      // parsed
+  uint16_t probe_port = 0;
+  int64_t threshold = 3;
+  std::chrono::milliseconds period{2000};
+  std::chrono::milliseconds timeout{300000};
   std::string log_level = "INFO";
   LogLevel level = LogLevel::kInfo;
 };
@@ -45,9 +62,12 @@ Result<ConfigurationOptions> ParseConfigurationOptions(const std::vector<std::st
                                                        std::string* usage);
 Result<CleanupOptions> ParseCleanupOptions(const std::vector<std::string>& args,
                                            const EnvLookup& env, bool* help, std::string* usage);
+Result<CleanupWaitOptions> ParseCleanupWaitOptions(const std::vector<std::string>& args,
+                                                   const EnvLookup& env, bool* help,
+                                                   std::string* usage);
 
-// The whole commands: parse, act, report on stderr/log; return the process exit code.
+// The whole command: parse, act, report on stderr/log; return the process exit code. (cleanup
+// and cleanup-wait run a loop: daemon/cleanup_command.h.)
 int RunConfigurationCommand(const std::vector<std::string>& args, const EnvLookup& env);
-int RunCleanupCommand(const std::vector<std::string>& args, const EnvLookup& env);
 
 }  // namespace spegel::cli

@@ -62,11 +62,13 @@ std::optional<std::pair<std::string, uint16_t>> ParseRouterMultiaddr(std::string
 Result<BootstrapUrl> ParseBootstrapUrl(std::string_view url) {
   constexpr std::string_view kHttp = "http://";
   if (url.rfind("https://", 0) == 0) {
-    return Status::Unimplemented("https bootstrap URLs need a TLS client, which this build has "
-                                 "not; use http:// (the document is not secret)");
+    return Status::Unimplemented(
+        "https bootstrap URLs need a TLS client, which this build has "
+        "not; use http:// (the document is not secret)");
   }
   if (url.rfind(kHttp, 0) != 0) {
-    return Status::InvalidArgument("bootstrap URL " + Quote(url) + ": expected http://IP[:PORT]/PATH");
+    return Status::InvalidArgument("bootstrap URL " + Quote(url) +
+                                   ": expected http://IP[:PORT]/PATH");
   }
   std::string_view rest = url.substr(kHttp.size());
   const size_t slash = rest.find('/');
@@ -136,7 +138,8 @@ Result<std::vector<std::pair<std::string, uint16_t>>> ParseBootstrapPeers(std::s
     ++entries;
     for (const rapidjson::Value& addr : addrs->value.GetArray()) {
       if (!addr.IsString()) continue;
-      auto parsed = ParseRouterMultiaddr(std::string_view(addr.GetString(), addr.GetStringLength()));
+      auto parsed = ParseRouterMultiaddr(
+          std::string_view(addr.GetString(), addr.GetStringLength()));
       if (!parsed) continue;
       if (std::find(peers.begin(), peers.end(), *parsed) == peers.end()) {
         peers.push_back(std::move(*parsed));
@@ -195,7 +198,10 @@ void HttpBootstrapHandler::Handle(http::Request& request, http::ResponseWriter& 
 
 HttpBootstrapClient::HttpBootstrapClient(Loop* loop, BootstrapUrl url, uint64_t interval_ms,
                                          OnPeers on_peers)
-    : loop_(loop), url_(std::move(url)), interval_ms_(interval_ms), on_peers_(std::move(on_peers)) {}
+    : loop_(loop),
+      url_(std::move(url)),
+      interval_ms_(interval_ms),
+      on_peers_(std::move(on_peers)) {}
 
 HttpBootstrapClient::~HttpBootstrapClient() {
   liveness_.Revoke();
@@ -217,24 +223,23 @@ void HttpBootstrapClient::Round() {
   options.connect_timeout_ms = kFetchTimeoutMs;
   options.head_timeout_ms = kFetchTimeoutMs;
   options.idle_timeout_ms = kFetchTimeoutMs;
-  exchange_ = http::Fetch(
-      loop_, std::move(request), options, kMaxDocumentBytes,
-      [this, alive = liveness_.token()](Result<http::FetchResult> r) {
-        if (!alive.alive()) return;
-        exchange_.reset();
-        if (!r.ok()) return Failed(r.status().message());
-        if (r->response.status != 200) {
-          return Failed("status " + std::to_string(r->response.status));
-        }
-        auto peers = ParseBootstrapPeers(r->body);
-        if (!peers.ok()) return Failed(peers.status().message());
-        ++answers_;
-        if (failing_) {
-          LOG_INFO("http bootstrap answers again").Str("host", url_.host);
-        }
-        failing_ = false;
-        on_peers_(*peers);
-      });
+  exchange_ = http::Fetch(loop_, std::move(request), options, kMaxDocumentBytes,
+                          [this, alive = liveness_.token()](Result<http::FetchResult> r) {
+                            if (!alive.alive()) return;
+                            exchange_.reset();
+                            if (!r.ok()) return Failed(r.status().message());
+                            if (r->response.status != 200) {
+                              return Failed("status " + std::to_string(r->response.status));
+                            }
+                            auto peers = ParseBootstrapPeers(r->body);
+                            if (!peers.ok()) return Failed(peers.status().message());
+                            ++answers_;
+                            if (failing_) {
+                              LOG_INFO("http bootstrap answers again").Str("host", url_.host);
+                            }
+                            failing_ = false;
+                            on_peers_(*peers);
+                          });
 }
 
 void HttpBootstrapClient::Failed(const std::string& why) {

@@ -1,7 +1,8 @@
 // Fuzzes what HTTP bootstrap reads from outside (cluster/http_bootstrap.h): the /id document a
 // bootstrap URL returns, the URL itself, and a static multiaddr. Byte 0 picks which. Invariants:
-// every address parsed is an IP literal with a port in 1..65535, no duplicates; our own /id document parses back to exactly its address; a parsed URL has an IP
-// host and a target starting with '/'.
+// every address parsed is an IP literal with a port in 1..65535, no duplicates; our own /id
+// document parses back to exactly its address; a parsed URL has an IP host and a target starting
+// with '/'.
 #include <arpa/inet.h>
 
 #include <cstddef>

@@ -11,7 +11,9 @@ B's original tree byte for byte (contents, modes, symlinks).
 
 import os
 import re
+import socket
 import stat
+import time
 import unittest
 
 from harness import containerd, imagegen, images, registry, spegel, util
@@ -232,3 +234,56 @@ class ConfigurationErrorsTest(unittest.TestCase):
         res = run_spegel("cleanup", "--containerd-registry-config-path", certs)
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertEqual(snapshot(certs), before)
+
+
+class CleanupHooksTest(unittest.TestCase):
+    """Upstream's uninstall hooks: `cleanup --addr` restores, then answers GET /readyz until
+    SIGTERM (exit 0); `cleanup-wait --probe-endpoint localhost:PORT` exits 0 once every address
+    of the name answered 200 `--threshold` rounds in a row, and 1 at its --timeout when nothing
+    answers."""
+
+    def setUp(self):
+        self.dir = util.make_temp_dir("sit-cln-")
+        self.addCleanup(util.remove_temp_dir, self.dir)
+
+    def test_cleanup_serves_readiness_and_cleanup_wait_sees_it(self):
+        certs = os.path.join(self.dir, "certs.d")
+        res = run_spegel("configuration", "--containerd-registry-config-path", certs,
+                         "--mirror-targets", "http://127.0.0.1:5000")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(certs, "_default")), os.listdir(certs))
+        port = util.free_port()
+        log = os.path.join(self.dir, "cleanup.log")
+        # All addresses: localhost may resolve to ::1 as well as 127.0.0.1.
+        proc = util.start_process([spegel.spegel_bin(), "cleanup",
+                                   "--containerd-registry-config-path", certs,
+                                   "--addr", f":{port}"], log)
+        self.addCleanup(util.stop_process, proc)
+
+        def ready():
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
+                s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return s.recv(100).startswith(b"HTTP/1.1 200 ")
+        util.wait_until(ready, 10.0, "cleanup --addr to answer /readyz", 0.05)
+        # Restored before it serves: Spegel's _default mirror is gone.
+        self.assertFalse(os.path.exists(os.path.join(certs, "_default")), os.listdir(certs))
+
+        t0 = time.monotonic()
+        res = run_spegel("cleanup-wait", "--probe-endpoint", f"localhost:{port}",
+                         "--threshold", "3", "--period", "100ms", "--timeout", "10s", timeout=20)
+        took = time.monotonic() - t0
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertGreaterEqual(took, 0.2, "three rounds are two periods apart at least")
+        print(f"      [cleanup hooks] cleanup-wait saw 3 ready rounds in {took:.2f}s", flush=True)
+
+        self.assertEqual(util.stop_process(proc), 0, util.tail(log))
+
+    def test_cleanup_wait_times_out_when_nothing_answers(self):
+        port = util.free_port()
+        res = run_spegel("cleanup-wait", "--probe-endpoint", f"127.0.0.1:{port}",
+                         "--period", "100ms", "--timeout", "1s", timeout=20)
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("timed out", res.stderr)
+        bad = run_spegel("cleanup-wait", "--probe-endpoint", "no-port-here")
+        self.assertEqual(bad.returncode, 2, bad.stderr)
+        self.assertIn("--probe-endpoint", bad.stderr)

@@ -101,5 +101,30 @@ TEST_CASE("cleanup options") {
   CHECK_FALSE(ParseCleanupOptions({"--mirror-targets", "x"}, Env({}), &help, &usage).ok());
 }
 
+TEST_CASE("cleanup and cleanup-wait options: upstream's hook flags") {
+  bool help = false;
+  std::string usage;
+  auto cleanup = ParseCleanupOptions({"--addr", ":8080"}, Env({}), &help, &usage);
+  REQUIRE(cleanup.ok());
+  REQUIRE(cleanup->address.has_value());
+  CHECK(cleanup->address->port() == 8080);
+  CHECK_FALSE(ParseCleanupOptions({"--addr", "nonsense"}, Env({}), &help, &usage).ok());
+  auto wait = ParseCleanupWaitOptions(
+      {}, Env({{"PROBE_ENDPOINT", "spegel-cleanup.ns:8080"}, {"THRESHOLD", "5"}}), &help, &usage);
+  REQUIRE(wait.ok());
+  CHECK(wait->probe_host == "spegel-cleanup.ns");
+  CHECK(wait->probe_port == 8080);
+  CHECK(wait->threshold == 5);
+  CHECK(wait->period.count() == 2000);
+  auto v6 = ParseCleanupWaitOptions({"--probe-endpoint", "[fd00::1]:8080"}, Env({}), &help, &usage);
+  REQUIRE(v6.ok());
+  CHECK(v6->probe_host == "fd00::1");
+  for (const char* bad : {"host", "host:", "host:0", "host:70000", ":8080", "[fd00::1]"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseCleanupWaitOptions({"--probe-endpoint", bad}, Env({}), &help, &usage).ok());
+  }
+  CHECK_FALSE(ParseCleanupWaitOptions({}, Env({}), &help, &usage).ok());  // required
+}
+
 }  // namespace
 }  // namespace spegel::cli

@@ -47,15 +47,18 @@ TEST_CASE("registry options: every upstream registry flag, as a flag and as its 
   const std::vector<UpstreamFlag> flags = {
       {"registry-addr", "127.0.0.1:5010",
        [](const RegistryOptions& o) { return o.registry_address.port() == 5010; }},
-      {"router-addr", ":5011", [](const RegistryOptions& o) { return o.router_address.port() == 5011; }},
-      {"metrics-addr", ":9091", [](const RegistryOptions& o) { return o.metrics_address.port() == 9091; }},
+      {"router-addr", ":5011",
+       [](const RegistryOptions& o) { return o.router_address.port() == 5011; }},
+      {"metrics-addr", ":9091",
+       [](const RegistryOptions& o) { return o.metrics_address.port() == 9091; }},
       {"containerd-sock", "/run/x.sock",
        [](const RegistryOptions& o) { return o.containerd_sock == "/run/x.sock"; }},
       {"containerd-namespace", "moby",
        [](const RegistryOptions& o) { return o.containerd_namespace == "moby"; }},
       {"containerd-content-path", "/c",
        [](const RegistryOptions& o) { return o.containerd_content_path == "/c"; }},
-      {"data-dir", "/var/lib/spegel", [](const RegistryOptions& o) { return Warns(o, "--data-dir"); }},
+      {"data-dir", "/var/lib/spegel",
+       [](const RegistryOptions& o) { return Warns(o, "--data-dir"); }},
       {"mirrored-registries", "https://docker.io",
        [](const RegistryOptions& o) { return o.mirrored_registries.size() == 1; }},
       {"registry-filters", ":latest$",
@@ -97,7 +100,8 @@ TEST_CASE("registry options: every upstream registry flag, as a flag and as its 
        [](const RegistryOptions& o) {
          return o.preflight.containerd_registry_config_path == "/etc/containerd/certs.d";
        }},
-      {"local-addr", "10.0.0.9:5000", [](const RegistryOptions& o) { return Warns(o, "--local-addr"); }},
+      {"local-addr", "10.0.0.9:5000",
+       [](const RegistryOptions& o) { return Warns(o, "--local-addr"); }},
       {"resolve-latest-tag", "false",
        [](const RegistryOptions& o) {
          return std::count(o.registry_filters.begin(), o.registry_filters.end(), ":latest$") == 1;

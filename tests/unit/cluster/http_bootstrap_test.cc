@@ -55,15 +55,16 @@ TEST_CASE("http bootstrap: upstream's AddrInfo documents; our own reads back") {
   REQUIRE(upstream.ok());
   CHECK(*upstream == Peers{{"10.0.0.1", 5001}, {"fd00::1", 5001}, {"10.0.0.2", 6001}});
   // Bounded in entries.
-  auto four = ParseBootstrapPeers(
-      R"([{"Addrs":["/ip4/1.1.1.1/tcp/1"]},{"Addrs":["/ip4/1.1.1.2/tcp/2"]},)"
-      R"({"Addrs":["/ip4/1.1.1.3/tcp/3"]},{"Addrs":["/ip4/1.1.1.4/tcp/4"]}])",
-      3);
+  auto four =
+      ParseBootstrapPeers(R"([{"Addrs":["/ip4/1.1.1.1/tcp/1"]},{"Addrs":["/ip4/1.1.1.2/tcp/2"]},)"
+                          R"({"Addrs":["/ip4/1.1.1.3/tcp/3"]},{"Addrs":["/ip4/1.1.1.4/tcp/4"]}])",
+                          3);
   REQUIRE(four.ok());
   CHECK(four->size() == 3);
-  for (const char* bad : {"", "{}", "[", "[{}]", R"([{"Addrs":["/dns4/x/tcp/1"]}])",
-                          R"([{"Addrs":"/ip4/1.1.1.1/tcp/1"}])", R"([{"Addrs":["/ip4/1.1.1.1/tcp/0"]}])",
-                          R"([{"Addrs":["/ip4/999.1.1.1/tcp/1"]}])"}) {
+  for (const char* bad :
+       {"", "{}", "[", "[{}]", R"([{"Addrs":["/dns4/x/tcp/1"]}])",
+        R"([{"Addrs":"/ip4/1.1.1.1/tcp/1"}])", R"([{"Addrs":["/ip4/1.1.1.1/tcp/0"]}])",
+        R"([{"Addrs":["/ip4/999.1.1.1/tcp/1"]}])"}) {
     CAPTURE(bad);
     CHECK_FALSE(ParseBootstrapPeers(bad).ok());
   }
@@ -91,18 +92,22 @@ TEST_CASE("http bootstrap: the client hands on the address the handler names") {
   auto port = server->Listen(*address);
   REQUIRE(port.ok());
   std::vector<Peers> rounds;
-  auto client = std::make_unique<HttpBootstrapClient>(
-      &loop, BootstrapUrl{"127.0.0.1", *port, "/id"}, 50,
-      [&](const Peers& peers) { rounds.push_back(peers); });
+  auto client = std::make_unique<HttpBootstrapClient>(&loop,
+                                                      BootstrapUrl{"127.0.0.1", *port, "/id"}, 50,
+                                                      [&](const Peers& peers) {
+                                                        rounds.push_back(peers);
+                                                      });
   client->Start();
   REQUIRE(RunUntil(&loop, [&] { return rounds.size() >= 2; }));  // Now, and again each interval.
   CHECK(rounds[0] == Peers{{"127.0.0.1", 4242}, {"10.9.9.9", 4243}});
   CHECK(client->failures() == 0);
 
   // A path that is not /id: 404, a failure; the peers handed on before stay the caller's.
-  auto wrong = std::make_unique<HttpBootstrapClient>(
-      &loop, BootstrapUrl{"127.0.0.1", *port, "/nope"}, 50,
-      [&](const Peers&) { FAIL("no peers from a 404"); });
+  auto wrong = std::make_unique<HttpBootstrapClient>(&loop,
+                                                     BootstrapUrl{"127.0.0.1", *port, "/nope"}, 50,
+                                                     [&](const Peers&) {
+                                                       FAIL("no peers from a 404");
+                                                     });
   wrong->Start();
   REQUIRE(RunUntil(&loop, [&] { return wrong->failures() >= 2; }));
   CHECK(wrong->answers() == 0);
