@@ -4,17 +4,12 @@
 
 #include <map>
 
+#include "unit/cli/fake_env.h"
+
 namespace spegel::cli {
 namespace {
 
-EnvLookup Env(std::map<std::string, std::string> vars) {
-  return [vars](const std::string& name, std::string* value) {
-    auto it = vars.find(name);
-    if (it == vars.end()) return false;
-    *value = it->second;
-    return true;
-  };
-}
+using spegel::cli::testing::Env;
 
 struct Flags {
   std::string sock = "/run/containerd/containerd.sock";
