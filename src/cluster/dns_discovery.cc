@@ -84,7 +84,8 @@ Result<uint16_t> ParsePort(std::string_view text, std::string_view item) {
   return static_cast<uint16_t>(port);
 }
 
-// The canonical text of an IP literal of `family`, or empty when `text` is not one.
+}  // namespace
+
 std::string CanonicalIp(std::string_view text, int family) {
   if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return {};
   const std::string copy(text);
@@ -95,15 +96,8 @@ std::string CanonicalIp(std::string_view text, int family) {
   return out;
 }
 
-struct HostPort {
-  std::string ip;  // canonical, no brackets
-  bool v6 = false;
-  bool has_port = false;
-  uint16_t port = 0;
-};
-
-// Parses "a.b.c.d", "a.b.c.d:port", "[v6]", "[v6]:port", and (when allow_bare_v6) "v6".
 Result<HostPort> ParseHostPort(std::string_view item, bool allow_bare_v6) {
+  if (item.empty()) return Status::InvalidArgument("empty address");
   HostPort hp;
   std::string_view host = item;
   std::string_view port;
@@ -159,8 +153,6 @@ Result<HostPort> ParseHostPort(std::string_view item, bool allow_bare_v6) {
   }
   return hp;
 }
-
-}  // namespace
 
 Result<std::vector<std::pair<std::string, uint16_t>>> ParseStaticPeers(std::string_view text) {
   Result<std::vector<std::string_view>> items = SplitList(text);

@@ -9,22 +9,13 @@
 #include "base/json_escape.h"
 #include "base/log.h"
 #include "base/numbers.h"
+#include "cluster/dns_discovery.h"
 
 namespace spegel::cluster {
 namespace {
 
 constexpr size_t kMaxDocumentBytes = 64 << 10;
 constexpr uint64_t kFetchTimeoutMs = 10'000;
-
-bool IsIpv4(const std::string& text) {
-  in_addr a{};
-  return inet_pton(AF_INET, text.c_str(), &a) == 1;
-}
-
-bool IsIpv6(const std::string& text) {
-  in6_addr a{};
-  return inet_pton(AF_INET6, text.c_str(), &a) == 1;
-}
 
 std::optional<uint16_t> ParsePort(std::string_view text) {
   uint64_t port = 0;
@@ -53,7 +44,8 @@ std::optional<std::pair<std::string, uint16_t>> ParseRouterMultiaddr(std::string
   if (parts.size() == 6 && parts[4] != "p2p") return std::nullopt;
   if (parts[2] != "tcp") return std::nullopt;
   const std::string ip(parts[1]);
-  if (!(parts[0] == "ip4" ? IsIpv4(ip) : parts[0] == "ip6" && IsIpv6(ip))) return std::nullopt;
+  const int family = parts[0] == "ip4" ? AF_INET : parts[0] == "ip6" ? AF_INET6 : AF_UNSPEC;
+  if (family == AF_UNSPEC || CanonicalIp(ip, family).empty()) return std::nullopt;
   const std::optional<uint16_t> port = ParsePort(parts[3]);
   if (!port) return std::nullopt;
   return std::make_pair(ip, *port);
@@ -78,43 +70,13 @@ Result<BootstrapUrl> ParseBootstrapUrl(std::string_view url) {
   if (out.target.find_first_of(" \t\r\n#") != std::string::npos) {
     return Status::InvalidArgument("bootstrap URL " + Quote(url) + ": bad path");
   }
-  bool has_port = false;
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return Status::InvalidArgument("bootstrap URL " + Quote(url) + ": unclosed [");
-    }
-    out.host = std::string(authority.substr(1, close - 1));
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        return Status::InvalidArgument("bootstrap URL " + Quote(url) + ": bad host");
-      }
-      has_port = true;
-      port_text = after.substr(1);
-    }
-    if (!IsIpv6(out.host)) {
-      return Status::InvalidArgument("bootstrap URL " + Quote(url) + ": not an IPv6 address");
-    }
-  } else {
-    const size_t colon = authority.find(':');
-    out.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      has_port = true;
-      port_text = authority.substr(colon + 1);
-    }
-    if (!IsIpv4(out.host)) {
-      return Status::InvalidArgument("bootstrap URL " + Quote(url) +
-                                     ": the host must be an IP address (names are not resolved "
-                                     "here)");
-    }
+  // The authority is what --static-bootstrap-peers takes, the port optional.
+  Result<HostPort> host = ParseHostPort(authority, /*allow_bare_v6=*/false);
+  if (!host.ok()) {
+    return Status::InvalidArgument("bootstrap URL " + Quote(url) + ": " + host.status().message());
   }
-  if (has_port) {
-    const std::optional<uint16_t> port = ParsePort(port_text);
-    if (!port) return Status::InvalidArgument("bootstrap URL " + Quote(url) + ": bad port");
-    out.port = *port;
-  }
+  out.host = std::move(host->ip);
+  if (host->has_port) out.port = host->port;
   return out;
 }
 
