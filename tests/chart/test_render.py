@@ -149,6 +149,9 @@ class ChartRenderTest(unittest.TestCase):
         self.assertFalse(any("hostPort" in p for p in reg["ports"]))
         self.assertEqual(flag(reg, "dns-bootstrap-domain"), "spegel-bootstrap.spegel.svc.cluster.local.")
         self.assertEqual(pod_spec(ds)["priorityClassName"], "system-node-critical")
+        # Upstream's immutable selector, so `helm upgrade` from an upstream release works.
+        self.assertEqual(ds["spec"]["selector"]["matchLabels"],
+                         {"app.kubernetes.io/name": "spegel", "app.kubernetes.io/instance": "spegel"})
         # Secure by default: a peer secret of the chart's own, mounted where the flag points.
         secret = find(objs, "Secret", "spegel-peer-secret")
         self.assertGreaterEqual(len(secret["data"]["secret"]), 24)  # base64 of >= 16 bytes

@@ -435,6 +435,7 @@ for (const { obj, spec } of podOwners) {
       need("--containerd-sock");
       need("--containerd-content-path", true);
       need("--containerd-registry-config-path");
+      need("--containerd-config", true);
       const secret = flagValue(c, "--peer-secret-file");
       const m = need("--peer-secret-file", true);
       if (m && volumes.has(m.name)) {
