@@ -337,26 +337,12 @@ class Node:
         return self
 
     def _start_upstream(self):
-        d = os.path.join(self.dir, "registry")
-        os.makedirs(os.path.join(d, "data"))
-        cfg = os.path.join(d, "config.yml")
-        with open(cfg, "w") as f:
-            f.write(f"""version: 0.1
-log: {{level: info, accesslog: {{disabled: false}}}}
-storage:
-  filesystem: {{rootdirectory: {d}/data}}
-  delete: {{enabled: true}}
-  cache: {{blobdescriptor: inmemory}}
-http:
-  addr: "{self.upstream_addr}"
-  headers: {{X-Content-Type-Options: [nosniff]}}
-health: {{storagedriver: {{enabled: false}}}}
-""")
-        self.registry_log = os.path.join(d, "registry.log")
-        self.registry_proc = self.start_process(
-            "docker-registry", self.netns.exec_prefix(self.svc_ns) +
-            [os.environ.get("DOCKER_REGISTRY_BIN", "docker-registry"), "serve", cfg],
-            self.registry_log)
+        from itharness import registry as itregistry
+        argv, self.registry_log = itregistry.serve_command(os.path.join(self.dir, "registry"),
+                                                           self.upstream_addr)
+        self.registry_proc = self.start_process("docker-registry",
+                                                self.netns.exec_prefix(self.svc_ns) + argv,
+                                                self.registry_log)
 
         def up():
             if self.registry_proc.poll() is not None:

@@ -25,41 +25,18 @@ Everything is bounded; every process is stopped by PID and both namespaces delet
 
 import base64
 import os
-import re
-import stat
 import time
 import tomllib
 import unittest
 
 import podrun
-from itharness import imagegen, images, spegel, util
+from itharness import containerd, imagegen, images, spegel, util
 
 SKOPEO_BIN = os.environ.get("SKOPEO_BIN", "skopeo")
-_FETCH_LINE = re.compile(r'msg="fetch response received".*?response\.status="(?P<status>[^"]+)"'
-                         r'.*?url="(?P<url>[^"]+)"')
-_DIGEST_IN_URL = re.compile(r"/(?:manifests|blobs)/(sha256:[0-9a-f]{64})")
 HERE = os.path.dirname(os.path.abspath(__file__))
 V074_VALUES = os.path.join(HERE, "values-v0.7.4.yaml")
 POD_UP_TIMEOUT = 30.0
 EXIT_TIMEOUT = 60
-
-
-def snapshot(root):
-    """{relative path: (kind, mode, bytes or link target)} of everything under root."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", 0, os.readlink(path))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode), b"")
-            else:
-                with open(path, "rb") as f:
-                    out[rel] = ("file", stat.S_IMODE(st.st_mode), f.read())
-    return out
 
 
 def flag_values(args, flag):
@@ -176,7 +153,7 @@ class PodTestBase:
         ctd.write_hosts("docker.io", up, [up])
         with open(os.path.join(ctd.certs_d, "README"), "wb") as f:
             f.write(b"the node admin's notes\n")
-        original = snapshot(ctd.certs_d)
+        original = util.snapshot_tree(ctd.certs_d)
         ctd.start()
 
         # An image on the upstream, pulled by this node before Spegel is installed.
@@ -261,15 +238,14 @@ class PodTestBase:
             self.fail(f"CRI pull {ref} through the mirror failed: {e}\ncontainerd log:\n"
                       f"{util.tail(ctd2.log_path)}\nregistry log:\n{util.tail(reg_log)}")
         self.assertFalse(ctd2.hosts_toml_rejected(), util.tail(ctd2.log_path))
-        fetched = [(m.group("url"), m.group("status"))
-                   for m in _FETCH_LINE.finditer(ctd2.log_text())]
+        fetched = containerd.fetch_responses(ctd2.log_text())
         self.assertTrue(fetched, "containerd logged no fetch responses")
         digests = set()
         for url, status in fetched:
             self.assertTrue(url.startswith(f"{want[0]}/v2/{img.name}/"),
                             f"response from {url}, not the first mirror target")
             self.assertEqual(status, "200 OK", url)
-            m = _DIGEST_IN_URL.search(url)
+            m = containerd.DIGEST_IN_URL.search(url)
             if m:
                 digests.add(m.group(1))
         self.assertEqual(set(img.blobs_for_platform()) - digests, set(),
@@ -285,13 +261,13 @@ class PodTestBase:
         clean_proc, clean_log = self.start(cspec, cleanup, f"{self.cleanup_ds['metadata']['name']}-fghij")
         rport = [p for p in cleanup["ports"] if p["name"] == "readiness"][0]["containerPort"]
         self.wait_ready(clean_proc, clean_log, rport, "the cleanup container")
-        self.assertEqual(snapshot(ctd.certs_d), original, "certs.d restored byte for byte")
+        self.assertEqual(util.snapshot_tree(ctd.certs_d), original, "certs.d restored byte for byte")
         wspec = self.wait_pod["spec"]
         res = self.run_to_exit(wspec, wspec["containers"][0], self.wait_pod["metadata"]["name"])
         self.assertEqual(res.returncode, 0, f"cleanup-wait:\n{res.stdout}\n{res.stderr}")
         self.assertEqual(node.stop_process(clean_proc, term_timeout=10.0), 0,
                          f"cleanup exit code on SIGTERM\n{util.tail(clean_log)}")
-        self.assertEqual(snapshot(ctd.certs_d), original)
+        self.assertEqual(util.snapshot_tree(ctd.certs_d), original)
         print(f"      [pod] {type(self).__name__}: {len(fetched)} responses from {want[0]}, "
               f"{time.monotonic() - t0:.1f}s", flush=True)
 

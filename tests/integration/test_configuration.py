@@ -10,35 +10,12 @@ B's original tree byte for byte (contents, modes, symlinks).
 """
 
 import os
-import re
 import socket
-import stat
 import time
 import unittest
 
 from harness import containerd, imagegen, images, registry, spegel, util
 
-_FETCH_LINE = re.compile(r'msg="fetch response received".*?response\.status="(?P<status>[^"]+)"'
-                         r'.*?url="(?P<url>[^"]+)"')
-_DIGEST_IN_URL = re.compile(r"/(?:manifests|blobs)/(sha256:[0-9a-f]{64})")
-
-
-def snapshot(root):
-    """{relative path: (kind, mode, bytes or link target)} of everything under root."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", 0, os.readlink(path))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode), b"")
-            else:
-                with open(path, "rb") as f:
-                    out[rel] = ("file", stat.S_IMODE(st.st_mode), f.read())
-    return out
 
 
 def run_spegel(*args, timeout=20):
@@ -102,7 +79,7 @@ class ConfigurationPullTest(unittest.TestCase):
         with open(os.path.join(certs, "README"), "wb") as f:
             f.write(b"user notes\n")
         os.symlink("docker.io", os.path.join(certs, "docker-alias"))
-        self.original = snapshot(certs)
+        self.original = util.snapshot_tree(certs)
         self.node_b.start()
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -116,11 +93,11 @@ class ConfigurationPullTest(unittest.TestCase):
     def cleanup_and_check(self):
         res = run_spegel("cleanup", "--containerd-registry-config-path", self.node_b.certs_d)
         self.assertEqual(res.returncode, 0, f"cleanup failed:\n{res.stderr}")
-        self.assertEqual(snapshot(self.node_b.certs_d), self.original)
+        self.assertEqual(util.snapshot_tree(self.node_b.certs_d), self.original)
         # Twice is harmless.
         res = run_spegel("cleanup", "--containerd-registry-config-path", self.node_b.certs_d)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertEqual(snapshot(self.node_b.certs_d), self.original)
+        self.assertEqual(util.snapshot_tree(self.node_b.certs_d), self.original)
 
     def pull_through_spegel(self, key):
         ref, img = self.imgs[key]
@@ -135,14 +112,14 @@ class ConfigurationPullTest(unittest.TestCase):
         with open(self.node_b.log_path, "rb") as f:
             f.seek(mark)
             log = f.read().decode(errors="replace")
-        fetched = [(m.group("url"), m.group("status")) for m in _FETCH_LINE.finditer(log)]
+        fetched = containerd.fetch_responses(log)
         self.assertTrue(fetched, "containerd logged no fetch responses")
         got = set()
         for url, status in fetched:
             self.assertTrue(url.startswith(self.spegel.url + "/v2/" + img.name + "/"),
                             f"response from {url}, not spegel")
             self.assertEqual(status, "200 OK", url)
-            m = _DIGEST_IN_URL.search(url)
+            m = containerd.DIGEST_IN_URL.search(url)
             if m:
                 got.add(m.group(1))
         self.assertEqual(set(img.blobs_for_platform()) - got, set(),
@@ -161,15 +138,15 @@ class ConfigurationPullTest(unittest.TestCase):
         self.assertIn(f"server = '{self.registry.url}'", text)
         self.assertIn(f"[host.'{self.spegel.url}']\ncapabilities = ['pull', 'resolve']\n", text)
         # Everything the user had is in _backup, byte for byte.
-        backup = snapshot(os.path.join(certs, "_backup"))
+        backup = util.snapshot_tree(os.path.join(certs, "_backup"))
         self.assertEqual(backup, self.original)
         self.assertEqual(sorted(os.listdir(certs)), sorted(["_backup", self.registry.addr]))
 
         self.pull_through_spegel("single")
         # Idempotent: a second run (init container restart) keeps the backup and the result.
-        before = snapshot(certs)
+        before = util.snapshot_tree(certs)
         self.configure("--mirrored-registries", self.registry.url)
-        self.assertEqual(snapshot(certs), before)
+        self.assertEqual(util.snapshot_tree(certs), before)
         self.pull_through_spegel("docker")
         self.cleanup_and_check()
 
@@ -230,10 +207,10 @@ class ConfigurationErrorsTest(unittest.TestCase):
         os.makedirs(os.path.join(certs, "docker.io"))
         with open(os.path.join(certs, "docker.io", "hosts.toml"), "w") as f:
             f.write("server = 'http://127.0.0.1:1'\n")
-        before = snapshot(certs)
+        before = util.snapshot_tree(certs)
         res = run_spegel("cleanup", "--containerd-registry-config-path", certs)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertEqual(snapshot(certs), before)
+        self.assertEqual(util.snapshot_tree(certs), before)
 
 
 class CleanupHooksTest(unittest.TestCase):

@@ -13,7 +13,6 @@ LOCAL registry, never a public one).
 
 import hashlib
 import os
-import re
 import time
 import unittest
 
@@ -29,9 +28,6 @@ IMAGE_KINDS = {
 }
 
 # containerd's debug line for every response body/HEAD it received (daemon log and ctr --debug).
-_FETCH_LINE = re.compile(r'msg="fetch response received".*?response\.status="(?P<status>[^"]+)"'
-                         r'.*?url="(?P<url>[^"]+)"')
-_DIGEST_IN_URL = re.compile(r"/(?:manifests|blobs)/(sha256:[0-9a-f]{64})")
 
 
 def _sha(data):
@@ -120,7 +116,7 @@ class PullThroughSpegelTest(unittest.TestCase):
     def _check_served_by_spegel(self, log_text, img, ns, tag=None):
         """Every response B received during this pull (log_text) was spegel's, each with
         ?ns=<ns>, and every blob of the host platform came from it."""
-        fetched = [(m.group("url"), m.group("status")) for m in _FETCH_LINE.finditer(log_text)]
+        fetched = containerd.fetch_responses(log_text)
         self.assertTrue(fetched, "containerd logged no fetch responses")
         prefix = self.spegel.url + "/v2/" + img.name + "/"
         ns_query = "ns=" + ns.replace(":", "%3A")
@@ -129,7 +125,7 @@ class PullThroughSpegelTest(unittest.TestCase):
             self.assertTrue(url.startswith(prefix), f"response from {url}, not spegel")
             self.assertIn(ns_query, url)
             self.assertEqual(status, "200 OK", url)
-            digest = _DIGEST_IN_URL.search(url)
+            digest = containerd.DIGEST_IN_URL.search(url)
             if digest:
                 mine.add(digest.group(1))
         want = set(img.blobs_for_platform())

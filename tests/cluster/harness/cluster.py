@@ -27,12 +27,12 @@ from itharness import containerd as itcontainerd
 from itharness import daemon as itdaemon
 from itharness import imagegen
 from itharness import images as itimages
+from itharness import registry as itregistry
 from itharness import spegel as itspegel
 from itharness import util
 
 from . import netns
 
-REGISTRY_BIN = os.environ.get("DOCKER_REGISTRY_BIN", "docker-registry")
 SKOPEO_BIN = os.environ.get("SKOPEO_BIN", "skopeo")
 DNSMASQ_BIN = os.environ.get("DNSMASQ_BIN", "dnsmasq")
 HEADLESS_NAME = "spegel.test"
@@ -263,24 +263,10 @@ class Cluster:
         return self
 
     def _start_upstream(self):
-        d = os.path.join(self.dir, "registry")
-        os.makedirs(os.path.join(d, "data"))
-        cfg = os.path.join(d, "config.yml")
-        with open(cfg, "w") as f:
-            f.write(f"""version: 0.1
-log: {{level: info, accesslog: {{disabled: false}}}}
-storage:
-  filesystem: {{rootdirectory: {d}/data}}
-  delete: {{enabled: true}}
-  cache: {{blobdescriptor: inmemory}}
-http:
-  addr: ":{REGISTRY_PORT}"
-  headers: {{X-Content-Type-Options: [nosniff]}}
-health: {{storagedriver: {{enabled: false}}}}
-""")
-        self.registry_log = os.path.join(d, "registry.log")
-        self.registry_proc = util.start_process(
-            netns.exec_prefix(self.upstream_ns) + [REGISTRY_BIN, "serve", cfg], self.registry_log)
+        argv, self.registry_log = itregistry.serve_command(os.path.join(self.dir, "registry"),
+                                                           f":{REGISTRY_PORT}")
+        self.registry_proc = util.start_process(netns.exec_prefix(self.upstream_ns) + argv,
+                                                self.registry_log)
 
         def up():
             if self.registry_proc.poll() is not None:

@@ -33,6 +33,17 @@ def _require_loopback(urls):
 CERTS_D = object()
 
 
+# containerd's debug log line for each registry response it received, and the digest in its URL.
+_FETCH_RESPONSE = re.compile(r'msg="fetch response received".*?response\.status="(?P<status>[^"]+)"'
+                             r'.*?url="(?P<url>[^"]+)"')
+DIGEST_IN_URL = re.compile(r"/(?:manifests|blobs)/(sha256:[0-9a-f]{64})")
+
+
+def fetch_responses(log_text):
+    """[(url, status)] of every registry response a containerd debug log shows, in order."""
+    return [(m.group("url"), m.group("status")) for m in _FETCH_RESPONSE.finditer(log_text)]
+
+
 class Containerd(daemon.ManagedDaemon):
     """One containerd daemon on its own root/state/sockets; restartable on the same root.
 

@@ -20,6 +20,32 @@ MANIFEST_ACCEPT = ", ".join([
 ])
 
 
+def config_yaml(addr, data_dir):
+    """docker-registry's config: listen on `addr` (":PORT" or "IP:PORT"), store in `data_dir`,
+    deletes allowed, the access log on."""
+    return f"""version: 0.1
+log: {{level: info, accesslog: {{disabled: false}}}}
+storage:
+  filesystem: {{rootdirectory: {data_dir}}}
+  delete: {{enabled: true}}
+  cache: {{blobdescriptor: inmemory}}
+http:
+  addr: "{addr}"
+  headers: {{X-Content-Type-Options: [nosniff]}}
+health: {{storagedriver: {{enabled: false}}}}
+"""
+
+
+def serve_command(directory, addr):
+    """Prepares `directory` (config.yml, data/) for a docker-registry on `addr`; returns
+    (argv of `docker-registry serve`, path of its log)."""
+    os.makedirs(os.path.join(directory, "data"))
+    config = os.path.join(directory, "config.yml")
+    with open(config, "w") as f:
+        f.write(config_yaml(addr, os.path.join(directory, "data")))
+    return [REGISTRY_BIN, "serve", config], os.path.join(directory, "registry.log")
+
+
 class Registry(daemon.ManagedDaemon):
     """One docker-registry process with its own config and storage."""
 
@@ -36,17 +62,7 @@ class Registry(daemon.ManagedDaemon):
         data = os.path.join(self.dir, "data")
         os.makedirs(data)
         with open(self.config_path, "w") as f:
-            f.write(f"""version: 0.1
-log: {{level: info, accesslog: {{disabled: false}}}}
-storage:
-  filesystem: {{rootdirectory: {data}}}
-  delete: {{enabled: true}}
-  cache: {{blobdescriptor: inmemory}}
-http:
-  addr: {self.addr}
-  headers: {{X-Content-Type-Options: [nosniff]}}
-health: {{storagedriver: {{enabled: false}}}}
-""")
+            f.write(config_yaml(self.addr, data))
 
     def command(self):
         return [REGISTRY_BIN, "serve", self.config_path]

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -171,6 +172,25 @@ def http_request(url, method="GET", headers=None, timeout=5.0, data=None):
     except urllib.error.HTTPError as e:
         body = e.read() if e.fp else b""
         return e.code, {k.lower(): v for k, v in e.headers.items()}, body
+
+
+def snapshot_tree(root):
+    """{relative path: (kind, mode, bytes or link target)} of everything under root: compares two
+    states of a directory byte for byte (contents, modes, symlinks)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", 0, os.readlink(path))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", stat.S_IMODE(st.st_mode), b"")
+            else:
+                with open(path, "rb") as f:
+                    out[rel] = ("file", stat.S_IMODE(st.st_mode), f.read())
+    return out
 
 
 def tail(path, max_bytes=4000):
