@@ -352,6 +352,25 @@ std::vector<std::pair<std::string, std::string>> ClusterNode::OwnedClaims(size_t
   return out;
 }
 
+std::vector<MemberView> ClusterNode::Members() const {
+  const uint64_t now = loop_->NowMs();
+  std::vector<MemberView> out;
+  out.reserve(membership_->Live().size());
+  for (const Member* m : membership_->Live()) {
+    MemberView v;
+    v.node_id = m->info.node_id;
+    v.incarnation = m->info.incarnation;
+    if (!m->info.addresses.empty()) v.address = m->info.addresses.front();
+    v.registry_port = m->info.registry_port;
+    v.sources = SourcesText(m->sources);
+    v.age_ms = now > m->seen_since_ms ? now - m->seen_since_ms : 0;
+    v.expires_in_ms = m->expires_at_ms > now ? m->expires_at_ms - now : 0;
+    v.avoided = membership_->IsAvoided(*m);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
 std::string ClusterNode::MembersJson() const {
   const uint64_t now = loop_->NowMs();
   std::string out = "{\"self\":{\"node_id\":";

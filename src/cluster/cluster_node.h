@@ -23,6 +23,7 @@
 #include "auth/peer_auth.h"
 #include "cluster/bootstrapper.h"
 #include "cluster/claim_table.h"
+#include "cluster/cluster_view.h"
 #include "cluster/content_locator.h"
 #include "cluster/dns_discovery.h"
 #include "cluster/http_bootstrap.h"
@@ -73,7 +74,7 @@ struct ClusterOptions {
   http::ConnectionPool* pool = nullptr;
 };
 
-class ClusterNode : public ContentLocator, public PullCoordinator {
+class ClusterNode : public ContentLocator, public PullCoordinator, public ClusterView {
  public:
   ClusterNode(Loop* loop, ClusterOptions options);
   ~ClusterNode() override;
@@ -105,15 +106,13 @@ class ClusterNode : public ContentLocator, public PullCoordinator {
   void ReportProgress(std::vector<ProgressReport> reports,
                       std::function<void(const std::string& key)> on_revoked) override;
 
-  // At most `max` claims this node answers as their key's owner: {key, ClaimTable::Describe}.
-  std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const;
-
-  // /debug/members: this node and every member, as JSON.
-  std::string MembersJson() const;
-  // /debug/routing: counters; with a key, its owners, this node's own provider entries and a
-  // live lookup (bounded by `timeout_ms`). `done` runs on the loop thread, never inline.
+  // ClusterView (claims: {key, ClaimTable::Describe}).
+  const std::string& self_id() const override { return self_.node_id; }
+  std::vector<MemberView> Members() const override;
+  std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const override;
+  std::string MembersJson() const override;
   void RoutingJson(const std::string& key, uint64_t timeout_ms,
-                   std::function<void(std::string)> done);
+                   std::function<void(std::string)> done) override;
 
   const MemberInfo& self() const { return self_; }
   uint16_t router_port() const { return router_port_; }

@@ -32,6 +32,7 @@ bool Membership::Observe(const MemberInfo& info, MemberSource source, uint64_t t
     m.info = info;
     m.node_hash = HashString(info.node_id);
     m.expires_at_ms = expires;
+    m.seen_since_ms = now;
     m.sources = bit;
     members_.emplace(info.node_id, std::move(m));
     Changed(info.node_id, true);
@@ -46,6 +47,7 @@ bool Membership::Observe(const MemberInfo& info, MemberSource source, uint64_t t
     m.sources = bit;
     m.avoid_until_ms = 0;
     m.expires_at_ms = expires;
+    m.seen_since_ms = now;
     Changed(info.node_id, true);
   } else {
     // Same incarnation: addresses or ports may be learned better by another source; keep the

@@ -27,6 +27,7 @@ struct Member {
   MemberInfo info;
   uint64_t node_hash = 0;       // HashString(info.node_id), computed once.
   uint64_t expires_at_ms = 0;   // Dropped after this unless refreshed.
+  uint64_t seen_since_ms = 0;   // When this incarnation was first seen.
   uint64_t avoid_until_ms = 0;  // Avoided as owner/provider target before this time.
   uint8_t sources = 0;          // Bit (1 << MemberSource) for each source that reported it.
 };

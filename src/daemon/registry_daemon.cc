@@ -28,6 +28,7 @@
 #include "metrics/metrics_handler.h"
 #include "metrics/registry.h"
 #include "metrics/spegel_metrics.h"
+#include "metrics/status.h"
 #include "node/preflight.h"
 #include "registry/handler.h"
 #include "registry/peer_fetch.h"
@@ -73,6 +74,10 @@ struct RegistryDaemon::Parts {
                          registry::ClusterMode{&peer_fetcher, &this->options.filters, &peer_auth,
                                                options.inflight_sharing ? &inflight : nullptr}),
         spegel_metrics(&metrics_registry),
+        status_board(loop, &index, &syncer, options.inflight_sharing ? &inflight : nullptr,
+                     &cluster_node,
+                     metrics::NodeInfo{SPEGEL_VERSION, options.registry_address.ToString(),
+                                       options.debug_web_enabled}),
         registry_socket(std::move(registry_socket_in)),
         metrics_socket(std::move(metrics_socket_in)) {
     if (credentials) {
@@ -81,20 +86,18 @@ struct RegistryDaemon::Parts {
     // Request path: metrics → basic auth (only when configured) → registry.
     front = std::make_unique<metrics::InstrumentedHandler>(
         auth_handler ? static_cast<http::Handler*>(auth_handler.get()) : &registry_handler,
-        &spegel_metrics);
+        &spegel_metrics, &status_board);
     server = std::make_unique<http::Server>(loop, front.get(), options.ServerOptions());
     if (metrics_socket.valid()) {
-      metrics_handler = std::make_unique<metrics::MetricsHandler>(
-          &metrics_registry, &spegel_metrics, &index, &syncer,
-          metrics::NodeInfo{SPEGEL_VERSION, options.registry_address.ToString(),
-                            options.debug_web_enabled},
-          &cluster_node);
+      metrics_handler = std::make_unique<metrics::MetricsHandler>(&metrics_registry, &status_board,
+                                                                  &index, &syncer);
       metrics_server = std::make_unique<http::Server>(loop, metrics_handler.get());
     }
     spegel_metrics.WatchState(&index, &syncer);
     spegel_metrics.WatchCluster([this] { return cluster_node.member_count(); },
                                 &peer_fetcher.stats());
     if (options.inflight_sharing) spegel_metrics.WatchInflight(&inflight);
+    status_board.Start();
     // The announced keys follow the index's changes: syncer → index → announcer → router.
     index.SetListener(&announcer);
   }
@@ -147,6 +150,7 @@ struct RegistryDaemon::Parts {
   std::unique_ptr<auth::AuthHandler> auth_handler;
   metrics::Registry metrics_registry;
   metrics::SpegelMetrics spegel_metrics;
+  metrics::StatusBoard status_board;  // Before the servers: their callbacks report to it.
   std::unique_ptr<metrics::InstrumentedHandler> front;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<metrics::MetricsHandler> metrics_handler;

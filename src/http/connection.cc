@@ -148,6 +148,7 @@ void Connection::Dispatch(Request request) {
   request_->set_peer_address(peer_address_);
   request_->set_local_address(local_address_);
   abort_callback_ = nullptr;
+  done_callback_ = nullptr;
   dispatching_ = true;
   server_->handler_->Handle(*request_, *this);
   dispatching_ = false;
@@ -224,6 +225,10 @@ void Connection::RespondStream(int status, Headers headers, uint64_t length,
 
 void Connection::SetAbortCallback(std::function<void()> callback) {
   abort_callback_ = std::move(callback);
+}
+
+void Connection::SetDoneCallback(std::function<void()> callback) {
+  done_callback_ = std::move(callback);
 }
 
 bool Connection::AcceptBodyAnswer(uint64_t bytes) {
@@ -375,6 +380,11 @@ void Connection::FinishResponse() {
   source_.reset();
   request_.reset();
   abort_callback_ = nullptr;
+  // Runs before the next exchange can start (below): its Dispatch would clear it.
+  if (std::function<void()> done = std::move(done_callback_)) {
+    done_callback_ = nullptr;
+    done();
+  }
   ReleaseOutputBuffer();
   const bool keep = keep_alive_ && !draining_ && !server_->shutting_down_;
   if (!keep) {
@@ -536,6 +546,7 @@ void Connection::Abort(std::string_view reason) {
   source.reset();
   std::function<void()> abort_callback = std::move(abort_callback_);
   abort_callback_ = nullptr;
+  done_callback_ = nullptr;
   const bool had_exchange = request_ != nullptr;
   request_.reset();
   ReleaseInputBuffer();

@@ -51,6 +51,7 @@ class Connection final : public ResponseWriter, public BodySink {
   void RespondStream(int status, Headers headers, uint64_t length,
                      std::unique_ptr<BodySource> source) override;
   void SetAbortCallback(std::function<void()> callback) override;
+  void SetDoneCallback(std::function<void()> callback) override;
 
   // BodySink.
   void Write(std::string_view data) override;
@@ -126,6 +127,7 @@ class Connection final : public ResponseWriter, public BodySink {
   // The current exchange (phases kHandling and kWriting).
   std::unique_ptr<Request> request_;
   std::function<void()> abort_callback_;
+  std::function<void()> done_callback_;
   bool keep_alive_ = false;  // Of the response being written.
 
   // Output: bytes of out_ from out_off_ first, then the file body, then the streamed body (copied

@@ -84,6 +84,11 @@ class ResponseWriter {
   // before its response was completely sent (client reset, timeout, server shutdown deadline).
   // When it runs the Request and this writer are already unusable; nothing else is called after.
   virtual void SetAbortCallback(std::function<void()> callback) = 0;
+  // Replaces the done callback. It runs at most once, on the loop thread, when the response has
+  // been completely handed to the kernel (never inline in a Respond* call, never after the abort
+  // callback: exactly one of the two runs for an exchange that set both). When it runs the
+  // Request and this writer are already unusable.
+  virtual void SetDoneCallback(std::function<void()> callback) = 0;
 
  protected:
   ~ResponseWriter() = default;

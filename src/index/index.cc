@@ -292,4 +292,10 @@ void Index::AppendJson(std::string* out) const {
   out->push_back(']');
 }
 
+uint64_t Index::blob_bytes() const {
+  uint64_t total = 0;
+  for (const auto& [digest, entry] : blobs_) total += static_cast<uint64_t>(entry.info.size);
+  return total;
+}
+
 }  // namespace spegel::index

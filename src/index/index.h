@@ -116,6 +116,8 @@ class Index {
   uint64_t generation() const { return generation_; }
   size_t image_count() const { return images_.size(); }
   size_t blob_count() const { return blobs_.size(); }
+  // Sum of the sizes of every blob in the index (O(blobs)).
+  uint64_t blob_bytes() const;
   size_t tag_count() const { return tags_.size(); }
 
   // Appends JSON arrays for /debug/index: "images":[…],"blobs":[…],"tags":[…] (no braces),

@@ -12,13 +12,61 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A registry request whose answer has started: reported to the StatusBoard when it ends. Shared
+// by the server's done and abort callbacks (exactly one of them runs).
+struct EndingRequest {
+  std::string method;
+  std::string path;
+  std::string registry;
+  std::string repository;
+  std::string reference;
+  std::string kind;
+  std::string source;
+  std::string peer;
+  bool mirrored = false;
+  int status = 0;
+  uint64_t bytes = 0;
+  int64_t start_unix_ms = 0;
+  Clock::time_point start;
+
+  void End(StatusBoard* board, bool complete) const {
+    RequestRecord r;
+    r.method = method;
+    r.path = path;
+    r.registry = registry;
+    r.repository = repository;
+    r.reference = reference;
+    r.kind = kind;
+    r.source = source;
+    r.peer = peer;
+    r.mirrored = mirrored;
+    r.status = status;
+    r.bytes = bytes;
+    r.start_unix_ms = start_unix_ms;
+    r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    r.complete = complete;
+    board->RequestEnded(r);
+  }
+};
+
+std::string_view SourceName(const registry::AnswerOrigin& origin, int status) {
+  switch (origin.source) {
+    case registry::AnswerSource::kPeer: return "peer";
+    case registry::AnswerSource::kInflightPeer:
+    case registry::AnswerSource::kInflightHere: return "inflight";
+    case registry::AnswerSource::kUnset: break;
+  }
+  return status >= 200 && status < 300 ? "local" : "none";
+}
+
 // Forwards to the server's writer and records the metrics at the Respond* call. Heap-allocated
 // per request; deletes itself right after forwarding the Respond* call, or when the exchange is
 // aborted before one (whichever comes first).
 class MeasuringWriter final : public http::ResponseWriter {
  public:
-  MeasuringWriter(http::ResponseWriter* real, SpegelMetrics* metrics, const http::Request& request)
-      : real_(real), metrics_(metrics), start_(Clock::now()) {
+  MeasuringWriter(http::ResponseWriter* real, SpegelMetrics* metrics, StatusBoard* board,
+                  const http::Request& request)
+      : real_(real), metrics_(metrics), board_(board), start_(Clock::now()) {
     const std::string_view path = request.path();
     handler_ = InstrumentedHandler::HandlerLabel(path);
     method_ = request.method() == http::Method::kGet    ? "GET"
@@ -36,6 +84,19 @@ class MeasuringWriter final : public http::ResponseWriter {
               : route.kind == registry::RouteKind::kApiVersion ? "version"
                                                                : "other";
       mirrored_ = context.mirrored;
+      if (board_ != nullptr) {
+        context_ = &context;
+        ending_ = std::make_shared<EndingRequest>();
+        ending_->method = std::string(method_);
+        ending_->path = std::string(path);
+        ending_->registry = route.registry;
+        ending_->repository = route.repository;
+        ending_->reference = route.digest ? route.digest->str() : route.tag;
+        ending_->kind = std::string(kind_);
+        ending_->mirrored = mirrored_;
+        ending_->start_unix_ms = UnixMs();
+        ending_->start = start_;
+      }
     }
     metrics_->HttpStarted(handler_);
     real_->SetAbortCallback([this] { Aborted(); });
@@ -62,6 +123,9 @@ class MeasuringWriter final : public http::ResponseWriter {
   void SetAbortCallback(std::function<void()> callback) override {
     inner_abort_ = std::move(callback);
   }
+  void SetDoneCallback(std::function<void()> callback) override {
+    inner_done_ = std::move(callback);
+  }
 
  private:
   ~MeasuringWriter() = default;
@@ -82,7 +146,24 @@ class MeasuringWriter final : public http::ResponseWriter {
       metrics_->RegistryRequestDone(r);
     }
     http::ResponseWriter* real = real_;
-    real->SetAbortCallback(std::move(inner_abort_));
+    if (ending_) {
+      // The request (and its context) stays valid until the Respond* call this precedes.
+      ending_->status = status;
+      ending_->bytes = body_bytes;
+      ending_->source = std::string(SourceName(context_->origin, status));
+      ending_->peer = context_->origin.peer_id;
+      real->SetAbortCallback([ending = ending_, board = board_, inner = std::move(inner_abort_)] {
+        ending->End(board, false);
+        if (inner) inner();
+      });
+      real->SetDoneCallback([ending = ending_, board = board_, inner = std::move(inner_done_)] {
+        ending->End(board, true);
+        if (inner) inner();
+      });
+    } else {
+      real->SetAbortCallback(std::move(inner_abort_));
+      real->SetDoneCallback(std::move(inner_done_));
+    }
     delete this;
     return real;
   }
@@ -91,6 +172,11 @@ class MeasuringWriter final : public http::ResponseWriter {
   void Aborted() {
     metrics_->HttpFinished(handler_, method_, 499,
                            std::chrono::duration<double>(Clock::now() - start_).count(), 0);
+    if (ending_) {
+      ending_->status = 499;
+      ending_->source = "none";
+      ending_->End(board_, false);
+    }
     std::function<void()> inner = std::move(inner_abort_);
     delete this;
     if (inner) inner();
@@ -98,7 +184,10 @@ class MeasuringWriter final : public http::ResponseWriter {
 
   http::ResponseWriter* real_;
   SpegelMetrics* metrics_;
+  StatusBoard* board_;
   Clock::time_point start_;
+  const registry::RequestContext* context_ = nullptr;  // with board_, for /v2/ requests
+  std::shared_ptr<EndingRequest> ending_;              // reported to board_ when it ends
   std::string_view handler_;
   std::string_view method_;
   bool head_ = false;
@@ -107,6 +196,7 @@ class MeasuringWriter final : public http::ResponseWriter {
   std::string registry_;
   std::string_view kind_ = "other";
   std::function<void()> inner_abort_;
+  std::function<void()> inner_done_;
 };
 
 }  // namespace
@@ -121,7 +211,7 @@ std::string_view InstrumentedHandler::HandlerLabel(std::string_view path) {
 
 void InstrumentedHandler::Handle(http::Request& request, http::ResponseWriter& writer) {
   // Owns itself from here (see MeasuringWriter); must not be touched after Handle returns.
-  auto* measuring = new MeasuringWriter(&writer, metrics_, request);
+  auto* measuring = new MeasuringWriter(&writer, metrics_, board_, request);
   inner_->Handle(request, *measuring);
 }
 

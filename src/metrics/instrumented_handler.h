@@ -8,23 +8,30 @@
 // An exchange aborted before any response (client gone while the handler worked) is recorded with
 // code "499" (nginx's "client closed request"), so in-flight always returns to zero.
 //
-// Contract on the wrapped handler (which RegistryHandler meets): it makes exactly one Respond*
-// call and uses the writer no more after it (SetAbortCallback only before it).
+// With a StatusBoard, every /v2/ request is also reported to it when its answer ended (the last
+// byte handed to the kernel, or the exchange aborted), with its duration to that moment and where
+// the answer came from: registry::RequestContext::origin, else "local" for a 2xx and "none"
+// otherwise (the board's access log, request history and last pulls).
 //
-// Ownership and threading: owned by main; `inner` and `metrics` must outlive it. Loop thread only.
+// Contract on the wrapped handler (which RegistryHandler meets): it makes exactly one Respond*
+// call and uses the writer no more after it (SetAbortCallback and SetDoneCallback only before it).
+//
+// Ownership and threading: owned by the daemon; `inner`, `metrics` and `board` must outlive it
+// and its server. Loop thread only.
 #pragma once
 
 #include <string_view>
 
 #include "http/handler.h"
 #include "metrics/spegel_metrics.h"
+#include "metrics/status.h"
 
 namespace spegel::metrics {
 
 class InstrumentedHandler : public http::Handler {
  public:
-  InstrumentedHandler(http::Handler* inner, SpegelMetrics* metrics)
-      : inner_(inner), metrics_(metrics) {}
+  InstrumentedHandler(http::Handler* inner, SpegelMetrics* metrics, StatusBoard* board = nullptr)
+      : inner_(inner), metrics_(metrics), board_(board) {}
 
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 
@@ -34,6 +41,7 @@ class InstrumentedHandler : public http::Handler {
  private:
   http::Handler* inner_;
   SpegelMetrics* metrics_;
+  StatusBoard* board_;
 };
 
 }  // namespace spegel::metrics

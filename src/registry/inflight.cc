@@ -10,6 +10,7 @@
 #include "http/range.h"
 #include "oci/manifest.h"
 #include "oci/sha256.h"
+#include "registry/request_context.h"
 
 namespace spegel::registry {
 namespace {
@@ -364,6 +365,7 @@ bool Inflight::TryAnswerManifest(ManifestWait& wait) {
     return true;
   }
   ++stats_.manifests_served;
+  RequestContext::Of(*wait.request).origin.source = AnswerSource::kInflightHere;
   http::Headers headers{{"Docker-Content-Digest", wait.digest.str()},
                         {"Content-Type", parsed->media_type}};
   if (wait.request->method() == http::Method::kHead) {
@@ -503,6 +505,7 @@ bool Inflight::Serve(http::Request& request, http::ResponseWriter& writer,
     }
   }
   ++stats_.readers;
+  RequestContext::Of(request).origin.source = AnswerSource::kInflightHere;
   if (request.method() == http::Method::kHead) {
     writer.RespondHead(status, std::move(headers), end - first);
     return true;

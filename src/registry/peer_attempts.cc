@@ -27,6 +27,7 @@ PeerAttempts::PeerAttempts(PeerFetcher* fetcher, http::Request& request,
     : fetcher_(fetcher),
       loop_(fetcher->loop_),
       writer_(&writer),
+      origin_(&RequestContext::Of(request).origin),
       head_request_(request.method() == http::Method::kHead),
       is_manifest_(route.kind == RouteKind::kManifest),
       key_(std::move(key)),
@@ -52,6 +53,7 @@ PeerAttempts::~PeerAttempts() {
 
 void PeerAttempts::Start(std::optional<std::vector<cluster::Provider>> peers, bool each_once) {
   max_attempts_ = fetcher_->options_.max_attempts;
+  from_inflight_ = peers && each_once;
   if (peers && each_once)
     max_attempts_ = std::min<int>(max_attempts_, static_cast<int>(peers->size()));
   ++fetcher_->stats_.fetches;
@@ -251,7 +253,7 @@ void PeerAttempts::OnHead(Attempt* attempt, const http::ClientResponse& response
                           {"Docker-Content-Digest", digest_->str()},
                           {"Accept-Ranges", "bytes"}};
     answered_ = true;
-    fetcher_->Served();
+    Served(*attempt);
     writer_->RespondHead(200, std::move(headers), size);
     Finish();
     return;
@@ -307,7 +309,7 @@ void PeerAttempts::StartBlobResponse(Attempt* attempt, uint64_t size) {
       AfterFailure();
       return;
     }
-    fetcher_->Served();
+    Served(*attempt);
     writer_->Respond(status, std::move(headers), "");
     Finish();
     return;
@@ -315,7 +317,7 @@ void PeerAttempts::StartBlobResponse(Attempt* attempt, uint64_t size) {
   VerifiedStream::Feeder* feeder = this;
   stream_ = std::make_unique<VerifiedStream>(feeder, *digest_, size, window_first, window_last,
                                              &fetcher_->read_ahead_, fetcher_->HashWorkerFor());
-  fetcher_->Served();
+  Served(*attempt);
   writer_->RespondStream(status, std::move(headers), length, stream_->OpenBody());
   stream_->Deliver();
 }
@@ -425,7 +427,7 @@ void PeerAttempts::AnswerManifest(Attempt* attempt) {
   if (type.empty()) type = std::string(oci::kOciImageManifest);
   http::Headers headers{{"Content-Type", type}, {"Docker-Content-Digest", want.str()}};
   answered_ = true;
-  fetcher_->Served();
+  Served(*attempt);
   if (head_request_) {
     writer_->RespondHead(200, std::move(headers), attempt->body.size());
   } else {
@@ -433,6 +435,12 @@ void PeerAttempts::AnswerManifest(Attempt* attempt) {
     writer_->Respond(200, std::move(headers), std::move(attempt->body));
   }
   Finish();
+}
+
+void PeerAttempts::Served(const Attempt& attempt) {
+  origin_->source = from_inflight_ ? AnswerSource::kInflightPeer : AnswerSource::kPeer;
+  origin_->peer_id = attempt.peer.node_id;
+  fetcher_->Served();
 }
 
 void PeerAttempts::BodyClosed() { Finish(); }

@@ -30,6 +30,7 @@
 #include "loop/liveness.h"
 #include "loop/loop.h"
 #include "oci/digest.h"
+#include "registry/request_context.h"
 #include "registry/route.h"
 #include "registry/verified_stream.h"
 
@@ -95,9 +96,14 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   void BodyClosed() override;
   void DigestMismatch() override;
 
+  // An answer from `attempt` starts: counted, and its origin noted on the request.
+  void Served(const Attempt& attempt);
+
   PeerFetcher* fetcher_;
   Loop* loop_;
   http::ResponseWriter* writer_;
+  AnswerOrigin* origin_;        // The request's; valid until the answer (or the abort).
+  bool from_inflight_ = false;  // Start's each_once: the peers named are downloads in flight.
   bool writer_valid_ = true;
   bool head_request_;
   bool is_manifest_;

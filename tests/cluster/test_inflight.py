@@ -255,18 +255,20 @@ class InflightTest(unittest.TestCase):
               ", ".join(f"{k} {v:.1f}s" for k, v in sorted(times.items())))
 
     def status_pages_show_the_download(self, fetcher, digest):
-        """The fetcher's status page lists its copy in flight, and the key's owner the claim."""
-        from html import unescape
-        pages = {n.name: unescape(n.http("GET", n.metrics_url("/"))["body"])
-                 for n in self.c.nodes}
-        mine = re.search(r"In flight here: %s</th><td>(fetching[^<]*)" % re.escape(digest),
-                         pages[fetcher.name])
-        self.assertIsNotNone(mine, pages[fetcher.name])
-        owned = [name for name, page in pages.items()
-                 if re.search(r"Claim owned here: %s</th><td>fetcher=%s " %
-                              (re.escape(digest), fetcher.name), page)]
-        self.assertEqual(len(owned), 1, pages)
-        print(f"      [status pages] {fetcher.name}: {mine.group(1)}; claim owned by {owned[0]}")
+        """The fetcher's status (JSON and page) lists its copy in flight, and the key's owner
+        the claim."""
+        status = {n.name: n.metrics_json("/debug/status") for n in self.c.nodes}
+        mine = [c for c in status[fetcher.name]["inflight"]["here"]
+                if c["digest"] == digest and c["role"] == "fetching"]
+        self.assertEqual(len(mine), 1, status[fetcher.name]["inflight"])
+        page = fetcher.http("GET", fetcher.metrics_url("/"))["body"]
+        self.assertIn(f'<tr class="inflight"><td class="mono">{digest}</td><td>fetching</td>', page)
+        owned = [name for name, st in status.items()
+                 if any(c["key"] == digest and c["claim"].startswith(f"fetcher={fetcher.name} ")
+                        for c in st["inflight"]["claims_owned"])]
+        self.assertEqual(len(owned), 1, {k: v["inflight"]["claims_owned"] for k, v in status.items()})
+        print(f"      [status pages] {fetcher.name}: {mine[0]['size']} of {mine[0]['total']} "
+              f"bytes {mine[0]['state']}; claim owned by {owned[0]}")
 
     def _restart(self, node):
         node.spegel.start()

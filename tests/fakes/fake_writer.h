@@ -75,8 +75,10 @@ class FakeWriter : public http::ResponseWriter {
     source = std::move(src);
   }
   void SetAbortCallback(std::function<void()> callback) override { abort = std::move(callback); }
+  void SetDoneCallback(std::function<void()> callback) override { done = std::move(callback); }
 
   std::function<void()> abort;
+  std::function<void()> done;
 };
 
 }  // namespace spegel::testing

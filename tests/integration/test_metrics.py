@@ -165,9 +165,20 @@ class MetricsTest(indexbase.IndexTestCase):
         self.assertEqual(status, 200)
         self.assertTrue(headers["content-type"].startswith("text/html"))
         page = body.decode()
-        self.assertIn("<tr><th>Ready</th><td>yes</td></tr>", page)
-        self.assertIn("containerd version", page)
+        self.assertIn('<span class="badge ok" id="ready">ready</span>', page)
+        self.assertIn("<h2>containerd</h2><p>connected, version ", page)
         self.assertNotIn("<script", page)
+        self.assertEqual(self.spegel.metrics_get("/debug/web/")[0], 200)
+        # The page's data, as JSON.
+        status, headers, body = self.spegel.metrics_get("/debug/status")
+        self.assertEqual(status, 200)
+        snapshot = json.loads(body)
+        self.assertTrue(snapshot["ready"])
+        self.assertEqual(snapshot["not_ready"], [])
+        self.assertTrue(snapshot["containerd"]["connected"])
+        self.assertEqual(snapshot["holds"]["images"], len(self.spegel.debug_index()["images"]))
+        self.assertEqual(snapshot["history"]["step_seconds"], 10)
+        self.assertGreaterEqual(len(snapshot["history"]["points"]), 1)
         for path in ("/readyz", "/livez"):
             self.assertEqual(self.spegel.metrics_get(path)[0], 200)
         for path in ("/debug/index", "/debug/members", "/debug/routing"):

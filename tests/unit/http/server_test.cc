@@ -141,6 +141,7 @@ class TestHandler : public Handler {
 
   std::string file_path;
   std::atomic<int> aborts{0};
+  std::atomic<int> dones{0};
   std::atomic<int> handled{0};
   std::atomic<int> source_stops{0};
 
@@ -190,6 +191,7 @@ class TestHandler : public Handler {
       const int chunk_size = std::atoi(QueryValue(query, "size").c_str());
       const int fail_after = std::atoi(QueryValue(query, "fail").c_str());
       writer.SetAbortCallback([this] { ++aborts; });
+      writer.SetDoneCallback([this] { ++dones; });
       writer.RespondStream(200, {}, static_cast<uint64_t>(chunks) * chunk_size,
                            std::make_unique<TestSource>(loop_, chunks, chunk_size, fail_after,
                                                         &source_stops));
@@ -704,6 +706,22 @@ TEST_CASE("streamed bodies are pulled and complete") {
   CHECK(c.Read().body == "hello");
   CHECK(ts.handler.source_stops == 0);
   CHECK(ts.handler.aborts == 0);
+  ts.Shutdown(1000);
+}
+
+TEST_CASE("the done callback runs once the whole body is sent, the abort callback if it is cut") {
+  TestServer ts;
+  Client c(ts.port);
+  REQUIRE(c.Send("GET /stream?chunks=4&size=70000 HTTP/1.1\r\n\r\n"));
+  const Response r = c.Read();
+  CHECK(r.body.size() == 280000);
+  CHECK(WaitFor([&] { return ts.handler.dones == 1; }));
+  CHECK(ts.handler.aborts == 0);
+  Client c2(ts.port);
+  REQUIRE(c2.Send("GET /stream?chunks=4&size=1000&fail=2 HTTP/1.1\r\n\r\n"));
+  c2.Read();
+  CHECK(WaitFor([&] { return ts.handler.aborts == 1; }));
+  CHECK(ts.handler.dones == 1);
   ts.Shutdown(1000);
 }
 

@@ -6,6 +6,7 @@
 #include "fakes/fake_writer.h"
 #include "fakes/loop_util.h"
 #include "http/request_parser.h"
+#include "metrics/spegel_metrics.h"
 
 namespace spegel::metrics {
 namespace {
@@ -27,8 +28,9 @@ struct Fixture {
     options.resync_interval = std::chrono::milliseconds(0);
     syncer = std::make_unique<index::Syncer>(&loop, &fake, &content, &index, options);
     metrics.WatchState(&index, syncer.get());
-    handler = std::make_unique<MetricsHandler>(&registry, &metrics, &index, syncer.get(),
-                                               NodeInfo{"1.2.3", "127.0.0.1:5000"});
+    board = std::make_unique<StatusBoard>(&loop, &index, syncer.get(), nullptr, nullptr,
+                                          NodeInfo{"1.2.3", "127.0.0.1:5000"});
+    handler = std::make_unique<MetricsHandler>(&registry, board.get(), &index, syncer.get());
     syncer->Start();
     REQUIRE(testing::RunUntil(&loop, [&] { return syncer->ready(); }));
   }
@@ -52,6 +54,7 @@ struct Fixture {
   Registry registry;
   SpegelMetrics metrics;
   std::unique_ptr<index::Syncer> syncer;
+  std::unique_ptr<StatusBoard> board;
   std::unique_ptr<MetricsHandler> handler;
 };
 
@@ -79,10 +82,19 @@ TEST_CASE("metrics handler: status page, probes, debug JSON, errors") {
   auto page = f.Get("/");
   CHECK(page.status == 200);
   CHECK(page.Header("Content-Type") == "text/html; charset=utf-8");
-  CHECK(page.body.find("<tr><th>Ready</th><td>yes</td></tr>") != std::string::npos);
-  CHECK(page.body.find("<tr><th>Version</th><td>1.2.3</td></tr>") != std::string::npos);
-  CHECK(page.body.find("<tr><th>Images</th><td>1</td></tr>") != std::string::npos);
+  CHECK(page.body.find("<span class=\"badge ok\" id=\"ready\">ready</span>") != std::string::npos);
+  CHECK(page.body.find("version 1.2.3") != std::string::npos);
+  CHECK(page.body.find(">1 image<") != std::string::npos);
+  CHECK(page.body.find("<svg id=\"traffic\"") != std::string::npos);
   CHECK(page.body.find("<script") == std::string::npos);
+  auto web = f.Get("/debug/web/");  // upstream's address of its debug page
+  CHECK(web.status == 200);
+  CHECK(web.body.find("<svg id=\"traffic\"") != std::string::npos);
+  auto status = f.Get("/debug/status");
+  CHECK(status.Header("Content-Type") == "application/json");
+  CHECK(status.body.find("\"ready\":true") != std::string::npos);
+  CHECK(status.body.find("\"holds\":{\"images\":1,\"blobs\":4,") != std::string::npos);
+  CHECK(status.body.find("\"clustered\":false") != std::string::npos);
 
   CHECK(f.Get("/readyz").status == 200);
   CHECK(f.Get("/livez").status == 200);
@@ -99,8 +111,15 @@ TEST_CASE("metrics handler: status page, probes, debug JSON, errors") {
   CHECK(f.Get("/metrics", "POST").status == 405);
 }
 
-TEST_CASE("metrics handler: HTML escaping") {
-  CHECK(HtmlEscape("<a href=\"x\">&'</a>") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+TEST_CASE("metrics handler: --debug-web-enabled=false hides the page, not the JSON") {
+  Fixture f;
+  f.board = std::make_unique<StatusBoard>(&f.loop, &f.index, f.syncer.get(), nullptr, nullptr,
+                                          NodeInfo{"1.2.3", "127.0.0.1:5000", false});
+  f.handler = std::make_unique<MetricsHandler>(&f.registry, f.board.get(), &f.index,
+                                               f.syncer.get());
+  CHECK(f.Get("/").status == 404);
+  CHECK(f.Get("/debug/web/").status == 404);
+  CHECK(f.Get("/debug/status").status == 200);
 }
 
 }  // namespace

@@ -1,0 +1,46 @@
+// ClusterView: what the status page and the metrics address's debug routes read of the cluster,
+// and nothing more (ClusterNode implements it; metrics depends on this, not on ClusterNode).
+//
+// Loop thread only, like ClusterNode.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spegel::cluster {
+
+// One other node as this node knows it.
+struct MemberView {
+  std::string node_id;
+  uint64_t incarnation = 0;
+  std::string address;     // the preferred address ("" if none is known yet)
+  uint16_t registry_port = 0;
+  std::string sources;     // how it was learned: "mdns", "dns", "static", "peer", "http", comma-joined
+  uint64_t age_ms = 0;     // since this incarnation was first seen
+  uint64_t expires_in_ms = 0;
+  bool avoided = false;    // failed a request lately: not asked as owner or provider for now
+};
+
+class ClusterView {
+ public:
+  virtual const std::string& self_id() const = 0;
+  // Every other live member, in no particular order.
+  virtual std::vector<MemberView> Members() const = 0;
+  // At most `max` claims this node answers as their key's owner: {key, description}.
+  virtual std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const = 0;
+  // /debug/members: this node and every member, as JSON.
+  virtual std::string MembersJson() const = 0;
+  // /debug/routing: counters; with a key, its owners, this node's own provider entries and a
+  // live lookup (bounded by `timeout_ms`). `done` runs on the loop thread, never inline.
+  virtual void RoutingJson(const std::string& key, uint64_t timeout_ms,
+                           std::function<void(std::string)> done) = 0;
+
+ protected:
+  ~ClusterView() = default;
+};
+
+}  // namespace spegel::cluster
