@@ -17,12 +17,12 @@ namespace spegel::cluster {
 struct MemberView {
   std::string node_id;
   uint64_t incarnation = 0;
-  std::string address;     // the preferred address ("" if none is known yet)
+  std::string address;  // the preferred address ("" if none is known yet)
   uint16_t registry_port = 0;
-  std::string sources;     // how it was learned: "mdns", "dns", "static", "peer", "http", comma-joined
-  uint64_t age_ms = 0;     // since this incarnation was first seen
+  std::string sources;  // how it was learned: "mdns", "dns", "static", "peer", "http", comma-joined
+  uint64_t age_ms = 0;  // since this incarnation was first seen
   uint64_t expires_in_ms = 0;
-  bool avoided = false;    // failed a request lately: not asked as owner or provider for now
+  bool avoided = false;  // failed a request lately: not asked as owner or provider for now
 };
 
 class ClusterView {

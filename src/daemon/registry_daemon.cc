@@ -90,7 +90,7 @@ struct RegistryDaemon::Parts {
     server = std::make_unique<http::Server>(loop, front.get(), options.ServerOptions());
     if (metrics_socket.valid()) {
       metrics_handler = std::make_unique<metrics::MetricsHandler>(&metrics_registry, &status_board,
-                                                                  &index, &syncer);
+                                                                  &index, &syncer, &measure);
       metrics_server = std::make_unique<http::Server>(loop, metrics_handler.get());
     }
     spegel_metrics.WatchState(&index, &syncer);
@@ -151,6 +151,7 @@ struct RegistryDaemon::Parts {
   metrics::Registry metrics_registry;
   metrics::SpegelMetrics spegel_metrics;
   metrics::StatusBoard status_board;  // Before the servers: their callbacks report to it.
+  metrics::Measure measure{loop, &peer_fetcher};
   std::unique_ptr<metrics::InstrumentedHandler> front;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<metrics::MetricsHandler> metrics_handler;

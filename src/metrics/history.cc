@@ -50,7 +50,8 @@ void RecentPulls::Add(PullRecord record) {
 std::vector<PullRecord> RecentPulls::Newest() const {
   std::vector<PullRecord> out;
   out.reserve(count_);
-  for (size_t i = 1; i <= count_; ++i) out.push_back(ring_[(next_ + ring_.size() - i) % ring_.size()]);
+  for (size_t i = 1; i <= count_; ++i)
+    out.push_back(ring_[(next_ + ring_.size() - i) % ring_.size()]);
   return out;
 }
 

@@ -58,9 +58,9 @@ struct PullRecord {
   std::string source;     // "local", "peer", "inflight" or "none"
   std::string peer;       // the node the bytes came from (peer, inflight), else ""
   int status = 0;
-  uint64_t bytes = 0;     // body bytes promised by the answer
-  double seconds = 0;     // request to the last byte sent (or to the abort)
-  bool complete = true;   // false: the client or the source went away mid-answer
+  uint64_t bytes = 0;    // body bytes promised by the answer
+  double seconds = 0;    // request to the last byte sent (or to the abort)
+  bool complete = true;  // false: the client or the source went away mid-answer
 };
 
 // The last `capacity` PullRecords.

@@ -10,6 +10,7 @@ namespace spegel::metrics {
 namespace {
 
 constexpr char kPrometheusType[] = "text/plain; version=0.0.4; charset=utf-8";
+constexpr char kHtml[] = "text/html; charset=utf-8";
 
 void Send(http::Request& request, http::ResponseWriter& writer, int status,
           std::string_view content_type, std::string body) {
@@ -24,16 +25,24 @@ void Send(http::Request& request, http::ResponseWriter& writer, int status,
 }  // namespace
 
 MetricsHandler::MetricsHandler(Registry* registry, StatusBoard* board, const index::Index* index,
-                               const index::Syncer* syncer)
-    : registry_(registry), board_(board), index_(index), syncer_(syncer) {}
+                               const index::Syncer* syncer, Measure* measure)
+    : registry_(registry), board_(board), index_(index), syncer_(syncer), measure_(measure) {}
+
+StatusSnapshot MetricsHandler::Snapshot() const {
+  StatusSnapshot s = board_->Snapshot();
+  s.measure_enabled = measure_ != nullptr && board_->node().status_page;
+  return s;
+}
 
 void MetricsHandler::Handle(http::Request& request, http::ResponseWriter& writer) {
   const std::string_view path = request.path();
   // /debug/web/ is where upstream's debug page is: bookmarks keep working.
   const bool status_page = path == "/" || path == "/debug/web/";
-  const bool known = (status_page && board_->node().status_page) || path == "/metrics" ||
-                     path == "/readyz" || path == "/livez" || path == "/debug/status" ||
-                     path == "/debug/index" || path == "/debug/members" || path == "/debug/routing";
+  const bool measure = path == "/debug/measure" && measure_ != nullptr;
+  const bool known = ((status_page || measure) && board_->node().status_page) ||
+                     path == "/metrics" || path == "/readyz" || path == "/livez" ||
+                     path == "/debug/status" || path == "/debug/index" ||
+                     path == "/debug/members" || path == "/debug/routing";
   if (!known) return Send(request, writer, 404, "text/plain", "not found\n");
   if (request.method() != http::Method::kGet && request.method() != http::Method::kHead) {
     http::Headers headers{{"Allow", "GET, HEAD"}, {"Content-Type", "text/plain"}};
@@ -42,12 +51,12 @@ void MetricsHandler::Handle(http::Request& request, http::ResponseWriter& writer
   }
   if (path == "/metrics") return Send(request, writer, 200, kPrometheusType, registry_->Expose());
   if (status_page) {
-    return Send(request, writer, 200, "text/html; charset=utf-8",
-                RenderStatusPage(board_->Snapshot()));
+    return Send(request, writer, 200, kHtml, RenderStatusPage(Snapshot()));
   }
   if (path == "/debug/status") {
-    return Send(request, writer, 200, "application/json", StatusJson(board_->Snapshot()));
+    return Send(request, writer, 200, "application/json", StatusJson(Snapshot()));
   }
+  if (measure) return MeasureRoute(request, writer);
   if (path == "/readyz") {
     const bool ready = syncer_->ready();
     return Send(request, writer, ready ? 200 : 503, "text/plain", ready ? "ok\n" : "not ready\n");
@@ -80,6 +89,34 @@ void MetricsHandler::ClusterRouting(http::Request& request, http::ResponseWriter
                                      writer.Respond(200, std::move(headers), std::move(body));
                                    }
                                  });
+}
+
+void MetricsHandler::MeasureRoute(http::Request& request, http::ResponseWriter& writer) {
+  auto typed = http::QueryParam(request.query(), "image");
+  const std::string image = typed.ok() && typed->has_value() ? **typed : std::string();
+  auto parsed = ParseMeasureQuery(request.query());
+  if (!parsed.ok()) {
+    return Send(request, writer, 400, kHtml,
+                RenderMeasurePage(image, parsed.status().message(), nullptr));
+  }
+  if (!parsed->has_value() || request.method() == http::Method::kHead) {
+    return Send(request, writer, 200, kHtml, RenderMeasurePage(image, "", nullptr));
+  }
+  if (measure_->Busy()) {
+    http::Headers headers{{"Content-Type", kHtml}, {"Retry-After", "5"}};
+    writer.Respond(429, std::move(headers),
+                   RenderMeasurePage(image, "A measure is running; try again in a moment.",
+                                     nullptr));
+    return;
+  }
+  // Revoked when the client goes away: the result is then dropped.
+  auto writer_alive = std::make_shared<Liveness>();
+  writer.SetAbortCallback([writer_alive] { writer_alive->Revoke(); });
+  measure_->Run(**parsed, [writer_alive, image, &writer](const MeasureResult& result) {
+    if (!writer_alive->token().alive()) return;
+    http::Headers headers{{"Content-Type", kHtml}, {"Cache-Control", "no-store"}};
+    writer.Respond(200, std::move(headers), RenderMeasurePage(image, "", &result));
+  });
 }
 
 std::string MetricsHandler::DebugIndex() const { return index::DebugIndexJson(*index_, *syncer_); }

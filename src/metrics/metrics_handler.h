@@ -3,6 +3,9 @@
 //   GET|HEAD /metrics          Prometheus text format 0.0.4 (Registry::Expose)
 //   GET|HEAD /, /debug/web/    the status page (status_page.h), unless --debug-web-enabled=false
 //   GET|HEAD /debug/status     the same snapshot as JSON (status.h)
+//   GET /debug/measure         ?image=REF pulls REF through the peers and shows where each part
+//                              came from (measure.h); without it, the form. Only with the status
+//                              page and a Measure. 400 for a bad query, 429 while one runs.
 //   GET|HEAD /readyz, /livez   as on the registry address (200 / 503, always 200)
 //   GET|HEAD /debug/index      JSON: readiness, containerd state and the whole index
 //   GET|HEAD /debug/members    JSON: this node and every known cluster member (sources, expiry)
@@ -22,6 +25,7 @@
 #include "http/handler.h"
 #include "index/index.h"
 #include "index/syncer.h"
+#include "metrics/measure.h"
 #include "metrics/registry.h"
 #include "metrics/status.h"
 
@@ -29,8 +33,9 @@ namespace spegel::metrics {
 
 class MetricsHandler : public http::Handler {
  public:
+  // `measure` may be null (no /debug/measure).
   MetricsHandler(Registry* registry, StatusBoard* board, const index::Index* index,
-                 const index::Syncer* syncer);
+                 const index::Syncer* syncer, Measure* measure = nullptr);
 
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 
@@ -39,11 +44,14 @@ class MetricsHandler : public http::Handler {
   std::string DebugMembers() const;
   std::string DebugRouting() const;
   void ClusterRouting(http::Request& request, http::ResponseWriter& writer);
+  void MeasureRoute(http::Request& request, http::ResponseWriter& writer);
+  StatusSnapshot Snapshot() const;
 
   Registry* registry_;
   StatusBoard* board_;
   const index::Index* index_;
   const index::Syncer* syncer_;
+  Measure* measure_;
 };
 
 }  // namespace spegel::metrics

@@ -63,6 +63,8 @@ struct StatusSnapshot {
 
   std::vector<PullRecord> recent_pulls;  // newest first
 
+  bool measure_enabled = false;  // the page offers the measure form
+
   bool inflight_sharing = false;
   registry::InflightStats inflight;
   std::vector<registry::InflightCopy> inflight_here;
@@ -76,7 +78,7 @@ std::string StatusJson(const StatusSnapshot& s);
 struct RequestRecord {
   std::string_view method;  // "GET", "HEAD", "OTHER"
   std::string_view path;
-  std::string_view registry;   // the route's registry (ns or path-style), maybe ""
+  std::string_view registry;  // the route's registry (ns or path-style), maybe ""
   std::string_view repository;
   std::string_view reference;  // tag or digest
   std::string_view kind;       // "manifest", "blob", "version", "other"

@@ -15,7 +15,7 @@ constexpr char kStyle[] =
     "main{padding:18px 24px;max-width:1100px}"
     "section{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:14px 18px;"
     "margin-bottom:16px}"
-    "h2{font-size:16px;margin:0 0 10px}"
+    "h2{font-size:16px;margin:0 0 10px}table+h2,p+h2{margin-top:16px}"
     ".badge{display:inline-block;padding:3px 10px;border-radius:12px;font-weight:600;"
     "font-size:14px}.ok{background:#2da44e;color:#fff}.bad{background:#cf222e;color:#fff}"
     ".cards{display:flex;gap:14px;flex-wrap:wrap}"
@@ -108,15 +108,15 @@ void Members(std::string* out, const StatusSnapshot& s) {
       "<table><tr><th>node</th><th>address</th><th>learned from</th><th>seen for</th>"
       "<th>incarnation</th><th>state</th></tr>");
   out->append("<tr class=\"member self\"><td>" + HtmlEscape(s.node_id) +
-              " <span class=\"muted\">(this node)</span></td><td>" +
+              " <span class=\"muted\">(this node)</span></td><td class=\"mono\">listens on " +
               HtmlEscape(s.registry_addr) + "</td><td></td><td class=\"n\">" +
               HtmlEscape(HumanSeconds(s.uptime_seconds)) + "</td><td></td><td>" +
               (s.ready ? "ready" : "not ready") + "</td></tr>");
   for (const cluster::MemberView& m : s.members) {
     out->append("<tr class=\"member\">");
     Cell(out, m.node_id);
-    Cell(out, m.address.empty() ? std::string("?")
-                                : m.address + ":" + std::to_string(m.registry_port),
+    Cell(out,
+         m.address.empty() ? std::string("?") : m.address + ":" + std::to_string(m.registry_port),
          "mono");
     Cell(out, m.sources);
     Cell(out, HumanSeconds(static_cast<double>(m.age_ms) / 1000.0), "n");
@@ -143,7 +143,8 @@ void Pulls(std::string* out, const StatusSnapshot& s) {
     Cell(out, ShortRef(p.reference), "mono");
     Cell(out, p.kind);
     Cell(out, p.peer.empty() ? p.source : p.source + " (" + p.peer + ")");
-    Cell(out, HumanBytes(p.bytes), "n");
+    // A non-2xx answer's bytes are its error document, not the content's.
+    Cell(out, p.status >= 200 && p.status < 300 ? HumanBytes(p.bytes) : std::string("-"), "n");
     Cell(out, HumanSeconds(p.seconds), "n");
     Cell(out, std::to_string(p.status) + (p.complete ? "" : ", cut short"));
     out->append("</tr>");
@@ -157,9 +158,9 @@ void Coalescing(std::string* out, const StatusSnapshot& s) {
     out->append("<p class=\"muted\">Off (--inflight-sharing=false).</p>");
   } else {
     const registry::InflightStats& i = s.inflight;
-    out->append("<p>Claims answered for this node: " + std::to_string(i.claims_fetch) +
-                " fetch, " + std::to_string(i.claims_follow) + " follow, " +
-                std::to_string(i.claims_have) + " have, " + std::to_string(i.claims_decline) +
+    out->append("<p>Claims answered for this node: " + std::to_string(i.claims_fetch) + " fetch, " +
+                std::to_string(i.claims_follow) + " follow, " + std::to_string(i.claims_have) +
+                " have, " + std::to_string(i.claims_decline) +
                 " declined. Served to peers from downloads in flight: " +
                 HtmlEscape(HumanBytes(i.bytes_served)) + ".</p>");
     out->append("<h2>In flight here</h2>");
@@ -199,7 +200,80 @@ void Coalescing(std::string* out, const StatusSnapshot& s) {
   out->append("</section>");
 }
 
+void MeasureForm(std::string* out, std::string_view image) {
+  out->append(
+      "<section id=\"measure\"><h2>Measure</h2><form action=\"/debug/measure\" method=\"get\">"
+      "<label>Image <input type=\"text\" name=\"image\" placeholder=\"docker.io/library/"
+      "nginx:1.27\" value=\"");
+  out->append(HtmlEscape(image));
+  out->append(
+      "\"></label> <button type=\"submit\">Pull through the peers</button></form>"
+      "<p class=\"muted\">Resolves the image through the cluster (never the upstream), fetches "
+      "every blob from the peers that have it and discards the bytes; one measure at a time, "
+      "at most 60 s and 2 GiB.</p></section>");
+}
+
+void Head(std::string* out, std::string_view title) {
+  out->append(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>");
+  out->append(HtmlEscape(title));
+  out->append("</title><style>");
+  out->append(kStyle);
+  out->append("</style></head><body>\n");
+}
+
 }  // namespace
+
+std::string RenderMeasurePage(std::string_view image, std::string_view message,
+                              const MeasureResult* result) {
+  std::string out;
+  Head(&out, "Spegel \u2014 measure");
+  out.append(
+      "<header><h1>Spegel</h1><span class=\"meta\"><a style=\"color:#c9d1d9\" "
+      "href=\"/\">status page</a></span></header>\n<main>\n");
+  MeasureForm(&out, image);
+  if (!message.empty()) {
+    out.append("<section id=\"message\"><p>" + HtmlEscape(message) + "</p></section>");
+  }
+  if (result != nullptr) {
+    out.append("<section id=\"result\"><h2>" + HtmlEscape(result->image) +
+               "</h2><p id=\"summary\">");
+    if (result->error.empty()) {
+      const double mib_s = result->seconds > 0
+                               ? static_cast<double>(result->bytes) / 1048576.0 / result->seconds
+                               : 0;
+      out.append(Plural(result->parts.size(), "part") + ", " +
+                 HtmlEscape(HumanBytes(result->bytes)) + " in " +
+                 HtmlEscape(HumanSeconds(result->seconds)) + " (" + Fixed(mib_s, 1) +
+                 " MiB/s), all from peers.");
+    } else {
+      out.append("Failed: " + HtmlEscape(result->error) + " (after " +
+                 HtmlEscape(HumanSeconds(result->seconds)) + ").");
+    }
+    out.append(
+        "</p><table><tr><th>part</th><th>digest</th><th>from</th><th>size</th>"
+        "<th>first byte</th><th>time</th><th>throughput</th><th>result</th></tr>");
+    for (const MeasuredPart& p : result->parts) {
+      out.append("<tr class=\"part\">");
+      Cell(&out, p.kind);
+      Cell(&out, p.digest, "mono");
+      Cell(&out, p.source.empty() ? std::string("-") : p.source, "source");
+      Cell(&out, HumanBytes(p.bytes), "n");
+      Cell(&out, HumanSeconds(p.first_byte_seconds), "n");
+      Cell(&out, HumanSeconds(p.seconds), "n");
+      Cell(&out,
+           p.seconds > 0 ? Fixed(static_cast<double>(p.bytes) / 1048576.0 / p.seconds, 1) + " MiB/s"
+                         : std::string("-"),
+           "n");
+      Cell(&out, p.error.empty() ? "ok (" + std::to_string(p.status) + ")" : p.error);
+      out.append("</tr>");
+    }
+    out.append("</table></section>");
+  }
+  out.append("\n</main>\n</body></html>\n");
+  return out;
+}
 
 std::string RenderTrafficChart(const StatusSnapshot& s) {
   constexpr int kWidth = 720;
@@ -217,8 +291,7 @@ std::string RenderTrafficChart(const StatusSnapshot& s) {
   const double plot = kHeight - kBottom;
   std::string out = "<svg id=\"traffic\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
                     std::to_string(kWidth) + "\" height=\"" + std::to_string(kHeight) +
-                    "\" viewBox=\"0 0 " + std::to_string(kWidth) + " " +
-                    std::to_string(kHeight) +
+                    "\" viewBox=\"0 0 " + std::to_string(kWidth) + " " + std::to_string(kHeight) +
                     "\" role=\"img\" aria-label=\"registry requests per step\">";
   out.append("<line x1=\"" + std::to_string(kLeft) + "\" y1=\"" + Fixed(plot, 1) + "\" x2=\"" +
              std::to_string(kWidth) + "\" y2=\"" + Fixed(plot, 1) +
@@ -248,8 +321,8 @@ std::string RenderTrafficChart(const StatusSnapshot& s) {
       const double h = plot * static_cast<double>(n) / static_cast<double>(top);
       y -= h;
       out.append("<rect x=\"" + Fixed(x + 0.5, 1) + "\" y=\"" + Fixed(y, 1) + "\" width=\"" +
-                 Fixed(std::max(1.0, slot - 1.0), 1) + "\" height=\"" + Fixed(h, 1) +
-                 "\" fill=\"" + series.color + "\"/>");
+                 Fixed(std::max(1.0, slot - 1.0), 1) + "\" height=\"" + Fixed(h, 1) + "\" fill=\"" +
+                 series.color + "\"/>");
     }
     title.pop_back();
     out.append("<title>" + HtmlEscape(title) + "</title></g>");
@@ -259,21 +332,16 @@ std::string RenderTrafficChart(const StatusSnapshot& s) {
 }
 
 std::string RenderStatusPage(const StatusSnapshot& s) {
-  std::string out =
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-      "<title>Spegel";
-  if (!s.node_id.empty()) out.append(" \u2014 " + HtmlEscape(s.node_id));
-  out.append("</title><style>");
-  out.append(kStyle);
-  out.append("</style></head><body>\n<header><h1>Spegel</h1><span class=\"meta\">node ");
+  std::string out;
+  Head(&out, s.node_id.empty() ? std::string("Spegel") : "Spegel \u2014 " + s.node_id);
+  out.append("<header><h1>Spegel</h1><span class=\"meta\">node ");
   out.append(HtmlEscape(s.node_id.empty() ? std::string("(standalone)") : s.node_id));
   out.append(" \u00b7 version " + HtmlEscape(s.version) + " \u00b7 registry " +
-             HtmlEscape(s.registry_addr) + " \u00b7 up " + HtmlEscape(HumanSeconds(s.uptime_seconds)) +
-             "</span>");
+             HtmlEscape(s.registry_addr) + " \u00b7 up " +
+             HtmlEscape(HumanSeconds(s.uptime_seconds)) + "</span>");
   Readiness(&out, s);
   out.append("</header>\n<main>\n<div class=\"cards\">");
-  Card(&out, "holds", Plural(s.images, "image"),
+  Card(&out, "holds", Plural(s.images, "image name"),
        Plural(s.blobs, "blob") + ", " + HumanBytes(s.blob_bytes) + " held here");
   Card(&out, "cluster", Plural(s.members.size() + 1, "node"),
        s.clustered ? "in the cluster, this one included" : "standalone");
@@ -298,15 +366,15 @@ std::string RenderStatusPage(const StatusSnapshot& s) {
   Pulls(&out, s);
   out.append("\n");
   Coalescing(&out, s);
+  if (s.measure_enabled) MeasureForm(&out, "");
   out.append("\n<section id=\"node\"><h2>containerd</h2><p>");
   out.append(s.containerd_connected ? "connected" : "not connected");
   if (!s.containerd_version.empty()) out.append(", version " + HtmlEscape(s.containerd_version));
-  out.append("; content store " + (s.content_store.empty()
-                                       ? std::string("read through containerd")
-                                       : HtmlEscape(s.content_store)));
+  out.append("; content store " + (s.content_store.empty() ? std::string("read through containerd")
+                                                           : HtmlEscape(s.content_store)));
   out.append("; " + std::to_string(s.full_syncs) + " full syncs (last took " +
-             HtmlEscape(HumanSeconds(s.last_sync_seconds)) + "), " +
-             std::to_string(s.reconnects) + " reconnects.</p></section>\n");
+             HtmlEscape(HumanSeconds(s.last_sync_seconds)) + "), " + std::to_string(s.reconnects) +
+             " reconnects.</p></section>\n");
   out.append(
       "</main>\n<footer><a href=\"/debug/status\">status JSON</a> \u00b7 <a "
       "href=\"/metrics\">metrics</a> \u00b7 <a href=\"/debug/index\">index</a> \u00b7 <a "

@@ -12,11 +12,17 @@
 #include <string>
 #include <string_view>
 
+#include "metrics/measure.h"
 #include "metrics/status.h"
 
 namespace spegel::metrics {
 
 std::string RenderStatusPage(const StatusSnapshot& snapshot);
+
+// The measure page: the form (holding `image`, as typed), then `message` if any, then the result
+// of a finished run if any.
+std::string RenderMeasurePage(std::string_view image, std::string_view message,
+                              const MeasureResult* result);
 
 // The request chart alone: an <svg> with one <g class="step"> per history point.
 std::string RenderTrafficChart(const StatusSnapshot& snapshot);

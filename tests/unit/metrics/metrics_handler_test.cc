@@ -84,7 +84,7 @@ TEST_CASE("metrics handler: status page, probes, debug JSON, errors") {
   CHECK(page.Header("Content-Type") == "text/html; charset=utf-8");
   CHECK(page.body.find("<span class=\"badge ok\" id=\"ready\">ready</span>") != std::string::npos);
   CHECK(page.body.find("version 1.2.3") != std::string::npos);
-  CHECK(page.body.find(">1 image<") != std::string::npos);
+  CHECK(page.body.find(">1 image name<") != std::string::npos);
   CHECK(page.body.find("<svg id=\"traffic\"") != std::string::npos);
   CHECK(page.body.find("<script") == std::string::npos);
   auto web = f.Get("/debug/web/");  // upstream's address of its debug page
