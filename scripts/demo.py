@@ -12,8 +12,14 @@
       spegel each, an upstream docker-registry, dnsmasq for the headless name). node1 pulls the
       sample image from the upstream, the upstream's link goes down, node2 and node3 pull it
       through their spegels; prints node, source, bytes, time, read from the upstream's access
-      log and each spegel's spegel_served_bytes_total. DIR (default .cache/demo-cluster) only
-      holds state.json, which a next run uses to clean up after a killed one.
+      log and each spegel's spegel_served_bytes_total. Then pull coalescing: the upstream comes
+      back, throttled to 300 Mbit/s so that the pulls overlap, and the three nodes pull a second,
+      new image (3 layers of 8 MiB) at once; prints each node's wall time and where each of its
+      layers came from (upstream, a copy in flight on another node, or a peer's complete copy;
+      from each spegel's /debug/status), and the bytes the upstream sent for that image against
+      one image's size (about 1.0x: the cluster downloaded it once, not three times). DIR
+      (default .cache/demo-cluster) only holds state.json, which a next run uses to clean up
+      after a killed one.
 
 Both run until SIGINT/SIGTERM (or --max-runtime, default 24 h), then stop every process they
 started by PID (containerd included) and delete the namespaces. Every process started is listed
@@ -33,6 +39,7 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -342,6 +349,87 @@ def _upstream_bytes(c, since, ip):
     return total
 
 
+_ACCESS_ANY = re.compile(r'^(\S+) \S+ \S+ \[[^\]]*\] "GET (\S+) HTTP/[\d.]+" (200|206) (\d+)')
+
+COALESCE_RATE = "300mbit"      # the upstream's egress during the simultaneous pulls
+COALESCE_LAYERS = (8 << 20,) * 3
+PULL_TIMEOUT = 300
+
+
+def _upstream_gets(c, since, repo):
+    """[(client ip, path, bytes)] of GET /v2/<repo>/... answers (200 and 206, Range resumes
+    included) in the upstream's access log after line `since`."""
+    out = []
+    for line in c.upstream_requests()[since:]:
+        m = _ACCESS_ANY.match(line)
+        if m and m.group(2).startswith(f"/v2/{repo}/"):
+            out.append((m.group(1), m.group(2), int(m.group(4))))
+    return out
+
+
+def _unthrottle_upstream(c):
+    from harness import netns
+    if c.upstream_ns is not None:
+        netns.run_in(c.upstream_ns, ["tc", "qdisc", "del", "dev", "eth0", "root"], timeout=10,
+                     check=False)
+
+
+def _pull_together(nodes, ref):
+    """CRI pulls of `ref` on every node at once (one thread each, released together). Returns
+    {node name: seconds}; raises HarnessError naming the pulls that failed. Bounded: each pull
+    by PULL_TIMEOUT, the joins by PULL_TIMEOUT + 30 s."""
+    times, errors = {}, {}
+    gate = threading.Barrier(len(nodes))
+
+    def pull(node):
+        try:
+            gate.wait(10.0)
+            t0 = time.monotonic()
+            node.cri_pull(ref, timeout=PULL_TIMEOUT)
+            times[node.name] = time.monotonic() - t0
+        except Exception as e:  # noqa: BLE001 - reported below, by node
+            errors[node.name] = str(e)[:600]
+    threads = [threading.Thread(target=pull, args=(n,), daemon=True) for n in nodes]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + PULL_TIMEOUT + 30.0
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    late = [n.name for n, t in zip(nodes, threads) if t.is_alive()]
+    if late:
+        raise util.HarnessError(f"pulls still running after {PULL_TIMEOUT + 30:.0f} s: {late}")
+    if errors:
+        raise util.HarnessError(f"pulls failed: {errors}")
+    return times
+
+
+def _layer_sources(node, layers, up_gets, since_ms):
+    """([label per layer], /debug/status totals) for `node`: "upstream" (a GET of it from this
+    node in the upstream's access log), "in-flight from <node>" / "peer <node>" (a complete
+    answer of this node's spegel to its containerd, from a download in flight / a complete copy
+    on <node>, in /debug/status recent_pulls); more than one joined with "+" (e.g. a stream cut
+    short and resumed upstream)."""
+    doc = node.metrics_json("/debug/status")
+    labels = []
+    for lay in layers:
+        parts = []
+        for p in doc.get("recent_pulls", []):
+            if p.get("reference") != lay.digest or p.get("unix_ms", 0) < since_ms \
+                    or not p.get("complete") or p.get("status") not in (200, 206):
+                continue
+            if p.get("source") == "inflight":
+                parts.append(f"in-flight from {p.get('peer') or '?'}")
+            elif p.get("source") == "peer":
+                parts.append(f"peer {p.get('peer') or '?'}")
+            elif p.get("source") == "local":
+                parts.append("local")
+        if any(ip == node.ip and path.endswith("/blobs/" + lay.digest)
+               for ip, path, _ in up_gets):
+            parts.append("upstream")
+        labels.append("+".join(dict.fromkeys(parts)) or "?")
+    return labels, doc.get("totals", {})
+
+
 def _clean_stale_cluster(state_path):
     """Stops the processes, deletes the namespaces and temp dirs a killed earlier run recorded."""
     doc = _clean_stale_pids(state_path)
@@ -357,6 +445,79 @@ def _clean_stale_cluster(state_path):
             _unmount_under(t)
             shutil.rmtree(t, ignore_errors=True)
     os.remove(state_path)
+
+
+def coalesce(c, probe):
+    """Part 2, pull coalescing: the upstream back (throttled), a new image pulled by every node
+    at once; prints a table of wall times and layer sources, and upstream bytes / image size."""
+    from harness import cluster as cl
+    from harness import netns
+
+    c.restore_upstream()
+    util.wait_until(lambda: netns.status(probe.ns, f"http://{c.upstream_addr}/v2/") == 200,
+                    15.0, f"the upstream to answer {probe.ns} again", 0.2)
+    image = c.generate("rollout", layer_sizes=COALESCE_LAYERS, compresslevel=0)
+    tag_ref, _ = c.push(image)
+    blobs = image.blobs_for_platform()
+    total = sum(b.size for b in blobs.values())
+    layers = image.platforms[imagegen.HOST_PLATFORM].layers
+    for n in c.nodes:
+        if any(n.has_blob(b.digest) for b in blobs.values()):
+            raise util.HarnessError(f"{n.name} already holds part of {tag_ref}")
+    say(f"demo-cluster: upstream restored; new image {tag_ref} ({len(layers)} layers of "
+        f"{COALESCE_LAYERS[0] >> 20} MiB, {len(blobs)} blobs, {total} bytes) made offline and "
+        f"pushed; no node has it. The upstream's link is throttled to {COALESCE_RATE} and the "
+        f"{len(c.nodes)} nodes pull it at once")
+    since = len(c.upstream_requests())
+    since_ms = int(time.time() * 1000) - 1000
+    before = {n.name: n.metrics_json("/debug/status").get("totals", {}) for n in c.nodes}
+    cl.throttle_upstream(c, COALESCE_RATE)
+    try:
+        t0 = time.monotonic()
+        times = _pull_together(c.nodes, tag_ref)
+        wall = time.monotonic() - t0
+    finally:
+        _unthrottle_upstream(c)
+    for n in c.nodes:
+        missing = [b.digest for b in blobs.values() if not n.has_blob(b.digest)]
+        if missing:
+            raise util.HarnessError(f"{n.name} lacks {missing} after the pull")
+    ups = _upstream_gets(c, since, image.name)
+    up_total = sum(nbytes for _, _, nbytes in ups)
+
+    # a request is logged at its last byte, which may trail containerd's commit a little
+    rows = {}
+
+    def sourced():
+        for n in c.nodes:
+            rows[n.name] = _layer_sources(n, layers, ups, since_ms)
+        return all("?" not in labels for labels, _ in rows.values())
+    try:
+        util.wait_until(sourced, 5.0, "every layer's source", 0.25)
+    except TimeoutError:
+        pass  # printed as "?"
+
+    width = max([22] + [len(lab) for labels, _ in rows.values() for lab in labels]) + 2
+    say("", f"{'node':<7} {'time':>8}  " +
+        "".join(f"{f'layer {i + 1} ({lay.size >> 20} MiB)':<{width}}"
+                for i, lay in enumerate(layers)) + "from peers")
+    for n in c.nodes:
+        labels, totals = rows[n.name]
+        got = {k: int(totals.get(k, 0)) - int(before[n.name].get(k, 0))
+               for k in ("inflight_bytes", "peer_bytes")}
+        via = f"{got['inflight_bytes'] / (1 << 20):.1f} MiB in flight"
+        if got["peer_bytes"]:
+            via += f", {got['peer_bytes'] / (1 << 20):.1f} MiB from copies"
+        say(f"{n.name:<7} {times[n.name]:>6.2f} s  " +
+            "".join(f"{lab:<{width}}" for lab in labels) + via)
+    say(f"upstream sent {up_total} bytes for this image, one image is {total} bytes: "
+        f"{up_total / total:.2f}x (the {len(c.nodes)} nodes pulled at once in {wall:.2f} s; "
+        f"{len(c.nodes)} separate downloads would be {len(c.nodes)}.00x)")
+    say("(upstream = the node's GET in the upstream's access log; in-flight from nodeX = its "
+        "spegel streamed the layer from nodeX's download while it ran; peer nodeX = from nodeX's "
+        "complete copy; both from recent_pulls in each spegel's /debug/status, and from peers = "
+        "its totals.inflight_bytes and totals.peer_bytes. Upstream bytes: every GET answer for "
+        "this image in the upstream's access log, manifests included)", "")
 
 
 def run_cluster(opts):
@@ -461,6 +622,7 @@ def run_cluster(opts):
         say(f"(image: {total} bytes; source and bytes: upstream = GET answers in the upstream's "
             "access log to that node, peer = spegel_served_bytes_total{source=\"peer\"} on "
             "that node's spegel, serving node = whose {source=\"local\"} grew)", "")
+        coalesce(c, n2)
         say("demo-cluster: running until Ctrl-C. Status pages, from this machine as root:")
         for n in c.nodes:
             say(f"  ip netns exec {n.ns} curl -s http://127.0.0.1:{cl.METRICS_PORT}/")

@@ -18,7 +18,7 @@ constexpr char kStyle[] =
     "h2{font-size:16px;margin:0 0 10px}table+h2,p+h2{margin-top:16px}"
     ".badge{display:inline-block;padding:3px 10px;border-radius:12px;font-weight:600;"
     "font-size:14px}.ok{background:#2da44e;color:#fff}.bad{background:#cf222e;color:#fff}"
-    ".cards{display:flex;gap:14px;flex-wrap:wrap}"
+    ".cards{display:flex;gap:14px;flex-wrap:wrap;margin-bottom:16px}"
     ".card{flex:1 1 180px;background:#fff;border:1px solid #d0d7de;border-radius:8px;"
     "padding:12px 16px}.card .v{font-size:24px;font-weight:600}.card .l{color:#57606a;"
     "font-size:13px}"

@@ -11,6 +11,7 @@ import re
 import unittest
 import urllib.parse
 
+from harness import browser as br
 from harness import cluster as cl
 from itharness import util
 
@@ -90,6 +91,21 @@ class MeasureTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertIn("Failed: the manifest did not arrive", page)
         self.assertIn("answered 404", page)
+
+    def test_in_a_browser_on_loopback_only(self):
+        """The measure page, loaded by a real Chromium in a namespace with nothing but loopback
+        (relayed to node2's metrics port), lists node1 as every part's source."""
+        web = br.LoopbackBrowser(self.c.prefix, self.n2.ns, cl.METRICS_PORT)
+        self.addCleanup(web.close)
+        web.start()
+        dom = web.dump_dom("/debug/measure?image=" + urllib.parse.quote(self.tag, safe=""),
+                           timeout=90.0)
+        parts = [m.groupdict() for m in _PART.finditer(dom)]
+        self.assertEqual([p["kind"] for p in parts],
+                         ["manifest", "config", "layer", "layer", "layer"], dom[-3000:])
+        self.assertEqual({p["source"] for p in parts}, {"node1"})
+        self.assertIn("all from peers", dom)
+        web.check_loopback_only()
 
     def test_the_status_page_offers_the_form(self):
         r = self.n2.http("GET", self.n2.metrics_url("/"))
