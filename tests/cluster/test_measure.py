@@ -13,7 +13,6 @@ import urllib.parse
 
 from harness import browser as br
 from harness import cluster as cl
-from itharness import util
 
 _PART = re.compile(r'<tr class="part"><td>(?P<kind>[^<]*)</td><td class="mono">(?P<digest>[^<]*)'
                    r'</td><td class="source">(?P<source>[^<]*)</td><td class="n">(?P<size>[^<]*)'
@@ -39,13 +38,9 @@ class MeasureTest(unittest.TestCase):
             layers = cls.img.platforms["linux/amd64"].layers
             cls.blobs = [cls.img.platforms["linux/amd64"].config.digest] + [l.digest for l in layers]
 
-            last = {}
-
-            def found():  # node2 finds node1 as the provider of the last layer and the tag
-                last["layer"] = cls.n2.providers(layers[-1].digest)
-                last["tag"] = cls.n2.providers(cls.tag_key)
-                return "node1" in last["layer"] and "node1" in last["tag"]
-            util.wait_until(found, 20.0, f"node2 to find node1's announcements ({last})", 0.3)
+            # node2 finds node1 as the provider of the tag and of the last layer
+            cls.c.wait_providers(cls.n2, cls.tag_key, {"node1"})
+            cls.c.wait_providers(cls.n2, layers[-1].digest, {"node1"})
         except BaseException:
             cls.c.close()
             raise

@@ -61,10 +61,10 @@ class PeerPullTest(unittest.TestCase):
             for node in (cls.n1, cls.n2):
                 assert node.has_blob(cls.big_layer), node.name
             # every holder announced: node3 finds them before any test starts
-            cls.wait_providers(cls.n3, cls.x.top.digest, {"node1"})
-            cls.wait_providers(cls.n3, cls.big_layer, {"node1", "node2"})
+            cls.c.wait_providers(cls.n3, cls.x.top.digest, {"node1"})
+            cls.c.wait_providers(cls.n3, cls.big_layer, {"node1", "node2"})
             many_last = cls.many.platforms["linux/amd64"].layers[-1].digest
-            cls.wait_providers(cls.n2, many_last, {"node1"})
+            cls.c.wait_providers(cls.n2, many_last, {"node1"})
         except BaseException:
             cls.c.close()
             raise
@@ -72,18 +72,6 @@ class PeerPullTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.c.close()
-
-    @classmethod
-    def wait_providers(cls, node, key, want, timeout=20.0):
-        last = {}
-
-        def found():
-            last["p"] = node.providers(key)
-            return want <= last["p"]
-        try:
-            util.wait_until(found, timeout, f"{node.name} to find {want} for {key}", 0.3)
-        except TimeoutError as e:
-            raise AssertionError(f"{e}; last providers {last.get('p')}\n{cls.c.logs()}") from None
 
     def cri_pull_ok(self, node, ref, timeout=120):
         try:
@@ -216,7 +204,7 @@ class PeerPullTest(unittest.TestCase):
 
     def test_e_delete_withdraws_within_ttl(self):
         key = self.x.top.digest
-        self.wait_providers(self.n3, key, {"node1"})
+        self.c.wait_providers(self.n3, key, {"node1"})
         self.n1.cri_rmi(self.x_tag)
         t0 = time.monotonic()
         last = {}
@@ -249,7 +237,7 @@ class PeerPullTest(unittest.TestCase):
         self.n3.cri_rmi(self.x_tag)
         util.wait_until(lambda: not self.n3.has_blob(self.x.top.digest), 20.0,
                         "node3's containerd to collect X's manifest", 0.2)
-        self.wait_providers(self.n3, self.x.top.digest, {"node2"})
+        self.c.wait_providers(self.n3, self.x.top.digest, {"node2"})
         self.cri_pull_ok(self.n3, self.x_tag)
         self.assert_has_image(self.n3, self.x)
 

@@ -93,9 +93,9 @@ class StatusPageTest(unittest.TestCase):
             cls.c.wait_members()
             cls.n1.cri_pull(cls.a_tag)
             # node2 finds node1 for A's tag and every blob: no request of A goes upstream
-            cls.wait_providers(cls.n2, cls.a_tag, {"node1"})
+            cls.c.wait_providers(cls.n2, cls.a_tag, {"node1"})
             for blob in cls.a.blobs_for_platform().values():
-                cls.wait_providers(cls.n2, blob.digest, {"node1"})
+                cls.c.wait_providers(cls.n2, blob.digest, {"node1"})
             # what node2's containerd and node1's and node2's spegel log from here on
             cls.ctd2_mark = len(cls.n2.ctd.log_text())
             cls.log_mark = {n.name: len(n.spegel.log_text()) for n in cls.c.nodes}
@@ -114,18 +114,6 @@ class StatusPageTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.c.close()
-
-    @classmethod
-    def wait_providers(cls, node, key, want, timeout=20.0):
-        last = {}
-
-        def found():
-            last["p"] = node.providers(key)
-            return want <= last["p"]
-        try:
-            util.wait_until(found, timeout, f"{node.name} to find {want} for {key}", 0.3)
-        except TimeoutError as e:
-            raise AssertionError(f"{e}; last providers {last.get('p')}\n{cls.c.logs()}") from None
 
     def requests_since_mark(self, node):
         return request_lines(node.spegel.log_text()[self.log_mark[node.name]:])

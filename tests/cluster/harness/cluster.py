@@ -387,6 +387,19 @@ class Cluster:
         except OSError:
             return []
 
+    def wait_providers(self, node, key, want, timeout=20.0):
+        """Waits until `node`'s lookup of `key` lists every node id in the set `want`; raises
+        AssertionError with the last answer and the spegel logs when it does not in time."""
+        last = {}
+
+        def found():
+            last["p"] = node.providers(key)
+            return want <= last["p"]
+        try:
+            util.wait_until(found, timeout, f"{node.name} to find {want} for {key}", 0.3)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; last providers {last.get('p')}\n{self.logs()}") from None
+
     def logs(self, nodes=None, max_bytes=3000):
         """Tails of the spegel logs, for failure messages."""
         out = []
