@@ -51,7 +51,7 @@ struct RegistryDaemon::Parts {
         std::unique_ptr<containerd::ContainerdClient> client_in,
         std::optional<auth::Credentials> credentials, auth::PeerAuth peer_auth_in,
         http::ListenSocket registry_socket_in, http::ListenSocket metrics_socket_in,
-        cluster::ClusterOptions cluster_options)
+        cluster::ClusterOptions cluster_options, std::vector<std::string> startup_check)
       : loop(loop),
         options(options),
         peer_connections(loop),
@@ -77,7 +77,7 @@ struct RegistryDaemon::Parts {
         status_board(loop, &index, &syncer, options.inflight_sharing ? &inflight : nullptr,
                      &cluster_node,
                      metrics::NodeInfo{SPEGEL_VERSION, options.registry_address.ToString(),
-                                       options.debug_web_enabled}),
+                                       options.debug_web_enabled, std::move(startup_check)}),
         registry_socket(std::move(registry_socket_in)),
         metrics_socket(std::move(metrics_socket_in)) {
     if (credentials) {
@@ -163,7 +163,7 @@ struct RegistryDaemon::Parts {
 
 Result<std::unique_ptr<RegistryDaemon>> RegistryDaemon::Create(
     Loop* loop, const cli::RegistryOptions& options,
-    std::unique_ptr<containerd::ContainerdClient> client) {
+    std::unique_ptr<containerd::ContainerdClient> client, std::vector<std::string> startup_check) {
   auto credentials = auth::LoadCredentials(options.basic_auth_dir);
   if (!credentials.ok()) {
     return Status::InvalidArgument("basic auth: " + credentials.status().message());
@@ -202,7 +202,8 @@ Result<std::unique_ptr<RegistryDaemon>> RegistryDaemon::Create(
   cluster_options.auth = peer_auth;
   auto parts = std::make_unique<Parts>(loop, options, std::move(client), std::move(*credentials),
                                        std::move(peer_auth), std::move(*registry_socket),
-                                       std::move(metrics_socket), std::move(cluster_options));
+                                       std::move(metrics_socket), std::move(cluster_options),
+                                       std::move(startup_check));
   return std::unique_ptr<RegistryDaemon>(new RegistryDaemon(std::move(parts)));
 }
 
@@ -265,6 +266,7 @@ int RunRegistry(const cli::RegistryOptions& options) {
   for (const std::string& warning : options.warnings) LOG_WARN(warning);
   // A definite misconfiguration stops here; an unreachable containerd does not (the syncer
   // retries until it answers).
+  std::vector<std::string> startup_check;  // For the status page.
   if (!options.preflight.skip_preflight) {
     auto result = CheckContainerd(options.containerd_sock, options.preflight,
                                   std::chrono::seconds(5));
@@ -272,7 +274,14 @@ int RunRegistry(const cli::RegistryOptions& options) {
       fprintf(stderr, "spegel registry: %s\n", result.message.c_str());
       return 1;
     }
+    startup_check.push_back(result.verdict == node::PreflightVerdict::kPass
+                                ? "passed"
+                                : "not done: containerd did not answer at start");
+    for (const std::string& w : result.warnings) startup_check.push_back("warning: " + w);
+  } else {
+    startup_check.push_back("skipped (--skip-preflight)");
   }
+  for (const std::string& w : options.warnings) startup_check.push_back("flag: " + w);
   // Writes to a socket the client closed must fail with EPIPE, not kill the process.
   signal(SIGPIPE, SIG_IGN);
   // glibc gives each thread that allocates its own arena; Spegel's threads (gRPC, sync, reads)
@@ -292,7 +301,8 @@ int RunRegistry(const cli::RegistryOptions& options) {
     return cli::kExitUsage;
   }
   Loop loop;
-  auto created = RegistryDaemon::Create(&loop, options, std::move(*client));
+  auto created = RegistryDaemon::Create(&loop, options, std::move(*client),
+                                        std::move(startup_check));
   if (!created.ok()) {
     fprintf(stderr, "spegel registry: %s\n", created.status().message().c_str());
     return created.status().code() == Code::kInvalidArgument ? cli::kExitUsage : cli::kExitRuntime;

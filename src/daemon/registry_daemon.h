@@ -38,10 +38,11 @@ class RegistryDaemon {
   // InvalidArgument for bad credentials in --basic-auth-dir (a usage error), Unavailable for an
   // address that cannot be bound, FailedPrecondition for an unusable --peer-secret-file; each
   // message names the address or the path. The daemon keeps a copy of `options` and owns
-  // `client`.
+  // `client`. `startup_check` (how the preflight went, one line each) is shown on the status page.
   static Result<std::unique_ptr<RegistryDaemon>> Create(
       Loop* loop, const cli::RegistryOptions& options,
-      std::unique_ptr<containerd::ContainerdClient> client);
+      std::unique_ptr<containerd::ContainerdClient> client,
+      std::vector<std::string> startup_check = {});
   ~RegistryDaemon();
   RegistryDaemon(const RegistryDaemon&) = delete;
   RegistryDaemon& operator=(const RegistryDaemon&) = delete;

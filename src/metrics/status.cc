@@ -132,6 +132,7 @@ StatusSnapshot StatusBoard::Snapshot() const {
   if (syncer_->connected() && !syncer_->synced()) {
     s.not_ready.push_back("the index is not synced with containerd yet");
   }
+  s.startup_check = node_.startup_check;
   s.containerd_version = syncer_->containerd_version();
   s.content_store = syncer_->content_root();
   s.full_syncs = syncer_->full_syncs();
@@ -175,6 +176,11 @@ std::string StatusJson(const StatusSnapshot& s) {
   for (size_t i = 0; i < s.not_ready.size(); ++i) {
     if (i) out.push_back(',');
     AppendJsonString(&out, s.not_ready[i]);
+  }
+  out.append("],\"startup_check\":[");
+  for (size_t i = 0; i < s.startup_check.size(); ++i) {
+    if (i) out.push_back(',');
+    AppendJsonString(&out, s.startup_check[i]);
   }
   out.append("],\"containerd\":{");
   out.append(s.containerd_connected ? "\"connected\":true" : "\"connected\":false");

@@ -31,6 +31,9 @@ struct NodeInfo {
   std::string version;        // spegel's version
   std::string registry_addr;  // as bound, e.g. "127.0.0.1:5000"
   bool status_page = true;    // --debug-web-enabled: serve / and /debug/web/ (else 404)
+  // How the start-up check of containerd's configuration went, and flags accepted but ignored:
+  // one line each ("passed", "warning: ...").
+  std::vector<std::string> startup_check;
 };
 
 struct StatusSnapshot {
@@ -41,7 +44,8 @@ struct StatusSnapshot {
   double uptime_seconds = 0;
 
   bool ready = false;
-  std::vector<std::string> not_ready;  // why not, when not ready
+  std::vector<std::string> not_ready;      // why not, when not ready
+  std::vector<std::string> startup_check;  // NodeInfo::startup_check
   bool containerd_connected = false;
   std::string containerd_version;
   std::string content_store;  // the directory read, or "" (read through containerd)

@@ -374,7 +374,13 @@ std::string RenderStatusPage(const StatusSnapshot& s) {
                                                            : HtmlEscape(s.content_store)));
   out.append("; " + std::to_string(s.full_syncs) + " full syncs (last took " +
              HtmlEscape(HumanSeconds(s.last_sync_seconds)) + "), " + std::to_string(s.reconnects) +
-             " reconnects.</p></section>\n");
+             " reconnects.</p>");
+  if (!s.startup_check.empty()) {
+    out.append("<p>Start-up check of containerd's configuration:</p><ul id=\"startup-check\">");
+    for (const std::string& line : s.startup_check) out.append("<li>" + HtmlEscape(line) + "</li>");
+    out.append("</ul>");
+  }
+  out.append("</section>\n");
   out.append(
       "</main>\n<footer><a href=\"/debug/status\">status JSON</a> \u00b7 <a "
       "href=\"/metrics\">metrics</a> \u00b7 <a href=\"/debug/index\">index</a> \u00b7 <a "

@@ -175,6 +175,9 @@ class MetricsTest(indexbase.IndexTestCase):
         snapshot = json.loads(body)
         self.assertTrue(snapshot["ready"])
         self.assertEqual(snapshot["not_ready"], [])
+        # The preflight ran against the fixture's config and passed; the page says so.
+        self.assertEqual(snapshot["startup_check"][0], "passed")
+        self.assertIn('<ul id="startup-check"><li>passed</li>', page)
         self.assertTrue(snapshot["containerd"]["connected"])
         self.assertEqual(snapshot["holds"]["images"], len(self.spegel.debug_index()["images"]))
         self.assertEqual(snapshot["history"]["step_seconds"], 10)

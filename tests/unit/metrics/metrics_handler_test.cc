@@ -29,7 +29,7 @@ struct Fixture {
     syncer = std::make_unique<index::Syncer>(&loop, &fake, &content, &index, options);
     metrics.WatchState(&index, syncer.get());
     board = std::make_unique<StatusBoard>(&loop, &index, syncer.get(), nullptr, nullptr,
-                                          NodeInfo{"1.2.3", "127.0.0.1:5000"});
+                                          NodeInfo{"1.2.3", "127.0.0.1:5000", true, {"passed"}});
     handler = std::make_unique<MetricsHandler>(&registry, board.get(), &index, syncer.get());
     syncer->Start();
     REQUIRE(testing::RunUntil(&loop, [&] { return syncer->ready(); }));
@@ -95,6 +95,7 @@ TEST_CASE("metrics handler: status page, probes, debug JSON, errors") {
   CHECK(status.body.find("\"ready\":true") != std::string::npos);
   CHECK(status.body.find("\"holds\":{\"images\":1,\"blobs\":4,") != std::string::npos);
   CHECK(status.body.find("\"clustered\":false") != std::string::npos);
+  CHECK(status.body.find("\"startup_check\":[\"passed\"]") != std::string::npos);
 
   CHECK(f.Get("/readyz").status == 200);
   CHECK(f.Get("/livez").status == 200);
@@ -114,7 +115,7 @@ TEST_CASE("metrics handler: status page, probes, debug JSON, errors") {
 TEST_CASE("metrics handler: --debug-web-enabled=false hides the page, not the JSON") {
   Fixture f;
   f.board = std::make_unique<StatusBoard>(&f.loop, &f.index, f.syncer.get(), nullptr, nullptr,
-                                          NodeInfo{"1.2.3", "127.0.0.1:5000", false});
+                                          NodeInfo{"1.2.3", "127.0.0.1:5000", false, {}});
   f.handler = std::make_unique<MetricsHandler>(&f.registry, f.board.get(), &f.index,
                                                f.syncer.get());
   CHECK(f.Get("/").status == 404);

@@ -66,6 +66,7 @@ StatusSnapshot Hostile() {
   s.clustered = true;
   s.ready = false;
   s.not_ready.push_back("containerd <is> \"gone\"");
+  s.startup_check.push_back("warning: cannot read <config>");
   cluster::MemberView m;
   m.node_id = "evil\"><img src=x onerror=alert(1)>";
   m.address = "10.0.0.1";
@@ -91,7 +92,8 @@ StatusSnapshot Hostile() {
 
 TEST_CASE("status page: every string from outside is escaped") {
   const std::string page = RenderStatusPage(Hostile());
-  for (const char* raw : {"<script>", "<img", "<b>", "<x>", "<why>", "<n2>", "<1>", "<is>"}) {
+  for (const char* raw :
+       {"<script>", "<img", "<b>", "<x>", "<why>", "<n2>", "<1>", "<is>", "<config>"}) {
     CHECK_MESSAGE(page.find(raw) == std::string::npos, raw);
   }
   CHECK(page.find("n&lt;script&gt;1") != std::string::npos);
@@ -102,6 +104,7 @@ TEST_CASE("status page: every string from outside is escaped") {
   CHECK(page.find("dead: &lt;why&gt;") != std::string::npos);
   CHECK(page.find("not ready") != std::string::npos);
   CHECK(page.find("containerd &lt;is&gt; &quot;gone&quot;") != std::string::npos);
+  CHECK(page.find("<li>warning: cannot read &lt;config&gt;</li>") != std::string::npos);
   CHECK(page.find("<script") == std::string::npos);
   CHECK(page.find("http://") == page.find("http://www.w3.org/2000/svg"));  // nothing external
   CHECK(Count(page, "http://") == 1);
