@@ -62,9 +62,16 @@ void Bootstrapper::HelloSeed(MemberSource source, const std::string& ip, uint16_
         }
         state.backoff_ms = 0;
         state.next_hello_ms = now + options_.hello_retry_min_ms;
-        if (info->node_id == membership_->self_id()) {
-          state.is_self = true;  // Our own address in the DNS answer or the static list.
-          return;
+        switch (membership_->Classify(info->node_id, info->incarnation)) {
+          case Identity::kSelf:
+            state.is_self = true;  // Our own address in the DNS answer or the static list.
+            return;
+          case Identity::kCollision:
+            membership_->ReportCollision(*info, MemberSourceName(source));
+            return;
+          case Identity::kInvalid:
+          case Identity::kMember:
+          case Identity::kNew: break;
         }
         if (membership_->Observe(*info, source, options_.member_ttl_ms)) {
           LOG_INFO("member joined")

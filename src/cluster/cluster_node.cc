@@ -42,7 +42,9 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
   self_.node_id = options_.node_id;
   self_.incarnation = options_.incarnation;
   self_.registry_port = options_.registry_port;
-  membership_ = std::make_unique<Membership>(&scheduler_, self_.node_id);
+  MembershipOptions membership_options;
+  membership_options.self_incarnation = self_.incarnation;
+  membership_ = std::make_unique<Membership>(&scheduler_, self_.node_id, membership_options);
   PeerClientOptions transport_options;
   transport_options.pool = options_.pool;
   transport_ = std::make_unique<HttpRouterTransport>(loop_, &self_, options_.auth,
@@ -377,7 +379,9 @@ std::string ClusterNode::MembersJson() const {
   AppendJsonString(&out, self_.node_id);
   out.append(",\"incarnation\":" + std::to_string(self_.incarnation));
   out.append(",\"registry_port\":" + std::to_string(self_.registry_port));
-  out.append(",\"router_port\":" + std::to_string(router_port_) + "},\"members\":[");
+  out.append(",\"router_port\":" + std::to_string(router_port_));
+  out.append(",\"node_id_collisions\":" + std::to_string(membership_->collisions()) +
+             "},\"members\":[");
   bool first = true;
   for (const Member* m : membership_->Live()) {
     if (!first) out.push_back(',');

@@ -109,6 +109,7 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
   // ClusterView (claims: {key, ClaimTable::Describe}).
   const std::string& self_id() const override { return self_.node_id; }
   std::vector<MemberView> Members() const override;
+  uint64_t node_id_collisions() const override { return membership_->collisions(); }
   std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const override;
   std::string MembersJson() const override;
   void RoutingJson(const std::string& key, uint64_t timeout_ms,

@@ -30,6 +30,8 @@ class ClusterView {
   virtual const std::string& self_id() const = 0;
   // Every other live member, in no particular order.
   virtual std::vector<MemberView> Members() const = 0;
+  // Messages seen from another node using this node's id (Membership::ReportCollision).
+  virtual uint64_t node_id_collisions() const = 0;
   // At most `max` claims this node answers as their key's owner: {key, description}.
   virtual std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const = 0;
   // /debug/members: this node and every member, as JSON.

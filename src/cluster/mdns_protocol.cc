@@ -256,8 +256,7 @@ MdnsProtocol::Outcome MdnsProtocol::Handle(std::string_view datagram, std::strin
       reject("TXT id missing or invalid");
       continue;
     }
-    info.node_id = std::string(id);
-    if (info.node_id == self_.node_id) continue;  // our own announcement, looped back
+    info.node_id = std::string(id);  // Ours too: Membership tells self from a collision.
     if (!has_inc || !ParseU64(inc, &info.incarnation)) {
       reject("TXT inc missing or invalid");
       continue;

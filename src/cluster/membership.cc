@@ -13,8 +13,56 @@ Membership::Membership(Scheduler* scheduler, std::string self_id, MembershipOpti
 
 Membership::~Membership() = default;
 
+std::string_view IdentityName(Identity identity) {
+  switch (identity) {
+    case Identity::kSelf: return "self";
+    case Identity::kMember: return "member";
+    case Identity::kNew: return "new";
+    case Identity::kCollision: return "collision";
+    case Identity::kInvalid: return "invalid";
+  }
+  return "invalid";
+}
+
+Identity Membership::Classify(std::string_view node_id, uint64_t incarnation) const {
+  if (!IsValidNodeId(node_id)) return Identity::kInvalid;
+  if (node_id == self_id_) {
+    const bool ours = incarnation != 0 &&
+                      (options_.self_incarnation == 0 || incarnation == options_.self_incarnation);
+    return ours ? Identity::kSelf : Identity::kCollision;
+  }
+  return members_.count(node_id) ? Identity::kMember : Identity::kNew;
+}
+
+void Membership::ReportCollision(const MemberInfo& info, std::string_view how) {
+  ++collisions_;
+  const std::string address = info.addresses.empty() ? std::string() : info.addresses.front();
+  const uint64_t now = scheduler_->NowMs();
+  auto it = collision_logged_ms_.find(address);
+  if (it != collision_logged_ms_.end() && now - it->second < options_.collision_log_interval_ms) {
+    return;
+  }
+  if (collision_logged_ms_.size() >= 1024) collision_logged_ms_.clear();  // bounded memory
+  collision_logged_ms_[address] = now;
+  LOG_ERROR(
+      "node id collision: another node uses this node's id; give each node its own "
+      "--node-id (in Kubernetes, spec.nodeName)")
+      .Str("node_id", self_id_)
+      .Str("other_address", address)
+      .Int("other_incarnation", static_cast<int64_t>(info.incarnation))
+      .Int("our_incarnation", static_cast<int64_t>(options_.self_incarnation))
+      .Str("seen_in", how)
+      .Int("collisions", static_cast<int64_t>(collisions_));
+}
+
 bool Membership::Observe(const MemberInfo& info, MemberSource source, uint64_t ttl_ms) {
-  if (info.node_id == self_id_ || !IsValidNodeId(info.node_id)) return false;
+  switch (Classify(info.node_id, info.incarnation)) {
+    case Identity::kSelf:
+    case Identity::kInvalid: return false;
+    case Identity::kCollision: ReportCollision(info, MemberSourceName(source)); return false;
+    case Identity::kMember:
+    case Identity::kNew: break;
+  }
   uint64_t now = scheduler_->NowMs();
   uint64_t expires = now + ttl_ms;
   uint8_t bit = static_cast<uint8_t>(1u << static_cast<unsigned>(source));

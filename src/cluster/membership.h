@@ -39,7 +39,24 @@ struct MembershipOptions {
   uint64_t min_check_interval_ms = 1'000;
   // Hard bound on the table; Observe of a new node beyond it is ignored (and logged once).
   size_t max_members = 100'000;
+  // This node's own incarnation: a message with this node's id and another incarnation comes
+  // from a second node using the same id (a collision). 0 = unknown (every use of our id is
+  // then taken for our own).
+  uint64_t self_incarnation = 0;
+  // A collision is logged at ERROR at most once per this long for each address it comes from.
+  uint64_t collision_log_interval_ms = 60'000;
 };
+
+// What a message that names a node says about its sender, decided in one place (Classify) for
+// every source: mDNS, DNS and static hellos, the HTTP bootstrap and router calls.
+enum class Identity : uint8_t {
+  kSelf,       // this node: its id and its incarnation (a looped-back packet, our own address)
+  kMember,     // a known member
+  kNew,        // a valid id not known yet
+  kCollision,  // this node's id with another incarnation: another node uses our id
+  kInvalid,    // not a valid node id
+};
+std::string_view IdentityName(Identity identity);
 
 class Membership {
  public:
@@ -54,9 +71,19 @@ class Membership {
   Membership(const Membership&) = delete;
   Membership& operator=(const Membership&) = delete;
 
+  // Who a message naming `node_id` with `incarnation` comes from. An incarnation of 0 (a message
+  // that carries none, such as a router call) with this node's id is a collision: this node
+  // never sends them to itself.
+  Identity Classify(std::string_view node_id, uint64_t incarnation) const;
+  // Another node uses this node's id: counted, and logged at ERROR (with both addresses and the
+  // fix) at most once per collision_log_interval_ms per `address`.
+  void ReportCollision(const MemberInfo& info, std::string_view how);
+  uint64_t collisions() const { return collisions_; }
+
   // Fresh evidence that `info` is alive: inserts it, or refreshes it for ttl_ms (expiry only moves
   // later). A higher incarnation replaces the stored info; a lower one is ignored. Self and
-  // invalid node ids are ignored. Returns true if the live set changed (join or restart).
+  // invalid node ids are ignored; a collision is reported. Returns true if the live set changed
+  // (join or restart).
   bool Observe(const MemberInfo& info, MemberSource source, uint64_t ttl_ms);
   // Goodbye: drops the member now if `incarnation` >= the stored one.
   void Leave(std::string_view node_id, uint64_t incarnation);
@@ -98,6 +125,8 @@ class Membership {
   std::vector<std::string> joined_;  // Pending notification.
   std::vector<std::string> left_;
   std::unique_ptr<ScheduledTask> notify_task_;
+  uint64_t collisions_ = 0;
+  std::map<std::string, uint64_t, std::less<>> collision_logged_ms_;  // by address
   std::unique_ptr<ScheduledTask> expiry_task_;
   uint64_t expiry_task_at_ms_ = 0;
   uint64_t last_check_ms_ = 0;

@@ -129,9 +129,8 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
       return;
     }
     info->addresses = {request.peer_address()};
-    if (info->node_id != self_->node_id) {
-      membership_->Observe(*info, MemberSource::kPeer, member_ttl_ms_);
-    }
+    // Membership decides: our own hello, a member, a new node, or another node with our id.
+    membership_->Observe(*info, MemberSource::kPeer, member_ttl_ms_);
     Reply(request, writer, 200, FormatHello(*self_));
     return;
   }
@@ -141,8 +140,14 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
     Reply(request, writer, 400, "missing or invalid X-Spegel-Node / X-Spegel-Registry-Port\n");
     return;
   }
-  if (sender->node_id == self_->node_id) {
-    Reply(request, writer, 400, "request from this node's own id\n");
+  // A router call carries no incarnation, and this node never sends one to itself: one under
+  // our id is a collision (or a forgery), refused.
+  if (membership_->Classify(sender->node_id, 0) == Identity::kCollision) {
+    MemberInfo other;
+    other.node_id = sender->node_id;
+    other.addresses = {request.peer_address()};
+    membership_->ReportCollision(other, "router call");
+    Reply(request, writer, 409, "request under this node's own id: a node id collision\n");
     return;
   }
   if (path == kClaimPath) {

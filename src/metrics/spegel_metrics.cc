@@ -54,6 +54,9 @@ SpegelMetrics::SpegelMetrics(Registry* registry) {
                           "Lookups of manifests and blobs in this node's index, by result.",
                           {"kind", "result"});
   members_ = r.AddGauge("spegel_members", "Known cluster members, this node included.");
+  node_id_collisions_ = r.AddCounter(
+      "spegel_node_id_collisions_total",
+      "Messages from another node using this node's id; give each node its own --node-id.");
   index_images_ = r.AddGauge("spegel_index_images", "Images in the index.");
   index_blobs_ = r.AddGauge("spegel_index_blobs", "Blobs (digests) in the index.");
   index_tags_ = r.AddGauge("spegel_index_tags", "Tag references in the index.");
@@ -189,6 +192,7 @@ void SpegelMetrics::WatchCluster(std::function<size_t()> member_count,
 
 void SpegelMetrics::Refresh() {
   if (member_count_) members_->GaugeWith({}).Set(static_cast<double>(member_count_() + 1));
+  if (collisions_) node_id_collisions_->With({}).SetTotal(static_cast<double>(collisions_()));
   if (peer_stats_ != nullptr) {
     const registry::PeerFetchStats& s = *peer_stats_;
     peer_fetches_->With({"served"}).SetTotal(static_cast<double>(s.served));

@@ -21,6 +21,8 @@
 //   spegel_peer_fetch_events_total{event}             hedge | resume | digest_mismatch
 //   spegel_lookups_total{kind,result}                 index lookups of manifests/blobs: hit|miss
 //   spegel_members                                    known cluster members, this node included
+//   spegel_node_id_collisions_total                   messages from another node using this
+//                                                    node's id (each should have its own --node-id)
 //   spegel_index_images / _blobs / _tags              index size
 //   spegel_ready, spegel_containerd_connected         0 or 1
 //   spegel_containerd_reconnects_total, spegel_index_full_syncs_total,
@@ -67,6 +69,10 @@ class SpegelMetrics {
   // Refreshes spegel_members, the peer-fetch families and the last-success gauge at every
   // scrape. `member_count` gives the other members; `stats` must outlive the last Expose().
   void WatchCluster(std::function<size_t()> member_count, const registry::PeerFetchStats* stats);
+  // Refreshes spegel_node_id_collisions_total from `collisions` at every scrape.
+  void WatchCollisions(std::function<uint64_t()> collisions) {
+    collisions_ = std::move(collisions);
+  }
   // Pull coalescing's series from `inflight` at every scrape (null: none). Must outlive the
   // Registry's last Expose().
   void WatchInflight(const registry::Inflight* inflight) { inflight_ = inflight; }
@@ -121,6 +127,8 @@ class SpegelMetrics {
   Family* served_bytes_;
   Family* lookups_;
   Family* members_;
+  Family* node_id_collisions_;
+  std::function<uint64_t()> collisions_;
   Family* index_images_;
   Family* index_blobs_;
   Family* index_tags_;

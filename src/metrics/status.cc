@@ -145,6 +145,7 @@ StatusSnapshot StatusBoard::Snapshot() const {
   if (cluster_ != nullptr) {
     s.clustered = true;
     s.node_id = cluster_->self_id();
+    s.node_id_collisions = cluster_->node_id_collisions();
     s.members = cluster_->Members();
     std::sort(s.members.begin(), s.members.end(),
               [](const cluster::MemberView& a, const cluster::MemberView& b) {
@@ -195,6 +196,7 @@ std::string StatusJson(const StatusSnapshot& s) {
   Number(&out, "bytes", s.blob_bytes);
   out.append("}");
   Flag(&out, "clustered", s.clustered);
+  Number(&out, "node_id_collisions", s.node_id_collisions);
   out.append(",\"members\":[");
   for (size_t i = 0; i < s.members.size(); ++i) {
     const cluster::MemberView& m = s.members[i];

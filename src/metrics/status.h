@@ -59,6 +59,7 @@ struct StatusSnapshot {
   uint64_t blob_bytes = 0;
 
   bool clustered = false;
+  uint64_t node_id_collisions = 0;           // messages from another node using our id
   std::vector<cluster::MemberView> members;  // the others, sorted by node id
 
   int history_step_seconds = 0;

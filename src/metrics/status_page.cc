@@ -98,6 +98,12 @@ void Readiness(std::string* out, const StatusSnapshot& s) {
 }
 
 void Members(std::string* out, const StatusSnapshot& s) {
+  if (s.node_id_collisions > 0) {
+    out->append("<p id=\"collision\" class=\"bad\" style=\"padding:6px 10px\">" +
+                std::to_string(s.node_id_collisions) +
+                " messages came from another node using this node's id (" + HtmlEscape(s.node_id) +
+                "): the two do not see each other. Give each node its own --node-id.</p>");
+  }
   out->append("<section id=\"members\"><h2>Members (" + Plural(s.members.size() + 1, "node") +
               ")</h2>");
   if (!s.clustered) {

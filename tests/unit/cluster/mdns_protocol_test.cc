@@ -89,9 +89,13 @@ TEST_CASE("mdns_protocol: an announcement is understood by another node") {
   // From the records, IPv4 first; the link-local IPv6 is skipped; not the source address.
   CHECK(info.addresses == std::vector<std::string>{"10.0.0.1", "fd00::1"});
 
-  // Its own announcement, looped back, is not a member.
-  CHECK(a.Handle(packet, "10.0.0.1", 5353, {"10.0.0.1"}).members.empty());
-  CHECK(a.Handle(packet, "10.0.0.1", 5353, {"10.0.0.1"}).rejected.empty());
+  // Its own announcement, looped back, is parsed like any other: Membership::Classify tells it
+  // (same id, same incarnation: self) from another node using the same id (a collision).
+  MdnsProtocol::Outcome own = a.Handle(packet, "10.0.0.1", 5353, {"10.0.0.1"});
+  REQUIRE(own.members.size() == 1);
+  CHECK(own.members[0].first.node_id == "node-a");
+  CHECK(own.members[0].first.incarnation == 42);
+  CHECK(own.rejected.empty());
 
   // The goodbye carries TTL 0 on every record.
   MdnsProtocol::Outcome bye = b.Handle(a.Announcement({"10.0.0.1"}, 0), "10.0.0.1", 5353, {});

@@ -58,6 +58,54 @@ TEST_CASE("membership: observe, self and invalid ids ignored, listener coalesced
                                  (1u << static_cast<int>(MemberSource::kStatic))));
 }
 
+TEST_CASE("membership: one classification of self, member, new, collision and invalid") {
+  ManualScheduler s;
+  MembershipOptions o;
+  o.self_incarnation = 100;
+  Membership m(&s, "self", o);
+  REQUIRE(m.Observe(Info("known", 5), MemberSource::kDns, 60'000));
+  struct Row {
+    const char* id;
+    uint64_t incarnation;
+    Identity want;
+  };
+  const Row table[] = {
+      {"self", 100, Identity::kSelf},       // our own packet, looped back, or our address
+      {"self", 99, Identity::kCollision},   // our id, an older incarnation: another node
+      {"self", 101, Identity::kCollision},  // ...or a newer one
+      {"self", 0, Identity::kCollision},    // a router call under our id (it has none)
+      {"known", 5, Identity::kMember},      // same incarnation
+      {"known", 4, Identity::kMember},      // older: Observe ignores it, still a member
+      {"known", 6, Identity::kMember},      // newer: a restart
+      {"other", 1, Identity::kNew},        {"bad id", 1, Identity::kInvalid},
+      {"", 1, Identity::kInvalid},
+  };
+  for (const Row& r : table) {
+    CAPTURE(r.id);
+    CAPTURE(r.incarnation);
+    CHECK(m.Classify(r.id, r.incarnation) == r.want);
+  }
+  // Without our own incarnation known, any message with one under our id is taken for ours.
+  Membership unknown(&s, "self");
+  CHECK(unknown.Classify("self", 7) == Identity::kSelf);
+  CHECK(unknown.Classify("self", 0) == Identity::kCollision);
+  CHECK(IdentityName(Identity::kCollision) == "collision");
+}
+
+TEST_CASE("membership: a collision is counted, never becomes a member") {
+  ManualScheduler s;
+  MembershipOptions o;
+  o.self_incarnation = 100;
+  Membership m(&s, "self", o);
+  CHECK_FALSE(m.Observe(Info("self", 100), MemberSource::kMdns, 60'000));  // ourselves
+  CHECK(m.collisions() == 0);
+  CHECK_FALSE(m.Observe(Info("self", 7, "10.0.0.7"), MemberSource::kMdns, 60'000));
+  CHECK_FALSE(m.Observe(Info("self", 7, "10.0.0.7"), MemberSource::kPeer, 60'000));
+  CHECK(m.collisions() == 2);
+  CHECK(m.Find("self") == nullptr);
+  CHECK(m.size() == 0);
+}
+
 TEST_CASE("membership: higher incarnation replaces, lower is ignored") {
   ManualScheduler s;
   Membership m(&s, "self");

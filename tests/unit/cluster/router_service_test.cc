@@ -384,7 +384,7 @@ TEST_CASE("router service: malformed requests get 4xx and the service keeps serv
         {"POST", announce, AnnounceHeaders("client", "0"), good_body, 400},
         {"POST", announce, AnnounceHeaders("client", "70000"), good_body, 400},
         {"POST", announce, AnnounceHeaders("client", "5x"), good_body, 400},
-        {"POST", announce, AnnounceHeaders("owner"), good_body, 400},  // the receiver's own id
+        {"POST", announce, AnnounceHeaders("owner"), good_body, 409},  // the receiver's own id
         {"POST", announce, AnnounceHeaders(), "garbage", 400},
         {"POST", announce, AnnounceHeaders(), "", 400},
         {"POST", announce, AnnounceHeaders(), "+" + kKey + "\n", 400},  // no ttl line

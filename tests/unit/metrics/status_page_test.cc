@@ -64,6 +64,7 @@ StatusSnapshot Hostile() {
   s.version = "1.0";
   s.registry_addr = "127.0.0.1:5000";
   s.clustered = true;
+  s.node_id_collisions = 3;
   s.ready = false;
   s.not_ready.push_back("containerd <is> \"gone\"");
   s.startup_check.push_back("warning: cannot read <config>");
@@ -105,6 +106,8 @@ TEST_CASE("status page: every string from outside is escaped") {
   CHECK(page.find("not ready") != std::string::npos);
   CHECK(page.find("containerd &lt;is&gt; &quot;gone&quot;") != std::string::npos);
   CHECK(page.find("<li>warning: cannot read &lt;config&gt;</li>") != std::string::npos);
+  CHECK(page.find("3 messages came from another node using this node's id (n&lt;script&gt;1)") !=
+        std::string::npos);
   CHECK(page.find("<script") == std::string::npos);
   CHECK(page.find("http://") == page.find("http://www.w3.org/2000/svg"));  // nothing external
   CHECK(Count(page, "http://") == 1);
