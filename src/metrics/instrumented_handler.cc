@@ -15,37 +15,13 @@ using Clock = std::chrono::steady_clock;
 // A registry request whose answer has started: reported to the StatusBoard when it ends. Shared
 // by the server's done and abort callbacks (exactly one of them runs).
 struct EndingRequest {
-  std::string method;
-  std::string path;
-  std::string registry;
-  std::string repository;
-  std::string reference;
-  std::string kind;
-  std::string source;
-  std::string peer;
-  bool mirrored = false;
-  int status = 0;
-  uint64_t bytes = 0;
-  int64_t start_unix_ms = 0;
+  RequestRecord record;  // All but seconds and complete, which End() sets.
   Clock::time_point start;
 
-  void End(StatusBoard* board, bool complete) const {
-    RequestRecord r;
-    r.method = method;
-    r.path = path;
-    r.registry = registry;
-    r.repository = repository;
-    r.reference = reference;
-    r.kind = kind;
-    r.source = source;
-    r.peer = peer;
-    r.mirrored = mirrored;
-    r.status = status;
-    r.bytes = bytes;
-    r.start_unix_ms = start_unix_ms;
-    r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    r.complete = complete;
-    board->RequestEnded(r);
+  void End(StatusBoard* board, bool complete) {
+    record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    record.complete = complete;
+    board->RequestEnded(record);
   }
 };
 
@@ -87,14 +63,15 @@ class MeasuringWriter final : public http::ResponseWriter {
       if (board_ != nullptr) {
         context_ = &context;
         ending_ = std::make_shared<EndingRequest>();
-        ending_->method = std::string(method_);
-        ending_->path = std::string(path);
-        ending_->registry = route.registry;
-        ending_->repository = route.repository;
-        ending_->reference = route.digest ? route.digest->str() : route.tag;
-        ending_->kind = std::string(kind_);
-        ending_->mirrored = mirrored_;
-        ending_->start_unix_ms = UnixMs();
+        RequestRecord& r = ending_->record;
+        r.method = std::string(method_);
+        r.path = std::string(path);
+        r.registry = route.registry;
+        r.repository = route.repository;
+        r.reference = route.digest ? route.digest->str() : route.tag;
+        r.kind = std::string(kind_);
+        r.mirrored = mirrored_;
+        r.start_unix_ms = UnixMs();
         ending_->start = start_;
       }
     }
@@ -148,10 +125,10 @@ class MeasuringWriter final : public http::ResponseWriter {
     http::ResponseWriter* real = real_;
     if (ending_) {
       // The request (and its context) stays valid until the Respond* call this precedes.
-      ending_->status = status;
-      ending_->bytes = body_bytes;
-      ending_->source = std::string(SourceName(context_->origin, status));
-      ending_->peer = context_->origin.peer_id;
+      ending_->record.status = status;
+      ending_->record.bytes = body_bytes;
+      ending_->record.source = std::string(SourceName(context_->origin, status));
+      ending_->record.peer = context_->origin.peer_id;
       real->SetAbortCallback([ending = ending_, board = board_, inner = std::move(inner_abort_)] {
         ending->End(board, false);
         if (inner) inner();
@@ -173,8 +150,8 @@ class MeasuringWriter final : public http::ResponseWriter {
     metrics_->HttpFinished(handler_, method_, 499,
                            std::chrono::duration<double>(Clock::now() - start_).count(), 0);
     if (ending_) {
-      ending_->status = 499;
-      ending_->source = "none";
+      ending_->record.status = 499;
+      ending_->record.source = "none";
       ending_->End(board_, false);
     }
     std::function<void()> inner = std::move(inner_abort_);

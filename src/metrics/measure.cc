@@ -164,8 +164,8 @@ struct Measure::Run_ {
   std::unique_ptr<Timer> deadline;
   std::unique_ptr<Fetch> fetch;
   std::vector<std::unique_ptr<Fetch>> spent;  // fetches let go of, freed with the run
-  std::vector<oci::Descriptor> blobs;         // still to fetch, in order
-  std::vector<std::string> blob_kinds;
+  std::vector<std::pair<std::string, oci::Descriptor>> blobs;  // {kind, blob}, in order
+  size_t next_blob = 0;
   bool saw_index = false;
 };
 
@@ -257,16 +257,14 @@ void Measure::PartDone(MeasuredPart part, const std::string& body) {
     } else {
       uint64_t total = 0;
       run_->blobs.clear();
-      run_->blob_kinds.clear();
+      run_->next_blob = 0;
       if (parsed->config) {
-        run_->blobs.push_back(*parsed->config);
-        run_->blob_kinds.push_back("config");
+        run_->blobs.emplace_back("config", *parsed->config);
       }
       for (const oci::Descriptor& d : parsed->layers) {
-        run_->blobs.push_back(d);
-        run_->blob_kinds.push_back("layer");
+        run_->blobs.emplace_back("layer", d);
       }
-      for (const oci::Descriptor& d : run_->blobs) total += static_cast<uint64_t>(d.size);
+      for (const auto& [kind, d] : run_->blobs) total += static_cast<uint64_t>(d.size);
       result.parts.push_back(std::move(part));
       if (total > kMaxBytes) {
         return Finish("the image's blobs are larger than measure's cap of " +
@@ -284,12 +282,9 @@ void Measure::PartDone(MeasuredPart part, const std::string& body) {
 }
 
 void Measure::NextBlob() {
-  if (run_->blobs.empty()) return Finish("");
-  oci::Descriptor next = run_->blobs.front();
-  std::string kind = run_->blob_kinds.front();
-  run_->blobs.erase(run_->blobs.begin());
-  run_->blob_kinds.erase(run_->blob_kinds.begin());
-  FetchPart(std::move(kind), run_->image, next.digest.str(), next.digest);
+  if (run_->next_blob == run_->blobs.size()) return Finish("");
+  const auto& [kind, next] = run_->blobs[run_->next_blob++];
+  FetchPart(kind, run_->image, next.digest.str(), next.digest);
 }
 
 void Measure::Finish(std::string error) {

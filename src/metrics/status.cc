@@ -105,12 +105,11 @@ void StatusBoard::RequestEnded(const RequestRecord& r) {
   if (r.mirrored || r.method != "GET") return;
   PullRecord p;
   p.unix_ms = r.start_unix_ms;
-  p.image = r.registry.empty() ? std::string(r.repository)
-                               : std::string(r.registry) + "/" + std::string(r.repository);
-  p.reference = std::string(r.reference);
-  p.kind = std::string(r.kind);
-  p.source = std::string(r.source);
-  p.peer = std::string(r.peer);
+  p.image = r.registry.empty() ? r.repository : r.registry + "/" + r.repository;
+  p.reference = r.reference;
+  p.kind = r.kind;
+  p.source = r.source;
+  p.peer = r.peer;
   p.status = r.status;
   p.bytes = r.bytes;
   p.seconds = r.seconds;

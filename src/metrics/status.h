@@ -81,15 +81,15 @@ std::string StatusJson(const StatusSnapshot& s);
 
 // One finished (or aborted) request on the registry address, as the metrics front saw it.
 struct RequestRecord {
-  std::string_view method;  // "GET", "HEAD", "OTHER"
-  std::string_view path;
-  std::string_view registry;  // the route's registry (ns or path-style), maybe ""
-  std::string_view repository;
-  std::string_view reference;  // tag or digest
-  std::string_view kind;       // "manifest", "blob", "version", "other"
-  std::string_view source;     // "local", "peer", "inflight", "none"
-  std::string_view peer;       // for peer and inflight: the node the bytes came from
-  bool mirrored = false;       // a peer asked (X-Spegel-Mirrored)
+  std::string method;  // "GET", "HEAD", "OTHER"
+  std::string path;
+  std::string registry;  // the route's registry (ns or path-style), maybe ""
+  std::string repository;
+  std::string reference;  // tag or digest
+  std::string kind;       // "manifest", "blob", "version", "other"
+  std::string source;     // "local", "peer", "inflight", "none"
+  std::string peer;       // for peer and inflight: the node the bytes came from
+  bool mirrored = false;  // a peer asked (X-Spegel-Mirrored)
   int status = 0;
   uint64_t bytes = 0;
   int64_t start_unix_ms = 0;
