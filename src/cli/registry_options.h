@@ -45,6 +45,10 @@ struct RegistryOptions {
   std::chrono::milliseconds shutdown_timeout{10000};
   // Cluster (see src/cluster/cluster_node.h).
   std::string node_id;  // default: the host name
+  // Without --node-id: the ids to move to, in turn, when another node uses the default one
+  // (cluster::FallbackNodeIds over /etc/machine-id and this host's first global address). Empty
+  // with --node-id: an explicit id is never renamed.
+  std::vector<std::string> node_id_fallbacks;
   std::string router_addr = ":5001";
   http::Address router_address;
   std::vector<std::string> mdns_interfaces;

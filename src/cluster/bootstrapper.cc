@@ -20,8 +20,9 @@ void Bootstrapper::SetSeeds(MemberSource source,
     SeedState& state = seeds_[seed_key];
     if (state.is_self || state.in_flight) continue;
     const Member* known = membership_->FindByAddress(ip);
-    if (known != nullptr && known->info.router_port == port && source == MemberSource::kDns) {
-      membership_->Observe(known->info, source, options_.member_ttl_ms);
+    if (known != nullptr && known->info.router_port == port && source == MemberSource::kDns &&
+        !state.hello_again) {
+      membership_->Observe(known->info, source, options_.member_ttl_ms, ip);
       continue;
     }
     if (now < state.next_hello_ms) continue;
@@ -39,12 +40,21 @@ void Bootstrapper::SetSeeds(MemberSource source,
   }
 }
 
+void Bootstrapper::HelloAgain() {
+  for (auto& [key, state] : seeds_) {
+    if (state.is_self) continue;
+    state.hello_again = true;
+    state.next_hello_ms = 0;
+    state.backoff_ms = 0;
+  }
+}
+
 void Bootstrapper::HelloSeed(MemberSource source, const std::string& ip, uint16_t port) {
   const std::string seed_key = ip + "|" + std::to_string(port);
   seeds_[seed_key].in_flight = true;
   ++in_flight_;
   transport_->Hello(
-      ip, port, [this, alive = liveness_.token(), source, seed_key](Result<MemberInfo> info) {
+      ip, port, [this, alive = liveness_.token(), source, seed_key, ip](Result<MemberInfo> info) {
         if (!alive.alive()) return;
         --in_flight_;
         SeedState& state = seeds_[seed_key];
@@ -61,6 +71,7 @@ void Bootstrapper::HelloSeed(MemberSource source, const std::string& ip, uint16_
           return;
         }
         state.backoff_ms = 0;
+        state.hello_again = false;
         state.next_hello_ms = now + options_.hello_retry_min_ms;
         switch (membership_->Classify(info->node_id, info->incarnation)) {
           case Identity::kSelf:
@@ -73,7 +84,7 @@ void Bootstrapper::HelloSeed(MemberSource source, const std::string& ip, uint16_
           case Identity::kMember:
           case Identity::kNew: break;
         }
-        if (membership_->Observe(*info, source, options_.member_ttl_ms)) {
+        if (membership_->Observe(*info, source, options_.member_ttl_ms, ip) == Observed::kJoined) {
           LOG_INFO("member joined")
               .Str("node", info->node_id)
               .Str("address", info->addresses.front())

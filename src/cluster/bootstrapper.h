@@ -40,6 +40,9 @@ class Bootstrapper {
                BootstrapOptions options);
   ~Bootstrapper();
   void SetSeeds(MemberSource source, const std::vector<std::pair<std::string, uint16_t>>& seeds);
+  // Every seed known so far (but this node's own) gets a hello in the next SetSeeds, members
+  // included: after this node was renamed, the others learn its new id from it.
+  void HelloAgain();
 
  private:
   struct SeedState {
@@ -47,6 +50,7 @@ class Bootstrapper {
     uint64_t backoff_ms = 0;
     bool in_flight = false;
     bool is_self = false;
+    bool hello_again = false;  // HelloAgain(): hello even if it is a member.
   };
   void HelloSeed(MemberSource source, const std::string& ip, uint16_t port);
 

@@ -63,6 +63,20 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
         router_->Lookup(key, options_.resolve_timeout_ms, std::move(done));
       },
       lookups_options);
+  // A newer incarnation of a member from a new address moves it only if its bound address no
+  // longer answers under its id (Membership's binding).
+  membership_->SetProber(
+      [this, alive = liveness_.token()](const MemberInfo& bound, std::function<void(bool)> done) {
+        if (!alive.alive() || bound.addresses.empty() || bound.router_port == 0) {
+          loop_->Post([done = std::move(done)] { done(false); });
+          return;
+        }
+        transport_->Hello(bound.addresses.front(), bound.router_port,
+                          [id = bound.node_id, done = std::move(done)](Result<MemberInfo> answer) {
+                            done(answer.ok() && answer->node_id == id);
+                          });
+      });
+  membership_->SetCollisionListener([this](const MemberInfo& other) { OnCollision(other); });
   membership_->SetListener(
       [this](const std::vector<std::string>& joined, const std::vector<std::string>& left) {
         for (const auto& id : left) {
@@ -100,6 +114,60 @@ ClusterNode::~ClusterNode() {
   service_.reset();
 }
 
+Status ClusterNode::StartMdns() {
+  MdnsOptions mdns;
+  mdns.interfaces = options_.mdns_interfaces;
+  mdns.port = options_.mdns_port;
+  mdns_ = std::make_unique<MdnsAgent>(
+      loop_, mdns, self_, [this](const MemberInfo& info, uint32_t ttl_s, const std::string& from) {
+        if (ttl_s == 0) {
+          membership_->Leave(info.node_id, info.incarnation, from);
+          return;
+        }
+        if (membership_->Observe(info, MemberSource::kMdns, uint64_t{ttl_s} * 1000, from) ==
+            Observed::kJoined) {
+          LOG_INFO("member joined")
+              .Str("node", info.node_id)
+              .Str("address", info.addresses.empty() ? "" : info.addresses.front())
+              .Str("source", "mdns");
+        }
+      });
+  if (Status s = mdns_->Start(); !s.ok()) {
+    mdns_.reset();
+    return Status::InvalidArgument("--mdns-interfaces: " + s.message());
+  }
+  return Status::Ok();
+}
+
+void ClusterNode::OnCollision(const MemberInfo& other) {
+  if (stopping_ || next_fallback_id_ >= options_.fallback_node_ids.size()) return;
+  const std::string old_id = self_.node_id;
+  const std::string new_id = options_.fallback_node_ids[next_fallback_id_++];
+  LOG_WARN("node id collision resolved: this node's default id was taken, it now goes by another")
+      .Str("old_node_id", old_id)
+      .Str("new_node_id", new_id)
+      .Str("other_address", other.addresses.empty() ? std::string() : other.addresses.front())
+      .Str("fix", "give each node its own --node-id (in Kubernetes, spec.nodeName)");
+  self_.node_id = new_id;
+  membership_->SetSelfId(new_id);
+  router_->RenameSelf(new_id);
+  bootstrapper_->HelloAgain();
+  ++renames_;
+  if (mdns_ != nullptr) {
+    // The goodbye for the old name first, then the new name on the same port.
+    MdnsAgent* old = mdns_.get();
+    retiring_mdns_ = std::move(mdns_);
+    old->Stop([this, alive = liveness_.token()] {
+      if (!alive.alive()) return;
+      retiring_mdns_.reset();
+      if (stopping_) return;
+      if (Status s = StartMdns(); !s.ok()) {
+        LOG_ERROR("mdns: cannot restart under the new node id").Str("error", s.message());
+      }
+    });
+  }
+}
+
 Status ClusterNode::Start() {
   auto port = server_->Listen(options_.router_address);
   if (!port.ok()) {
@@ -111,26 +179,7 @@ Status ClusterNode::Start() {
   started_ = true;
 
   if (!options_.mdns_interfaces.empty()) {
-    MdnsOptions mdns;
-    mdns.interfaces = options_.mdns_interfaces;
-    mdns.port = options_.mdns_port;
-    mdns_ = std::make_unique<MdnsAgent>(
-        loop_, mdns, self_, [this](const MemberInfo& info, uint32_t ttl_s) {
-          if (ttl_s == 0) {
-            membership_->Leave(info.node_id, info.incarnation);
-            return;
-          }
-          if (membership_->Observe(info, MemberSource::kMdns, uint64_t{ttl_s} * 1000)) {
-            LOG_INFO("member joined")
-                .Str("node", info.node_id)
-                .Str("address", info.addresses.empty() ? "" : info.addresses.front())
-                .Str("source", "mdns");
-          }
-        });
-    if (Status s = mdns_->Start(); !s.ok()) {
-      mdns_.reset();
-      return Status::InvalidArgument("--mdns-interfaces: " + s.message());
-    }
+    if (Status s = StartMdns(); !s.ok()) return s;
   }
   if (!options_.dns_domain.empty()) {
     DnsDiscoveryOptions dns;

@@ -45,6 +45,9 @@ namespace spegel::cluster {
 
 struct ClusterOptions {
   std::string node_id;
+  // The ids to move to, in turn, when another node is seen using node_id (empty: never rename,
+  // as for an explicit --node-id).
+  std::vector<std::string> fallback_node_ids;
   uint64_t incarnation = 0;      // ms since the epoch at start
   http::Address router_address;  // where the router API listens
   uint16_t registry_port = 0;    // the port peers fetch content from
@@ -108,6 +111,8 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
 
   // ClusterView (claims: {key, ClaimTable::Describe}).
   const std::string& self_id() const override { return self_.node_id; }
+  // Times this node moved to a fallback id after a collision.
+  uint64_t renames() const { return renames_; }
   std::vector<MemberView> Members() const override;
   uint64_t node_id_collisions() const override { return membership_->collisions(); }
   std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const override;
@@ -127,6 +132,10 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
   std::string ClaimOwner(const std::string& key) const;
   void AskClaimOwner(const std::shared_ptr<PendingClaim>& pending);
   void OnDnsResult(Result<std::vector<std::string>> addresses);
+  Status StartMdns();
+  // Another node uses this node's id: a defaulted id moves to the next fallback id (renamed
+  // under the new one everywhere: membership, router, mDNS, hellos); an explicit one stays.
+  void OnCollision(const MemberInfo& other);
   void StaticRound();
   void StopStep(std::function<void()> done);
 
@@ -148,6 +157,9 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<Bootstrapper> bootstrapper_;
   std::unique_ptr<MdnsAgent> mdns_;
+  std::unique_ptr<MdnsAgent> retiring_mdns_;  // Saying goodbye under the old id after a rename.
+  size_t next_fallback_id_ = 0;               // Into options_.fallback_node_ids.
+  uint64_t renames_ = 0;
   std::unique_ptr<DnsDiscovery> dns_;
   std::unique_ptr<Timer> static_timer_;
   std::unique_ptr<HttpBootstrapHandler> bootstrap_handler_;

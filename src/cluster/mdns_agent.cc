@@ -350,9 +350,10 @@ void MdnsAgent::OnDatagram(Socket* socket, std::string_view data, const sockaddr
       uv_udp_try_send(socket->handle.get(), &buf, 1, from);
     }
   }
+  const std::string source(ip);
   for (auto& [info, ttl] : out.members) {
     if (stopped_) return;  // on_member may have stopped us
-    on_member_(info, ttl);
+    on_member_(info, ttl, source);
   }
 }
 

@@ -46,8 +46,11 @@ struct MdnsOptions {
 class MdnsAgent {
  public:
   // Runs on the loop thread for every valid _spegel._tcp instance seen (not self), each time it
-  // is announced: ttl_s == 0 means goodbye. Never runs inline from Start() or Stop().
-  using OnMember = std::function<void(const MemberInfo& info, uint32_t ttl_s)>;
+  // is announced: ttl_s == 0 means goodbye. `from` is the packet's source address (the record's
+  // own addresses are the sender's word; Membership binds members to where packets come from).
+  // Never runs inline from Start() or Stop().
+  using OnMember =
+      std::function<void(const MemberInfo& info, uint32_t ttl_s, const std::string& from)>;
 
   MdnsAgent(Loop* loop, MdnsOptions options, MemberInfo self, OnMember on_member);
   ~MdnsAgent();

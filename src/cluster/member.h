@@ -31,4 +31,12 @@ std::string_view MemberSourceName(MemberSource source);
 // 1..63 bytes of [A-Za-z0-9._-], not starting with '.' or '-'.
 bool IsValidNodeId(std::string_view id);
 
+// The ids a node whose --node-id was not given moves to, in turn, when another node uses its
+// default id (the host name): the host name with a suffix derived from `machine_id` (the contents
+// of /etc/machine-id: distinct machines differ), then with `address` (machines cloned with one
+// machine-id still differ there). The host part is shortened so that each fits in 63 bytes;
+// characters an id may not hold become '-'; an empty input gives no candidate. Pure.
+std::vector<std::string> FallbackNodeIds(std::string_view host, std::string_view machine_id,
+                                         std::string_view address);
+
 }  // namespace spegel::cluster

@@ -1,6 +1,7 @@
 #include "cluster/membership.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "base/log.h"
@@ -9,9 +10,9 @@
 namespace spegel::cluster {
 
 Membership::Membership(Scheduler* scheduler, std::string self_id, MembershipOptions options)
-    : scheduler_(scheduler), self_id_(std::move(self_id)), options_(options) {}
+    : scheduler_(scheduler), self_id_(std::move(self_id)), options_(std::move(options)) {}
 
-Membership::~Membership() = default;
+Membership::~Membership() { liveness_.Revoke(); }
 
 std::string_view IdentityName(Identity identity) {
   switch (identity) {
@@ -24,8 +25,16 @@ std::string_view IdentityName(Identity identity) {
   return "invalid";
 }
 
+uint64_t Membership::WallNowMs() const {
+  if (options_.wall_clock_ms) return options_.wall_clock_ms();
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
 Identity Membership::Classify(std::string_view node_id, uint64_t incarnation) const {
   if (!IsValidNodeId(node_id)) return Identity::kInvalid;
+  if (incarnation > WallNowMs() + options_.max_incarnation_ahead_ms) return Identity::kInvalid;
   if (node_id == self_id_) {
     const bool ours = incarnation != 0 &&
                       (options_.self_incarnation == 0 || incarnation == options_.self_incarnation);
@@ -34,8 +43,23 @@ Identity Membership::Classify(std::string_view node_id, uint64_t incarnation) co
   return members_.count(node_id) ? Identity::kMember : Identity::kNew;
 }
 
+void Membership::SetSelfId(std::string node_id) {
+  self_id_ = std::move(node_id);
+  auto it = members_.find(self_id_);
+  if (it == members_.end()) return;
+  members_.erase(it);
+  challengers_.erase(self_id_);
+  Changed(self_id_, false);
+}
+
 void Membership::ReportCollision(const MemberInfo& info, std::string_view how) {
   ++collisions_;
+  if (collision_listener_ && !collision_task_) {
+    collision_task_ = scheduler_->After(0, [this, other = info] {
+      auto keep = std::move(collision_task_);  // Destroyed at the end of this call.
+      if (collision_listener_) collision_listener_(other);
+    });
+  }
   const std::string address = info.addresses.empty() ? std::string() : info.addresses.front();
   const uint64_t now = scheduler_->NowMs();
   auto it = collision_logged_ms_.find(address);
@@ -55,17 +79,79 @@ void Membership::ReportCollision(const MemberInfo& info, std::string_view how) {
       .Int("collisions", static_cast<int64_t>(collisions_));
 }
 
-bool Membership::Observe(const MemberInfo& info, MemberSource source, uint64_t ttl_ms) {
+namespace {
+
+bool Contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+std::string_view EvidenceAddress(const MemberInfo& info, std::string_view from) {
+  if (!from.empty()) return from;
+  return info.addresses.empty() ? std::string_view() : std::string_view(info.addresses.front());
+}
+
+// The same record the member already gave (another interface of the same node sends it too).
+bool SameRecord(const MemberInfo& a, const MemberInfo& b) {
+  return a.incarnation == b.incarnation && a.addresses == b.addresses &&
+         a.registry_port == b.registry_port && a.router_port == b.router_port;
+}
+
+std::vector<std::string> BoundAddresses(const MemberInfo& info, std::string_view from) {
+  std::vector<std::string> bound = info.addresses;
+  if (!from.empty() && !Contains(bound, from)) bound.emplace_back(from);
+  return bound;
+}
+
+}  // namespace
+
+void Membership::Insert(const MemberInfo& info, MemberSource source, uint64_t ttl_ms,
+                        std::string_view from) {
+  const uint64_t now = scheduler_->NowMs();
+  if (info.router_port != 0 && !from.empty()) {
+    // One node listens at an address and router port: if another id is bound there, that node
+    // now goes by this id (it was renamed, or restarted with another --node-id).
+    for (auto it = members_.begin(); it != members_.end();) {
+      const Member& old = it->second;
+      if (old.info.node_id != info.node_id && old.info.router_port == info.router_port &&
+          !old.info.addresses.empty() && old.info.addresses.front() == from) {
+        LOG_INFO("member replaced: another id now answers at its address")
+            .Str("node", old.info.node_id)
+            .Str("by", info.node_id)
+            .Str("address", from);
+        std::string gone = it->first;
+        it = members_.erase(it);
+        challengers_.erase(gone);
+        Changed(gone, false);
+      } else {
+        ++it;
+      }
+    }
+  }
+  Member m;
+  m.info = info;
+  m.node_hash = HashString(info.node_id);
+  m.expires_at_ms = now + ttl_ms;
+  m.seen_since_ms = now;
+  m.sources = static_cast<uint8_t>(1u << static_cast<unsigned>(source));
+  m.bound_addresses = BoundAddresses(info, from);
+  members_.insert_or_assign(info.node_id, std::move(m));
+  challengers_.erase(info.node_id);
+  Changed(info.node_id, true);
+  ScheduleExpiry(now + ttl_ms);
+}
+
+Observed Membership::Observe(const MemberInfo& info, MemberSource source, uint64_t ttl_ms,
+                             std::string_view from) {
   switch (Classify(info.node_id, info.incarnation)) {
-    case Identity::kSelf:
-    case Identity::kInvalid: return false;
-    case Identity::kCollision: ReportCollision(info, MemberSourceName(source)); return false;
+    case Identity::kSelf: return Observed::kIgnored;
+    case Identity::kInvalid: return Observed::kRefused;
+    case Identity::kCollision:
+      ReportCollision(info, MemberSourceName(source));
+      return Observed::kRefused;
     case Identity::kMember:
     case Identity::kNew: break;
   }
-  uint64_t now = scheduler_->NowMs();
-  uint64_t expires = now + ttl_ms;
-  uint8_t bit = static_cast<uint8_t>(1u << static_cast<unsigned>(source));
+  const std::string_view sender = EvidenceAddress(info, from);
   auto it = members_.find(info.node_id);
   if (it == members_.end()) {
     if (members_.size() >= options_.max_members) {
@@ -74,48 +160,129 @@ bool Membership::Observe(const MemberInfo& info, MemberSource source, uint64_t t
             .Int("max", static_cast<int64_t>(options_.max_members));
         full_logged_ = true;
       }
-      return false;
+      return Observed::kIgnored;
     }
-    Member m;
-    m.info = info;
-    m.node_hash = HashString(info.node_id);
-    m.expires_at_ms = expires;
-    m.seen_since_ms = now;
-    m.sources = bit;
-    members_.emplace(info.node_id, std::move(m));
-    Changed(info.node_id, true);
-    ScheduleExpiry(expires);
-    return true;
+    Insert(info, source, ttl_ms, sender);
+    return Observed::kJoined;
   }
   Member& m = it->second;
-  if (info.incarnation < m.info.incarnation) return false;
-  bool restarted = info.incarnation > m.info.incarnation;
-  if (restarted) {
-    m.info = info;
-    m.sources = bit;
-    m.avoid_until_ms = 0;
-    m.expires_at_ms = expires;
-    m.seen_since_ms = now;
-    Changed(info.node_id, true);
-  } else {
-    // Same incarnation: addresses or ports may be learned better by another source; keep the
-    // first address list unless the stored one is empty.
-    if (m.info.addresses.empty()) m.info.addresses = info.addresses;
-    if (m.info.registry_port == 0) m.info.registry_port = info.registry_port;
-    if (m.info.router_port == 0) m.info.router_port = info.router_port;
-    m.sources |= bit;
-    m.expires_at_ms = std::max(m.expires_at_ms, expires);
+  if (!Contains(m.bound_addresses, sender)) {
+    if (SameRecord(m.info, info)) return Observed::kIgnored;
+    if (info.incarnation > m.info.incarnation) Challenge(m, info, source, ttl_ms, sender);
+    ReportForeign(info.node_id, sender, MemberSourceName(source));
+    return Observed::kRefused;
   }
+  if (info.incarnation < m.info.incarnation) return Observed::kIgnored;
+  const uint64_t expires = scheduler_->NowMs() + ttl_ms;
+  if (info.incarnation > m.info.incarnation) {
+    Insert(info, source, ttl_ms, sender);  // A restart at a bound address.
+    return Observed::kJoined;
+  }
+  // Same incarnation: addresses or ports may be learned better by another source; keep the
+  // first address list unless the stored one is empty.
+  if (m.info.addresses.empty()) m.info.addresses = info.addresses;
+  if (m.info.registry_port == 0) m.info.registry_port = info.registry_port;
+  if (m.info.router_port == 0) m.info.router_port = info.router_port;
+  m.sources |= static_cast<uint8_t>(1u << static_cast<unsigned>(source));
+  m.expires_at_ms = std::max(m.expires_at_ms, expires);
   ScheduleExpiry(m.expires_at_ms);
-  return restarted;
+  return Observed::kRefreshed;
 }
 
-void Membership::Leave(std::string_view node_id, uint64_t incarnation) {
+void Membership::ReportForeign(std::string_view node_id, std::string_view from,
+                               std::string_view how) {
+  ++foreign_refused_;
+  const uint64_t now = scheduler_->NowMs();
+  if (foreign_logged_ms_ != 0 && now - foreign_logged_ms_ < options_.collision_log_interval_ms) {
+    ++foreign_suppressed_;
+    return;
+  }
+  foreign_logged_ms_ = now;
+  const Member* m = Find(node_id);
+  LOG_WARN("refused a message naming a member from an address it is not bound to")
+      .Str("node", node_id)
+      .Str("from", from)
+      .Str("bound_to",
+           m != nullptr && !m->bound_addresses.empty() ? m->bound_addresses.front() : std::string())
+      .Str("seen_in", how)
+      .Int("suppressed_since_last_log", static_cast<int64_t>(foreign_suppressed_));
+  foreign_suppressed_ = 0;
+}
+
+void Membership::Challenge(Member& bound, const MemberInfo& challenger, MemberSource source,
+                           uint64_t ttl_ms, std::string_view from) {
+  if (!prober_) return;
+  const uint64_t now = scheduler_->NowMs();
+  auto it = challengers_.find(bound.info.node_id);
+  if (it == challengers_.end()) {
+    if (challengers_.size() >= 1024) return;  // bounded: later messages try again
+    it = challengers_.emplace(bound.info.node_id, Challenger{}).first;
+  }
+  Challenger& c = it->second;
+  c.info = challenger;
+  c.source = source;
+  c.ttl_ms = ttl_ms;
+  c.from = std::string(from);
+  if (c.probing || now < c.holdoff_until_ms || probes_in_flight_ >= options_.max_probes_in_flight) {
+    return;
+  }
+  c.probing = true;
+  ++probes_in_flight_;
+  prober_(bound.info, [this, alive = liveness_.token(), id = bound.info.node_id,
+                       incarnation = bound.info.incarnation](bool still_there) {
+    if (alive.alive()) OnProbeAnswer(id, incarnation, still_there);
+  });
+}
+
+void Membership::OnProbeAnswer(const std::string& node_id, uint64_t probed_incarnation,
+                               bool still_there) {
+  --probes_in_flight_;
+  auto it = challengers_.find(node_id);
+  if (it == challengers_.end()) return;  // the member restarted or left meanwhile
+  Challenger& c = it->second;
+  c.probing = false;
+  const Member* m = Find(node_id);
+  if (still_there && m != nullptr) {
+    c.holdoff_until_ms = scheduler_->NowMs() + options_.probe_holdoff_ms;
+    LOG_WARN(
+        "a newer incarnation of a member from another address was refused: the member "
+        "still answers at its bound address")
+        .Str("node", node_id)
+        .Str("bound_to", m->bound_addresses.empty() ? std::string() : m->bound_addresses.front())
+        .Str("claimed_from", c.from);
+    return;
+  }
+  if (m != nullptr && m->info.incarnation != probed_incarnation) return;
+  if (c.info.incarnation > WallNowMs() + options_.max_incarnation_ahead_ms) return;
+  LOG_INFO("member moved: its bound address no longer answers under its id")
+      .Str("node", node_id)
+      .Str("from",
+           m != nullptr && !m->bound_addresses.empty() ? m->bound_addresses.front() : std::string())
+      .Str("to", c.from);
+  Challenger moved = std::move(c);
+  challengers_.erase(it);
+  Insert(moved.info, moved.source, moved.ttl_ms, moved.from);
+}
+
+bool Membership::Leave(std::string_view node_id, uint64_t incarnation, std::string_view from) {
   auto it = members_.find(node_id);
-  if (it == members_.end() || incarnation < it->second.info.incarnation) return;
+  if (it == members_.end() || incarnation < it->second.info.incarnation) return false;
+  if (!Contains(it->second.bound_addresses, from)) {
+    ReportForeign(node_id, from, "goodbye");
+    return false;
+  }
   std::string id = it->first;
   members_.erase(it);
+  challengers_.erase(id);
   Changed(id, false);
+  return true;
+}
+
+SenderCheck Membership::CheckSender(std::string_view node_id, std::string_view address) const {
+  if (node_id == self_id_) return SenderCheck::kCollision;
+  const Member* m = Find(node_id);
+  if (m == nullptr) return SenderCheck::kUnknown;
+  return Contains(m->bound_addresses, address) ? SenderCheck::kBound : SenderCheck::kForeign;
 }
 
 void Membership::ReportFailure(std::string_view node_id) {
@@ -166,9 +333,11 @@ size_t Membership::MemoryBytes() const {
     // Map node (key + value + tree links) plus heap strings.
     bytes += sizeof(std::string) + sizeof(Member) + 32;
     if (id.size() > 15) bytes += 2 * (id.size() + 1);  // key and info.node_id
-    bytes += m.info.addresses.capacity() * sizeof(std::string);
-    for (const auto& a : m.info.addresses) {
-      if (a.size() > 15) bytes += a.size() + 1;
+    for (const auto* list : {&m.info.addresses, &m.bound_addresses}) {
+      bytes += list->capacity() * sizeof(std::string);
+      for (const auto& a : *list) {
+        if (a.size() > 15) bytes += a.size() + 1;
+      }
     }
   }
   return bytes;
@@ -215,6 +384,7 @@ void Membership::CheckExpiry() {
     if (it->second.expires_at_ms <= now) {
       std::string id = it->first;
       it = members_.erase(it);
+      challengers_.erase(id);
       Changed(id, false);
     } else {
       earliest = std::min(earliest, it->second.expires_at_ms);

@@ -8,6 +8,15 @@
 // ignored; an entry not refreshed by any source within its ttl expires; Leave (a goodbye) drops it
 // at once; ReportFailure only marks it as avoided for a while (it stays a member, so routing does
 // not churn because of one slow request).
+//
+// Binding: a member is bound to the addresses it was learned from (the address its hello, its
+// mDNS record or the answer to our hello came from, and the addresses it listed). Every later
+// message about it (refresh, restart, goodbye, and the router calls checked with CheckSender) must
+// come from one of them, or it is refused: nothing sent from elsewhere moves, refreshes or drops
+// a member. The binding ends when the entry expires because its own addresses stopped refreshing
+// it. One exception keeps a node that restarted at a new address (a new pod IP) from waiting for
+// that: a higher incarnation from an unbound address makes the membership probe the bound address
+// (SetProber); the member moves only if nobody answers there under its id.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +29,7 @@
 
 #include "cluster/member.h"
 #include "cluster/scheduler.h"
+#include "loop/liveness.h"
 
 namespace spegel::cluster {
 
@@ -30,6 +40,8 @@ struct Member {
   uint64_t seen_since_ms = 0;   // When this incarnation was first seen.
   uint64_t avoid_until_ms = 0;  // Avoided as owner/provider target before this time.
   uint8_t sources = 0;          // Bit (1 << MemberSource) for each source that reported it.
+  // The addresses messages about this member may come from (see Binding above).
+  std::vector<std::string> bound_addresses;
 };
 
 struct MembershipOptions {
@@ -45,6 +57,16 @@ struct MembershipOptions {
   uint64_t self_incarnation = 0;
   // A collision is logged at ERROR at most once per this long for each address it comes from.
   uint64_t collision_log_interval_ms = 60'000;
+  // An incarnation (ms since the epoch at the sender's start) further than this ahead of our
+  // wall clock is not believed: it would outrank every real restart of that node.
+  uint64_t max_incarnation_ahead_ms = 3'600'000;
+  // Milliseconds since the epoch; null: the system clock. Tests and the simulation set it.
+  std::function<uint64_t()> wall_clock_ms;
+  // After the bound address of a member answered a probe, challengers of that member are refused
+  // without another probe for this long.
+  uint64_t probe_holdoff_ms = 30'000;
+  // Probes in flight at once (each is one hello); challengers beyond it wait for a later message.
+  size_t max_probes_in_flight = 16;
 };
 
 // What a message that names a node says about its sender, decided in one place (Classify) for
@@ -54,9 +76,27 @@ enum class Identity : uint8_t {
   kMember,     // a known member
   kNew,        // a valid id not known yet
   kCollision,  // this node's id with another incarnation: another node uses our id
-  kInvalid,    // not a valid node id
+  kInvalid,    // not a valid node id, or an incarnation far ahead of the clock
 };
 std::string_view IdentityName(Identity identity);
+
+// What Observe did with a message.
+enum class Observed : uint8_t {
+  kJoined,     // a new member, or a member's restart (a higher incarnation)
+  kRefreshed,  // a known member kept alive
+  kIgnored,    // this node's own message, an older incarnation, a full table, or a copy of a
+               // member's record from another of its interfaces
+  kRefused,    // a collision, an invalid id or incarnation, or a member's id from an address it
+               // is not bound to (a probe of its bound address may still move it later)
+};
+
+// Whether a router call naming `node_id` from `address` may speak for that node (CheckSender).
+enum class SenderCheck : uint8_t {
+  kBound,      // a member bound to that address
+  kUnknown,    // no member has that id
+  kForeign,    // a member bound to other addresses: refused
+  kCollision,  // this node's own id: this node never calls itself
+};
 
 class Membership {
  public:
@@ -79,14 +119,43 @@ class Membership {
   // fix) at most once per collision_log_interval_ms per `address`.
   void ReportCollision(const MemberInfo& info, std::string_view how);
   uint64_t collisions() const { return collisions_; }
+  // Runs on the loop thread, never inline, after a collision was reported (at most once per
+  // loop turn), with the other node's info. Replaces any previous one.
+  void SetCollisionListener(std::function<void(const MemberInfo& other)> listener) {
+    collision_listener_ = std::move(listener);
+  }
+  // This node now goes by `node_id` (a collision was resolved by renaming it). A member of that
+  // id, if any, is dropped (it would be a collision now).
+  void SetSelfId(std::string node_id);
 
-  // Fresh evidence that `info` is alive: inserts it, or refreshes it for ttl_ms (expiry only moves
-  // later). A higher incarnation replaces the stored info; a lower one is ignored. Self and
-  // invalid node ids are ignored; a collision is reported. Returns true if the live set changed
-  // (join or restart).
-  bool Observe(const MemberInfo& info, MemberSource source, uint64_t ttl_ms);
-  // Goodbye: drops the member now if `incarnation` >= the stored one.
-  void Leave(std::string_view node_id, uint64_t incarnation);
+  // Fresh evidence that `info` is alive, carried by a message from address `from` (empty: the
+  // source reached the node at info.addresses[0] itself, as the answer to a hello we sent there).
+  // Inserts it bound to `from` and its addresses (a member of another id at the same address and
+  // router port is dropped: one node answers there, and it now says it is this one), or
+  // refreshes it for ttl_ms (expiry only moves
+  // later) when `from` is bound to it. A higher incarnation replaces the stored info; a lower one
+  // is ignored. A collision is reported; an unbound `from` is refused (and, with a higher
+  // incarnation, may start a probe). Join or restart is kJoined.
+  Observed Observe(const MemberInfo& info, MemberSource source, uint64_t ttl_ms,
+                   std::string_view from = {});
+  // Goodbye from address `from`: drops the member now if `incarnation` >= the stored one and
+  // `from` is bound to it. Returns whether it was dropped.
+  bool Leave(std::string_view node_id, uint64_t incarnation, std::string_view from);
+  // May a router call from `address` speak for `node_id`?
+  SenderCheck CheckSender(std::string_view node_id, std::string_view address) const;
+  // A message named member `node_id` from `from`, an address it is not bound to, and was refused:
+  // counted, and logged at WARN at most once per collision_log_interval_ms.
+  void ReportForeign(std::string_view node_id, std::string_view from, std::string_view how);
+  // Messages refused because they named a member from an address it is not bound to.
+  uint64_t foreign_refused() const { return foreign_refused_; }
+
+  // Asks whether `bound` still answers under its id at its bound address; `done(true)` if it
+  // does. `done` runs on the loop thread, never inline, at most once; it may never run if the
+  // prober's owner is destroyed first.
+  using Prober = std::function<void(const MemberInfo& bound, std::function<void(bool)> done)>;
+  // Without a prober (the simulation, unit tests), a challenger waits for the bound entry to
+  // expire.
+  void SetProber(Prober prober) { prober_ = std::move(prober); }
   // A request to this member failed: avoid it for options.avoid_ms. Unknown ids are ignored.
   void ReportFailure(std::string_view node_id);
   bool IsAvoided(const Member& m) const;
@@ -113,6 +182,11 @@ class Membership {
   void Notify();
   void ScheduleExpiry(uint64_t candidate_ms);
   void CheckExpiry();
+  uint64_t WallNowMs() const;
+  void Challenge(Member& bound, const MemberInfo& challenger, MemberSource source, uint64_t ttl_ms,
+                 std::string_view from);
+  void OnProbeAnswer(const std::string& node_id, uint64_t probed_incarnation, bool still_there);
+  void Insert(const MemberInfo& info, MemberSource source, uint64_t ttl_ms, std::string_view from);
 
   Scheduler* scheduler_;
   std::string self_id_;
@@ -126,7 +200,24 @@ class Membership {
   std::vector<std::string> left_;
   std::unique_ptr<ScheduledTask> notify_task_;
   uint64_t collisions_ = 0;
+  std::function<void(const MemberInfo&)> collision_listener_;
+  std::unique_ptr<ScheduledTask> collision_task_;
   std::map<std::string, uint64_t, std::less<>> collision_logged_ms_;  // by address
+  uint64_t foreign_refused_ = 0;
+  uint64_t foreign_logged_ms_ = 0;
+  uint64_t foreign_suppressed_ = 0;
+  struct Challenger {
+    MemberInfo info;
+    MemberSource source = MemberSource::kPeer;
+    uint64_t ttl_ms = 0;
+    std::string from;
+    bool probing = false;
+    uint64_t holdoff_until_ms = 0;  // The bound address answered: no probe before this.
+  };
+  std::map<std::string, Challenger, std::less<>> challengers_;  // by node id
+  size_t probes_in_flight_ = 0;
+  Prober prober_;
+  Liveness liveness_;  // Probe answers after destruction do nothing.
   std::unique_ptr<ScheduledTask> expiry_task_;
   uint64_t expiry_task_at_ms_ = 0;
   uint64_t last_check_ms_ = 0;

@@ -102,6 +102,19 @@ std::vector<Router::Owner> Router::ComputeOwners(uint64_t key_hash) const {
   return owners;
 }
 
+void Router::RenameSelf(const std::string& node_id) {
+  const std::string old_id = self_.node_id;
+  self_.node_id = node_id;
+  self_hash_ = HashString(node_id);
+  pending_.erase(old_id);
+  table_.Drop({old_id});
+  negative_.clear();
+  for (auto& [key, lk] : local_) {
+    lk.owners = ComputeOwners(lk.hash);
+    for (const auto& o : lk.owners) QueueAdd(o.node_id, key);
+  }
+}
+
 std::vector<std::string> Router::OwnersOf(std::string_view key) const {
   std::vector<std::string> ids;
   for (auto& o : ComputeOwners(HashString(key))) ids.push_back(std::move(o.node_id));

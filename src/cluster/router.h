@@ -137,6 +137,12 @@ class Router {
   // the local keys.
   void Withdraw();
 
+  // This node now goes by `node_id` (Membership::SetSelfId first): every local key's owners are
+  // recomputed and all of them are sent the key under the new id; what this node's own table
+  // held under the old id is dropped. Remote owners' entries under the old id expire by TTL (or
+  // go when that id leaves their membership).
+  void RenameSelf(const std::string& node_id);
+
   // The owners of `key` over the current membership, best first (self included when it is one).
   std::vector<std::string> OwnersOf(std::string_view key) const;
 

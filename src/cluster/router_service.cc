@@ -129,8 +129,16 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
       return;
     }
     info->addresses = {request.peer_address()};
-    // Membership decides: our own hello, a member, a new node, or another node with our id.
-    membership_->Observe(*info, MemberSource::kPeer, member_ttl_ms_);
+    // Membership decides: our own hello, a member, a new node, another node with our id, or a
+    // member's id from an address it is not bound to.
+    if (membership_->Observe(*info, MemberSource::kPeer, member_ttl_ms_, request.peer_address()) ==
+        Observed::kRefused) {
+      Reply(request, writer, 409,
+            "hello refused: a node id collision, an incarnation ahead of "
+            "the clock, or a member's id from an address it is not bound "
+            "to\n");
+      return;
+    }
     Reply(request, writer, 200, FormatHello(*self_));
     return;
   }
@@ -141,14 +149,24 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
     return;
   }
   // A router call carries no incarnation, and this node never sends one to itself: one under
-  // our id is a collision (or a forgery), refused.
-  if (membership_->Classify(sender->node_id, 0) == Identity::kCollision) {
-    MemberInfo other;
-    other.node_id = sender->node_id;
-    other.addresses = {request.peer_address()};
-    membership_->ReportCollision(other, "router call");
-    Reply(request, writer, 409, "request under this node's own id: a node id collision\n");
-    return;
+  // our id is a collision (or a forgery). One under a member's id must come from an address that
+  // member is bound to, or anyone could move or withdraw its keys.
+  switch (membership_->CheckSender(sender->node_id, request.peer_address())) {
+    case SenderCheck::kCollision: {
+      MemberInfo other;
+      other.node_id = sender->node_id;
+      other.addresses = {request.peer_address()};
+      membership_->ReportCollision(other, "router call");
+      Reply(request, writer, 409, "request under this node's own id: a node id collision\n");
+      return;
+    }
+    case SenderCheck::kForeign:
+      membership_->ReportForeign(sender->node_id, request.peer_address(), "router call");
+      Reply(request, writer, 409,
+            "request under a member's id from an address that member is not bound to\n");
+      return;
+    case SenderCheck::kBound:
+    case SenderCheck::kUnknown: break;
   }
   if (path == kClaimPath) {
     HandleClaim(request, writer, *sender);

@@ -314,7 +314,7 @@ Row Sim::Run() {
     Node& n = nodes_[order[i]];
     n.alive = false;
     n.router.reset();
-    membership_->Leave(n.id, 1);
+    membership_->Leave(n.id, 1, n.provider.address);
     for (uint32_t k : n.keys) {
       auto& h = holders_[k];
       h.erase(std::remove(h.begin(), h.end(), order[i]), h.end());

@@ -24,7 +24,7 @@ TEST_CASE("mdns_agent: without interfaces it does nothing; unknown interfaces ar
   int seen = 0;
   {
     MdnsAgent idle(&loop, MdnsOptions{}, Node("node-a"),
-                   [&](const MemberInfo&, uint32_t) { ++seen; });
+                   [&](const MemberInfo&, uint32_t, const std::string&) { ++seen; });
     CHECK(idle.Start().ok());
     bool done = false;
     idle.Stop([&] { done = true; });
@@ -33,7 +33,8 @@ TEST_CASE("mdns_agent: without interfaces it does nothing; unknown interfaces ar
   }
   MdnsOptions options;
   options.interfaces = {"spegel-nonexistent0"};
-  MdnsAgent bad(&loop, options, Node("node-a"), [&](const MemberInfo&, uint32_t) { ++seen; });
+  MdnsAgent bad(&loop, options, Node("node-a"),
+                [&](const MemberInfo&, uint32_t, const std::string&) { ++seen; });
   Status s = bad.Start();
   CHECK(s.code() == Code::kInvalidArgument);
   CHECK(s.message().find("spegel-nonexistent0") != std::string::npos);
@@ -104,11 +105,13 @@ TEST_CASE("mdns_agent: two agents in network namespaces see each other and the g
   MemberInfo a_info = Node("node-a", 11);
   MemberInfo b_info = Node("node-b", 22);
   b_info.registry_port = 6000;
-  auto a = std::make_unique<MdnsAgent>(&loop, oa, a_info, [&](const MemberInfo& m, uint32_t ttl) {
-    seen["a"].emplace_back(m, ttl);
+  auto a = std::make_unique<MdnsAgent>(&loop, oa, a_info,
+                                       [&](const MemberInfo& m, uint32_t ttl, const std::string&) {
+                                         seen["a"].emplace_back(m, ttl);
+                                       });
+  MdnsAgent b(&loop, ob, b_info, [&](const MemberInfo& m, uint32_t ttl, const std::string&) {
+    seen["b"].emplace_back(m, ttl);
   });
-  MdnsAgent b(&loop, ob, b_info,
-              [&](const MemberInfo& m, uint32_t ttl) { seen["b"].emplace_back(m, ttl); });
   {
     NetnsScope scope;
     REQUIRE(scope.ok());

@@ -312,6 +312,51 @@ TEST_CASE("router service: hello makes the sender a member at its socket address
   CHECK(OpenHandles(&loop) == 0);
 }
 
+TEST_CASE("router service: calls under a member's id from an address it is not bound to get 409") {
+  Loop loop;
+  {
+    Node owner(&loop, "owner");
+    MemberInfo ghost;
+    ghost.node_id = "ghost";
+    ghost.incarnation = 5;
+    ghost.addresses = {"10.9.0.1"};  // Where the real node said hello from.
+    ghost.registry_port = 5000;
+    ghost.router_port = 5001;
+    REQUIRE(owner.membership.Observe(ghost, MemberSource::kPeer, 60'000) == Observed::kJoined);
+    AnnounceBatch batch;
+    batch.add.push_back(kKey);
+    // Every call under "ghost" from 127.0.0.1 (the forger) is refused and changes nothing.
+    std::string body;
+    CHECK(Raw(&loop, owner.port, "POST", std::string(kAnnouncePath), AnnounceHeaders("ghost"),
+              FormatAnnounce(batch), &body) == 409);
+    CHECK(body.find("not bound") != std::string::npos);
+    AnnounceBatch withdraw;
+    withdraw.remove.push_back(kKey);
+    CHECK(Raw(&loop, owner.port, "POST", std::string(kAnnouncePath), AnnounceHeaders("ghost"),
+              FormatAnnounce(withdraw)) == 409);
+    CHECK(Raw(&loop, owner.port, "POST", std::string(kClaimPath), AnnounceHeaders("ghost"),
+              FormatClaimRequest(ClaimRequest{kKey, true})) == 409);
+    ProgressReport report;
+    report.key = kKey;
+    report.offset = 10;
+    CHECK(Raw(&loop, owner.port, "POST", std::string(kProgressPath), AnnounceHeaders("ghost"),
+              FormatProgress({report})) == 409);
+    CHECK(Raw(&loop, owner.port, "POST", std::string(kHelloPath), {},
+              "id=ghost\ninc=99999\nregistry=1\nrouter=2\n") == 409);
+    CHECK(owner.router.HandleLookup(kKey).empty());
+    const Member* m = owner.membership.Find("ghost");
+    REQUIRE(m != nullptr);
+    CHECK(m->info.addresses == std::vector<std::string>{"10.9.0.1"});
+    CHECK(m->info.incarnation == 5);
+    CHECK(owner.membership.foreign_refused() == 5);
+    // The same calls under an id no member has still pass (who may join at all is the peer
+    // secret's business).
+    CHECK(Raw(&loop, owner.port, "POST", std::string(kAnnouncePath), AnnounceHeaders("newcomer"),
+              FormatAnnounce(batch)) == 204);
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
 TEST_CASE("router service: with a peer secret, unsigned requests get 401 and signed ones pass") {
   Loop loop;
   {

@@ -108,7 +108,7 @@ struct Cluster {
   }
   void Remove(const std::string& id) {
     routers.erase(id);
-    membership.Leave(id, 1);
+    membership.Leave(id, 1, Info(id).addresses[0]);
   }
   Router* operator[](const std::string& id) { return routers.at(id).get(); }
   FakeNet& net(const std::string& id) { return *nets.at(id); }
