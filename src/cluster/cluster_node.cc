@@ -429,7 +429,9 @@ std::string ClusterNode::MembersJson() const {
   out.append(",\"incarnation\":" + std::to_string(self_.incarnation));
   out.append(",\"registry_port\":" + std::to_string(self_.registry_port));
   out.append(",\"router_port\":" + std::to_string(router_port_));
-  out.append(",\"node_id_collisions\":" + std::to_string(membership_->collisions()) +
+  out.append(",\"node_id_collisions\":" + std::to_string(membership_->collisions()));
+  out.append(",\"node_id_renames\":" + std::to_string(renames_));
+  out.append(",\"foreign_refused\":" + std::to_string(membership_->foreign_refused()) +
              "},\"members\":[");
   bool first = true;
   for (const Member* m : membership_->Live()) {

@@ -143,12 +143,15 @@ class Node:
 
     # ---- spegel ----------------------------------------------------------------------------
 
-    def spegel_args(self, dns=True, mdns=False, announce_ttl=None, extra=()):
+    def spegel_args(self, dns=True, mdns=False, announce_ttl=None, extra=(), node_id=True):
+        """node_id: True gives --node-id <node name>; False gives none (spegel's default, the
+        host name, which every namespace here shares)."""
         args = itspegel.registry_args(self.ctd.socket, self.ctd.content_dir,
                                       f":{REGISTRY_PORT}", metrics_addr=f":{METRICS_PORT}")
         args += itspegel.preflight_args(self.ctd)
-        args += ["--node-id", self.name, "--router-addr", f":{ROUTER_PORT}",
-                 "--mirror-resolve-timeout", "50ms"]
+        if node_id:
+            args += ["--node-id", self.name]
+        args += ["--router-addr", f":{ROUTER_PORT}", "--mirror-resolve-timeout", "50ms"]
         if dns:
             args += ["--dns-bootstrap-domain", HEADLESS_NAME,
                      "--dns-resolvers", f"{self.cluster.dns_ip}:53",

@@ -125,11 +125,14 @@ def assert_no_default_route(ns):
         raise util.HarnessError(f"namespace {ns} has a default route: {out} {out6}")
 
 
-def http(ns, method, url, headers=None, timeout=5.0, max_body=1 << 20, no_hash=False):
-    """One HTTP request made from INSIDE namespace `ns` by nsclient.py. Returns the parsed JSON
-    (keys status, headers, body, bytes, sha256, ttfb_ms, elapsed_ms, or error)."""
+def http(ns, method, url, headers=None, timeout=5.0, max_body=1 << 20, no_hash=False, data=None):
+    """One HTTP request made from INSIDE namespace `ns` by nsclient.py (`data`: a text body).
+    Returns the parsed JSON (keys status, headers, body, bytes, sha256, ttfb_ms, elapsed_ms, or
+    error)."""
     args = [PYTHON, NSCLIENT, "request", method, url, "--timeout", str(timeout),
             "--max-body", str(max_body)] + (["--no-hash"] if no_hash else [])
+    if data is not None:
+        args += ["--data", data]
     for k, v in (headers or {}).items():
         args += ["-H", f"{k}: {v}"]
     res = run_in(ns, args, timeout=timeout + 30, check=False)

@@ -7,7 +7,7 @@ mistake in a test can never send traffic off the machine.
 
 Commands (all print one JSON object on stdout; connection errors are reported as {"error": ...}
 with exit code 0, refusals exit 3):
-  request METHOD URL [-H 'K: V']... [--timeout S] [--max-body N] [--no-hash]
+  request METHOD URL [-H 'K: V']... [--data TEXT] [--timeout S] [--max-body N] [--no-hash]
       -> {"status", "headers" (lower-case keys), "body" (text, first --max-body bytes),
           "bytes" (total body length), "sha256" (of the whole body), "ttfb_ms", "elapsed_ms"}
   repeat METHOD URL COUNT [-H ...] [--timeout S]
@@ -84,7 +84,8 @@ def cmd_request(a):
     start = time.monotonic()
     conn = http.client.HTTPConnection(host, port, timeout=a.timeout)
     try:
-        conn.request(a.method, path, headers=_headers(a.header))
+        body = a.data.encode() if a.data is not None else None
+        conn.request(a.method, path, body=body, headers=_headers(a.header))
         resp = conn.getresponse()
         ttfb = time.monotonic() - start
         h = hashlib.sha256()
@@ -201,6 +202,7 @@ def main():
     r.add_argument("--timeout", type=float, default=5.0)
     r.add_argument("--max-body", type=int, default=1 << 20)
     r.add_argument("--no-hash", action="store_true", help="skip sha256 (throughput runs)")
+    r.add_argument("--data", help="request body (text)")
     p = sub.add_parser("repeat")
     p.add_argument("method")
     p.add_argument("url")
