@@ -111,8 +111,8 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
 
   // ClusterView (claims: {key, ClaimTable::Describe}).
   const std::string& self_id() const override { return self_.node_id; }
-  // Times this node moved to a fallback id after a collision.
-  uint64_t renames() const { return renames_; }
+  uint64_t node_id_renames() const override { return renames_; }
+  uint64_t foreign_refused() const override { return membership_->foreign_refused(); }
   std::vector<MemberView> Members() const override;
   uint64_t node_id_collisions() const override { return membership_->collisions(); }
   std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const override;

@@ -32,6 +32,10 @@ class ClusterView {
   virtual std::vector<MemberView> Members() const = 0;
   // Messages seen from another node using this node's id (Membership::ReportCollision).
   virtual uint64_t node_id_collisions() const = 0;
+  // Times this node moved to a fallback id because its default id was taken.
+  virtual uint64_t node_id_renames() const = 0;
+  // Messages refused because they named a member from an address it is not bound to.
+  virtual uint64_t foreign_refused() const = 0;
   // At most `max` claims this node answers as their key's owner: {key, description}.
   virtual std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const = 0;
   // /debug/members: this node and every member, as JSON.

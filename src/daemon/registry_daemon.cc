@@ -94,7 +94,7 @@ struct RegistryDaemon::Parts {
       metrics_server = std::make_unique<http::Server>(loop, metrics_handler.get());
     }
     spegel_metrics.WatchState(&index, &syncer);
-    spegel_metrics.WatchCollisions([this] { return cluster_node.node_id_collisions(); });
+    spegel_metrics.WatchIdentity(&cluster_node);
     spegel_metrics.WatchCluster([this] { return cluster_node.member_count(); },
                                 &peer_fetcher.stats());
     if (options.inflight_sharing) spegel_metrics.WatchInflight(&inflight);

@@ -57,6 +57,12 @@ SpegelMetrics::SpegelMetrics(Registry* registry) {
   node_id_collisions_ = r.AddCounter(
       "spegel_node_id_collisions_total",
       "Messages from another node using this node's id; give each node its own --node-id.");
+  node_id_renames_ = r.AddCounter(
+      "spegel_node_id_renames_total",
+      "Times this node's default id was taken by another node and it moved to a fallback id.");
+  membership_refused_ =
+      r.AddCounter("spegel_membership_refused_total",
+                   "Messages naming a member from an address it is not bound to, refused.");
   index_images_ = r.AddGauge("spegel_index_images", "Images in the index.");
   index_blobs_ = r.AddGauge("spegel_index_blobs", "Blobs (digests) in the index.");
   index_tags_ = r.AddGauge("spegel_index_tags", "Tag references in the index.");
@@ -192,7 +198,11 @@ void SpegelMetrics::WatchCluster(std::function<size_t()> member_count,
 
 void SpegelMetrics::Refresh() {
   if (member_count_) members_->GaugeWith({}).Set(static_cast<double>(member_count_() + 1));
-  if (collisions_) node_id_collisions_->With({}).SetTotal(static_cast<double>(collisions_()));
+  if (identity_ != nullptr) {
+    node_id_collisions_->With({}).SetTotal(static_cast<double>(identity_->node_id_collisions()));
+    node_id_renames_->With({}).SetTotal(static_cast<double>(identity_->node_id_renames()));
+    membership_refused_->With({}).SetTotal(static_cast<double>(identity_->foreign_refused()));
+  }
   if (peer_stats_ != nullptr) {
     const registry::PeerFetchStats& s = *peer_stats_;
     peer_fetches_->With({"served"}).SetTotal(static_cast<double>(s.served));

@@ -23,6 +23,9 @@
 //   spegel_members                                    known cluster members, this node included
 //   spegel_node_id_collisions_total                   messages from another node using this
 //                                                    node's id (each should have its own --node-id)
+//   spegel_node_id_renames_total                      moves to a fallback id (default id taken)
+//   spegel_membership_refused_total                   messages naming a member from an address it
+//                                                    is not bound to (refused)
 //   spegel_index_images / _blobs / _tags              index size
 //   spegel_ready, spegel_containerd_connected         0 or 1
 //   spegel_containerd_reconnects_total, spegel_index_full_syncs_total,
@@ -40,6 +43,7 @@
 #include <string>
 #include <string_view>
 
+#include "cluster/cluster_view.h"
 #include "index/index.h"
 #include "index/syncer.h"
 #include "metrics/registry.h"
@@ -69,10 +73,9 @@ class SpegelMetrics {
   // Refreshes spegel_members, the peer-fetch families and the last-success gauge at every
   // scrape. `member_count` gives the other members; `stats` must outlive the last Expose().
   void WatchCluster(std::function<size_t()> member_count, const registry::PeerFetchStats* stats);
-  // Refreshes spegel_node_id_collisions_total from `collisions` at every scrape.
-  void WatchCollisions(std::function<uint64_t()> collisions) {
-    collisions_ = std::move(collisions);
-  }
+  // Refreshes the identity counters (collisions, renames, refused) from `cluster` at every
+  // scrape (null: none). Must outlive the Registry's last Expose().
+  void WatchIdentity(const cluster::ClusterView* cluster) { identity_ = cluster; }
   // Pull coalescing's series from `inflight` at every scrape (null: none). Must outlive the
   // Registry's last Expose().
   void WatchInflight(const registry::Inflight* inflight) { inflight_ = inflight; }
@@ -128,7 +131,9 @@ class SpegelMetrics {
   Family* lookups_;
   Family* members_;
   Family* node_id_collisions_;
-  std::function<uint64_t()> collisions_;
+  Family* node_id_renames_;
+  Family* membership_refused_;
+  const cluster::ClusterView* identity_ = nullptr;
   Family* index_images_;
   Family* index_blobs_;
   Family* index_tags_;

@@ -145,6 +145,8 @@ StatusSnapshot StatusBoard::Snapshot() const {
     s.clustered = true;
     s.node_id = cluster_->self_id();
     s.node_id_collisions = cluster_->node_id_collisions();
+    s.node_id_renames = cluster_->node_id_renames();
+    s.foreign_refused = cluster_->foreign_refused();
     s.members = cluster_->Members();
     std::sort(s.members.begin(), s.members.end(),
               [](const cluster::MemberView& a, const cluster::MemberView& b) {
@@ -196,6 +198,8 @@ std::string StatusJson(const StatusSnapshot& s) {
   out.append("}");
   Flag(&out, "clustered", s.clustered);
   Number(&out, "node_id_collisions", s.node_id_collisions);
+  Number(&out, "node_id_renames", s.node_id_renames);
+  Number(&out, "foreign_refused", s.foreign_refused);
   out.append(",\"members\":[");
   for (size_t i = 0; i < s.members.size(); ++i) {
     const cluster::MemberView& m = s.members[i];

@@ -60,6 +60,8 @@ struct StatusSnapshot {
 
   bool clustered = false;
   uint64_t node_id_collisions = 0;           // messages from another node using our id
+  uint64_t node_id_renames = 0;              // moves to a fallback id (default id taken)
+  uint64_t foreign_refused = 0;              // messages naming a member from an unbound address
   std::vector<cluster::MemberView> members;  // the others, sorted by node id
 
   int history_step_seconds = 0;

@@ -98,11 +98,21 @@ void Readiness(std::string* out, const StatusSnapshot& s) {
 }
 
 void Members(std::string* out, const StatusSnapshot& s) {
-  if (s.node_id_collisions > 0) {
+  if (s.node_id_renames > 0) {
+    out->append(
+        "<p id=\"renamed\" class=\"bad\" style=\"padding:6px 10px\">Another node took "
+        "this node's default id, so it moved to " +
+        HtmlEscape(s.node_id) + " (" + Plural(s.node_id_renames, "move") +
+        "). Give each node its own --node-id.</p>");
+  } else if (s.node_id_collisions > 0) {
     out->append("<p id=\"collision\" class=\"bad\" style=\"padding:6px 10px\">" +
                 std::to_string(s.node_id_collisions) +
                 " messages came from another node using this node's id (" + HtmlEscape(s.node_id) +
                 "): the two do not see each other. Give each node its own --node-id.</p>");
+  }
+  if (s.foreign_refused > 0) {
+    out->append("<p id=\"refused\" class=\"muted\">" + Plural(s.foreign_refused, "message") +
+                " named a member from an address it is not bound to, and were refused.</p>");
   }
   out->append("<section id=\"members\"><h2>Members (" + Plural(s.members.size() + 1, "node") +
               ")</h2>");

@@ -15,6 +15,7 @@ upstream cut. Each refusal is counted (foreign_refused on /debug/members) and lo
 
 import json
 import os
+import re
 import time
 import unittest
 from urllib.parse import quote
@@ -116,6 +117,13 @@ class ForgingClientTest(unittest.TestCase):
             log = node.spegel.log_text()
             self.assertIn("refused a message naming a member from an address it is not bound to",
                           log)
+            metrics = node.http("GET", node.metrics_url("/metrics"))["body"]
+            m = re.search(r"^spegel_membership_refused_total (\d+)", metrics, re.M)
+            self.assertIsNotNone(m, metrics[-2000:])
+            self.assertEqual(int(m.group(1)), refused)
+            self.assertEqual(node.metrics_json("/debug/status")["foreign_refused"], refused)
+            page = node.http("GET", node.metrics_url("/"))["body"]
+            self.assertIn('id="refused"', page)
         # Every owner that knows the layer still has node1 at node1's address, and only there.
         for node in (self.n2, self.n3):
             addrs = provider_addresses(node, self.layer, "node1")

@@ -154,6 +154,10 @@ class DefaultIdCollisionTest(unittest.TestCase):
             log = node.spegel.log_text()
             self.assertIn('"level":"ERROR","msg":"node id collision', log)
             self.assertIn("node id collision resolved", log)
+            self.assertEqual(node.metrics_json("/debug/status")["node_id_renames"], renames)
+            page = node.http("GET", node.metrics_url("/"))["body"]
+            self.assertIn('id="renamed"', page)
+            self.assertIn(own, page)
             if renames == 1:  # host name + machine-id suffix
                 self.assertRegex(own, "^" + re.escape(host) + "-[0-9a-f]{8}$")
             else:  # one machine-id here: then host name + address
