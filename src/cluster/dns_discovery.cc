@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "base/log.h"
-#include "cluster/http_bootstrap.h"
+#include "http/address.h"
 
 namespace spegel::cluster {
 namespace {
@@ -71,88 +71,7 @@ Result<std::vector<std::string_view>> SplitList(std::string_view text) {
   return items;
 }
 
-Result<uint16_t> ParsePort(std::string_view text, std::string_view item) {
-  if (text.empty() || text.size() > 5 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return Status::InvalidArgument("bad port " + Quote(text) + " in " + Quote(item));
-  }
-  uint32_t port = 0;
-  for (char c : text) port = port * 10 + static_cast<uint32_t>(c - '0');
-  if (port == 0 || port > 65535) {
-    return Status::InvalidArgument("port out of range (1-65535) in " + Quote(item));
-  }
-  return static_cast<uint16_t>(port);
-}
-
 }  // namespace
-
-std::string CanonicalIp(std::string_view text, int family) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return {};
-  const std::string copy(text);
-  unsigned char buf[sizeof(struct in6_addr)];
-  if (inet_pton(family, copy.c_str(), buf) != 1) return {};
-  char out[INET6_ADDRSTRLEN];
-  if (inet_ntop(family, buf, out, sizeof(out)) == nullptr) return {};
-  return out;
-}
-
-Result<HostPort> ParseHostPort(std::string_view item, bool allow_bare_v6) {
-  if (item.empty()) return Status::InvalidArgument("empty address");
-  HostPort hp;
-  std::string_view host = item;
-  std::string_view port;
-  if (item.front() == '[') {
-    const size_t close = item.find(']');
-    if (close == std::string_view::npos) {
-      return Status::InvalidArgument("missing ']' in " + Quote(item));
-    }
-    host = item.substr(1, close - 1);
-    const std::string_view rest = item.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') {
-        return Status::InvalidArgument("expected ':port' after ']' in " + Quote(item));
-      }
-      port = rest.substr(1);
-      hp.has_port = true;
-    }
-    hp.ip = CanonicalIp(host, AF_INET6);
-    if (hp.ip.empty()) {
-      return Status::InvalidArgument(Quote(host) + " is not an IPv6 address in " + Quote(item));
-    }
-    hp.v6 = true;
-  } else {
-    const size_t colons = static_cast<size_t>(std::count(item.begin(), item.end(), ':'));
-    if (colons >= 2) {
-      if (!allow_bare_v6) {
-        return Status::InvalidArgument("IPv6 address needs brackets and a port ([addr]:port): " +
-                                       Quote(item));
-      }
-      hp.ip = CanonicalIp(item, AF_INET6);
-      if (hp.ip.empty()) {
-        return Status::InvalidArgument(Quote(item) + " is not an IP address");
-      }
-      hp.v6 = true;
-      return hp;
-    }
-    if (colons == 1) {
-      const size_t colon = item.find(':');
-      host = item.substr(0, colon);
-      port = item.substr(colon + 1);
-      hp.has_port = true;
-    }
-    hp.ip = CanonicalIp(host, AF_INET);
-    if (hp.ip.empty()) {
-      return Status::InvalidArgument(
-          Quote(host) + " is not an IP address (host names are not allowed) in " + Quote(item));
-    }
-  }
-  if (hp.has_port) {
-    Result<uint16_t> p = ParsePort(port, item);
-    if (!p.ok()) return p.status();
-    hp.port = *p;
-  }
-  return hp;
-}
 
 Result<std::vector<std::pair<std::string, uint16_t>>> ParseStaticPeers(std::string_view text) {
   Result<std::vector<std::string_view>> items = SplitList(text);
@@ -160,7 +79,7 @@ Result<std::vector<std::pair<std::string, uint16_t>>> ParseStaticPeers(std::stri
   std::vector<std::pair<std::string, uint16_t>> peers;
   for (std::string_view item : *items) {
     if (!item.empty() && item.front() == '/') {  // Upstream's form: a multiaddr.
-      auto multiaddr = ParseRouterMultiaddr(item);
+      auto multiaddr = http::ParseTcpMultiaddr(item);
       if (!multiaddr) {
         return Status::InvalidArgument("expected /ip4/IP/tcp/PORT[/p2p/ID] (or ip:port) in " +
                                        Quote(item));
@@ -168,7 +87,7 @@ Result<std::vector<std::pair<std::string, uint16_t>>> ParseStaticPeers(std::stri
       peers.push_back(std::move(*multiaddr));
       continue;
     }
-    Result<HostPort> hp = ParseHostPort(item, /*allow_bare_v6=*/false);
+    Result<http::HostPort> hp = http::ParseHostPort(item, /*allow_bare_v6=*/false);
     if (!hp.ok()) return hp.status();
     if (!hp->has_port) {
       return Status::InvalidArgument("missing port (ip:port) in " + Quote(item));
@@ -183,7 +102,7 @@ Result<std::vector<std::string>> ParseResolvers(std::string_view text) {
   if (!items.ok()) return items.status();
   std::vector<std::string> resolvers;
   for (std::string_view item : *items) {
-    Result<HostPort> hp = ParseHostPort(item, /*allow_bare_v6=*/true);
+    Result<http::HostPort> hp = http::ParseHostPort(item, /*allow_bare_v6=*/true);
     if (!hp.ok()) return hp.status();
     const uint16_t port = hp->has_port ? hp->port : 53;
     std::string host = hp->v6 ? "[" + hp->ip + "]" : hp->ip;

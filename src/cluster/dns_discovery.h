@@ -121,20 +121,6 @@ class DnsDiscovery {
   bool capped_ = false;
 };
 
-// The canonical text of an IP literal of `family` (AF_INET, AF_INET6), or empty when `text` is
-// not one.
-std::string CanonicalIp(std::string_view text, int family);
-
-struct HostPort {
-  std::string ip;  // canonical, no brackets
-  bool v6 = false;
-  bool has_port = false;
-  uint16_t port = 0;
-};
-// Parses "a.b.c.d", "a.b.c.d:port", "[v6]", "[v6]:port", and (when allow_bare_v6) "v6". Host
-// names are InvalidArgument, as are bad or out-of-range ports.
-Result<HostPort> ParseHostPort(std::string_view item, bool allow_bare_v6);
-
 // Parses "ip:port,ip:port" where ip is an IPv4 literal or a bracketed IPv6 literal (names are
 // not allowed) and the port is 1..65535. Whitespace around items is ignored; an empty or blank
 // text is an empty list; an empty item is an error. Returned IPs have no brackets and are in

@@ -1,27 +1,18 @@
 #include "cluster/http_bootstrap.h"
 
-#include <arpa/inet.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
-#include <optional>
 
 #include "base/json_escape.h"
 #include "base/log.h"
-#include "base/numbers.h"
-#include "cluster/dns_discovery.h"
+#include "http/address.h"
 
 namespace spegel::cluster {
 namespace {
 
 constexpr size_t kMaxDocumentBytes = 64 << 10;
 constexpr uint64_t kFetchTimeoutMs = 10'000;
-
-std::optional<uint16_t> ParsePort(std::string_view text) {
-  uint64_t port = 0;
-  if (!ParseDecimal(text, &port) || port == 0 || port > 65535) return std::nullopt;
-  return static_cast<uint16_t>(port);
-}
 
 std::string Quote(std::string_view text) {
   std::string out;
@@ -30,26 +21,6 @@ std::string Quote(std::string_view text) {
 }
 
 }  // namespace
-
-std::optional<std::pair<std::string, uint16_t>> ParseRouterMultiaddr(std::string_view text) {
-  std::vector<std::string_view> parts;
-  while (!text.empty()) {
-    if (text.front() != '/') return std::nullopt;
-    text.remove_prefix(1);
-    const size_t end = text.find('/');
-    parts.push_back(text.substr(0, end));
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end);
-  }
-  if (parts.size() != 4 && parts.size() != 6) return std::nullopt;
-  if (parts.size() == 6 && parts[4] != "p2p") return std::nullopt;
-  if (parts[2] != "tcp") return std::nullopt;
-  const std::string ip(parts[1]);
-  const int family = parts[0] == "ip4" ? AF_INET : parts[0] == "ip6" ? AF_INET6 : AF_UNSPEC;
-  if (family == AF_UNSPEC || CanonicalIp(ip, family).empty()) return std::nullopt;
-  const std::optional<uint16_t> port = ParsePort(parts[3]);
-  if (!port) return std::nullopt;
-  return std::make_pair(ip, *port);
-}
 
 Result<BootstrapUrl> ParseBootstrapUrl(std::string_view url) {
   constexpr std::string_view kHttp = "http://";
@@ -71,7 +42,7 @@ Result<BootstrapUrl> ParseBootstrapUrl(std::string_view url) {
     return Status::InvalidArgument("bootstrap URL " + Quote(url) + ": bad path");
   }
   // The authority is what --static-bootstrap-peers takes, the port optional.
-  Result<HostPort> host = ParseHostPort(authority, /*allow_bare_v6=*/false);
+  Result<http::HostPort> host = http::ParseHostPort(authority, /*allow_bare_v6=*/false);
   if (!host.ok()) {
     return Status::InvalidArgument("bootstrap URL " + Quote(url) + ": " + host.status().message());
   }
@@ -100,7 +71,7 @@ Result<std::vector<std::pair<std::string, uint16_t>>> ParseBootstrapPeers(std::s
     ++entries;
     for (const rapidjson::Value& addr : addrs->value.GetArray()) {
       if (!addr.IsString()) continue;
-      auto parsed = ParseRouterMultiaddr(
+      auto parsed = http::ParseTcpMultiaddr(
           std::string_view(addr.GetString(), addr.GetStringLength()));
       if (!parsed) continue;
       if (std::find(peers.begin(), peers.end(), *parsed) == peers.end()) {

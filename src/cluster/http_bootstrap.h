@@ -5,10 +5,10 @@
 // The document is upstream's: a JSON array of AddrInfo objects,
 //   [{"ID":"<peer id>","Addrs":["/ip4/10.0.0.1/tcp/5001", ...]}, ...]
 // Here ID is the node id (upstream's libp2p peer ids are accepted and ignored), and an address is
-// a multiaddr /ip4/<a>/tcp/<port> or /ip6/<a>/tcp/<port>, optionally followed by /p2p/<id>. The
-// port is the router port. Other multiaddrs (dns4, udp, quic) are skipped. Upstream nodes serve
-// one entry (themselves) and read at most 3; ours serve themselves and their members, and read up
-// to kMaxBootstrapEntries.
+// a multiaddr /ip4/<a>/tcp/<port> or /ip6/<a>/tcp/<port>, optionally followed by /p2p/<id>
+// (http::ParseTcpMultiaddr). The port is the router port. Other multiaddrs (dns4, udp, quic) are
+// skipped. Upstream nodes serve one entry (themselves) and read at most 3; ours serve themselves
+// and their members, and read up to kMaxBootstrapEntries.
 //
 // Only plain http:// URLs whose host is an IP literal: this build has no TLS client
 // (--http-bootstrap-cert-dir is accepted and ignored with a warning) and resolves no names here.
@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,10 +49,6 @@ Result<BootstrapUrl> ParseBootstrapUrl(std::string_view url);
 inline constexpr size_t kMaxBootstrapEntries = 256;
 Result<std::vector<std::pair<std::string, uint16_t>>> ParseBootstrapPeers(
     std::string_view json, size_t max_entries = kMaxBootstrapEntries);
-
-// "/ip4/<a>/tcp/<port>" or "/ip6/<a>/tcp/<port>", optionally ending in "/p2p/<id>": (a, port).
-// nullopt for any other form.
-std::optional<std::pair<std::string, uint16_t>> ParseRouterMultiaddr(std::string_view text);
 
 struct BootstrapEntry {
   std::string node_id;

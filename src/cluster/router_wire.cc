@@ -1,7 +1,6 @@
 #include "cluster/router_wire.h"
 
-#include <arpa/inet.h>
-
+#include "base/ip_literal.h"
 #include "base/numbers.h"
 
 namespace spegel::cluster {
@@ -22,14 +21,6 @@ bool ForEachLine(std::string_view body, Fn&& fn) {
 }
 
 }  // namespace
-
-bool IsIpLiteral(std::string_view text) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
-  const std::string s(text);
-  in6_addr v6;
-  in_addr v4;
-  return inet_pton(AF_INET, s.c_str(), &v4) == 1 || inet_pton(AF_INET6, s.c_str(), &v6) == 1;
-}
 
 std::string FormatHello(const MemberInfo& info) {
   return "id=" + info.node_id + "\ninc=" + std::to_string(info.incarnation) +

@@ -90,7 +90,5 @@ std::string FormatProgress(const std::vector<ProgressReport>& reports);
 Result<std::vector<ProgressReport>> ParseProgress(std::string_view body);
 std::string FormatRevoked(const std::vector<std::string>& keys);
 Result<std::vector<std::string>> ParseRevoked(std::string_view body);
-// True for an IPv4 or IPv6 literal (no brackets).
-bool IsIpLiteral(std::string_view text);
 
 }  // namespace spegel::cluster

@@ -1,7 +1,5 @@
 #include "http/client.h"
 
-#include <arpa/inet.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -14,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/address.h"
 #include "http/connection_pool.h"
 #include "loop/handle.h"
 
@@ -34,61 +33,6 @@ bool IsSafeTarget(std::string_view s) {
     if (u <= 0x20 || u == 0x7f) return false;
   }
   return true;
-}
-
-// The socket address of `host` (an IP literal) and `port`, plus the Host header value.
-struct Peer {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  std::string host_header;
-};
-
-Result<Peer> ParsePeer(std::string_view host_text, uint16_t port) {
-  std::string host(host_text);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  Peer peer;
-  const std::string port_text = std::to_string(port);
-  in_addr addr4{};
-  if (inet_pton(AF_INET, host.c_str(), &addr4) == 1) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&peer.storage);
-    sin->sin_family = AF_INET;
-    sin->sin_addr = addr4;
-    sin->sin_port = htons(port);
-    peer.length = sizeof(sockaddr_in);
-    peer.host_header = host + ":" + port_text;
-    return peer;
-  }
-  // IPv6, optionally with a zone ("fe80::1%eth0" or "%2").
-  std::string address = host;
-  uint32_t scope = 0;
-  const size_t percent = host.find('%');
-  if (percent != std::string::npos) {
-    address = host.substr(0, percent);
-    const std::string zone = host.substr(percent + 1);
-    scope = zone.empty() ? 0 : if_nametoindex(zone.c_str());
-    if (scope == 0 && !zone.empty() && zone.find_first_not_of("0123456789") == std::string::npos &&
-        zone.size() <= 9) {
-      scope = static_cast<uint32_t>(std::stoul(zone));
-    }
-    if (scope == 0) {
-      return Status::InvalidArgument("http client: unknown IPv6 zone in \"" + host + "\"");
-    }
-  }
-  in6_addr addr6{};
-  if (inet_pton(AF_INET6, address.c_str(), &addr6) == 1) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&peer.storage);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_addr = addr6;
-    sin6->sin6_port = htons(port);
-    sin6->sin6_scope_id = scope;
-    peer.length = sizeof(sockaddr_in6);
-    peer.host_header = "[" + address + "]:" + port_text;
-    return peer;
-  }
-  return Status::InvalidArgument("http client: host \"" + host +
-                                 "\" is not an IP address (no DNS here)");
 }
 
 bool IsClientOwnedHeader(std::string_view name) {
@@ -228,20 +172,19 @@ class ClientExchange::Core {
 void ClientExchange::Core::Begin() {
   timer_.Init(loop_, this, nullptr, uv_timer_init);  // Cannot fail.
 
-  Result<Peer> peer = ParsePeer(request_.host, request_.port);
+  Result<PeerAddress> peer = ParsePeerAddress(request_.host, request_.port);
   if (!peer.ok()) {
-    FinishLater(peer.status());
+    FinishLater(Status::InvalidArgument("http client: " + peer.status().message()));
     return;
   }
-  Result<std::string> bytes = SerializeRequest(request_, peer->host_header,
-                                               options_.pool != nullptr);
+  Result<std::string> bytes = SerializeRequest(request_, peer->authority, options_.pool != nullptr);
   if (!bytes.ok()) {
     FinishLater(bytes.status());
     return;
   }
   out_ = std::move(bytes).value();
   if (options_.pool != nullptr) {
-    pool_key_ = peer->host_header;
+    pool_key_ = peer->authority;
     if (may_reuse_) fd_ = options_.pool->Take(pool_key_);
   }
   if (fd_ >= 0) {
@@ -262,7 +205,7 @@ void ClientExchange::Core::Begin() {
   request_.body.clear();
   request_.body.shrink_to_fit();
 
-  fd_ = ::socket(peer->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  fd_ = ::socket(peer->address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     FinishLater(Status::Unavailable("http client: socket: " + ErrnoText(errno)));
     return;
@@ -271,7 +214,8 @@ void ClientExchange::Core::Begin() {
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   int rc;
   do {
-    rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&peer->storage), peer->length);
+    rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&peer->address.storage),
+                   peer->address.length);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0 && errno != EINPROGRESS) {
     const int err = errno;

@@ -1,10 +1,10 @@
 #include "oci/reference.h"
 
-#include <arpa/inet.h>
-
 #include <cassert>
 #include <string>
 
+#include "base/ip_literal.h"
+#include "base/numbers.h"
 #include "oci/quote.h"
 
 namespace spegel::oci {
@@ -75,15 +75,11 @@ bool LooksLikeHost(std::string_view component) {
   return component.find_first_of(".:[") != std::string_view::npos || component == "localhost";
 }
 
-// Validates a port: 1-65535, digits only, no leading zero.
+// A registry port: what ParsePort takes, without a leading zero, so that one registry has one
+// host text (it is part of every key indexed under it).
 bool IsValidPort(std::string_view port) {
-  if (port.empty() || port.size() > 5 || port[0] == '0') return false;
-  uint32_t value = 0;
-  for (const char c : port) {
-    if (!IsDigit(c)) return false;
-    value = value * 10 + static_cast<uint32_t>(c - '0');
-  }
-  return value >= 1 && value <= 65535;
+  uint16_t value = 0;
+  return !port.empty() && port.front() != '0' && ParsePort(port, &value);
 }
 
 // Returns why `host` (already lowercased, no port) is not a DNS name or IPv4 address, or nullptr.
@@ -108,8 +104,7 @@ const char* HostNameProblem(std::string_view host) {
   }
   if (last_label_numeric) {
     // Only an IPv4 address may end in a numeric label; reject "1.2.3.999" and "10.1".
-    in_addr addr;
-    if (inet_pton(AF_INET, std::string(host).c_str(), &addr) != 1) return "invalid IPv4 address";
+    if (CanonicalIp(host, IpFamily::kV4).empty()) return "invalid IPv4 address";
   }
   return nullptr;
 }
@@ -219,9 +214,7 @@ Result<std::string> NormalizeRegistryHost(std::string_view host) {
   if (s.front() == '[') {
     const size_t close = s.find(']');
     if (close == std::string_view::npos) return Invalid("registry host", host, "missing ']'");
-    const std::string address(s.substr(1, close - 1));
-    in6_addr addr;
-    if (address.empty() || inet_pton(AF_INET6, address.c_str(), &addr) != 1) {
+    if (CanonicalIp(s.substr(1, close - 1), IpFamily::kV6).empty()) {
       return Invalid("registry host", host, "invalid IPv6 address in brackets");
     }
     const std::string_view after = s.substr(close + 1);

@@ -1,8 +1,8 @@
 // Fuzzes what HTTP bootstrap reads from outside (cluster/http_bootstrap.h): the /id document a
-// bootstrap URL returns, the URL itself, and a static multiaddr. Byte 0 picks which. Invariants:
-// every address parsed is an IP literal with a port in 1..65535, no duplicates; our own /id
-// document parses back to exactly its address; a parsed URL has an IP host and a target starting
-// with '/'.
+// bootstrap URL returns, the URL itself, and a static multiaddr (http/address.h). Byte 0 picks
+// which. Invariants: every address parsed is an IP literal with a port in 1..65535, no
+// duplicates; our own /id document parses back to exactly its address; a parsed URL has an IP
+// host and a target starting with '/'.
 #include <arpa/inet.h>
 
 #include <cstddef>
@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "cluster/http_bootstrap.h"
+#include "http/address.h"
 
 namespace {
 
@@ -53,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     case 2: {
-      auto addr = ParseRouterMultiaddr(text);
+      auto addr = spegel::http::ParseTcpMultiaddr(text);
       if (addr && (!IsIp(addr->first) || addr->second == 0)) abort();
       break;
     }

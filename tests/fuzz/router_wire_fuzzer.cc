@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/ip_literal.h"
 #include "cluster/member.h"
 #include "cluster/router.h"
 #include "cluster/router_wire.h"
@@ -62,7 +63,7 @@ void FuzzProviders(std::string_view input) {
   Check(providers->size() <= cluster::kMaxProvidersPerAnswer);
   for (const cluster::Provider& p : *providers) {
     Check(cluster::IsValidNodeId(p.node_id));
-    Check(cluster::IsIpLiteral(p.address));
+    Check(spegel::IsIpLiteral(p.address));
     Check(p.registry_port != 0);
   }
   auto again = cluster::ParseProviders(cluster::FormatProviders(*providers));

@@ -75,10 +75,6 @@ TEST_CASE("http bootstrap: upstream's AddrInfo documents; our own reads back") {
   CHECK(*ours == Peers{{"fd00::7", 5001}, {"10.0.0.4", 5001}});
   CHECK(BootstrapIdDocument({{"node-1", "10.0.0.3", 5001}}) ==
         "[{\"ID\":\"node-1\",\"Addrs\":[\"/ip4/10.0.0.3/tcp/5001\"]}]\n");
-  CHECK(ParseRouterMultiaddr("/ip4/10.0.0.1/tcp/5001/p2p/x") ==
-        std::make_optional(std::make_pair(std::string("10.0.0.1"), uint16_t{5001})));
-  CHECK_FALSE(ParseRouterMultiaddr("/ip4/10.0.0.1/tcp/5001/ws").has_value());
-  CHECK_FALSE(ParseRouterMultiaddr("ip4/10.0.0.1/tcp/5001").has_value());
 }
 
 TEST_CASE("http bootstrap: the client hands on the address the handler names") {
