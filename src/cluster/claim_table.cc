@@ -29,36 +29,46 @@ std::string_view ProgressStateName(ProgressState state) {
   return "failed";
 }
 
-ClaimTable::Source* ClaimTable::FindSource(Entry& entry, std::string_view node_id) {
-  for (Source& source : entry.sources) {
-    if (source.node.node_id == node_id) return &source;
+bool ClaimTable::IsFetcher(const Entry& entry, std::string_view node_id) {
+  return entry.lease && entry.lease->fetcher.node_id == node_id;
+}
+
+ClaimTable::Follower* ClaimTable::FindFollower(Entry& entry, std::string_view node_id) {
+  for (Follower& follower : entry.followers) {
+    if (follower.node.node_id == node_id) return &follower;
   }
   return nullptr;
 }
 
-void ClaimTable::RemoveSource(Entry& entry, std::string_view node_id) {
-  std::erase_if(entry.sources, [&](const Source& s) { return s.node.node_id == node_id; });
+void ClaimTable::RemoveFollower(Entry& entry, std::string_view node_id) {
+  std::erase_if(entry.followers, [&](const Follower& f) { return f.node.node_id == node_id; });
 }
 
-size_t ClaimTable::Readers(const Entry& entry, std::string_view node_id) {
-  return static_cast<size_t>(std::count_if(entry.sources.begin(), entry.sources.end(),
-                                           [&](const Source& s) { return s.parent == node_id; }));
+ClaimTable::ReaderCounts ClaimTable::CountReaders(const Entry& entry) {
+  ReaderCounts counts;
+  for (const Follower& follower : entry.followers) ++counts[follower.parent];
+  return counts;
 }
 
-bool ClaimTable::FetcherLive(const Entry& entry, uint64_t now_ms) const {
-  if (entry.fetcher.empty()) return false;
-  if (!entry.started) return now_ms < entry.start_deadline_ms;
-  return now_ms - entry.last_advance_ms < options_.stall_ms;
+size_t ClaimTable::Readers(const ReaderCounts& counts, std::string_view node_id) {
+  auto it = counts.find(node_id);
+  return it == counts.end() ? 0 : it->second;
 }
 
-void ClaimTable::Revoke(Entry& entry) {
-  if (entry.fetcher.empty()) return;
-  ++stats_.revoked;
-  RemoveSource(entry, entry.fetcher);
-  entry.fetcher.clear();
-  entry.started = false;
-  entry.offset = 0;
-  entry.advance_mark = 0;
+bool ClaimTable::LeaseLive(const Lease& lease, uint64_t now_ms) const {
+  if (!lease.started) return now_ms < lease.start_deadline_ms;
+  return now_ms - lease.last_advance_ms < options_.stall_ms;
+}
+
+void ClaimTable::StartLease(Entry& entry, const Provider& fetcher, uint64_t now_ms) {
+  RemoveFollower(entry, fetcher.node_id);
+  entry.lease = Lease{fetcher, now_ms + options_.start_ms, now_ms};
+}
+
+void ClaimTable::EndLease(Entry& entry, LeaseEnd why) {
+  if (!entry.lease) return;
+  if (why == LeaseEnd::kRevoked) ++stats_.revoked;
+  entry.lease.reset();
 }
 
 ClaimAnswer ClaimTable::Claim(const std::string& key, const Provider& asker,
@@ -86,64 +96,67 @@ ClaimAnswer ClaimTable::Claim(const std::string& key, const Provider& asker,
     answer.nodes = entry.done;
     return answer;
   }
-  if (const Source* self = FindSource(entry, asker.node_id);
-      self != nullptr && !entry.fetcher.empty() && self->parent == entry.fetcher &&
-      now_ms - entry.last_advance_ms >= options_.reclaim_stall_ms) {
-    Revoke(entry);
+  if (const Follower* self = FindFollower(entry, asker.node_id);
+      self != nullptr && IsFetcher(entry, self->parent) &&
+      now_ms - entry.lease->last_advance_ms >= options_.reclaim_stall_ms) {
+    EndLease(entry, LeaseEnd::kRevoked);
   }
-  if (!FetcherLive(entry, now_ms)) Revoke(entry);
-  if (entry.fetcher == asker.node_id) {
+  if (entry.lease && !LeaseLive(*entry.lease, now_ms)) EndLease(entry, LeaseEnd::kRevoked);
+  if (!entry.lease) {
+    if (!can_serve) {
+      ++stats_.decline;
+      return answer;
+    }
+    ++stats_.fetch;
+    StartLease(entry, asker, now_ms);
+    answer.verdict = ClaimVerdict::kFetch;
+    return answer;
+  }
+  const Lease& lease = *entry.lease;
+  if (lease.fetcher.node_id == asker.node_id) {
     ++stats_.fetch;  // Its containerd asks again (a retry): it is still the one downloading.
     answer.verdict = ClaimVerdict::kFetch;
     return answer;
   }
   // Follow the shallowest source with a free reader slot: the fetcher first, then followers,
   // which serve from their own growing copy.
-  const Source* parent = nullptr;
-  for (const Source& source : entry.sources) {
-    if (source.node.node_id == asker.node_id || !source.serves) continue;
-    if (Readers(entry, source.node.node_id) >= options_.fanout) continue;
-    if (parent == nullptr || source.depth < parent->depth) parent = &source;
-  }
-  if (parent != nullptr && !entry.fetcher.empty()) {
-    ++stats_.follow;
-    answer.verdict = ClaimVerdict::kFollow;
-    answer.nodes.push_back(parent->node);
-    // A follower's copy grows no faster than the fetcher's: when the parent breaks, only the
-    // fetcher can be further along. Other followers are no place to resume.
-    if (parent->depth > 0 && answer.nodes.size() < kMaxSourcesPerAnswer) {
-      if (const Source* fetcher = FindSource(entry, entry.fetcher)) {
-        answer.nodes.push_back(fetcher->node);
+  const ReaderCounts readers = CountReaders(entry);
+  const Provider* parent = nullptr;
+  size_t parent_depth = 0;
+  if (Readers(readers, lease.fetcher.node_id) < options_.fanout) {
+    parent = &lease.fetcher;
+  } else {
+    for (const Follower& follower : entry.followers) {
+      if (follower.node.node_id == asker.node_id || !follower.serves) continue;
+      if (Readers(readers, follower.node.node_id) >= options_.fanout) continue;
+      if (parent == nullptr || follower.depth < parent_depth) {
+        parent = &follower.node;
+        parent_depth = follower.depth;
       }
     }
-    const size_t depth = parent->depth + 1;
-    const std::string parent_id = parent->node.node_id;
-    Source* self = FindSource(entry, asker.node_id);
-    if (self == nullptr) {
-      entry.sources.push_back(Source{asker, 0, now_ms, depth, parent_id, can_serve});
-    } else {
-      self->node = asker;
-      self->heard_ms = now_ms;
-      self->depth = depth;
-      self->parent = parent_id;
-      self->serves = can_serve;
-    }
+  }
+  if (parent == nullptr) {
+    ++stats_.decline;  // Every source's reader slots are taken.
     return answer;
   }
-  if (entry.fetcher.empty() && can_serve) {
-    ++stats_.fetch;
-    entry.fetcher = asker.node_id;
-    entry.started = false;
-    entry.offset = 0;
-    entry.advance_mark = 0;
-    entry.start_deadline_ms = now_ms + options_.start_ms;
-    entry.last_advance_ms = now_ms;
-    RemoveSource(entry, asker.node_id);
-    entry.sources.insert(entry.sources.begin(), Source{asker, 0, now_ms, 0, {}});
-    answer.verdict = ClaimVerdict::kFetch;
-    return answer;
+  ++stats_.follow;
+  answer.verdict = ClaimVerdict::kFollow;
+  answer.nodes.push_back(*parent);
+  // A follower's copy grows no faster than the fetcher's: when the parent breaks, only the
+  // fetcher can be further along. Other followers are no place to resume.
+  if (parent_depth > 0 && answer.nodes.size() < kMaxSourcesPerAnswer) {
+    answer.nodes.push_back(lease.fetcher);
   }
-  ++stats_.decline;  // A live fetcher whose sources are all full, or an asker that cannot serve.
+  const std::string parent_id = parent->node_id;  // `parent` may point into the followers.
+  if (Follower* self = FindFollower(entry, asker.node_id)) {
+    self->node = asker;
+    self->heard_ms = now_ms;
+    self->depth = parent_depth + 1;
+    self->parent = parent_id;
+    self->serves = can_serve;
+  } else {
+    entry.followers.push_back(Follower{asker, 0, now_ms, parent_depth + 1, parent_id, can_serve});
+  }
   return answer;
 }
 
@@ -160,49 +173,43 @@ bool ClaimTable::Report(const ProgressReport& report, const Provider& reporter, 
   const std::string& id = reporter.node_id;
   switch (report.state) {
     case ProgressState::kFetching: {
-      if (entry.fetcher.empty() && !FindSource(entry, id) && entry.done.empty()) {
+      if (!entry.lease && !FindFollower(entry, id) && entry.done.empty()) {
         // A claim this owner does not know (it is new to the key): the reporter fetches.
-        entry.fetcher = id;
-        entry.start_deadline_ms = now_ms + options_.start_ms;
-        entry.last_advance_ms = now_ms;
-        entry.sources.insert(entry.sources.begin(), Source{reporter, 0, now_ms, 0, {}});
+        StartLease(entry, reporter, now_ms);
       }
-      if (entry.fetcher != id) return false;
+      if (!IsFetcher(entry, id)) return false;
+      Lease& lease = *entry.lease;
       // The lease is renewed by real progress only: a fetcher crawling at a few bytes a second
       // holds its followers at that pace, and must lose the claim like one that stopped.
-      const bool first = !entry.started && report.offset > 0;
-      const bool advanced = report.offset >= entry.advance_mark + options_.min_progress_bytes ||
+      const bool first = !lease.started && report.offset > 0;
+      const bool advanced = report.offset >= lease.advance_mark + options_.min_progress_bytes ||
                             (entry.total > 0 && report.offset >= entry.total &&
-                             report.offset > entry.advance_mark);
-      entry.offset = std::max(entry.offset, report.offset);
+                             report.offset > lease.advance_mark);
+      lease.offset = std::max(lease.offset, report.offset);
       if (first || advanced) {
-        entry.advance_mark = report.offset;
-        entry.last_advance_ms = now_ms;
-        entry.started = true;
-      } else if (!FetcherLive(entry, now_ms)) {
-        Revoke(entry);
+        lease.advance_mark = report.offset;
+        lease.last_advance_ms = now_ms;
+        lease.started = true;
+      } else if (!LeaseLive(lease, now_ms)) {
+        EndLease(entry, LeaseEnd::kRevoked);
         return false;
-      }
-      if (Source* self = FindSource(entry, id)) {
-        self->offset = report.offset;
-        self->heard_ms = now_ms;
       }
       return true;
     }
     case ProgressState::kFollowing: {
-      if (entry.fetcher == id) Revoke(entry);  // It reads from elsewhere now.
-      if (Source* self = FindSource(entry, id)) {
+      if (IsFetcher(entry, id)) EndLease(entry, LeaseEnd::kReleased);  // It reads elsewhere now.
+      if (Follower* self = FindFollower(entry, id)) {
         self->node = reporter;
         self->offset = report.offset;
         self->heard_ms = now_ms;
       } else {
-        entry.sources.push_back(Source{reporter, report.offset, now_ms, 1, {}});
+        entry.followers.push_back(Follower{reporter, report.offset, now_ms, 1, {}});
       }
       return true;
     }
     case ProgressState::kDone: {
-      if (entry.fetcher == id) entry.fetcher.clear();
-      RemoveSource(entry, id);
+      if (IsFetcher(entry, id)) EndLease(entry, LeaseEnd::kReleased);
+      RemoveFollower(entry, id);
       if (std::none_of(entry.done.begin(), entry.done.end(),
                        [&](const Provider& p) { return p.node_id == id; })) {
         entry.done.push_back(reporter);
@@ -211,13 +218,8 @@ bool ClaimTable::Report(const ProgressReport& report, const Provider& reporter, 
       return true;
     }
     case ProgressState::kFailed: {
-      if (entry.fetcher == id) {
-        entry.fetcher.clear();
-        entry.started = false;
-        entry.offset = 0;
-        entry.advance_mark = 0;
-      }
-      RemoveSource(entry, id);
+      if (IsFetcher(entry, id)) EndLease(entry, LeaseEnd::kRevoked);
+      RemoveFollower(entry, id);
       std::erase_if(entry.done, [&](const Provider& p) { return p.node_id == id; });
       return true;
     }
@@ -228,12 +230,12 @@ bool ClaimTable::Report(const ProgressReport& report, const Provider& reporter, 
 void ClaimTable::Sweep(uint64_t now_ms) {
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& entry = it->second;
-    if (!FetcherLive(entry, now_ms)) Revoke(entry);
-    std::erase_if(entry.sources, [&](const Source& s) {
-      return s.node.node_id != entry.fetcher && now_ms - s.heard_ms >= options_.source_idle_ms;
+    if (entry.lease && !LeaseLive(*entry.lease, now_ms)) EndLease(entry, LeaseEnd::kRevoked);
+    std::erase_if(entry.followers, [&](const Follower& f) {
+      return now_ms - f.heard_ms >= options_.source_idle_ms;
     });
     if (now_ms >= entry.done_until_ms) entry.done.clear();
-    if (entry.fetcher.empty() && entry.sources.empty() && entry.done.empty()) {
+    if (!entry.lease && entry.followers.empty() && entry.done.empty()) {
       it = entries_.erase(it);
     } else {
       ++it;
@@ -243,13 +245,8 @@ void ClaimTable::Sweep(uint64_t now_ms) {
 
 void ClaimTable::DropNode(std::string_view node_id) {
   for (auto& [key, entry] : entries_) {
-    if (entry.fetcher == node_id) {
-      entry.fetcher.clear();
-      entry.started = false;
-      entry.offset = 0;
-      entry.advance_mark = 0;
-    }
-    RemoveSource(entry, node_id);
+    if (IsFetcher(entry, node_id)) EndLease(entry, LeaseEnd::kRevoked);
+    RemoveFollower(entry, node_id);
     std::erase_if(entry.done, [&](const Provider& p) { return p.node_id == node_id; });
   }
 }
@@ -273,15 +270,22 @@ std::string ClaimTable::Describe(const std::string& key, uint64_t now_ms) const 
   auto it = entries_.find(key);
   if (it == entries_.end()) return {};
   const Entry& entry = it->second;
-  std::string out = "fetcher=" + (entry.fetcher.empty() ? std::string("-") : entry.fetcher);
-  out += " live=" + std::string(FetcherLive(entry, now_ms) ? "1" : "0");
-  out += " offset=" + std::to_string(entry.offset) + "/" + std::to_string(entry.total);
+  const Lease* lease = entry.lease ? &*entry.lease : nullptr;
+  std::string out = "fetcher=" + (lease ? lease->fetcher.node_id : std::string("-"));
+  out += " live=" + std::string(lease && LeaseLive(*lease, now_ms) ? "1" : "0");
+  out += " offset=" + std::to_string(lease ? lease->offset : 0) + "/" + std::to_string(entry.total);
+  // Sources: the fetcher first, then the followers, each as id:offset:readers.
   out += " sources=";
-  for (size_t i = 0; i < entry.sources.size(); ++i) {
-    const Source& s = entry.sources[i];
-    if (i) out += ",";
-    out += s.node.node_id + ":" + std::to_string(s.offset) + ":" +
-           std::to_string(Readers(entry, s.node.node_id));
+  const ReaderCounts readers = CountReaders(entry);
+  bool first = true;
+  auto append_source = [&](const std::string& id, uint64_t offset) {
+    if (!first) out += ",";
+    first = false;
+    out += id + ":" + std::to_string(offset) + ":" + std::to_string(Readers(readers, id));
+  };
+  if (lease) append_source(lease->fetcher.node_id, lease->offset);
+  for (const Follower& follower : entry.followers) {
+    append_source(follower.node.node_id, follower.offset);
   }
   out += " done=";
   for (size_t i = 0; i < entry.done.size(); ++i) {

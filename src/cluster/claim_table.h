@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -78,7 +79,10 @@ struct ClaimStats {
   uint64_t follow = 0;
   uint64_t fetch = 0;
   uint64_t decline = 0;
-  uint64_t revoked = 0;  // Claims taken from a stalled, late or failed fetcher.
+  // Leases taken from a fetcher whose download did not finish: it missed its start deadline,
+  // stalled, reported failure or left the cluster. A fetcher that finished, or that now follows
+  // another source, gives its lease up without counting here.
+  uint64_t revoked = 0;
   size_t keys = 0;
 };
 
@@ -105,33 +109,50 @@ class ClaimTable {
   std::vector<std::string> Keys(size_t max) const;
 
  private:
-  struct Source {
-    Provider node;
-    uint64_t offset = 0;
-    uint64_t heard_ms = 0;
-    size_t depth = 0;    // 0 for the fetcher, parent's + 1 for a follower.
-    std::string parent;  // The source it reads from (followers).
-    bool serves = true;  // Can serve its own copy: a follower that cannot only counts as a reader.
-  };
-  struct Entry {
-    std::string fetcher;  // Node id; empty when there is none (revoked or failed).
+  // Who downloads the key from upstream, and how far it got. Started by a fetch verdict or by a
+  // report that rebuilds a claim; ended only by EndLease.
+  struct Lease {
+    Provider fetcher;
     uint64_t start_deadline_ms = 0;
     uint64_t last_advance_ms = 0;
     bool started = false;       // The fetcher reported an offset > 0.
-    uint64_t offset = 0;        // The fetcher's.
+    uint64_t offset = 0;        // The highest offset the fetcher reported.
     uint64_t advance_mark = 0;  // Its offset when the lease was last renewed.
+  };
+  // A follower: it reads from the fetcher or another follower, and serves its own growing copy.
+  struct Follower {
+    Provider node;
+    uint64_t offset = 0;
+    uint64_t heard_ms = 0;
+    size_t depth = 1;    // Its parent's + 1; the fetcher is depth 0.
+    std::string parent;  // The node it reads from; empty when rebuilt from a report.
+    bool serves = true;  // Can serve its own copy: a follower that cannot only counts as a reader.
+  };
+  // Invariant: the fetcher is never among the followers.
+  struct Entry {
+    std::optional<Lease> lease;  // Empty when there is no fetcher (none yet, revoked or done).
     uint64_t total = 0;
-    std::vector<Source> sources;  // The fetcher first, while there is one.
-    std::vector<Provider> done;   // Complete copies, until done_until_ms.
+    std::vector<Follower> followers;
+    std::vector<Provider> done;  // Complete copies, until done_until_ms.
     uint64_t done_until_ms = 0;
   };
+  enum class LeaseEnd {
+    kReleased,  // The fetcher finished, or reads from another source now.
+    kRevoked,   // Its download failed or stalled (counted in ClaimStats::revoked).
+  };
 
-  bool FetcherLive(const Entry& entry, uint64_t now_ms) const;
-  void Revoke(Entry& entry);
-  static Source* FindSource(Entry& entry, std::string_view node_id);
-  static void RemoveSource(Entry& entry, std::string_view node_id);
-  // Followers reading from `node_id`.
-  static size_t Readers(const Entry& entry, std::string_view node_id);
+  bool LeaseLive(const Lease& lease, uint64_t now_ms) const;
+  void StartLease(Entry& entry, const Provider& fetcher, uint64_t now_ms);
+  // The one place a lease ends. No-op without a lease.
+  void EndLease(Entry& entry, LeaseEnd why);
+  static bool IsFetcher(const Entry& entry, std::string_view node_id);
+  static Follower* FindFollower(Entry& entry, std::string_view node_id);
+  static void RemoveFollower(Entry& entry, std::string_view node_id);
+  // How many followers read from each source, by its node id, counted in one pass (a claim looks
+  // at every source). The keys view the followers' `parent`: valid until the followers change.
+  using ReaderCounts = std::unordered_map<std::string_view, size_t>;
+  static ReaderCounts CountReaders(const Entry& entry);
+  static size_t Readers(const ReaderCounts& counts, std::string_view node_id);
 
   ClaimOptions options_;
   std::unordered_map<std::string, Entry> entries_;

@@ -1,7 +1,7 @@
 #include "cluster/cluster_node.h"
 
-#include "base/json_escape.h"
 #include "base/log.h"
+#include "cluster/cluster_debug_json.h"
 #include "cluster/router_wire.h"
 
 namespace spegel::cluster {
@@ -9,31 +9,6 @@ namespace {
 
 // How long Stop() gives the withdraw messages before closing the router client.
 constexpr uint64_t kWithdrawGraceMs = 300;
-
-std::string SourcesText(uint8_t sources) {
-  std::string out;
-  for (MemberSource s : {MemberSource::kMdns, MemberSource::kDns, MemberSource::kStatic,
-                         MemberSource::kPeer, MemberSource::kHttp}) {
-    if (sources & (1u << static_cast<unsigned>(s))) {
-      if (!out.empty()) out.push_back(',');
-      out.append(MemberSourceName(s));
-    }
-  }
-  return out;
-}
-
-void AppendProviders(std::string* out, const std::vector<Provider>& providers) {
-  out->push_back('[');
-  for (size_t i = 0; i < providers.size(); ++i) {
-    if (i) out->push_back(',');
-    out->append("{\"node_id\":");
-    AppendJsonString(out, providers[i].node_id);
-    out->append(",\"address\":");
-    AppendJsonString(out, providers[i].address);
-    out->append(",\"registry_port\":" + std::to_string(providers[i].registry_port) + "}");
-  }
-  out->push_back(']');
-}
 
 }  // namespace
 
@@ -89,6 +64,22 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
   service_ = std::make_unique<RouterService>(router_.get(), membership_.get(), &self_,
                                              options_.auth, options_.member_ttl_ms, &claims_,
                                              &scheduler_);
+  ClaimClientOptions claim_options;
+  claim_options.claim_timeout_ms = options_.claim_timeout_ms;
+  claim_options.owner_attempts = options_.claim_owner_attempts;
+  claim_client_ = std::make_unique<ClaimClient>(
+      &scheduler_, membership_.get(), transport_.get(), self_.node_id,
+      [this](std::string_view key) { return router_->OwnersOf(key); },
+      ClaimClient::LocalOwner{
+          [this](const std::string& key, bool can_serve) {
+            return service_->AnswerClaim(key, Provider{self_.node_id, "", self_.registry_port},
+                                         can_serve);
+          },
+          [this](const ProgressReport& report) {
+            return claims_.Report(report, Provider{self_.node_id, "", self_.registry_port},
+                                  scheduler_.NowMs());
+          }},
+      claim_options);
   claim_sweep_ = std::make_unique<Timer>(loop_);
   claim_sweep_->Unref();
   claim_sweep_->Start(1000, 1000, [this] { claims_.Sweep(scheduler_.NowMs()); });
@@ -108,6 +99,7 @@ ClusterNode::~ClusterNode() {
   // Order: sources and the router go before the membership and transport they point to.
   bootstrap_client_.reset();
   bootstrapper_.reset();
+  claim_client_.reset();
   lookups_.reset();
   router_.reset();
   transport_.reset();
@@ -151,6 +143,7 @@ void ClusterNode::OnCollision(const MemberInfo& other) {
   self_.node_id = new_id;
   membership_->SetSelfId(new_id);
   router_->RenameSelf(new_id);
+  claim_client_->SetSelfId(new_id);
   bootstrapper_->HelloAgain();
   ++renames_;
   if (mdns_ != nullptr) {
@@ -264,127 +257,14 @@ void ClusterNode::FindProviders(const std::string& key,
   lookups_->Find(key, std::move(done));
 }
 
-std::string ClusterNode::ClaimOwner(const std::string& key) const {
-  const std::vector<std::string> owners = router_->OwnersOf(key);
-  for (const std::string& id : owners) {
-    if (id == self_.node_id) return id;
-    const Member* m = membership_->Find(id);
-    if (m != nullptr && !membership_->IsAvoided(*m)) return id;
-  }
-  return owners.empty() ? std::string() : owners.front();
-}
-
-// One claim in flight: the answer or the budget, whichever comes first; the other finds `done`
-// gone. The timer holds the state weakly, so nothing keeps it alive but the exchange in flight.
-struct ClusterNode::PendingClaim {
-  std::string key;
-  bool can_serve = false;
-  int owners_left = 0;  // Owners still to ask after the one asked now fails.
-  std::function<void(ClaimAnswer)> done;
-  std::unique_ptr<Timer> budget;
-
-  void Finish(ClaimAnswer answer) {
-    budget.reset();
-    if (!done) return;
-    auto d = std::move(done);
-    done = nullptr;
-    d(std::move(answer));
-  }
-};
-
 void ClusterNode::Claim(const std::string& key, bool can_serve,
                         std::function<void(ClaimAnswer)> done) {
-  ++claim_requests_;
-  auto pending = std::make_shared<PendingClaim>();
-  pending->key = key;
-  pending->can_serve = can_serve;
-  pending->owners_left = static_cast<int>(options_.claim_owner_attempts) - 1;
-  pending->done = std::move(done);
-  pending->budget = std::make_unique<Timer>(loop_);
-  pending->budget->Start(
-      options_.claim_timeout_ms, 0, [weak = std::weak_ptr<PendingClaim>(pending)] {
-        auto p = weak.lock();
-        if (!p || !p->done) return;
-        LOG_DEBUG("claim not answered within the budget; no coalescing").Str("key", p->key);
-        p->Finish(ClaimAnswer{});
-      });
-  AskClaimOwner(pending);
-}
-
-void ClusterNode::AskClaimOwner(const std::shared_ptr<PendingClaim>& pending) {
-  const std::string owner_id = stopping_ ? std::string() : ClaimOwner(pending->key);
-  if (owner_id == self_.node_id) {
-    const Provider self{self_.node_id, "", self_.registry_port};
-    ClaimAnswer answer = service_->AnswerClaim(pending->key, self, pending->can_serve);
-    loop_->Post([alive = liveness_.token(), pending, answer = std::move(answer)]() mutable {
-      if (alive.alive()) pending->Finish(std::move(answer));
-    });
-    return;
-  }
-  const Member* owner = owner_id.empty() ? nullptr : membership_->Find(owner_id);
-  if (owner == nullptr) {
-    loop_->Post([alive = liveness_.token(), pending] {
-      if (alive.alive()) pending->Finish(ClaimAnswer{});
-    });
-    return;
-  }
-  ++claim_messages_;
-  transport_->Claim(
-      *owner, ClaimRequest{pending->key, pending->can_serve}, options_.claim_timeout_ms,
-      [this, alive = liveness_.token(), pending, owner_id](Result<ClaimAnswer> r) {
-        if (!pending->done) return;
-        if (r.ok()) return pending->Finish(std::move(r).value());
-        LOG_DEBUG("claim failed at the key's owner")
-            .Str("key", pending->key)
-            .Str("owner", owner_id)
-            .Str("error", r.status().message());
-        // The owner is avoided from now on, for claims and progress alike: every node that
-        // cannot reach it moves to the same next owner, so their claims still coalesce there.
-        if (alive.alive() && pending->owners_left > 0) {
-          membership_->ReportFailure(owner_id);
-          if (ClaimOwner(pending->key) != owner_id) {
-            --pending->owners_left;
-            ++claim_failovers_;
-            return AskClaimOwner(pending);
-          }
-        }
-        LOG_DEBUG("no claim owner answered; no coalescing for this pull").Str("key", pending->key);
-        pending->Finish(ClaimAnswer{});
-      });
+  claim_client_->Claim(key, can_serve, std::move(done));
 }
 
 void ClusterNode::ReportProgress(std::vector<ProgressReport> reports,
                                  std::function<void(const std::string& key)> on_revoked) {
-  if (stopping_) return;
-  const Provider self{self_.node_id, "", self_.registry_port};
-  const uint64_t now = scheduler_.NowMs();
-  std::unordered_map<std::string, std::vector<ProgressReport>> by_owner;
-  std::vector<std::string> revoked_here;
-  for (ProgressReport& report : reports) {
-    const std::string owner_id = ClaimOwner(report.key);
-    if (owner_id.empty()) continue;
-    if (owner_id == self_.node_id) {
-      if (!claims_.Report(report, self, now)) revoked_here.push_back(report.key);
-    } else {
-      by_owner[owner_id].push_back(std::move(report));
-    }
-  }
-  auto shared_on_revoked = std::make_shared<std::function<void(const std::string&)>>(
-      std::move(on_revoked));
-  if (!revoked_here.empty()) {
-    loop_->Post([alive = liveness_.token(), shared_on_revoked, revoked_here] {
-      if (!alive.alive()) return;
-      for (const auto& key : revoked_here) (*shared_on_revoked)(key);
-    });
-  }
-  for (auto& [owner_id, batch] : by_owner) {
-    const Member* owner = membership_->Find(owner_id);
-    if (owner == nullptr) continue;
-    transport_->Progress(*owner, batch, [shared_on_revoked](Result<std::vector<std::string>> r) {
-      if (!r.ok()) return;  // Best effort: the next report tries again.
-      for (const auto& key : *r) (*shared_on_revoked)(key);
-    });
-  }
+  claim_client_->ReportProgress(std::move(reports), std::move(on_revoked));
 }
 
 void ClusterNode::ReportBadProvider(const Provider& provider, std::string_view why) {
@@ -393,150 +273,48 @@ void ClusterNode::ReportBadProvider(const Provider& provider, std::string_view w
   membership_->ReportFailure(provider.node_id);
 }
 
+// The const views read the loop's clock: what scheduler_.NowMs() reads (it is not const).
+
 std::vector<std::pair<std::string, std::string>> ClusterNode::OwnedClaims(size_t max) const {
-  std::vector<std::pair<std::string, std::string>> out;
-  const uint64_t now = loop_->NowMs();  // What scheduler_.NowMs() reads (it is not const).
-  for (std::string& key : claims_.Keys(max)) {
-    std::string description = claims_.Describe(key, now);
-    out.emplace_back(std::move(key), std::move(description));
-  }
-  return out;
+  return OwnedClaimViews(claims_, max, loop_->NowMs());
 }
 
 std::vector<MemberView> ClusterNode::Members() const {
-  const uint64_t now = loop_->NowMs();
-  std::vector<MemberView> out;
-  out.reserve(membership_->Live().size());
-  for (const Member* m : membership_->Live()) {
-    MemberView v;
-    v.node_id = m->info.node_id;
-    v.incarnation = m->info.incarnation;
-    if (!m->info.addresses.empty()) v.address = m->info.addresses.front();
-    v.registry_port = m->info.registry_port;
-    v.sources = SourcesText(m->sources);
-    v.age_ms = now > m->seen_since_ms ? now - m->seen_since_ms : 0;
-    v.expires_in_ms = m->expires_at_ms > now ? m->expires_at_ms - now : 0;
-    v.avoided = membership_->IsAvoided(*m);
-    out.push_back(std::move(v));
-  }
-  return out;
+  return MemberViews(*membership_, loop_->NowMs());
 }
 
 std::string ClusterNode::MembersJson() const {
-  const uint64_t now = loop_->NowMs();
-  std::string out = "{\"self\":{\"node_id\":";
-  AppendJsonString(&out, self_.node_id);
-  out.append(",\"incarnation\":" + std::to_string(self_.incarnation));
-  out.append(",\"registry_port\":" + std::to_string(self_.registry_port));
-  out.append(",\"router_port\":" + std::to_string(router_port_));
-  out.append(",\"node_id_collisions\":" + std::to_string(membership_->collisions()));
-  out.append(",\"node_id_renames\":" + std::to_string(renames_));
-  out.append(",\"foreign_refused\":" + std::to_string(membership_->foreign_refused()) +
-             "},\"members\":[");
-  bool first = true;
-  for (const Member* m : membership_->Live()) {
-    if (!first) out.push_back(',');
-    first = false;
-    out.append("{\"node_id\":");
-    AppendJsonString(&out, m->info.node_id);
-    out.append(",\"incarnation\":" + std::to_string(m->info.incarnation) + ",\"addresses\":[");
-    for (size_t i = 0; i < m->info.addresses.size(); ++i) {
-      if (i) out.push_back(',');
-      AppendJsonString(&out, m->info.addresses[i]);
-    }
-    out.append("],\"registry_port\":" + std::to_string(m->info.registry_port));
-    out.append(",\"router_port\":" + std::to_string(m->info.router_port));
-    out.append(",\"sources\":");
-    AppendJsonString(&out, SourcesText(m->sources));
-    out.append(",\"expires_in_ms\":" +
-               std::to_string(m->expires_at_ms > now ? m->expires_at_ms - now : 0));
-    out.append(std::string(",\"avoided\":") + (membership_->IsAvoided(*m) ? "true" : "false") +
-               "}");
-  }
-  out.append("]}\n");
-  return out;
+  return BuildMembersJson(self_, router_port_, *membership_, renames_, loop_->NowMs());
 }
 
 void ClusterNode::RoutingJson(const std::string& key, uint64_t timeout_ms,
                               std::function<void(std::string)> done) {
-  const RouterStats s = router_->stats();
-  const ProviderLookupsStats l = lookups_->stats();
-  std::string out = "{\"node_id\":";
-  AppendJsonString(&out, self_.node_id);
-  out.append(",\"members\":" + std::to_string(membership_->size()));
-  out.append(",\"stats\":{\"local_keys\":" + std::to_string(s.local_keys) +
-             ",\"provider_keys\":" + std::to_string(s.provider_keys) +
-             ",\"provider_entries\":" + std::to_string(s.provider_entries) +
-             ",\"announce_messages\":" + std::to_string(s.announce_messages) +
-             ",\"announce_failures\":" + std::to_string(s.announce_failures) +
-             ",\"keys_announced\":" + std::to_string(s.keys_announced) + ",\"keys_withdrawn\":" +
-             std::to_string(s.keys_withdrawn) + ",\"lookups\":" + std::to_string(s.lookups) +
-             ",\"lookups_found\":" + std::to_string(s.lookups_found) +
-             ",\"lookup_messages\":" + std::to_string(s.lookup_messages) +
-             ",\"locator_requests\":" + std::to_string(l.requests) +
-             ",\"locator_router_rounds\":" + std::to_string(l.router_rounds) +
-             ",\"locator_coalesced\":" + std::to_string(l.coalesced) +
-             ",\"locator_cache_hits\":" + std::to_string(l.cache_hits) +
-             ",\"claim_requests\":" + std::to_string(claim_requests_) +
-             ",\"claim_messages\":" + std::to_string(claim_messages_) +
-             ",\"claim_failovers\":" + std::to_string(claim_failovers_) +
-             ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
-  const ClaimStats c = claims_.stats();
-  out.append(",\"claims\":{\"have\":" + std::to_string(c.have) +
-             ",\"follow\":" + std::to_string(c.follow) + ",\"fetch\":" + std::to_string(c.fetch) +
-             ",\"decline\":" + std::to_string(c.decline) + ",\"revoked\":" +
-             std::to_string(c.revoked) + ",\"keys\":" + std::to_string(c.keys) + "}");
-  if (options_.pool != nullptr) {
-    // The pool is shared with peer fetches: these count every connection to a peer.
-    const http::ConnectionPoolStats p = options_.pool->stats();
-    out.append(",\"peer_connections\":{\"idle\":" + std::to_string(p.idle) + ",\"reused\":" +
-               std::to_string(p.reused) + ",\"returned\":" + std::to_string(p.returned) +
-               ",\"retried\":" + std::to_string(p.retried) +
-               ",\"closed_by_peer\":" + std::to_string(p.closed_by_peer) + ",\"unsolicited\":" +
-               std::to_string(p.unsolicited) + ",\"expired\":" + std::to_string(p.expired) +
-               ",\"evicted\":" + std::to_string(p.evicted) + "}");
-  }
-  if (key.empty()) {
-    out.append("}\n");
-    loop_->Post(
-        [alive = liveness_.token(), done = std::move(done), out = std::move(out)]() mutable {
-          if (alive.alive()) done(std::move(out));
-        });
+  RoutingCounters counters{router_->stats(), lookups_->stats(), claim_client_->stats(),
+                           claims_.stats(), std::nullopt};
+  if (options_.pool != nullptr) counters.pool = options_.pool->stats();
+  RoutingJsonBuilder json(self_.node_id, membership_->size(), counters);
+  if (key.empty() || !IsValidRoutingKey(key)) {
+    if (!key.empty()) json.AddError("invalid key");
+    loop_->Post([alive = liveness_.token(), done = std::move(done),
+                 body = std::move(json).Finish()]() mutable {
+      if (alive.alive()) done(std::move(body));
+    });
     return;
   }
-  if (!IsValidRoutingKey(key)) {
-    out.append(",\"error\":\"invalid key\"}\n");
-    loop_->Post(
-        [alive = liveness_.token(), done = std::move(done), out = std::move(out)]() mutable {
-          if (alive.alive()) done(std::move(out));
-        });
-    return;
-  }
-  out.append(",\"key\":");
-  AppendJsonString(&out, key);
-  out.append(",\"owners\":[");
-  const auto owners = router_->OwnersOf(key);
-  for (size_t i = 0; i < owners.size(); ++i) {
-    if (i) out.push_back(',');
-    AppendJsonString(&out, owners[i]);
-  }
-  out.append("],\"local_entries\":");
-  AppendProviders(&out, router_->HandleLookup(key));
-  out.append(",\"claim\":");
-  AppendJsonString(&out, claims_.Describe(key, scheduler_.NowMs()));
+  json.AddKey(key, router_->OwnersOf(key), router_->HandleLookup(key),
+              claims_.Describe(key, scheduler_.NowMs()));
   router_->Lookup(key, timeout_ms,
                   [alive = liveness_.token(), done = std::move(done),
-                   out = std::move(out)](const std::vector<Provider>& providers) mutable {
+                   json = std::move(json)](const std::vector<Provider>& providers) mutable {
                     if (!alive.alive()) return;
-                    out.append(",\"providers\":");
-                    AppendProviders(&out, providers);
-                    out.append("}\n");
-                    done(std::move(out));
+                    json.AddProviders(providers);
+                    done(std::move(json).Finish());
                   });
 }
 
 void ClusterNode::Stop(std::function<void()> done) {
   stopping_ = true;
+  claim_client_->Stop();
   static_timer_.reset();
   bootstrap_client_.reset();
   if (!started_) {

@@ -1,16 +1,17 @@
 // ClusterNode: this node's part of the cluster. It owns the membership and its three sources
 // (mDNS agent, DNS discovery, static peers — each optional; none is needed to be ready: a single
 // node is a working cluster), the router (announce / lookup), the router API server on
-// --router-addr and its client. The registry asks it for providers (ContentLocator); the
-// Announcer feeds it the changes of the local keys.
+// --router-addr and its client, and both sides of pull coalescing (its ClaimTable as a key's
+// owner, its ClaimClient as the asker). The registry asks it for providers (ContentLocator) and
+// claims (PullCoordinator); the Announcer feeds it the changes of the local keys.
 //
 //   mDNS beacons ───────────────┐
 //   DNS answers ──▶ Bootstrapper ├─▶ Membership ──listener──▶ Router ◀──▶ HttpRouterTransport
 //   static peers ─▶ (hello)      │                              ▲
 //   hellos received ─────────────┘              RouterService (POST announce, GET lookup)
 //
-// Ownership and threading: owned by main; loop thread only. Start() once; Stop() once, then wait
-// for its `done` before destroying.
+// Ownership and threading: owned by the registry daemon's wiring; loop thread only. Start() once;
+// Stop() once, then wait for its `done` before destroying.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@
 
 #include "auth/peer_auth.h"
 #include "cluster/bootstrapper.h"
+#include "cluster/claim_client.h"
 #include "cluster/claim_table.h"
 #include "cluster/cluster_view.h"
 #include "cluster/content_locator.h"
@@ -100,10 +102,9 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
                      std::function<void(std::vector<Provider>)> done) override;
   void ReportBadProvider(const Provider& provider, std::string_view why) override;
 
-  // PullCoordinator: claims go to the key's claim owner (ClaimOwner; this node's own ClaimTable
-  // when that is this node) within --mirror-claim-timeout. An owner that fails the request is
-  // avoided and the next one asked, within the same budget (claim_owner_attempts in all); no
-  // answer in the budget is kDecline. Progress goes to each key's claim owner, batched per owner.
+  // PullCoordinator: the ClaimClient's (claim_client.h), with this node's ClaimTable answering
+  // for the keys it owns, claim_timeout_ms as the budget and claim_owner_attempts owners at most.
+  // Once stopping, claims are kDecline and progress is dropped.
   void Claim(const std::string& key, bool can_serve,
              std::function<void(ClaimAnswer)> done) override;
   void ReportProgress(std::vector<ProgressReport> reports,
@@ -126,11 +127,6 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
   const Router& router() const { return *router_; }
 
  private:
-  struct PendingClaim;
-  // The owner that answers claims for `key` here: its first owner that is this node or a member
-  // not avoided; the primary owner when all are avoided; empty when there are no owners.
-  std::string ClaimOwner(const std::string& key) const;
-  void AskClaimOwner(const std::shared_ptr<PendingClaim>& pending);
   void OnDnsResult(Result<std::vector<std::string>> addresses);
   Status StartMdns();
   // Another node uses this node's id: a defaulted id moves to the next fallback id (renamed
@@ -149,11 +145,9 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
   std::unique_ptr<Router> router_;
   std::unique_ptr<ProviderLookups> lookups_;  // FindProviders: shared rounds, kept answers.
   ClaimTable claims_;                         // As the primary owner of keys.
-  uint64_t claim_requests_ = 0;               // Claim() calls: one router round each, at most.
-  uint64_t claim_messages_ = 0;               // Of those, claims sent to another node.
-  uint64_t claim_failovers_ = 0;              // Claims asked again at the next owner.
   std::unique_ptr<Timer> claim_sweep_;
   std::unique_ptr<RouterService> service_;
+  std::unique_ptr<ClaimClient> claim_client_;  // As the node asking; answers its own via service_.
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<Bootstrapper> bootstrapper_;
   std::unique_ptr<MdnsAgent> mdns_;

@@ -1,5 +1,5 @@
-// HttpRouterTransport: the client side of the router API (router_wire.h): the Router's
-// RouterTransport over HTTP, plus the hello the Bootstrapper sends.
+// HttpRouterTransport: the client side of the router API (router_wire.h): the RouterTransport of
+// the Router and the ClaimClient over HTTP, plus the hello the Bootstrapper sends.
 //
 // Each request goes to the owner's first address and router port, signed with the peer secret
 // when there is one, and is bounded by its PeerClientOptions timeout; an owner with no address
@@ -53,12 +53,11 @@ class HttpRouterTransport : public RouterTransport {
               std::function<void(Result<std::vector<Provider>>)> done) override;
   // Says hello to ip:port; `done` gets the receiver's info (addresses = {ip}).
   void Hello(const std::string& ip, uint16_t port, std::function<void(Result<MemberInfo>)> done);
-  // Claims a key at `owner` (its primary owner) within `timeout_ms`; the owner's own entry in the
-  // answer gets the owner's address. Progress reports to `owner`: `done` gets the revoked keys.
+  // The owner's own entry in a claim answer gets the owner's address.
   void Claim(const Member& owner, const ClaimRequest& request, uint64_t timeout_ms,
-             std::function<void(Result<ClaimAnswer>)> done);
+             std::function<void(Result<ClaimAnswer>)> done) override;
   void Progress(const Member& owner, const std::vector<ProgressReport>& reports,
-                std::function<void(Result<std::vector<std::string>>)> done);
+                std::function<void(Result<std::vector<std::string>>)> done) override;
 
   size_t in_flight() const { return exchanges_.size(); }
 

@@ -1,6 +1,7 @@
 // PullCoordinator: what the cluster offers the registry for pull coalescing (claim_table.h): ask
 // the primary owner of a key who downloads it, and report how this node's in-flight copies grow.
-// ClusterNode implements it over the router API (claims and progress in router_wire.h).
+// ClaimClient implements it over the router API (claims and progress in router_wire.h);
+// ClusterNode forwards to its ClaimClient.
 #pragma once
 
 #include <functional>

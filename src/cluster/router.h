@@ -40,12 +40,16 @@
 #include "cluster/content_locator.h"
 #include "cluster/membership.h"
 #include "cluster/provider_table.h"
+#include "cluster/router_wire.h"
 #include "cluster/scheduler.h"
 #include "loop/liveness.h"
 
 namespace spegel::cluster {
 
-class RouterTransport {  // production: HTTP (lead); simulation and unit tests: in-process fakes
+// The client side of the router API: the Router's announces and lookups, and the ClaimClient's
+// claims and progress reports. Production: HTTP (HttpRouterTransport); simulation and unit tests:
+// in-process fakes.
+class RouterTransport {
  public:
   virtual ~RouterTransport() = default;
   // Sends `batch` to `owner`. `owner` and `batch` are only valid during the call (copy what is
@@ -57,6 +61,15 @@ class RouterTransport {  // production: HTTP (lead); simulation and unit tests: 
   // transport should bound its own wait, but Router::Lookup does not depend on it.
   virtual void Lookup(const Member& owner, const std::string& key,
                       std::function<void(Result<std::vector<Provider>>)> done) = 0;
+  // Claims `request.key` at `owner` (its ClaimTable decides); the wait is bounded by timeout_ms.
+  // A complete answer is Ok, whatever its verdict; an owner that cannot be reached or refuses is
+  // an error. `done` runs exactly once on the loop thread, never inline.
+  virtual void Claim(const Member& owner, const ClaimRequest& request, uint64_t timeout_ms,
+                     std::function<void(Result<ClaimAnswer>)> done) = 0;
+  // Sends progress `reports` to `owner`; `done` gets the keys whose fetch the owner revoked.
+  // `done` runs exactly once on the loop thread, never inline.
+  virtual void Progress(const Member& owner, const std::vector<ProgressReport>& reports,
+                        std::function<void(Result<std::vector<std::string>>)> done) = 0;
 };
 
 struct RouterOptions {

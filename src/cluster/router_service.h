@@ -34,7 +34,7 @@ class RouterService : public http::Handler {
 
   // The owner's answer to `asker`'s claim of `key`: the provider table's holders (never the
   // asker) and the ClaimTable decide. kDecline without a ClaimTable. Also for this node's own
-  // claims of keys it owns (ClusterNode::Claim).
+  // claims of keys it owns (the ClaimClient's local owner).
   ClaimAnswer AnswerClaim(const std::string& key, const Provider& asker, bool can_serve);
 
   // Requests refused (400, 401, 405, 413…; a lookup miss is not a refusal).

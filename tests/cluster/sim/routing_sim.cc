@@ -8,7 +8,19 @@
 // re-converge, lookups again. Prints one table; with --assert exits non-zero unless every lookup
 // succeeds after convergence, ≥ 99.9% after churn, and the message and memory bounds hold.
 //
+// --coalescing runs pull coalescing instead: every node also has its ClaimTable (as a key's owner)
+// and its ClaimClient (as the asker), and every node claims every key at the same moment, as a
+// cold image pulled by the whole cluster at once. A node answered fetch, or decline (no
+// coalescing), downloads from upstream; the ideal is one upstream fetch per key. With --assert it
+// exits non-zero unless every claim is answered once and every key is fetched exactly once.
+// --down F makes a fraction F of the nodes refuse every router call while staying members (a
+// router server down, not noticed yet): claims to them fail over to the next owner, at most
+// --owner-attempts owners per claim; a key whose first owners are all down is declined by every
+// node (each goes upstream). The shared Membership makes the first failure known to every node at
+// once; a real node pays one failed attempt of its own per down owner.
+//
 //   routing_sim --nodes 1000,5000 --keys 100000 --churn 0.1 --seed 1 [--lookups 10000] [--assert]
+//   routing_sim --coalescing --nodes 1000 --keys 100 [--down 0.1 --owner-attempts 2] [--assert]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +34,8 @@
 #include <vector>
 
 #include "base/log.h"
+#include "cluster/claim_client.h"
+#include "cluster/claim_table.h"
 #include "cluster/membership.h"
 #include "cluster/rendezvous.h"
 #include "cluster/router.h"
@@ -34,9 +48,12 @@ struct Flags {
   std::vector<size_t> nodes = {1000, 5000};
   size_t keys = 100'000;
   double churn = 0.1;
+  double down = 0;  // --coalescing: the fraction of nodes that refuse every router call.
+  size_t owner_attempts = ClaimClientOptions{}.owner_attempts;  // --coalescing: per claim.
   uint64_t seed = 1;
   size_t lookups = 10'000;
   size_t replicas = 3;
+  bool coalescing = false;
   bool check = false;
 };
 
@@ -59,6 +76,24 @@ struct Row {
   double wall_s = 0;
 };
 
+struct CoalescingRow {
+  size_t nodes = 0;
+  size_t keys = 0;
+  uint64_t claims = 0;
+  uint64_t answered = 0;  // Claims whose `done` ran (at most once each, or it is counted twice).
+  uint64_t fetch = 0;
+  uint64_t follow = 0;
+  uint64_t have = 0;
+  uint64_t decline = 0;
+  uint64_t upstream = 0;         // fetch + decline: nodes whose containerd goes upstream.
+  size_t keys_unfetched = 0;     // Keys nobody fetched.
+  size_t keys_refetched = 0;     // Keys fetched more than once.
+  uint64_t claim_messages = 0;   // Claims sent to another node (the rest were the owner's own).
+  uint64_t claim_failovers = 0;  // Claims asked again at the next owner.
+  uint64_t sim_ms = 0;           // Simulated time until the last claim was answered.
+  double wall_s = 0;
+};
+
 class Sim;
 
 // One node's side of the in-process network.
@@ -69,6 +104,10 @@ class SimTransport : public RouterTransport {
                 std::function<void(Status)> done) override;
   void Lookup(const Member& owner, const std::string& key,
               std::function<void(Result<std::vector<Provider>>)> done) override;
+  void Claim(const Member& owner, const ClaimRequest& request, uint64_t timeout_ms,
+             std::function<void(Result<ClaimAnswer>)> done) override;
+  void Progress(const Member& owner, const std::vector<ProgressReport>& reports,
+                std::function<void(Result<std::vector<std::string>>)> done) override;
 
  private:
   Sim* sim_;
@@ -80,8 +119,11 @@ struct Node {
   Provider provider;
   std::unique_ptr<SimTransport> transport;
   std::unique_ptr<Router> router;
-  std::vector<uint32_t> keys;  // Key indices it holds.
+  ClaimTable claims;                          // As a key's owner.
+  std::unique_ptr<ClaimClient> claim_client;  // As the asker.
+  std::vector<uint32_t> keys;                 // Key indices it holds.
   bool alive = false;
+  bool refuses = false;  // Still a member, but refuses every router call (its server is down).
 };
 
 class Sim {
@@ -91,24 +133,31 @@ class Sim {
   }
 
   Row Run();
+  CoalescingRow RunCoalescing();
 
   // Delivery: the request after one latency, the answer after another. A message to a node that
   // is gone fails with Unavailable, like a refused connection.
-  void Deliver(const std::string& to, std::function<void(Router*)> at_owner,
+  void Deliver(const std::string& to, std::function<void(Node&)> at_owner,
                std::function<void()> fail) {
     uint64_t there = Latency();
     uint64_t back = Latency();
     Hold(sched_.After(there, [this, to, back, at_owner = std::move(at_owner),
                               fail = std::move(fail)] {
       auto it = index_.find(to);
-      Router* r = it == index_.end() || !nodes_[it->second].alive ? nullptr
-                                                                  : nodes_[it->second].router.get();
-      if (r == nullptr) {
+      if (it == index_.end() || !nodes_[it->second].alive || nodes_[it->second].refuses) {
         Hold(sched_.After(back, fail));
         return;
       }
-      at_owner(r);
+      at_owner(nodes_[it->second]);
     }));
+  }
+  // What `owner` answers `asker`'s claim: as RouterService::AnswerClaim, the provider table's
+  // holders (never the asker) and the owner's ClaimTable decide.
+  ClaimAnswer AnswerClaim(Node& owner, const std::string& key, const Provider& asker,
+                          bool can_serve) {
+    std::vector<Provider> holders = owner.router->HandleLookup(key);
+    std::erase_if(holders, [&](const Provider& p) { return p.node_id == asker.node_id; });
+    return owner.claims.Claim(key, asker, holders, can_serve, sched_.NowMs());
   }
   // ManualScheduler tasks cancel on destruction; in-flight messages are kept alive here.
   void Hold(std::unique_ptr<ScheduledTask> t) { held_.push_back(std::move(t)); }
@@ -116,6 +165,7 @@ class Sim {
     return sched_.After(ms, std::move(fn));
   }
   uint64_t Latency() { return latency_(rng_); }
+  uint64_t NowMs() { return sched_.NowMs(); }
   const Provider& ProviderOf(uint32_t node) const { return nodes_[node].provider; }
 
  private:
@@ -144,8 +194,8 @@ void SimTransport::Announce(const Member& owner, const AnnounceBatch& batch,
   auto shared = std::make_shared<AnnounceBatch>(batch);
   sim_->Deliver(
       owner.info.node_id,
-      [sim, from, shared, done](Router* r) {
-        Status st = r->HandleAnnounce(sim->ProviderOf(from), *shared);
+      [sim, from, shared, done](Node& at) {
+        Status st = at.router->HandleAnnounce(sim->ProviderOf(from), *shared);
         sim->Hold(sim->After(sim->Latency(), [done, st] { done(st); }));
       },
       [done] { done(Status::Unavailable("connection refused")); });
@@ -156,9 +206,41 @@ void SimTransport::Lookup(const Member& owner, const std::string& key,
   Sim* sim = sim_;
   sim_->Deliver(
       owner.info.node_id,
-      [sim, key, done](Router* r) {
-        auto providers = r->HandleLookup(key);
+      [sim, key, done](Node& at) {
+        auto providers = at.router->HandleLookup(key);
         sim->Hold(sim->After(sim->Latency(), [done, providers] { done(providers); }));
+      },
+      [done] { done(Status::Unavailable("connection refused")); });
+}
+
+void SimTransport::Claim(const Member& owner, const ClaimRequest& request, uint64_t /*timeout_ms*/,
+                         std::function<void(Result<ClaimAnswer>)> done) {
+  Sim* sim = sim_;
+  uint32_t from = node_;
+  sim_->Deliver(
+      owner.info.node_id,
+      [sim, from, request, done](Node& at) {
+        ClaimAnswer answer = sim->AnswerClaim(at, request.key, sim->ProviderOf(from),
+                                              request.can_serve);
+        sim->Hold(sim->After(sim->Latency(), [done, answer] { done(answer); }));
+      },
+      [done] { done(Status::Unavailable("connection refused")); });
+}
+
+void SimTransport::Progress(const Member& owner, const std::vector<ProgressReport>& reports,
+                            std::function<void(Result<std::vector<std::string>>)> done) {
+  Sim* sim = sim_;
+  uint32_t from = node_;
+  sim_->Deliver(
+      owner.info.node_id,
+      [sim, from, reports, done](Node& at) {
+        std::vector<std::string> revoked;
+        for (const ProgressReport& report : reports) {
+          if (!at.claims.Report(report, sim->ProviderOf(from), sim->NowMs())) {
+            revoked.push_back(report.key);
+          }
+        }
+        sim->Hold(sim->After(sim->Latency(), [done, revoked] { done(revoked); }));
       },
       [done] { done(Status::Unavailable("connection refused")); });
 }
@@ -194,6 +276,19 @@ uint32_t Sim::AddNode(const std::string& id) {
   options.replicas = flags_.replicas;
   node.router = std::make_unique<Router>(&sched_, membership_.get(), node.transport.get(),
                                          node.provider, options);
+  // Nodes move inside nodes_: the claim client finds its own by index.
+  node.claim_client = std::make_unique<ClaimClient>(
+      &sched_, membership_.get(), node.transport.get(), id,
+      [this, index](std::string_view key) { return nodes_[index].router->OwnersOf(key); },
+      ClaimClient::LocalOwner{[this, index](const std::string& key, bool can_serve) {
+                                Node& self = nodes_[index];
+                                return AnswerClaim(self, key, self.provider, can_serve);
+                              },
+                              [this, index](const ProgressReport& report) {
+                                Node& self = nodes_[index];
+                                return self.claims.Report(report, self.provider, sched_.NowMs());
+                              }},
+      ClaimClientOptions{ClaimClientOptions{}.claim_timeout_ms, flags_.owner_attempts});
   node.alive = true;
   nodes_.push_back(std::move(node));
   index_[id] = index;
@@ -313,6 +408,7 @@ Row Sim::Run() {
   for (size_t i = 0; i < changes; ++i) {
     Node& n = nodes_[order[i]];
     n.alive = false;
+    n.claim_client.reset();
     n.router.reset();
     membership_->Leave(n.id, 1, n.provider.address);
     for (uint32_t k : n.keys) {
@@ -375,6 +471,107 @@ Row Sim::Run() {
   return row;
 }
 
+CoalescingRow Sim::RunCoalescing() {
+  auto wall_start = std::chrono::steady_clock::now();
+  CoalescingRow row;
+  row.nodes = n_;
+  row.keys = flags_.keys;
+  nodes_.reserve(n_);
+  for (size_t i = 0; i < n_; ++i) AddNode("node-" + std::to_string(i));
+  sched_.RunFor(0);  // The join notification; nobody holds keys, so nothing moves.
+  // Down nodes stay members (nobody has noticed yet) and pull nothing themselves.
+  std::vector<uint32_t> order(n_);
+  for (uint32_t i = 0; i < n_; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng_);
+  for (size_t i = 0; i < static_cast<size_t>(static_cast<double>(n_) * flags_.down); ++i) {
+    nodes_[order[i]].refuses = true;
+  }
+  const uint64_t start_ms = sched_.NowMs();
+  std::vector<uint32_t> upstream(flags_.keys, 0);  // Per key: fetch and decline answers.
+  for (uint32_t k = 0; k < flags_.keys; ++k) {
+    const std::string key = KeyName(k);
+    for (Node& node : nodes_) {
+      if (node.refuses) continue;
+      ++row.claims;
+      node.claim_client->Claim(key, true, [&, k](const ClaimAnswer& answer) {
+        ++row.answered;
+        row.sim_ms = sched_.NowMs() - start_ms;
+        switch (answer.verdict) {
+          case ClaimVerdict::kFetch: ++row.fetch; break;
+          case ClaimVerdict::kDecline: ++row.decline; break;
+          case ClaimVerdict::kFollow: ++row.follow; break;
+          case ClaimVerdict::kHave: ++row.have; break;
+        }
+        if (answer.verdict == ClaimVerdict::kFetch || answer.verdict == ClaimVerdict::kDecline) {
+          ++upstream[k];
+        }
+      });
+    }
+  }
+  // Every claim ends within its budget: answered, or declined when the budget is spent.
+  sched_.RunFor(4 * ClaimClientOptions{}.claim_timeout_ms);
+  held_.clear();
+  for (uint32_t count : upstream) {
+    row.upstream += count;
+    row.keys_unfetched += count == 0;
+    row.keys_refetched += count > 1;
+  }
+  for (const Node& node : nodes_) {
+    row.claim_messages += node.claim_client->stats().messages;
+    row.claim_failovers += node.claim_client->stats().failovers;
+  }
+  row.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return row;
+}
+
+int RunCoalescingSims(const Flags& flags) {
+  std::vector<CoalescingRow> rows;
+  for (size_t n : flags.nodes) {
+    Sim sim(flags, n);
+    rows.push_back(sim.RunCoalescing());
+  }
+  std::printf(
+      "coalescing simulation: every node claims every key at once through its ClaimClient, "
+      "R=%zu, latency 0-2 ms per hop, %.0f%% of nodes refuse router calls, seed %llu\n",
+      flags.replicas, flags.down * 100, static_cast<unsigned long long>(flags.seed));
+  std::printf(
+      "| nodes | keys | claims | answered | fetch | follow | have | decline | claim msgs/claim | "
+      "failovers | keys fetched 0x | keys fetched >1x | sim ms | wall s |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const CoalescingRow& r : rows) {
+    std::printf(
+        "| %zu | %zu | %llu | %llu | %llu | %llu | %llu | %llu | %.3f | %llu | %zu | %zu | %llu | "
+        "%.1f |\n",
+        r.nodes, r.keys, static_cast<unsigned long long>(r.claims),
+        static_cast<unsigned long long>(r.answered), static_cast<unsigned long long>(r.fetch),
+        static_cast<unsigned long long>(r.follow), static_cast<unsigned long long>(r.have),
+        static_cast<unsigned long long>(r.decline),
+        static_cast<double>(r.claim_messages) / static_cast<double>(r.claims),
+        static_cast<unsigned long long>(r.claim_failovers), r.keys_unfetched, r.keys_refetched,
+        static_cast<unsigned long long>(r.sim_ms), r.wall_s);
+  }
+  int failures = 0;
+  for (const CoalescingRow& r : rows) {
+    const double per_key = static_cast<double>(r.upstream) / static_cast<double>(r.keys);
+    std::printf("upstream fetches per key: %.2f\n", per_key);
+    if (!flags.check) continue;
+    auto expect = [&](bool ok, const char* what, double value) {
+      if (ok) return;
+      ++failures;
+      std::printf("FAIL (%zu nodes): %s (got %.4f)\n", r.nodes, what, value);
+    };
+    expect(r.answered == r.claims, "every claim answered exactly once",
+           static_cast<double>(r.answered));
+    expect(per_key <= 1.0, "upstream fetches per key <= 1.0", per_key);
+    expect(r.keys_unfetched == 0, "every key fetched by some node",
+           static_cast<double>(r.keys_unfetched));
+  }
+  if (flags.check) {
+    std::printf("sim: %s\n", failures == 0 ? "all assertions passed" : "assertions FAILED");
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 bool ParseList(const char* text, std::vector<size_t>* out) {
   out->clear();
   std::string s(text);
@@ -395,27 +592,44 @@ bool ParseList(const char* text, std::vector<size_t>* out) {
 int Usage() {
   std::fprintf(stderr,
                "usage: routing_sim [--nodes 1000,5000] [--keys 100000] [--churn 0.1] [--seed N]\n"
-               "                   [--lookups 10000] [--replicas 3] [--assert]\n");
+               "                   [--lookups 10000] [--replicas 3] [--assert]\n"
+               "       routing_sim --coalescing [--nodes 1000] [--keys 100] [--down 0] "
+               "[--owner-attempts 2]\n"
+               "                   [--seed N] [--assert]\n");
   return 2;
 }
 
 int Main(int argc, char** argv) {
   SetLogLevel(LogLevel::kWarn);
   Flags flags;
+  bool keys_given = false;
+  bool nodes_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
     char* end = nullptr;
     if (a == "--assert") {
       flags.check = true;
+    } else if (a == "--coalescing") {
+      flags.coalescing = true;
     } else if (v == nullptr) {
       return Usage();
     } else if (a == "--nodes") {
       if (!ParseList(v, &flags.nodes)) return Usage();
+      nodes_given = true;
       ++i;
     } else if (a == "--keys") {
       flags.keys = std::strtoull(v, &end, 10);
       if (*end != '\0' || flags.keys == 0 || flags.keys > 10'000'000) return Usage();
+      keys_given = true;
+      ++i;
+    } else if (a == "--down") {
+      flags.down = std::strtod(v, &end);
+      if (*end != '\0' || flags.down < 0 || flags.down > 0.5) return Usage();
+      ++i;
+    } else if (a == "--owner-attempts") {
+      flags.owner_attempts = std::strtoull(v, &end, 10);
+      if (*end != '\0' || flags.owner_attempts == 0 || flags.owner_attempts > 8) return Usage();
       ++i;
     } else if (a == "--churn") {
       flags.churn = std::strtod(v, &end);
@@ -436,6 +650,11 @@ int Main(int argc, char** argv) {
     } else {
       return Usage();
     }
+  }
+  if (flags.coalescing) {
+    if (!keys_given) flags.keys = 100;
+    if (!nodes_given) flags.nodes = {1000};
+    return RunCoalescingSims(flags);
   }
   std::vector<Row> rows;
   for (size_t n : flags.nodes) {

@@ -73,6 +73,15 @@ struct FakeNet : RouterTransport {
       done(it->second->HandleLookup(key));
     }));
   }
+  // The router sends no claims or progress: both fail.
+  void Claim(const Member&, const ClaimRequest&, uint64_t,
+             std::function<void(Result<ClaimAnswer>)> done) override {
+    tasks.push_back(sched->After(latency, [done] { done(Status::Unavailable("no claims")); }));
+  }
+  void Progress(const Member&, const std::vector<ProgressReport>&,
+                std::function<void(Result<std::vector<std::string>>)> done) override {
+    tasks.push_back(sched->After(latency, [done] { done(Status::Unavailable("no claims")); }));
+  }
   size_t AnnouncesTo(const std::string& id) const {
     size_t n = 0;
     for (const auto& [o, b] : announces) n += o == id;
