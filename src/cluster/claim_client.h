@@ -38,7 +38,9 @@ namespace spegel::cluster {
 struct ClaimClientOptions {
   // A claim's budget (--mirror-claim-timeout), failovers included; also each message's timeout.
   uint64_t claim_timeout_ms = 250;
-  size_t owner_attempts = 2;  // Owners a claim may ask in turn, within claim_timeout_ms.
+  // Owners a claim may ask in turn, within claim_timeout_ms: as many as a key has owners by
+  // default, so a key whose first two owners are down still coalesces at the third.
+  size_t owner_attempts = 3;
 };
 
 struct ClaimClientStats {

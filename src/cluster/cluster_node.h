@@ -69,7 +69,7 @@ struct ClusterOptions {
   // answered in time costs an extra download, and an owner whose loop shares a busy CPU with
   // containerd's hashing can take tens of milliseconds to answer.
   uint64_t claim_timeout_ms = 250;
-  size_t claim_owner_attempts = 2;  // Owners a claim may ask in turn, within claim_timeout_ms.
+  size_t claim_owner_attempts = 3;  // Owners a claim may ask in turn, within claim_timeout_ms.
   uint64_t lookup_cache_ms = 2000;  // How long a found provider list answers again (0: never).
   uint64_t announce_ttl_ms = 600'000;
   uint64_t member_ttl_ms = 60'000;

@@ -223,6 +223,12 @@ void Connection::RespondStream(int status, Headers headers, uint64_t length,
   if (!dispatching_) UpdatePoll();
 }
 
+Liveness::Token Connection::LivenessToken() {
+  if (closing_ || request_ == nullptr) return Liveness::DeadToken();  // No exchange open.
+  if (!exchange_liveness_) exchange_liveness_.emplace();
+  return exchange_liveness_->token();
+}
+
 void Connection::SetAbortCallback(std::function<void()> callback) {
   abort_callback_ = std::move(callback);
 }
@@ -380,6 +386,7 @@ void Connection::FinishResponse() {
   source_.reset();
   request_.reset();
   abort_callback_ = nullptr;
+  exchange_liveness_.reset();  // Before the done callback, which may look at a token.
   // Runs before the next exchange can start (below): its Dispatch would clear it.
   if (std::function<void()> done = std::move(done_callback_)) {
     done_callback_ = nullptr;
@@ -549,6 +556,7 @@ void Connection::Abort(std::string_view reason) {
   done_callback_ = nullptr;
   const bool had_exchange = request_ != nullptr;
   request_.reset();
+  exchange_liveness_.reset();  // Before the abort callback, which may look at a token.
   ReleaseInputBuffer();
   std::string().swap(out_);
   out_off_ = 0;

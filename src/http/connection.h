@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,7 @@
 #include "http/request_parser.h"
 #include "http/server.h"
 #include "loop/handle.h"
+#include "loop/liveness.h"
 
 namespace spegel::http {
 
@@ -50,6 +52,7 @@ class Connection final : public ResponseWriter, public BodySink {
   void RespondFile(int status, Headers headers, int fd, uint64_t offset, uint64_t length) override;
   void RespondStream(int status, Headers headers, uint64_t length,
                      std::unique_ptr<BodySource> source) override;
+  Liveness::Token LivenessToken() override;
   void SetAbortCallback(std::function<void()> callback) override;
   void SetDoneCallback(std::function<void()> callback) override;
 
@@ -128,6 +131,9 @@ class Connection final : public ResponseWriter, public BodySink {
   std::unique_ptr<Request> request_;
   std::function<void()> abort_callback_;
   std::function<void()> done_callback_;
+  // The exchange's tokens (LivenessToken()): made on the first ask, so an exchange answered
+  // without one costs no allocation; reset (revoking them) when the exchange ends.
+  std::optional<Liveness> exchange_liveness_;
   bool keep_alive_ = false;  // Of the response being written.
 
   // Output: bytes of out_ from out_off_ first, then the file body, then the streamed body (copied

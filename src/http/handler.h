@@ -13,6 +13,7 @@
 
 #include "http/request.h"
 #include "http/response.h"
+#include "loop/liveness.h"
 
 namespace spegel::http {
 
@@ -58,8 +59,9 @@ class BodySource {
 };
 
 // Sends the response of one exchange. Implemented by the server; valid from Handler::Handle()
-// until the response has been completely sent or the abort callback has run, whichever is first.
-// Exactly one Respond* call per exchange, on the loop thread, inline in Handle() or later.
+// until the exchange ends: its response has been completely sent, or the client went away.
+// LivenessToken() tells a later callback which side of that it is on. Exactly one Respond* call
+// per exchange, on the loop thread, inline in Handle() or later.
 //
 // Content-Length is always set by the server from the body; Content-Length, Transfer-Encoding
 // and Connection in `headers` are ignored. For a HEAD request the head is sent with that
@@ -80,9 +82,24 @@ class ResponseWriter {
   // `length` bytes pulled from `source`.
   virtual void RespondStream(int status, Headers headers, uint64_t length,
                              std::unique_ptr<BodySource> source) = 0;
+  // "The client went away" as one value: a token that is alive while this exchange is open and
+  // dead from the moment it ends, never alive again. The exchange ends when the client goes away
+  // (reset, socket error, write stall, server shutdown deadline: the token dies just before the
+  // abort callback runs), when its response has been completely sent (just before the done
+  // callback runs), or when the writer is destroyed. The token dies on the loop thread; the
+  // server's never dies inside a call on this writer, but other writers may end the exchange
+  // within a Respond* call. Asked outside an exchange, this returns a dead token.
+  //
+  // A callback that may run after the exchange ended captures the token next to `&writer` (and
+  // the Request) and does nothing unless token.alive(): then neither may be touched. An alive
+  // token does not permit a second Respond* call, and code that made its Respond* call uses the
+  // writer no more, whatever the token says (a forwarding writer may be gone by then).
+  virtual Liveness::Token LivenessToken() = 0;
   // Replaces the abort callback. It runs at most once, on the loop thread, if the exchange ends
   // before its response was completely sent (client reset, timeout, server shutdown deadline).
   // When it runs the Request and this writer are already unusable; nothing else is called after.
+  // It is for work that must react to the client leaving (cancel what was started for it, count
+  // it); to find out whether the writer may still be used, ask LivenessToken() instead.
   virtual void SetAbortCallback(std::function<void()> callback) = 0;
   // Replaces the done callback. It runs at most once, on the loop thread, when the response has
   // been completely handed to the kernel (never inline in a Respond* call, never after the abort

@@ -16,8 +16,10 @@
 //      is written from the next poll callback: a head plus an in-memory body, a file body with
 //      sendfile(2) (at most max_bytes_per_turn per loop turn, so one download cannot starve the
 //      others), or a streamed body pulled from a BodySource only when the socket has drained.
-//   5. When the response is complete the exchange ends (no callback), and the connection either
-//      parses the next buffered request, waits idle (keep-alive), or closes.
+//   5. When the response is complete the exchange ends (its LivenessToken dies, then its done
+//      callback runs), and the connection either parses the next buffered request, waits idle
+//      (keep-alive), or closes. An exchange aborted before that (the client went away) ends too:
+//      its token dies, then its abort callback runs.
 //   Errors in the request (malformed, limits) get a complete error response with an exact
 //   Content-Length and `Connection: close`; the connection then half-closes and drains the
 //   client's unread bytes for a short while (a "lingering close"), so the client reads the error

@@ -36,6 +36,9 @@ class Liveness {
   // Every token issued so far and later reports dead. Idempotent.
   void Revoke() { *flag_ = false; }
   Token token() const { return Token(flag_); }
+  // A token that was never alive: for an owner asked for one while it guards nothing (e.g. a
+  // ResponseWriter between exchanges).
+  static Token DeadToken() { return Token(nullptr); }
 
  private:
   std::shared_ptr<bool> flag_;

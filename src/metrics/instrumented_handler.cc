@@ -97,6 +97,9 @@ class MeasuringWriter final : public http::ResponseWriter {
     http::ResponseWriter* real = Finish(status, head_ ? 0 : length);
     real->RespondStream(status, std::move(headers), length, std::move(source));
   }
+  // The server's own: it dies when the exchange ends, before this writer is freed by the abort
+  // callback, and stays valid after the Respond* call that frees it.
+  Liveness::Token LivenessToken() override { return real_->LivenessToken(); }
   void SetAbortCallback(std::function<void()> callback) override {
     inner_abort_ = std::move(callback);
   }

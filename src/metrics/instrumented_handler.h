@@ -15,6 +15,8 @@
 //
 // Contract on the wrapped handler (which RegistryHandler meets): it makes exactly one Respond*
 // call and uses the writer no more after it (SetAbortCallback and SetDoneCallback only before it).
+// The writer it sees hands out the server's LivenessToken: the token dies when the server's
+// exchange ends, whereas that writer itself is freed at the Respond* call or the abort.
 //
 // Ownership and threading: owned by the daemon; `inner`, `metrics` and `board` must outlive it
 // and its server. Loop thread only.

@@ -74,6 +74,7 @@ struct Measure::Fetch final : public http::ResponseWriter, public http::BodySink
     if (remaining == 0) return EndBody();
     AskMore();
   }
+  Liveness::Token LivenessToken() override { return exchange.token(); }
   void SetAbortCallback(std::function<void()> callback) override { abort = std::move(callback); }
   void SetDoneCallback(std::function<void()> callback) override { done = std::move(callback); }
 
@@ -112,11 +113,13 @@ struct Measure::Fetch final : public http::ResponseWriter, public http::BodySink
   }
   void EndBody() {
     source.reset();
+    exchange.Revoke();
     if (auto d = std::move(done)) d();
     abort = nullptr;
     Complete();
   }
   void Aborted() {
+    exchange.Revoke();
     done = nullptr;
     if (auto a = std::move(abort)) a();
     Complete();
@@ -131,7 +134,9 @@ struct Measure::Fetch final : public http::ResponseWriter, public http::BodySink
     }
     Aborted();
   }
+  // The exchange ended. An answer without a body ends it here, inside its Respond* call.
   void Complete() {
+    exchange.Revoke();
     if (completed) return;
     completed = true;
     part.seconds = Since(start);
@@ -153,7 +158,8 @@ struct Measure::Fetch final : public http::ResponseWriter, public http::BodySink
   bool completed = false;
   std::function<void()> abort;
   std::function<void()> done;
-  Liveness liveness;
+  Liveness exchange;  // LivenessToken(): revoked when the exchange ends, before its callbacks.
+  Liveness liveness;  // This object's own posted Proceed().
 };
 
 struct Measure::Run_ {

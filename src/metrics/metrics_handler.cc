@@ -2,7 +2,6 @@
 
 #include "base/json_escape.h"
 #include "index/debug_json.h"
-#include "loop/liveness.h"
 #include "metrics/status_page.h"
 #include "registry/route.h"
 
@@ -74,14 +73,12 @@ void MetricsHandler::Handle(http::Request& request, http::ResponseWriter& writer
 void MetricsHandler::ClusterRouting(http::Request& request, http::ResponseWriter& writer) {
   auto key = registry::QueryParam(request.query(), "key");
   if (!key.ok()) return Send(request, writer, 400, "text/plain", key.status().message() + "\n");
-  // The writer stays valid until the response is sent or the client goes away.
-  // Revoked when the client goes away; both callbacks hold it, so only an abort revokes it.
-  auto writer_alive = std::make_shared<Liveness>();
-  writer.SetAbortCallback([writer_alive] { writer_alive->Revoke(); });
   const bool head = request.method() == http::Method::kHead;
   board_->cluster()->RoutingJson(key->value_or(""), 500,
-                                 [writer_alive, head, &writer](std::string body) {
-                                   if (!writer_alive->token().alive()) return;
+                                 [client = writer.LivenessToken(), head,
+                                  &writer](std::string body) {
+                                   // The client went away: the answer is dropped.
+                                   if (!client.alive()) return;
                                    http::Headers headers{{"Content-Type", "application/json"}};
                                    if (head) {
                                      writer.RespondHead(200, std::move(headers), body.size());
@@ -109,14 +106,12 @@ void MetricsHandler::MeasureRoute(http::Request& request, http::ResponseWriter& 
                                      nullptr));
     return;
   }
-  // Revoked when the client goes away: the result is then dropped.
-  auto writer_alive = std::make_shared<Liveness>();
-  writer.SetAbortCallback([writer_alive] { writer_alive->Revoke(); });
-  measure_->Run(**parsed, [writer_alive, image, &writer](const MeasureResult& result) {
-    if (!writer_alive->token().alive()) return;
-    http::Headers headers{{"Content-Type", kHtml}, {"Cache-Control", "no-store"}};
-    writer.Respond(200, std::move(headers), RenderMeasurePage(image, "", &result));
-  });
+  measure_->Run(**parsed,
+                [client = writer.LivenessToken(), image, &writer](const MeasureResult& result) {
+                  if (!client.alive()) return;  // The client went away: the result is dropped.
+                  http::Headers headers{{"Content-Type", kHtml}, {"Cache-Control", "no-store"}};
+                  writer.Respond(200, std::move(headers), RenderMeasurePage(image, "", &result));
+                });
 }
 
 std::string MetricsHandler::DebugIndex() const { return index::DebugIndexJson(*index_, *syncer_); }

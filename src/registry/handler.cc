@@ -129,15 +129,12 @@ void RegistryHandler::Miss(http::Request& request, http::ResponseWriter& writer,
 
 void RegistryHandler::ClaimThenFetch(http::Request& request, http::ResponseWriter& writer,
                                      const Route& route, std::string key) {
-  auto client_alive = std::make_shared<bool>(true);
-  writer.SetAbortCallback([client_alive] { *client_alive = false; });
   const oci::Digest digest = *route.digest;
   const bool manifest = route.kind == RouteKind::kManifest;
-  inflight_->Claim(digest, [this, alive = liveness_.token(), client_alive, &request, &writer, route,
-                            key = std::move(key), digest,
+  inflight_->Claim(digest, [this, alive = liveness_.token(), client = writer.LivenessToken(),
+                            &request, &writer, route, key = std::move(key), digest,
                             manifest](cluster::ClaimAnswer answer) mutable {
-    if (!alive.alive() || !*client_alive) return;
-    writer.SetAbortCallback(nullptr);
+    if (!alive.alive() || !client.alive()) return;
     LOG_DEBUG("claim answered")
         .Str("digest", digest.str())
         .Str("answer", cluster::ClaimVerdictName(answer.verdict))

@@ -329,11 +329,12 @@ bool Inflight::ServeManifest(http::Request& request, http::ResponseWriter& write
   const uint64_t now = loop_->NowMs();
   auto it = expected_manifests_.find(digest.str());
   if (it == expected_manifests_.end() || now >= it->second || !can_serve()) return false;
-  auto client_alive = std::make_shared<bool>(true);
-  writer.SetAbortCallback([client_alive] { *client_alive = false; });
-  ManifestWait wait{
-      digest,      &request, &writer, std::move(not_found), now + options_.manifest_wait_ms,
-      client_alive};
+  ManifestWait wait{digest,
+                    &request,
+                    &writer,
+                    std::move(not_found),
+                    now + options_.manifest_wait_ms,
+                    writer.LivenessToken()};
   if (TryAnswerManifest(wait)) return true;
   manifest_waits_.push_back(std::move(wait));
   EnsureTimers();
@@ -341,12 +342,11 @@ bool Inflight::ServeManifest(http::Request& request, http::ResponseWriter& write
 }
 
 bool Inflight::TryAnswerManifest(ManifestWait& wait) {
-  if (!*wait.client_alive) return true;
+  if (!wait.client.alive()) return true;  // The client went away: drop the wait unanswered.
   Result<containerd::BlobFile> file = content_->directory().Open(wait.digest);
   if (!file.ok()) {
     if (file.status().code() == Code::kNotFound && loop_->NowMs() < wait.deadline_ms) return false;
     ++stats_.manifests_expired;
-    wait.writer->SetAbortCallback(nullptr);
     wait.not_found();
     return true;
   }
@@ -355,7 +355,6 @@ bool Inflight::TryAnswerManifest(ManifestWait& wait) {
                                   : Result<std::string>(Status::ResourceExhausted("too large"));
   Result<oci::ParsedManifest> parsed = bytes.ok() ? oci::ParseManifest(*bytes, "")
                                                   : Result<oci::ParsedManifest>(bytes.status());
-  wait.writer->SetAbortCallback(nullptr);
   if (!parsed.ok() || oci::Digest::FromSha256(oci::Sha256::Hash(*bytes)) != wait.digest) {
     LOG_INFO("committed content is no manifest we can serve")
         .Str("digest", wait.digest.str())

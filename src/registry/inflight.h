@@ -175,7 +175,7 @@ class Inflight {
     http::ResponseWriter* writer;
     std::function<void()> not_found;
     uint64_t deadline_ms;
-    std::shared_ptr<bool> client_alive;
+    Liveness::Token client;  // The writer's: dead once the client went away.
   };
   // Answers `wait` if the committed document is there (or can never be): true when done with it.
   bool TryAnswerManifest(ManifestWait& wait);

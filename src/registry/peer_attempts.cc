@@ -28,6 +28,7 @@ PeerAttempts::PeerAttempts(PeerFetcher* fetcher, http::Request& request,
       loop_(fetcher->loop_),
       writer_(&writer),
       origin_(&RequestContext::Of(request).origin),
+      client_(writer.LivenessToken()),
       head_request_(request.method() == http::Method::kHead),
       is_manifest_(route.kind == RouteKind::kManifest),
       key_(std::move(key)),
@@ -38,10 +39,9 @@ PeerAttempts::PeerAttempts(PeerFetcher* fetcher, http::Request& request,
   if (auto range = request.Header("Range"); range && !is_manifest_ && !head_request_) {
     client_range_ = std::string(*range);
   }
+  // The client going away cancels the peer calls made for it at once, not at their next event.
   writer.SetAbortCallback([this, alive = liveness_.token()] {
-    if (!alive.alive()) return;
-    writer_valid_ = false;
-    Finish();
+    if (alive.alive()) Finish();
   });
 }
 
@@ -487,7 +487,7 @@ void PeerAttempts::SendNotFound(std::string_view why) {
   answered_ = true;
   const OciError error = is_manifest_ ? OciError::kManifestUnknown : OciError::kBlobUnknown;
   std::string body = ErrorBody(error, PeerNotFoundMessage(is_manifest_, why));
-  if (writer_valid_) {
+  if (client_.alive()) {
     if (head_request_) {
       writer_->RespondHead(404, {{"Content-Type", "application/json"}}, body.size());
     } else {

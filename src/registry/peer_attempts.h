@@ -104,7 +104,7 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   http::ResponseWriter* writer_;
   AnswerOrigin* origin_;        // The request's; valid until the answer (or the abort).
   bool from_inflight_ = false;  // Start's each_once: the peers named are downloads in flight.
-  bool writer_valid_ = true;
+  Liveness::Token client_;      // writer_'s: dead once the client went away.
   bool head_request_;
   bool is_manifest_;
   std::string key_;

@@ -2,6 +2,11 @@
 // tests and fuzzers of handlers. A file body is read into `body` (then the fd is closed); a
 // streamed body is drained synchronously only when `drain_streams` is set and the source answers
 // inline, otherwise the source is stopped.
+//
+// The exchange stays open after the Respond* call until the test ends it the way the server
+// would: ClientGone() (its token dies, then the abort callback runs) or Sent() (its token dies,
+// then the done callback runs). Destroying or moving from the writer ends it too, since handlers
+// hold its old address.
 #pragma once
 
 #include <unistd.h>
@@ -11,6 +16,7 @@
 #include <string>
 
 #include "http/handler.h"
+#include "loop/liveness.h"
 
 namespace spegel::testing {
 
@@ -74,11 +80,43 @@ class FakeWriter : public http::ResponseWriter {
     stream = true;
     source = std::move(src);
   }
+  Liveness::Token LivenessToken() override { return exchange_.liveness->token(); }
   void SetAbortCallback(std::function<void()> callback) override { abort = std::move(callback); }
   void SetDoneCallback(std::function<void()> callback) override { done = std::move(callback); }
 
+  // The client went away, as the server reports it.
+  void ClientGone() {
+    exchange_.liveness->Revoke();
+    done = nullptr;
+    if (auto a = std::move(abort)) a();
+  }
+  // The response was completely sent, as the server reports it.
+  void Sent() {
+    exchange_.liveness->Revoke();
+    abort = nullptr;
+    if (auto d = std::move(done)) d();
+  }
+
   std::function<void()> abort;
   std::function<void()> done;
+
+ private:
+  // Movable, so tests can return a FakeWriter by value: the moved-to writer starts a fresh
+  // exchange and the moved-from one's tokens die.
+  struct Exchange {
+    Exchange() { liveness.emplace(); }
+    Exchange(Exchange&& other) noexcept : Exchange() { other.liveness->Revoke(); }
+    Exchange& operator=(Exchange&& other) noexcept {
+      other.liveness->Revoke();
+      liveness.emplace();  // The old one is destroyed, which revokes its tokens.
+      return *this;
+    }
+    ~Exchange() = default;
+    Exchange(const Exchange&) = delete;
+    Exchange& operator=(const Exchange&) = delete;
+    std::optional<Liveness> liveness;
+  };
+  Exchange exchange_;
 };
 
 }  // namespace spegel::testing

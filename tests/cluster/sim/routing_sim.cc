@@ -20,7 +20,7 @@
 // once; a real node pays one failed attempt of its own per down owner.
 //
 //   routing_sim --nodes 1000,5000 --keys 100000 --churn 0.1 --seed 1 [--lookups 10000] [--assert]
-//   routing_sim --coalescing --nodes 1000 --keys 100 [--down 0.1 --owner-attempts 2] [--assert]
+//   routing_sim --coalescing --nodes 1000 --keys 100 [--down 0.1 --owner-attempts 3] [--assert]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -18,10 +18,12 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "fakes/loop_util.h"
+#include "loop/liveness.h"
 #include "loop/loop.h"
 
 namespace spegel::http {
@@ -144,6 +146,12 @@ class TestHandler : public Handler {
   std::atomic<int> dones{0};
   std::atomic<int> handled{0};
   std::atomic<int> source_stops{0};
+  std::atomic<int> tokens_alive_in_handle{0};
+  std::atomic<int> tokens_dead_in_done{0};
+  std::atomic<int> tokens_dead_in_abort{0};
+  std::atomic<int> previous_tokens_dead{0};
+  std::atomic<int> late_answered{0};
+  std::atomic<int> late_skipped{0};
 
   void Handle(Request& request, ResponseWriter& writer) override {
     ++handled;
@@ -166,6 +174,38 @@ class TestHandler : public Handler {
       });
       t->Start(ms, 0, [this, id, &writer] {
         writer.Respond(200, {}, "later");
+        timers_.erase(id);
+      });
+    } else if (path == "/token") {
+      // What the exchange's token says in Handle and in the done callback, and what the previous
+      // exchange's token says now (a keep-alive connection is the same writer).
+      Liveness::Token token = writer.LivenessToken();
+      if (token.alive()) ++tokens_alive_in_handle;
+      if (last_token_ && !last_token_->alive()) ++previous_tokens_dead;
+      last_token_ = token;
+      writer.SetDoneCallback([this, token] {
+        if (!token.alive()) ++tokens_dead_in_done;
+      });
+      writer.Respond(200, {}, "token");
+    } else if (path == "/guarded") {
+      // Answers after `ms` milliseconds only while the client is there. The abort callback does
+      // not cancel the timer: the token alone keeps the late callback off the gone writer.
+      const int id = next_id_++;
+      auto timer = std::make_unique<Timer>(loop_);
+      Timer* t = timer.get();
+      timers_[id] = std::move(timer);
+      Liveness::Token token = writer.LivenessToken();
+      writer.SetAbortCallback([this, token] {
+        ++aborts;
+        if (!token.alive()) ++tokens_dead_in_abort;
+      });
+      t->Start(std::atoi(QueryValue(query, "ms").c_str()), 0, [this, id, token, &writer] {
+        if (token.alive()) {
+          writer.Respond(200, {}, "guarded");
+          ++late_answered;
+        } else {
+          ++late_skipped;
+        }
         timers_.erase(id);
       });
     } else if (path == "/hang") {
@@ -206,6 +246,7 @@ class TestHandler : public Handler {
   Loop* loop_;
   int next_id_ = 0;
   std::map<int, std::unique_ptr<Timer>> timers_;
+  std::optional<Liveness::Token> last_token_;
 };
 
 struct Response {
@@ -494,6 +535,42 @@ TEST_CASE("a client reset while the handler works runs the abort callback") {
   }
   CHECK(WaitFor([&] { return ts.handler.aborts == 1; }));
   CHECK(ts.OnLoop([&] { return ts.server->connection_count(); }) == 0);
+  ts.Shutdown(1000);
+}
+
+TEST_CASE("a writer's token dies when its response is sent, before the done callback") {
+  TestServer ts;
+  Client c(ts.port);
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(c.Send("GET /token HTTP/1.1\r\n\r\n"));
+    CHECK(c.Read().body == "token");
+  }
+  CHECK(WaitFor([&] { return ts.handler.tokens_dead_in_done == 2; }));
+  CHECK(ts.handler.tokens_alive_in_handle == 2);
+  // The connection's second exchange has a token of its own; the first one's stays dead.
+  CHECK(ts.handler.previous_tokens_dead == 1);
+  CHECK(ts.handler.aborts == 0);
+  ts.Shutdown(1000);
+}
+
+TEST_CASE("a client reset kills the writer's token before the abort callback; late work stops") {
+  TestServer ts;
+  Client stays(ts.port);
+  REQUIRE(stays.Send("GET /guarded?ms=10 HTTP/1.1\r\n\r\n"));
+  CHECK(stays.Read().body == "guarded");
+  CHECK(WaitFor([&] { return ts.handler.late_answered == 1; }));
+  {
+    Client c(ts.port);
+    REQUIRE(c.Send("GET /guarded?ms=300 HTTP/1.1\r\n\r\n"));
+    REQUIRE(WaitFor([&] { return ts.handler.handled == 2; }));
+    linger lg{1, 0};  // Close with RST.
+    setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
+  CHECK(WaitFor([&] { return ts.handler.aborts == 1; }));
+  CHECK(ts.handler.tokens_dead_in_abort == 1);
+  // The handler's timer still fires, after the connection is gone, and finds the token dead.
+  CHECK(WaitFor([&] { return ts.handler.late_skipped == 1; }));
+  CHECK(ts.handler.late_answered == 1);
   ts.Shutdown(1000);
 }
 

@@ -35,6 +35,8 @@ TEST_CASE("liveness: a token outlives its owner and reports it dead") {
   CHECK_FALSE(token->alive());
 }
 
+TEST_CASE("liveness: a dead token was never alive") { CHECK_FALSE(Liveness::DeadToken().alive()); }
+
 TEST_CASE("liveness: a token carried through a worker thread and Post sees the revoke") {
   Loop loop;
   auto owner = std::make_unique<Liveness>();

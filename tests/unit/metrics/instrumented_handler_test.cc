@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
+
 #include "fakes/fake_writer.h"
 #include "http/request_parser.h"
 #include "registry/request_context.h"
@@ -26,6 +28,7 @@ class Inner : public http::Handler {
   void Handle(http::Request&, http::ResponseWriter& writer) override {
     if (defer) {
       pending = &writer;
+      token.emplace(writer.LivenessToken());
       writer.SetAbortCallback([this] { aborted = true; });
       return;
     }
@@ -37,6 +40,7 @@ class Inner : public http::Handler {
   bool defer = false;
   bool aborted = false;
   http::ResponseWriter* pending = nullptr;
+  std::optional<Liveness::Token> token;  // The deferred exchange's.
 };
 
 TEST_CASE("instrumented handler: handler labels are bounded") {
@@ -135,20 +139,30 @@ TEST_CASE("instrumented handler: deferred response, and an abort before any resp
   h.Handle(request, answered);
   CHECK(answered.calls == 0);
   CHECK(Has(r.Expose(), "http_requests_inflight{handler=\"/v2/*\"} 1"));
+  REQUIRE(inner.token);
+  CHECK(inner.token->alive());
   inner.Finish();
   CHECK(answered.calls == 1);
+  // The measuring writer is gone, the server's exchange is not: the token is the server's.
+  CHECK(inner.token->alive());
+  answered.Sent();
+  CHECK_FALSE(inner.token->alive());
   CHECK(Has(r.Expose(), "http_requests_inflight{handler=\"/v2/*\"} 0"));
   // After the response the server holds the inner handler's abort callback.
-  REQUIRE(answered.abort);
-  answered.abort();
+  testing::FakeWriter cut;
+  h.Handle(request, cut);
+  inner.Finish();
+  REQUIRE(cut.abort);
+  cut.ClientGone();
   CHECK(inner.aborted);
 
   inner.aborted = false;
   testing::FakeWriter dropped;
   h.Handle(request, dropped);
   REQUIRE(dropped.abort);
-  dropped.abort();  // the client went away while the handler worked
+  dropped.ClientGone();  // the client went away while the handler worked
   CHECK(inner.aborted);
+  CHECK_FALSE(inner.token->alive());
   const std::string text = r.Expose();
   CHECK(Has(text, "http_requests_inflight{handler=\"/v2/*\"} 0"));
   CHECK(Has(text,

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "cluster/cluster_view.h"
 #include "fakes/fake_containerd.h"
 #include "fakes/fake_writer.h"
 #include "fakes/loop_util.h"
@@ -121,6 +122,46 @@ TEST_CASE("metrics handler: --debug-web-enabled=false hides the page, not the JS
   CHECK(f.Get("/").status == 404);
   CHECK(f.Get("/debug/web/").status == 404);
   CHECK(f.Get("/debug/status").status == 200);
+}
+
+// A cluster whose /debug/routing answers wait until the test gives them.
+class HeldClusterView : public cluster::ClusterView {
+ public:
+  const std::string& self_id() const override { return id_; }
+  std::vector<cluster::MemberView> Members() const override { return {}; }
+  uint64_t node_id_collisions() const override { return 0; }
+  uint64_t node_id_renames() const override { return 0; }
+  uint64_t foreign_refused() const override { return 0; }
+  std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t) const override { return {}; }
+  std::string MembersJson() const override { return "{}"; }
+  void RoutingJson(const std::string&, uint64_t, std::function<void(std::string)> done) override {
+    pending.push_back(std::move(done));
+  }
+  std::vector<std::function<void(std::string)>> pending;
+
+ private:
+  std::string id_ = "self";
+};
+
+TEST_CASE("metrics handler: a routing answer after the client went away is dropped") {
+  Fixture f;
+  HeldClusterView view;
+  StatusBoard board(&f.loop, &f.index, f.syncer.get(), nullptr, &view,
+                    NodeInfo{"1.2.3", "127.0.0.1:5000", true, {"passed"}});
+  MetricsHandler handler(&f.registry, &board, &f.index, f.syncer.get());
+  http::Request request = Parse("GET /debug/routing?key=k HTTP/1.1\r\nHost: x\r\n\r\n");
+  testing::FakeWriter stays;
+  testing::FakeWriter gone;
+  handler.Handle(request, stays);
+  handler.Handle(request, gone);
+  REQUIRE(view.pending.size() == 2);
+  CHECK(stays.calls == 0);
+  gone.ClientGone();
+  view.pending[0]("{\"answer\":1}");
+  view.pending[1]("{\"answer\":2}");
+  CHECK(stays.calls == 1);
+  CHECK(stays.body == "{\"answer\":1}");
+  CHECK(gone.calls == 0);
 }
 
 }  // namespace

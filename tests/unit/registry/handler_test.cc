@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cluster/content_locator.h"
+#include "cluster/pull_coordinator.h"
 #include "fakes/fake_containerd.h"
 #include "fakes/fake_writer.h"
 #include "fakes/loop_util.h"
@@ -227,6 +229,85 @@ TEST_CASE_FIXTURE(Fixture,
   const std::string signature = *auth.Sign("GET", target, "", auth::UnixSeconds());
   CHECK(get("x-spegel-mirrored: true\r\n" + std::string(auth::kAuthHeader) + ": " + signature +
             "\r\n") == 200);
+}
+
+// Declines every claim, from the loop (never inline), as an owner that does not coalesce.
+class AnsweringCoordinator : public cluster::PullCoordinator {
+ public:
+  explicit AnsweringCoordinator(Loop* loop) : loop_(loop) {}
+  void Claim(const std::string&, bool, std::function<void(cluster::ClaimAnswer)> done) override {
+    loop_->Post([done = std::move(done)] { done(cluster::ClaimAnswer{}); });
+  }
+  void ReportProgress(std::vector<cluster::ProgressReport>,
+                      std::function<void(const std::string&)>) override {}
+
+ private:
+  Loop* loop_;
+};
+
+// Knows no provider of anything; counts the lookups.
+class EmptyLocator : public cluster::ContentLocator {
+ public:
+  explicit EmptyLocator(Loop* loop) : loop_(loop) {}
+  void FindProviders(const std::string&,
+                     std::function<void(std::vector<cluster::Provider>)> done) override {
+    ++lookups;
+    loop_->Post([done = std::move(done)] { done({}); });
+  }
+  void ReportBadProvider(const cluster::Provider&, std::string_view) override {}
+  int lookups = 0;
+
+ private:
+  Loop* loop_;
+};
+
+TEST_CASE_FIXTURE(Fixture, "handler: a claim answered after the client went away does nothing") {
+  AnsweringCoordinator coordinator(&loop);
+  EmptyLocator locator(&loop);
+  Inflight inflight(&loop, &coordinator, content.get());
+  PeerFetcher fetcher(&loop, &locator, auth::PeerAuth());
+  RegistryHandler clustered(&index, syncer.get(), content.get(),
+                            ClusterMode{&fetcher, nullptr, nullptr, &inflight});
+  const std::string raw = "GET /v2/library/app/blobs/sha256:" + std::string(64, 'e') +
+                          "?ns=docker.io HTTP/1.1\r\nHost: x\r\n\r\n";
+  auto claims_answered = [&](uint64_t n) {
+    return testing::RunUntil(&loop, [&] { return inflight.stats().claims_decline == n; });
+  };
+
+  // The client stays: the claim's answer sends the miss on to a lookup, which finds nobody.
+  {
+    http::Request request = Parse(raw);
+    FakeWriter writer;
+    clustered.Handle(request, writer);
+    CHECK(writer.calls == 0);  // Waiting for the claim.
+    REQUIRE(testing::RunUntil(&loop, [&] { return writer.calls == 1; }));
+    CheckOciError(writer, 404, "BLOB_UNKNOWN");
+    CHECK(locator.lookups == 1);
+  }
+
+  // The client goes away while the claim is out: its answer neither looks up nor responds.
+  http::Request request = Parse(raw);
+  FakeWriter writer;
+  clustered.Handle(request, writer);
+  Liveness::Token token = writer.LivenessToken();
+  CHECK(token.alive());
+  writer.ClientGone();
+  CHECK_FALSE(token.alive());
+  REQUIRE(claims_answered(2));
+  testing::RunFor(&loop, 20);
+  CHECK(writer.calls == 0);
+  CHECK(locator.lookups == 1);
+
+  // The writer and request are destroyed while the claim is out (the exchange ended with them):
+  // the answer touches neither.
+  {
+    http::Request gone_request = Parse(raw);
+    FakeWriter gone;
+    clustered.Handle(gone_request, gone);
+  }
+  REQUIRE(claims_answered(3));
+  testing::RunFor(&loop, 20);
+  CHECK(locator.lookups == 1);
 }
 
 class CollectSink : public http::BodySink {

@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "fakes/fake_containerd.h"
+#include "fakes/fake_writer.h"
 #include "fakes/loop_util.h"
 #include "http/client.h"
+#include "http/request_parser.h"
 #include "http/server.h"
 #include "oci/sha256.h"
 
@@ -433,6 +435,40 @@ TEST_CASE("inflight: a peer's manifest GET waits for our containerd's committed 
   REQUIRE(bad->result->ok());
   CHECK((*bad->result)->body == "expired\n");
   CHECK(env.inflight->stats().manifests_expired == 2);
+}
+
+TEST_CASE("inflight: a manifest wait whose client went away is dropped unanswered") {
+  InflightOptions options;
+  options.manifest_wait_ms = 150;
+  Env env(options);
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      DigestOf("{}").str() + R"(","size":2},"layers":[]})";
+  const oci::Digest d = DigestOf(manifest);
+  const oci::Digest never = DigestOf(manifest + " ");
+  env.inflight->ExpectManifest(d);
+  env.inflight->ExpectManifest(never);
+  http::RequestParser parser(http::ParserLimits{});
+  const std::string raw = "GET /m/" + d.str() + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  REQUIRE(parser.Feed(raw.data(), raw.size()).event == http::RequestParser::Event::kRequest);
+  http::Request request = parser.TakeRequest();
+  int not_found = 0;
+  spegel::testing::FakeWriter committed_later;
+  REQUIRE(env.inflight->ServeManifest(request, committed_later, d, [&] { ++not_found; }));
+  spegel::testing::FakeWriter never_committed;
+  REQUIRE(env.inflight->ServeManifest(request, never_committed, never, [&] { ++not_found; }));
+  CHECK(committed_later.calls == 0);
+
+  committed_later.ClientGone();
+  never_committed.ClientGone();
+  std::ofstream(env.root / "blobs" / "sha256" / std::string(d.hex()), std::ios::binary) << manifest;
+  RunFor(&env.loop, 300);  // Past the commit and the wait's deadline.
+  CHECK(committed_later.calls == 0);
+  CHECK(never_committed.calls == 0);
+  CHECK(not_found == 0);
+  CHECK(env.inflight->stats().manifests_served == 0);
+  CHECK(env.inflight->stats().manifests_expired == 0);
 }
 
 TEST_CASE("inflight: growth wakes a waiting reader through inotify, not the poll") {
