@@ -8,8 +8,8 @@
 
 #include <fstream>
 
-#include "cluster/dns_discovery.h"
-#include "cluster/member.h"
+#include "membership/dns_discovery.h"
+#include "membership/member.h"
 #include "registry/filters.h"
 
 namespace spegel::cli {

@@ -11,8 +11,8 @@
 #include "cli/flags.h"
 #include "cli/preflight_options.h"
 #include "cluster/cluster_node.h"
-#include "cluster/http_bootstrap.h"
 #include "http/server.h"
+#include "membership/http_bootstrap.h"
 #include "registry/filters.h"
 
 namespace spegel::cli {
@@ -74,7 +74,7 @@ struct RegistryOptions {
   int64_t mirror_resolve_retries = 3;  // Peers tried per request (PeerFetchOptions::max_peers).
   bool debug_web_enabled = true;       // The status page (/ and /debug/web/).
   std::string bootstrap_kind;          // dns, http, static: checked against the flags given.
-  std::string http_bootstrap_addr;     // Serve GET /id here (cluster/http_bootstrap.h).
+  std::string http_bootstrap_addr;     // Serve GET /id here (membership/http_bootstrap.h).
   std::optional<http::Address> http_bootstrap_address;  // parsed
   std::string http_bootstrap_url;  // GET this for seeds; v0.7.4's --http-bootstrap-peer too.
   std::string http_bootstrap_peer;

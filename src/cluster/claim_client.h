@@ -27,11 +27,11 @@
 
 #include "base/status.h"
 #include "cluster/claim_table.h"
-#include "cluster/membership.h"
 #include "cluster/pull_coordinator.h"
 #include "cluster/router.h"
-#include "cluster/scheduler.h"
 #include "loop/liveness.h"
+#include "membership/membership.h"
+#include "membership/scheduler.h"
 
 namespace spegel::cluster {
 

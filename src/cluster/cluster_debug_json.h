@@ -17,11 +17,11 @@
 #include "cluster/claim_table.h"
 #include "cluster/cluster_view.h"
 #include "cluster/content_locator.h"
-#include "cluster/member.h"
-#include "cluster/membership.h"
 #include "cluster/provider_lookups.h"
 #include "cluster/router.h"
 #include "http/connection_pool.h"
+#include "membership/member.h"
+#include "membership/membership.h"
 
 namespace spegel::cluster {
 

@@ -22,26 +22,26 @@
 #include <vector>
 
 #include "auth/peer_auth.h"
-#include "cluster/bootstrapper.h"
 #include "cluster/claim_client.h"
 #include "cluster/claim_table.h"
 #include "cluster/cluster_view.h"
 #include "cluster/content_locator.h"
-#include "cluster/dns_discovery.h"
-#include "cluster/http_bootstrap.h"
 #include "cluster/http_router_transport.h"
-#include "cluster/mdns_agent.h"
-#include "cluster/member.h"
-#include "cluster/membership.h"
 #include "cluster/provider_lookups.h"
 #include "cluster/pull_coordinator.h"
 #include "cluster/router.h"
 #include "cluster/router_service.h"
-#include "cluster/scheduler.h"
 #include "http/connection_pool.h"
 #include "http/server.h"
 #include "loop/liveness.h"
 #include "loop/loop.h"
+#include "membership/bootstrapper.h"
+#include "membership/dns_discovery.h"
+#include "membership/http_bootstrap.h"
+#include "membership/mdns_agent.h"
+#include "membership/member.h"
+#include "membership/membership.h"
+#include "membership/scheduler.h"
 
 namespace spegel::cluster {
 

@@ -1,5 +1,6 @@
 // HttpRouterTransport: the client side of the router API (router_wire.h): the RouterTransport of
-// the Router and the ClaimClient over HTTP, plus the hello the Bootstrapper sends.
+// the Router and the ClaimClient over HTTP, and the HelloClient (membership/hello.h) of the
+// Bootstrapper and of the ClusterNode's prober.
 //
 // Each request goes to the owner's first address and router port, signed with the peer secret
 // when there is one, and is bounded by its PeerClientOptions timeout; an owner with no address
@@ -21,12 +22,13 @@
 #include <vector>
 
 #include "auth/peer_auth.h"
-#include "cluster/member.h"
 #include "cluster/router.h"
 #include "cluster/router_wire.h"
 #include "http/client.h"
 #include "http/connection_pool.h"
 #include "loop/loop.h"
+#include "membership/hello.h"
+#include "membership/member.h"
 
 namespace spegel::cluster {
 
@@ -39,7 +41,7 @@ struct PeerClientOptions {
   http::ConnectionPool* pool = nullptr;  // Keep-alive connections to reuse; null = none.
 };
 
-class HttpRouterTransport : public RouterTransport {
+class HttpRouterTransport : public RouterTransport, public HelloClient {
  public:
   // `loop` and `self` (this node: its id and registry port go into every announce) must outlive
   // the transport.
@@ -51,8 +53,9 @@ class HttpRouterTransport : public RouterTransport {
                 std::function<void(Status)> done) override;
   void Lookup(const Member& owner, const std::string& key,
               std::function<void(Result<std::vector<Provider>>)> done) override;
-  // Says hello to ip:port; `done` gets the receiver's info (addresses = {ip}).
-  void Hello(const std::string& ip, uint16_t port, std::function<void(Result<MemberInfo>)> done);
+  // POST kHelloPath with this node's info; a non-200 answer is Unavailable.
+  void Hello(const std::string& ip, uint16_t port,
+             std::function<void(Result<MemberInfo>)> done) override;
   // The owner's own entry in a claim answer gets the owner's address.
   void Claim(const Member& owner, const ClaimRequest& request, uint64_t timeout_ms,
              std::function<void(Result<ClaimAnswer>)> done) override;

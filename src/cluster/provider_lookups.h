@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "cluster/content_locator.h"
-#include "cluster/scheduler.h"
 #include "loop/liveness.h"
+#include "membership/scheduler.h"
 
 namespace spegel::cluster {
 

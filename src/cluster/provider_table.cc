@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "cluster/member.h"
+#include "membership/member.h"
 
 namespace spegel::cluster {
 namespace {

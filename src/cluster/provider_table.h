@@ -26,7 +26,7 @@
 #include "base/status.h"
 #include "cluster/announce_batch.h"
 #include "cluster/content_locator.h"
-#include "cluster/scheduler.h"
+#include "membership/scheduler.h"
 
 namespace spegel::cluster {
 

@@ -38,11 +38,11 @@
 #include "base/status.h"
 #include "cluster/announce_batch.h"
 #include "cluster/content_locator.h"
-#include "cluster/membership.h"
 #include "cluster/provider_table.h"
 #include "cluster/router_wire.h"
-#include "cluster/scheduler.h"
 #include "loop/liveness.h"
+#include "membership/membership.h"
+#include "membership/scheduler.h"
 
 namespace spegel::cluster {
 

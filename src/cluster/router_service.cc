@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "base/numbers.h"
 #include "cluster/router_wire.h"
+#include "membership/hello.h"
 
 namespace spegel::cluster {
 

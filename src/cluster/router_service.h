@@ -16,11 +16,11 @@
 
 #include "auth/peer_auth.h"
 #include "cluster/claim_table.h"
-#include "cluster/member.h"
-#include "cluster/membership.h"
 #include "cluster/router.h"
-#include "cluster/scheduler.h"
 #include "http/handler.h"
+#include "membership/member.h"
+#include "membership/membership.h"
+#include "membership/scheduler.h"
 
 namespace spegel::cluster {
 

@@ -11,8 +11,8 @@
 //        can only announce itself.
 //   GET  /cluster/v1/lookup?key=<percent-encoded key>
 //        → 200 text/plain, one "<node id> <ip> <registry port>" line per provider; 404 if none
-//   POST /cluster/v1/hello             body: "id=…\ninc=…\nregistry=…\nrouter=…\n" (the sender)
-//        → 200 with the same lines for the receiver. The sender becomes a member at its TCP peer
+//   POST /cluster/v1/hello             body: FormatHello of the sender (membership/hello.h)
+//        → 200 with FormatHello of the receiver. The sender becomes a member at its TCP peer
 //        address (never an address from the body).
 //   POST /cluster/v1/claim             pull coalescing (claim_table.h), to the key's primary owner
 //        X-Spegel-Node, X-Spegel-Registry-Port as for announce (the asker is <TCP peer>:<port>)
@@ -24,9 +24,10 @@
 //        body:  one line per key: "<fetching|following|done|failed> <offset> <total> <key>"
 //        → 200 with one "revoked <key>" line per key whose fetch was revoked (empty: none)
 //
-// Bodies are split into lines at "\n" (a "\r" before it is dropped; empty lines are skipped; a
-// last line without "\n" counts). The parsers read bytes from other nodes: they never trust a
-// length, enforce every limit below, and fail with InvalidArgument and a short reason.
+// Bodies are split into lines by ForEachLine (base/lines.h: "\n" ends a line, a "\r" before it is
+// dropped, empty lines are skipped, a last line without "\n" counts). The parsers read bytes from
+// other nodes: they never trust a length, enforce every limit below, and fail with
+// InvalidArgument and a short reason.
 // RouterService serves this format (router_service.h); HttpRouterTransport speaks it
 // (http_router_transport.h).
 //
@@ -42,7 +43,7 @@
 #include "cluster/announce_batch.h"
 #include "cluster/claim_table.h"
 #include "cluster/content_locator.h"
-#include "cluster/member.h"
+#include "membership/member.h"
 
 namespace spegel::cluster {
 
@@ -54,7 +55,6 @@ inline constexpr std::string_view kProgressPath = "/cluster/v1/progress";
 
 inline constexpr size_t kMaxAnnounceBodyBytes = 1 << 20;
 inline constexpr size_t kMaxLookupBodyBytes = 64 << 10;
-inline constexpr size_t kMaxHelloBytes = 4096;
 inline constexpr size_t kMaxProvidersPerAnswer = 64;
 inline constexpr size_t kMaxClaimBytes = 4096;
 // The address an owner writes for itself in a claim answer (it does not know how others reach
@@ -63,10 +63,6 @@ inline constexpr std::string_view kSelfAddress = "0.0.0.0";
 inline constexpr size_t kMaxProgressLines = 1024;
 inline constexpr size_t kMaxProgressBodyBytes = 1 << 20;
 
-// "id=…\ninc=…\nregistry=…\nrouter=…\n" and back. Parse ignores unknown keys; errors name the
-// missing or bad key. Addresses are not part of the format.
-std::string FormatHello(const MemberInfo& info);
-Result<MemberInfo> ParseHello(std::string_view body);
 // The announce body and back. Parse enforces kMaxAnnounceKeys and kMaxKeyBytes per line.
 std::string FormatAnnounce(const AnnounceBatch& batch);
 Result<AnnounceBatch> ParseAnnounce(std::string_view body);

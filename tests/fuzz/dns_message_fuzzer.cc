@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "cluster/dns_message.h"
+#include "membership/dns_message.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Fuzzes what HTTP bootstrap reads from outside (cluster/http_bootstrap.h): the /id document a
+// Fuzzes what HTTP bootstrap reads from outside (membership/http_bootstrap.h): the /id document a
 // bootstrap URL returns, the URL itself, and a static multiaddr (http/address.h). Byte 0 picks
 // which. Invariants: every address parsed is an IP literal with a port in 1..65535, no
 // duplicates; our own /id document parses back to exactly its address; a parsed URL has an IP
@@ -12,8 +12,8 @@
 #include <string>
 #include <string_view>
 
-#include "cluster/http_bootstrap.h"
 #include "http/address.h"
+#include "membership/http_bootstrap.h"
 
 namespace {
 

@@ -1,6 +1,7 @@
-// Fuzzes the router API's body parsers (src/cluster/router_wire.h), whose input comes from
-// other nodes over the network: ParseAnnounce, ParseProviders, ParseHello, and the claim and
-// progress parsers of pull coalescing, each on every input.
+// Fuzzes the router API's body parsers (src/cluster/router_wire.h, and the hello's in
+// src/membership/hello.h), whose input comes from other nodes over the network: ParseAnnounce,
+// ParseProviders, ParseHello, and the claim and progress parsers of pull coalescing, each on every
+// input.
 // Invariants checked: no crash; errors are InvalidArgument with a short message; a parsed value
 // respects the limits (keys, key length, providers per answer, valid ids and addresses), and
 // formatting it gives a body that parses back to the same value.
@@ -10,9 +11,10 @@
 #include <string_view>
 
 #include "base/ip_literal.h"
-#include "cluster/member.h"
 #include "cluster/router.h"
 #include "cluster/router_wire.h"
+#include "membership/hello.h"
+#include "membership/member.h"
 
 namespace {
 

@@ -36,10 +36,10 @@
 #include "base/log.h"
 #include "cluster/claim_client.h"
 #include "cluster/claim_table.h"
-#include "cluster/membership.h"
 #include "cluster/rendezvous.h"
 #include "cluster/router.h"
-#include "cluster/scheduler.h"
+#include "membership/membership.h"
+#include "membership/scheduler.h"
 
 namespace spegel::cluster {
 namespace {

@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "cluster/bootstrapper.h"
 #include "cluster/http_router_transport.h"
 #include "cluster/router_wire.h"
 #include "fakes/loop_util.h"
@@ -24,6 +23,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "loop/loop.h"
+#include "membership/bootstrapper.h"
 #include "unit/cluster/announce_bodies.h"
 
 namespace spegel::cluster {

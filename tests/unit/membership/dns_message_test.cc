@@ -1,4 +1,4 @@
-#include "cluster/dns_message.h"
+#include "membership/dns_message.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "cluster/mdns_agent.h"
+#include "membership/mdns_agent.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>

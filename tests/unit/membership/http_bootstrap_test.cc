@@ -1,7 +1,7 @@
-// HTTP bootstrap (cluster/http_bootstrap.h): upstream's /id document read and written, bootstrap
+// HTTP bootstrap (membership/http_bootstrap.h): upstream's /id document read and written, bootstrap
 // URLs and multiaddrs parsed strictly, and the handler and client talking over loopback: the
 // client hands on the address the handler names, and a failing URL keeps failing quietly.
-#include "cluster/http_bootstrap.h"
+#include "membership/http_bootstrap.h"
 
 #include <doctest/doctest.h>
 

@@ -1,12 +1,12 @@
-#include "cluster/mdns_protocol.h"
+#include "membership/mdns_protocol.h"
 
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
-#include "cluster/dns_message.h"
-#include "unit/cluster/mdns_member.h"
+#include "membership/dns_message.h"
+#include "unit/membership/mdns_member.h"
 
 namespace spegel::cluster {
 namespace {

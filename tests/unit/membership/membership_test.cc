@@ -1,4 +1,4 @@
-#include "cluster/membership.h"
+#include "membership/membership.h"
 
 #include <doctest/doctest.h>
 

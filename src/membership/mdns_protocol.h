@@ -1,6 +1,6 @@
 // The mDNS / DNS-SD records of Spegel's membership (RFC 6762, RFC 6763): what a node announces
 // as an instance of `_spegel._tcp.local`, which queries it answers, and which received instances
-// count as members. Packets only; MdnsAgent (cluster/mdns_agent.h) sends and receives them.
+// count as members. Packets only; MdnsAgent (membership/mdns_agent.h) sends and receives them.
 //
 // What a node publishes (all records with the configured TTL; TTL 0 in the goodbye):
 //   PTR  _spegel._tcp.local            -> <node id>._spegel._tcp.local   (shared)
@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "cluster/dns_message.h"
-#include "cluster/member.h"
+#include "membership/dns_message.h"
+#include "membership/member.h"
 
 namespace spegel::cluster {
 
@@ -38,7 +38,7 @@ inline constexpr std::string_view kDnsSdServicesName = "_services._dns-sd._udp.l
 inline constexpr uint32_t kMdnsMaxTtlS = 4500;
 
 // Builds our packets and interprets received ones: everything of mDNS but the sockets (those
-// are MdnsAgent's, cluster/mdns_agent.h). Pure; thread-compatible.
+// are MdnsAgent's, membership/mdns_agent.h). Pure; thread-compatible.
 class MdnsProtocol {
  public:
   // `mdns_port`: a query from any other source port is a "legacy unicast" query (RFC 6762 §6.7).

@@ -1,4 +1,4 @@
-#include "cluster/scheduler.h"
+#include "membership/scheduler.h"
 
 #include <utility>
 

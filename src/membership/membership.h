@@ -27,9 +27,9 @@
 #include <string_view>
 #include <vector>
 
-#include "cluster/member.h"
-#include "cluster/scheduler.h"
 #include "loop/liveness.h"
+#include "membership/member.h"
+#include "membership/scheduler.h"
 
 namespace spegel::cluster {
 

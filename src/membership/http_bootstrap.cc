@@ -1,4 +1,4 @@
-#include "cluster/http_bootstrap.h"
+#include "membership/http_bootstrap.h"
 
 #include <rapidjson/document.h>
 

@@ -1,11 +1,11 @@
-#include "cluster/membership.h"
+#include "membership/membership.h"
 
 #include <algorithm>
 #include <chrono>
 #include <utility>
 
+#include "base/hash.h"
 #include "base/log.h"
-#include "cluster/rendezvous.h"
 
 namespace spegel::cluster {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "cluster/member.h"
+#include "membership/member.h"
 
 namespace spegel::cluster {
 

@@ -8,8 +8,10 @@
 // max_hellos_in_flight hellos run at once, and a round that hits the cap leaves the rest to the
 // next SetSeeds().
 //
+// Hellos go through a HelloClient (hello.h); the router API's transport is the one the node uses.
+//
 // Ownership and threading: owned by the node wiring; loop thread only. `loop`, `membership` and
-// `transport` must outlive it; hello answers that arrive after its destruction are ignored.
+// `hello` must outlive it; hello answers that arrive after its destruction are ignored.
 #pragma once
 
 #include <cstddef>
@@ -19,11 +21,11 @@
 #include <utility>
 #include <vector>
 
-#include "cluster/http_router_transport.h"
-#include "cluster/member.h"
-#include "cluster/membership.h"
 #include "loop/liveness.h"
 #include "loop/loop.h"
+#include "membership/hello.h"
+#include "membership/member.h"
+#include "membership/membership.h"
 
 namespace spegel::cluster {
 
@@ -36,8 +38,7 @@ struct BootstrapOptions {
 
 class Bootstrapper {
  public:
-  Bootstrapper(Loop* loop, Membership* membership, HttpRouterTransport* transport,
-               BootstrapOptions options);
+  Bootstrapper(Loop* loop, Membership* membership, HelloClient* hello, BootstrapOptions options);
   ~Bootstrapper();
   void SetSeeds(MemberSource source, const std::vector<std::pair<std::string, uint16_t>>& seeds);
   // Every seed known so far (but this node's own) gets a hello in the next SetSeeds, members
@@ -56,7 +57,7 @@ class Bootstrapper {
 
   Loop* loop_;
   Membership* membership_;
-  HttpRouterTransport* transport_;
+  HelloClient* hello_;
   BootstrapOptions options_;
   std::map<std::string, SeedState> seeds_;  // by "ip|port"
   size_t in_flight_ = 0;

@@ -1,6 +1,6 @@
-// Scheduler: time and one-shot timers behind an interface, so the routing core runs on the libuv
-// loop in production (LoopScheduler) and on a fake clock in unit tests and the routing
-// simulation (ManualScheduler).
+// Scheduler: time and one-shot timers behind an interface, so the membership and the routing core
+// (src/cluster) run on the libuv loop in production (LoopScheduler) and on a fake clock in unit
+// tests and the routing simulation (ManualScheduler).
 //
 // Threading: a Scheduler and every task it returns belong to one thread (the loop thread in
 // production, the test thread for ManualScheduler). Nothing here is thread-safe.

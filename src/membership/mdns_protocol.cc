@@ -1,4 +1,4 @@
-#include "cluster/mdns_protocol.h"
+#include "membership/mdns_protocol.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

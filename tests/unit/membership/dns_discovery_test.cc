@@ -1,4 +1,4 @@
-#include "cluster/dns_discovery.h"
+#include "membership/dns_discovery.h"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>

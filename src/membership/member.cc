@@ -1,8 +1,8 @@
-#include "cluster/member.h"
+#include "membership/member.h"
 
 #include <cstdio>
 
-#include "cluster/rendezvous.h"
+#include "base/hash.h"
 
 namespace spegel::cluster {
 

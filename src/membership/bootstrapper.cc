@@ -1,4 +1,4 @@
-#include "cluster/bootstrapper.h"
+#include "membership/bootstrapper.h"
 
 #include <algorithm>
 
@@ -6,9 +6,9 @@
 
 namespace spegel::cluster {
 
-Bootstrapper::Bootstrapper(Loop* loop, Membership* membership, HttpRouterTransport* transport,
+Bootstrapper::Bootstrapper(Loop* loop, Membership* membership, HelloClient* hello,
                            BootstrapOptions options)
-    : loop_(loop), membership_(membership), transport_(transport), options_(options) {}
+    : loop_(loop), membership_(membership), hello_(hello), options_(options) {}
 
 Bootstrapper::~Bootstrapper() { liveness_.Revoke(); }
 
@@ -53,7 +53,7 @@ void Bootstrapper::HelloSeed(MemberSource source, const std::string& ip, uint16_
   const std::string seed_key = ip + "|" + std::to_string(port);
   seeds_[seed_key].in_flight = true;
   ++in_flight_;
-  transport_->Hello(
+  hello_->Hello(
       ip, port, [this, alive = liveness_.token(), source, seed_key, ip](Result<MemberInfo> info) {
         if (!alive.alive()) return;
         --in_flight_;

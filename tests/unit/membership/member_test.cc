@@ -1,4 +1,4 @@
-#include "cluster/member.h"
+#include "membership/member.h"
 
 #include <doctest/doctest.h>
 

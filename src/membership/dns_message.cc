@@ -1,4 +1,4 @@
-#include "cluster/dns_message.h"
+#include "membership/dns_message.h"
 
 #include <unordered_map>
 #include <utility>

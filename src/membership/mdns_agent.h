@@ -1,7 +1,7 @@
 // mDNS / DNS-SD membership (RFC 6762, RFC 6763): each node announces itself as an instance of
 // `_spegel._tcp.local` on the interfaces it was told to use, answers queries for it, and reports
 // the other instances it hears. The records and the rules for received ones are MdnsProtocol's
-// (cluster/mdns_protocol.h); this file holds the sockets and timers around it.
+// (membership/mdns_protocol.h); this file holds the sockets and timers around it.
 #pragma once
 
 #include <uv.h>
@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "base/status.h"
-#include "cluster/mdns_protocol.h"
-#include "cluster/member.h"
 #include "loop/handle.h"
 #include "loop/loop.h"
+#include "membership/mdns_protocol.h"
+#include "membership/member.h"
 
 namespace spegel::cluster {
 

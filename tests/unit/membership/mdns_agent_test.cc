@@ -1,4 +1,4 @@
-#include "cluster/mdns_agent.h"
+#include "membership/mdns_agent.h"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "cluster/membership.h"
-#include "cluster/scheduler.h"
 #include "fakes/loop_util.h"
 #include "loop/loop.h"
-#include "unit/cluster/mdns_member.h"
+#include "membership/membership.h"
+#include "membership/scheduler.h"
+#include "unit/membership/mdns_member.h"
 
 namespace spegel::cluster {
 namespace {
