@@ -193,7 +193,7 @@ Status ClusterNode::Start() {
   }
   if (options_.http_bootstrap_address) {
     bootstrap_handler_ =
-        std::make_unique<HttpBootstrapHandler>(self_.node_id, router_port_, [this] {
+        std::make_unique<HttpBootstrapHandler>(&self_.node_id, router_port_, [this] {
           std::vector<BootstrapEntry> entries;
           for (const Member* m : membership_->Live()) {
             if (m->info.addresses.empty()) continue;

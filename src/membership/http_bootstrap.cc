@@ -113,7 +113,7 @@ void HttpBootstrapHandler::Handle(http::Request& request, http::ResponseWriter& 
                    "method not allowed\n");
     return;
   }
-  std::vector<BootstrapEntry> entries{{node_id_, request.local_address(), router_port_}};
+  std::vector<BootstrapEntry> entries{{*node_id_, request.local_address(), router_port_}};
   if (members_) {
     for (BootstrapEntry& m : members_()) {
       if (entries.size() >= kMaxBootstrapEntries) break;

@@ -66,13 +66,15 @@ std::string BootstrapIdDocument(const std::vector<BootstrapEntry>& entries);
 // methods. `members` runs on the loop thread, inside Handle.
 class HttpBootstrapHandler : public http::Handler {
  public:
-  HttpBootstrapHandler(std::string node_id, uint16_t router_port,
+  // `node_id` is read at every request (a node renamed after a collision serves its new id); it
+  // must outlive the handler.
+  HttpBootstrapHandler(const std::string* node_id, uint16_t router_port,
                        std::function<std::vector<BootstrapEntry>()> members)
-      : node_id_(std::move(node_id)), router_port_(router_port), members_(std::move(members)) {}
+      : node_id_(node_id), router_port_(router_port), members_(std::move(members)) {}
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
 
  private:
-  std::string node_id_;
+  const std::string* node_id_;
   uint16_t router_port_;
   std::function<std::vector<BootstrapEntry>()> members_;
 };

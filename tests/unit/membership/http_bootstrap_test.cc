@@ -79,7 +79,8 @@ TEST_CASE("http bootstrap: upstream's AddrInfo documents; our own reads back") {
 
 TEST_CASE("http bootstrap: the client hands on the address the handler names") {
   Loop loop;
-  HttpBootstrapHandler handler("node-a", 4242, [] {
+  const std::string self_id = "node-a";
+  HttpBootstrapHandler handler(&self_id, 4242, [] {
     return std::vector<BootstrapEntry>{{"node-b", "10.9.9.9", 4243}};
   });
   auto server = std::make_unique<http::Server>(&loop, &handler);
