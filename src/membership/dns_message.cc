@@ -184,12 +184,14 @@ class Writer {
     if (!labels.ok()) return labels.status();
     const std::vector<std::string>& l = *labels;
     for (size_t i = 0; i < l.size(); ++i) {
-      // Key: the lowercased wire form of the suffix starting at label i.
+      // Key: the exact wire form of the suffix starting at label i. Names compare
+      // case-insensitively, but a pointer repeats the earlier bytes: matching case-insensitively
+      // would rewrite this name's case.
       std::string key;
       if (compress_) {
         for (size_t j = i; j < l.size(); ++j) {
           key.push_back(static_cast<char>(l[j].size()));
-          for (char c : l[j]) key.push_back(AsciiLower(c));
+          key.append(l[j]);
         }
         auto it = suffixes_.find(key);
         if (it != suffixes_.end()) {

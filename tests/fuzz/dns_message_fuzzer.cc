@@ -38,6 +38,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(again->answers.size() == m->answers.size());
     Check(again->authorities.size() == m->authorities.size());
     Check(again->additionals.size() == m->additionals.size());
+    for (size_t i = 0; i < m->questions.size(); ++i) {
+      Check(again->questions[i].name == m->questions[i].name);
+    }
     for (size_t i = 0; i < m->answers.size(); ++i) {
       Check(again->answers[i].name == m->answers[i].name);
       Check(again->answers[i].target == m->answers[i].target);

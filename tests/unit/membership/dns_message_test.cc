@@ -173,6 +173,26 @@ TEST_CASE("dns_message: round trip of every decoded type, with and without compr
   CHECK(sizes[1].size() < sizes[0].size());
 }
 
+TEST_CASE("dns_message: compression never rewrites a later name's case") {
+  Message m;
+  m.questions.push_back({"a.local", kTypeA, kClassIn, false});
+  m.questions.push_back({"b.LOCAL", kTypeA, kClassIn, false});
+  m.questions.push_back({"A.local", kTypeA, kClassIn, false});
+  Result<std::string> wire = BuildMessage(m, /*compress=*/true);
+  REQUIRE(wire.ok());
+  Result<Message> back = ParseMessage(*wire);
+  REQUIRE(back.ok());
+  REQUIRE(back->questions.size() == 3);
+  CHECK(back->questions[0].name == "a.local");
+  CHECK(back->questions[1].name == "b.LOCAL");
+  CHECK(back->questions[2].name == "A.local");
+  // An exact repeat is still compressed: 2 bytes of pointer instead of 9 of name.
+  m.questions.push_back({"a.local", kTypeA, kClassIn, false});
+  Result<std::string> longer = BuildMessage(m, /*compress=*/true);
+  REQUIRE(longer.ok());
+  CHECK(longer->size() == wire->size() + 2 + 4);
+}
+
 TEST_CASE("dns_message: compression pointer loops and forward pointers are rejected") {
   const std::string header = Bytes({0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0});
   const std::string qtail = Bytes({0, 1, 0, 1});
