@@ -30,9 +30,6 @@ std::string Address::ToString() const {
   return "[" + std::string(buf) + "]:" + port_text;
 }
 
-namespace {
-
-// Bounded, so a huge flag value does not make a huge message.
 std::string Quote(std::string_view s) {
   constexpr size_t kMax = 80;
   std::string out = "\"";
@@ -41,6 +38,8 @@ std::string Quote(std::string_view s) {
   out.push_back('"');
   return out;
 }
+
+namespace {
 
 Address MakeV4(const in_addr& addr, uint16_t port) {
   Address a;

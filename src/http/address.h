@@ -33,6 +33,10 @@ struct Address {
   std::string ToString() const;
 };
 
+// `text` in double quotes for an error message, cut after 80 bytes (then "..."), so a huge flag
+// or wire value does not make a huge message.
+std::string Quote(std::string_view text);
+
 // "host", "host:port", "[host]" or "[host]:port" taken apart, with neither part checked; the
 // views point into the text split. Unbracketed text with two or more ':' is all host: a bare IPv6
 // literal has no port.

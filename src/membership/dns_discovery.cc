@@ -35,15 +35,7 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::string Quote(std::string_view s) {
-  // Bounded so a huge flag value does not make a huge message.
-  constexpr size_t kMax = 80;
-  std::string out = "\"";
-  out.append(s.substr(0, kMax));
-  if (s.size() > kMax) out.append("...");
-  out.push_back('"');
-  return out;
-}
+using http::Quote;
 
 // Splits a comma-separated list; blank text is an empty list, a blank item is an error.
 Result<std::vector<std::string_view>> SplitList(std::string_view text) {
