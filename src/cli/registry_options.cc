@@ -1,13 +1,10 @@
 #include "cli/registry_options.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <fstream>
 
+#include "base/local_addresses.h"
 #include "membership/dns_discovery.h"
 #include "membership/member.h"
 #include "registry/filters.h"
@@ -34,32 +31,6 @@ std::string ReadMachineId() {
   std::getline(in, line);
   while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
   return line;
-}
-
-// The first IPv4 address that is not loopback or link-local, in interface order; else the first
-// such IPv6 address; else empty.
-std::string FirstGlobalAddress() {
-  ifaddrs* addrs = nullptr;
-  if (getifaddrs(&addrs) != 0) return "";
-  std::string v4, v6;
-  for (ifaddrs* it = addrs; it != nullptr; it = it->ifa_next) {
-    if (it->ifa_addr == nullptr || (it->ifa_flags & IFF_LOOPBACK) != 0) continue;
-    char text[INET6_ADDRSTRLEN] = {};
-    if (it->ifa_addr->sa_family == AF_INET && v4.empty()) {
-      const auto* sin = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
-      const uint32_t ip = ntohl(sin->sin_addr.s_addr);
-      if ((ip >> 16) == 0xa9fe) continue;  // 169.254/16
-      inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text));
-      v4 = text;
-    } else if (it->ifa_addr->sa_family == AF_INET6 && v6.empty()) {
-      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(it->ifa_addr);
-      if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) continue;
-      inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text));
-      v6 = text;
-    }
-  }
-  freeifaddrs(addrs);
-  return v4.empty() ? v6 : v4;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "cluster/cluster_node.h"
 
+#include "base/local_addresses.h"
 #include "base/log.h"
 #include "cluster/cluster_debug_json.h"
 #include "cluster/router_wire.h"
@@ -19,6 +20,9 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
   self_.registry_port = options_.registry_port;
   MembershipOptions membership_options;
   membership_options.self_incarnation = self_.incarnation;
+  membership_options.is_local_address = [](std::string_view address) {
+    return IsLocalAddress(address);
+  };
   membership_ = std::make_unique<Membership>(&scheduler_, self_.node_id, membership_options);
   PeerClientOptions transport_options;
   transport_options.pool = options_.pool;

@@ -73,7 +73,7 @@ void Bootstrapper::HelloSeed(MemberSource source, const std::string& ip, uint16_
         state.backoff_ms = 0;
         state.hello_again = false;
         state.next_hello_ms = now + options_.hello_retry_min_ms;
-        switch (membership_->Classify(info->node_id, info->incarnation)) {
+        switch (membership_->Classify(info->node_id, info->incarnation, ip)) {
           case Identity::kSelf:
             state.is_self = true;  // Our own address in the DNS answer or the static list.
             return;

@@ -9,6 +9,14 @@
 
 namespace spegel::cluster {
 
+namespace {
+
+bool Contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+}  // namespace
+
 Membership::Membership(Scheduler* scheduler, std::string self_id, MembershipOptions options)
     : scheduler_(scheduler), self_id_(std::move(self_id)), options_(std::move(options)) {}
 
@@ -32,18 +40,33 @@ uint64_t Membership::WallNowMs() const {
                                    .count());
 }
 
-Identity Membership::Classify(std::string_view node_id, uint64_t incarnation) const {
+Identity Membership::Classify(std::string_view node_id, uint64_t incarnation,
+                              std::string_view from) const {
   if (!IsValidNodeId(node_id)) return Identity::kInvalid;
   if (incarnation > WallNowMs() + options_.max_incarnation_ahead_ms) return Identity::kInvalid;
   if (node_id == self_id_) {
     const bool ours = incarnation != 0 &&
                       (options_.self_incarnation == 0 || incarnation == options_.self_incarnation);
-    return ours ? Identity::kSelf : Identity::kCollision;
+    if (!ours) return Identity::kCollision;
+    const bool from_here = from.empty() || !options_.is_local_address ||
+                           options_.is_local_address(from);
+    return from_here ? Identity::kSelf : Identity::kCollision;
+  }
+  if (incarnation == options_.self_incarnation && incarnation != 0 && !from.empty() &&
+      options_.is_local_address && Contains(former_self_ids_, node_id) &&
+      options_.is_local_address(from)) {
+    return Identity::kSelf;
   }
   return members_.count(node_id) ? Identity::kMember : Identity::kNew;
 }
 
 void Membership::SetSelfId(std::string node_id) {
+  constexpr size_t kMaxFormerSelfIds = 8;
+  if (node_id == self_id_) return;
+  if (former_self_ids_.size() == kMaxFormerSelfIds)
+    former_self_ids_.erase(former_self_ids_.begin());
+  former_self_ids_.push_back(std::move(self_id_));
+  std::erase(former_self_ids_, node_id);
   self_id_ = std::move(node_id);
   auto it = members_.find(self_id_);
   if (it == members_.end()) return;
@@ -80,10 +103,6 @@ void Membership::ReportCollision(const MemberInfo& info, std::string_view how) {
 }
 
 namespace {
-
-bool Contains(const std::vector<std::string>& list, std::string_view item) {
-  return std::find(list.begin(), list.end(), item) != list.end();
-}
 
 std::string_view EvidenceAddress(const MemberInfo& info, std::string_view from) {
   if (!from.empty()) return from;
@@ -142,7 +161,7 @@ void Membership::Insert(const MemberInfo& info, MemberSource source, uint64_t tt
 
 Observed Membership::Observe(const MemberInfo& info, MemberSource source, uint64_t ttl_ms,
                              std::string_view from) {
-  switch (Classify(info.node_id, info.incarnation)) {
+  switch (Classify(info.node_id, info.incarnation, from)) {
     case Identity::kSelf: return Observed::kIgnored;
     case Identity::kInvalid: return Observed::kRefused;
     case Identity::kCollision:

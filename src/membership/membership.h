@@ -55,6 +55,11 @@ struct MembershipOptions {
   // from a second node using the same id (a collision). 0 = unknown (every use of our id is
   // then taken for our own).
   uint64_t self_incarnation = 0;
+  // Whether an address is one of this host's (base/IsLocalAddress in the daemon). Two nodes that
+  // share an id and started in the same millisecond share an incarnation too: a message with
+  // both, sent from an address that is not ours, is such a twin, not our own looped-back one.
+  // Null: every address is taken for ours (the id and incarnation alone decide).
+  std::function<bool(std::string_view address)> is_local_address;
   // A collision is logged at ERROR at most once per this long for each address it comes from.
   uint64_t collision_log_interval_ms = 60'000;
   // An incarnation (ms since the epoch at the sender's start) further than this ahead of our
@@ -72,10 +77,12 @@ struct MembershipOptions {
 // What a message that names a node says about its sender, decided in one place (Classify) for
 // every source: mDNS, DNS and static hellos, the HTTP bootstrap and router calls.
 enum class Identity : uint8_t {
-  kSelf,       // this node: its id and its incarnation (a looped-back packet, our own address)
+  kSelf,       // this node: its id and its incarnation from one of its own addresses (a
+               // looped-back packet, our own address in a DNS answer)
   kMember,     // a known member
   kNew,        // a valid id not known yet
-  kCollision,  // this node's id with another incarnation: another node uses our id
+  kCollision,  // this node's id with another incarnation, or with ours from an address that is
+               // not ours: another node uses our id
   kInvalid,    // not a valid node id, or an incarnation far ahead of the clock
 };
 std::string_view IdentityName(Identity identity);
@@ -111,10 +118,14 @@ class Membership {
   Membership(const Membership&) = delete;
   Membership& operator=(const Membership&) = delete;
 
-  // Who a message naming `node_id` with `incarnation` comes from. An incarnation of 0 (a message
+  // Who a message naming `node_id` with `incarnation`, received from `from` (the packet's source,
+  // the address a hello went to; empty: not known), comes from. An incarnation of 0 (a message
   // that carries none, such as a router call) with this node's id is a collision: this node
-  // never sends them to itself.
-  Identity Classify(std::string_view node_id, uint64_t incarnation) const;
+  // never sends them to itself. So is our id and incarnation from an address is_local_address
+  // says is not ours. A former id of ours (SetSelfId) with our incarnation from one of our
+  // addresses is kSelf.
+  Identity Classify(std::string_view node_id, uint64_t incarnation,
+                    std::string_view from = {}) const;
   // Another node uses this node's id: counted, and logged at ERROR (with both addresses and the
   // fix) at most once per collision_log_interval_ms per `address`.
   void ReportCollision(const MemberInfo& info, std::string_view how);
@@ -125,7 +136,9 @@ class Membership {
     collision_listener_ = std::move(listener);
   }
   // This node now goes by `node_id` (a collision was resolved by renaming it). A member of that
-  // id, if any, is dropped (it would be a collision now).
+  // id, if any, is dropped (it would be a collision now). The old id stays known as ours: a
+  // message under it with our incarnation from one of our addresses (a hello answered by this
+  // node just before the rename) is kSelf, not a new member.
   void SetSelfId(std::string node_id);
 
   // Fresh evidence that `info` is alive, carried by a message from address `from` (empty: the
@@ -190,6 +203,7 @@ class Membership {
 
   Scheduler* scheduler_;
   std::string self_id_;
+  std::vector<std::string> former_self_ids_;  // at most kMaxFormerSelfIds, oldest first
   MembershipOptions options_;
   std::map<std::string, Member, std::less<>> members_;
   mutable std::vector<const Member*> live_;

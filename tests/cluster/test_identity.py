@@ -133,13 +133,23 @@ class DefaultIdCollisionTest(unittest.TestCase):
                 return None
         return ids
 
+    def state(self):
+        """Each node's id, members and log lines above DEBUG, for a failure message."""
+        out = []
+        for n in self.c.nodes:
+            doc = n.metrics_json("/debug/members")
+            out.append(f"--- {n.name} ({n.ip}) self={doc['self']} members={doc['members']}")
+            out += [line for line in n.spegel.log_text().splitlines()
+                    if '"level":"DEBUG"' not in line][-40:]
+        return "\n".join(out)
+
     def test_a_three_nodes_on_one_host_name_form_a_cluster(self):
         host = socket.gethostname()
         try:
             ids = util.wait_until(self.resolved, RESOLVED_WITHIN_S,
                                   "three distinct ids and a full membership", 0.3)
         except TimeoutError as e:
-            self.fail(f"{e}\n{self.c.logs()}")
+            self.fail(f"{e}\n{self.state()}")
         took = time.monotonic() - self.started
         self.__class__.ids = ids
         renamed = 0

@@ -100,6 +100,39 @@ TEST_CASE("membership: one classification of self, member, new, collision and in
   CHECK(IdentityName(Identity::kCollision) == "collision");
 }
 
+TEST_CASE("membership: our id and incarnation from an address not ours is a twin, not us") {
+  // Two nodes that default to one host name and start in the same millisecond share id and
+  // incarnation; only where a message comes from tells the twin from our own looped-back copy.
+  ManualScheduler s;
+  MembershipOptions o;
+  o.self_incarnation = 100;
+  o.is_local_address = [](std::string_view a) { return a == "10.0.0.1" || a == "127.0.0.1"; };
+  Membership m(&s, "self", o);
+  CHECK(m.Classify("self", 100, "10.0.0.1") == Identity::kSelf);
+  CHECK(m.Classify("self", 100, "127.0.0.1") == Identity::kSelf);
+  CHECK(m.Classify("self", 100, "") == Identity::kSelf);  // no address known: id and incarnation
+  CHECK(m.Classify("self", 100, "10.0.0.2") == Identity::kCollision);
+  CHECK(m.Classify("self", 99, "10.0.0.1") == Identity::kCollision);
+  CHECK(m.Classify("other", 100, "10.0.0.2") == Identity::kNew);
+  CHECK(m.Observe(Info("self", 100, "10.0.0.1"), MemberSource::kMdns, 60'000, "10.0.0.1") ==
+        Observed::kIgnored);
+  CHECK(m.collisions() == 0);
+  CHECK(m.Observe(Info("self", 100, "10.0.0.2"), MemberSource::kMdns, 60'000, "10.0.0.2") ==
+        Observed::kRefused);
+  CHECK(m.collisions() == 1);
+  CHECK(m.Find("self") == nullptr);
+  // After a rename, a hello this node answered under its old id just before is still ours when
+  // it comes from our address; from another address the old id is just another node's.
+  m.SetSelfId("self-2");
+  CHECK(m.Classify("self", 100, "10.0.0.1") == Identity::kSelf);
+  CHECK(m.Observe(Info("self", 100, "10.0.0.1"), MemberSource::kDns, 60'000, "10.0.0.1") ==
+        Observed::kIgnored);
+  CHECK(m.Find("self") == nullptr);
+  CHECK(m.Classify("self", 100, "10.0.0.2") == Identity::kNew);
+  CHECK(m.Classify("self", 99, "10.0.0.1") == Identity::kNew);
+  CHECK(m.Classify("self-2", 100, "10.0.0.2") == Identity::kCollision);
+}
+
 TEST_CASE("membership: a collision is counted, never becomes a member") {
   ManualScheduler s;
   MembershipOptions o;
