@@ -99,9 +99,8 @@ std::optional<std::string> PeerAuth::Sign(std::string_view method, std::string_v
   return std::to_string(now_seconds) + ":" + Mac(method, target, body, now_seconds);
 }
 
-Status PeerAuth::Verify(std::string_view method, std::string_view target, std::string_view body,
-                        std::optional<std::string_view> header, int64_t now_seconds) const {
-  if (!enabled()) return Status::Ok();
+Result<int64_t> PeerAuth::ParseHeader(std::optional<std::string_view> header,
+                                      int64_t now_seconds) const {
   if (!header) return Status::PermissionDenied("missing X-Spegel-Auth");
   const size_t colon = header->find(':');
   if (colon == std::string_view::npos || colon == 0 || colon > 12 ||
@@ -115,7 +114,21 @@ Status PeerAuth::Verify(std::string_view method, std::string_view target, std::s
   }
   const int64_t skew = seconds > now_seconds ? seconds - now_seconds : now_seconds - seconds;
   if (skew > kMaxSkewSeconds) return Status::PermissionDenied("stale X-Spegel-Auth");
-  if (!ConstantTimeEquals(header->substr(colon + 1), Mac(method, target, body, seconds))) {
+  return seconds;
+}
+
+Status PeerAuth::CheckHeader(std::optional<std::string_view> header, int64_t now_seconds) const {
+  if (!enabled()) return Status::Ok();
+  return ParseHeader(header, now_seconds).status();
+}
+
+Status PeerAuth::Verify(std::string_view method, std::string_view target, std::string_view body,
+                        std::optional<std::string_view> header, int64_t now_seconds) const {
+  if (!enabled()) return Status::Ok();
+  const Result<int64_t> seconds = ParseHeader(header, now_seconds);
+  if (!seconds.ok()) return seconds.status();
+  const size_t colon = header->find(':');
+  if (!ConstantTimeEquals(header->substr(colon + 1), Mac(method, target, body, *seconds))) {
     return Status::PermissionDenied("wrong X-Spegel-Auth");
   }
   return Status::Ok();

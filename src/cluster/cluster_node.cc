@@ -87,11 +87,7 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
   claim_sweep_ = std::make_unique<Timer>(loop_);
   claim_sweep_->Unref();
   claim_sweep_->Start(1000, 1000, [this] { claims_.Sweep(scheduler_.NowMs()); });
-  http::ServerOptions server_options;
-  server_options.keep_request_body = true;
-  server_options.max_request_body_bytes = kMaxAnnounceBodyBytes;
-  server_options.max_connections = 4096;
-  server_ = std::make_unique<http::Server>(loop_, service_.get(), server_options);
+  server_ = std::make_unique<http::Server>(loop_, service_.get(), RouterServerOptions());
   BootstrapOptions bootstrap;
   bootstrap.member_ttl_ms = options_.member_ttl_ms;
   bootstrapper_ = std::make_unique<Bootstrapper>(loop_, membership_.get(), transport_.get(),

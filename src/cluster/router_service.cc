@@ -1,11 +1,34 @@
 #include "cluster/router_service.h"
 
+#include <string_view>
+#include <utility>
+
 #include "base/log.h"
 #include "base/numbers.h"
 #include "cluster/router_wire.h"
 #include "membership/hello.h"
 
 namespace spegel::cluster {
+
+namespace {
+
+constexpr std::string_view kBadSender = "missing or invalid X-Spegel-Node / X-Spegel-Registry-Port";
+
+// The calls made under a node's name (X-Spegel-Node), which Handle refuses without it.
+bool NamesSender(std::string_view path) {
+  return path == kAnnouncePath || path == kClaimPath || path == kProgressPath;
+}
+
+}  // namespace
+
+http::ServerOptions RouterServerOptions() {
+  http::ServerOptions options;
+  options.keep_request_body = true;
+  options.max_request_body_bytes = kMaxAnnounceBodyBytes;
+  options.max_buffered_body_bytes = 32 * kMaxAnnounceBodyBytes;
+  options.max_connections = 4096;
+  return options;
+}
 
 RouterService::RouterService(Router* router, Membership* membership, const MemberInfo* self,
                              auth::PeerAuth auth, uint64_t member_ttl_ms, ClaimTable* claims,
@@ -18,7 +41,7 @@ RouterService::RouterService(Router* router, Membership* membership, const Membe
       claims_(clock != nullptr ? claims : nullptr),
       clock_(clock) {}
 
-std::optional<Provider> RouterService::Sender(http::Request& request) const {
+std::optional<Provider> RouterService::Sender(const http::Request& request) const {
   auto node = request.Header("X-Spegel-Node");
   auto port_text = request.Header("X-Spegel-Registry-Port");
   uint16_t port = 0;
@@ -80,29 +103,50 @@ void RouterService::Reply(http::Request& request, http::ResponseWriter& writer, 
   }
 }
 
-void RouterService::Handle(http::Request& request, http::ResponseWriter& writer) {
+std::optional<http::HeadVerdict> RouterService::CheckRoute(const http::Request& request) {
   const std::string_view path = request.path();
   const bool known = path == kAnnouncePath || path == kLookupPath || path == kHelloPath ||
                      path == kClaimPath || path == kProgressPath;
-  if (!known) {
-    Reply(request, writer, 404, "not found\n");
-    return;
-  }
+  if (!known) return http::HeadVerdict::Refuse(404, "not found");
   const bool want_post = path != kLookupPath;
   const bool method_ok = want_post ? request.method() == http::Method::kPost
                                    : request.method() == http::Method::kGet;
-  if (!method_ok) {
-    Reply(request, writer, 405, std::string(want_post ? "use POST" : "use GET") + "\n");
-    return;
+  if (!method_ok) return http::HeadVerdict::Refuse(405, want_post ? "use POST" : "use GET");
+  return std::nullopt;
+}
+
+std::optional<http::HeadVerdict> RouterService::CheckAuth(
+    const http::Request& request, std::optional<std::string_view> body) const {
+  const std::optional<std::string_view> header = request.Header(auth::kAuthHeader);
+  const int64_t now = auth::UnixSeconds();
+  const Status auth = body ? auth_.Verify(request.method_name(), request.target(), *body, header,
+                                          now)
+                           : auth_.CheckHeader(header, now);
+  if (auth.ok()) return std::nullopt;
+  LOG_WARN("router: refused unauthenticated request")
+      .Str("peer", request.peer_address())
+      .Str("path", request.path())
+      .Str("why", auth.message());
+  return http::HeadVerdict::Refuse(401, auth.message());
+}
+
+http::HeadVerdict RouterService::AcceptHead(const http::Request& head) {
+  std::optional<http::HeadVerdict> refused = CheckRoute(head);
+  if (!refused) refused = CheckAuth(head, std::nullopt);
+  if (!refused && NamesSender(head.path()) && !Sender(head)) {
+    refused = http::HeadVerdict::Refuse(400, std::string(kBadSender));
   }
-  if (Status auth = auth_.Verify(request.method_name(), request.target(), request.body(),
-                                 request.Header(auth::kAuthHeader), auth::UnixSeconds());
-      !auth.ok()) {
-    LOG_WARN("router: refused unauthenticated request")
-        .Str("peer", request.peer_address())
-        .Str("path", path)
-        .Str("why", auth.message());
-    Reply(request, writer, 401, auth.message() + "\n");
+  if (!refused) return {};
+  if (refused->status != 404) ++rejected_;  // As Reply counts.
+  return std::move(*refused);
+}
+
+void RouterService::Handle(http::Request& request, http::ResponseWriter& writer) {
+  const std::string_view path = request.path();
+  std::optional<http::HeadVerdict> refused = CheckRoute(request);
+  if (!refused) refused = CheckAuth(request, request.body());
+  if (refused) {
+    Reply(request, writer, refused->status, refused->reason + "\n");
     return;
   }
   if (path == kLookupPath) {
@@ -146,7 +190,7 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
   // Announce, claim and progress: from another node, named in the headers.
   const std::optional<Provider> sender = Sender(request);
   if (!sender) {
-    Reply(request, writer, 400, "missing or invalid X-Spegel-Node / X-Spegel-Registry-Port\n");
+    Reply(request, writer, 400, std::string(kBadSender) + "\n");
     return;
   }
   // A router call carries no incarnation, and this node never sends one to itself: one under

@@ -6,6 +6,11 @@
 // peer secret, a request without a valid X-Spegel-Auth (over method, target and body) is refused
 // with 401 before anything in it is acted on.
 //
+// Bodies are read only for heads that pass AcceptHead: a known route and method, an X-Spegel-Auth
+// that is present, well formed and fresh (with a secret; its HMAC covers the body, so Handle
+// checks it), and the sender headers where the call needs them. Everything else is refused
+// before a byte of its body is kept (issue 30: unauthenticated 1 MiB announces filled memory).
+//
 // Ownership and threading: owned by the node wiring (ClusterNode); loop thread only. Every
 // request is answered inline in Handle(); the service keeps no state per request.
 #pragma once
@@ -18,6 +23,7 @@
 #include "cluster/claim_table.h"
 #include "cluster/router.h"
 #include "http/handler.h"
+#include "http/server.h"
 #include "membership/member.h"
 #include "membership/membership.h"
 #include "membership/scheduler.h"
@@ -31,6 +37,8 @@ class RouterService : public http::Handler {
   RouterService(Router* router, Membership* membership, const MemberInfo* self, auth::PeerAuth auth,
                 uint64_t member_ttl_ms, ClaimTable* claims = nullptr, Scheduler* clock = nullptr);
   void Handle(http::Request& request, http::ResponseWriter& writer) override;
+  // The checks of Handle that need no body, in its order; Handle makes them again.
+  http::HeadVerdict AcceptHead(const http::Request& head) override;
 
   // The owner's answer to `asker`'s claim of `key`: the provider table's holders (never the
   // asker) and the ClaimTable decide. kDecline without a ClaimTable. Also for this node's own
@@ -44,7 +52,13 @@ class RouterService : public http::Handler {
   void Reply(http::Request& request, http::ResponseWriter& writer, int status, std::string body);
   // The sending node from X-Spegel-Node and X-Spegel-Registry-Port at the TCP peer address, or
   // nullopt when the headers are missing or invalid.
-  std::optional<Provider> Sender(http::Request& request) const;
+  std::optional<Provider> Sender(const http::Request& request) const;
+  // 404 for an unknown path, 405 for the wrong method; nullopt when both are right.
+  static std::optional<http::HeadVerdict> CheckRoute(const http::Request& request);
+  // 401 for a request without a good X-Spegel-Auth: with `body`, the whole signature; without,
+  // what the head alone shows. Logged. nullopt when it passes.
+  std::optional<http::HeadVerdict> CheckAuth(const http::Request& request,
+                                             std::optional<std::string_view> body) const;
   void HandleClaim(http::Request& request, http::ResponseWriter& writer, const Provider& sender);
   void HandleProgress(http::Request& request, http::ResponseWriter& writer, const Provider& sender);
   Router* router_;
@@ -56,5 +70,12 @@ class RouterService : public http::Handler {
   Scheduler* clock_;
   uint64_t rejected_ = 0;
 };
+
+// The options of the router port's http::Server. What it can hold in request bodies (issue 30):
+// a body is read only once RouterService::AcceptHead passed its head, into room charged to a
+// budget of 32 MiB (32 bodies of kMaxAnnounceBodyBytes); a head not yet accepted fills at most
+// its connection's 16 KiB read buffer. So at most 32 MiB + 4096 connections × 16 KiB = 96 MiB,
+// whatever peers send.
+http::ServerOptions RouterServerOptions();
 
 }  // namespace spegel::cluster

@@ -30,7 +30,8 @@ Connection::Connection(Server* server, int fd, const sockaddr_storage& peer)
       fd_(fd),
       parser_(ParserLimits{server->options_.max_header_bytes, server->options_.max_url_bytes,
                            server->options_.max_request_body_bytes,
-                           server->options_.keep_request_body}) {
+                           server->options_.keep_request_body},
+              this, &server->body_budget_) {
   FormatPeerAddress(peer, peer_address_);
   sockaddr_storage local{};
   socklen_t local_len = sizeof(local);
@@ -283,6 +284,12 @@ void Connection::Fail(std::string_view reason) {
   DeferAbort();
 }
 
+HeadVerdict Connection::AdmitHead(Request& head) {
+  head.set_peer_address(peer_address_);
+  head.set_local_address(local_address_);
+  return server_->handler_->AcceptHead(head);
+}
+
 void Connection::DeferAbort() {
   phase_ = Phase::kFailed;
   UpdatePoll();
@@ -418,6 +425,7 @@ void Connection::FinishResponse() {
 void Connection::SendErrorAndClose(int status, std::string_view reason) {
   LOG_DEBUG("http: request rejected").Int("status", status).Str("reason", reason);
   request_.reset();
+  parser_.DropPartialRequest();  // A 408 inside a body: the body's room goes back now.
   phase_ = Phase::kWriting;
   keep_alive_ = false;
   out_.append(ErrorResponse(status, reason));
@@ -556,6 +564,7 @@ void Connection::Abort(std::string_view reason) {
   done_callback_ = nullptr;
   const bool had_exchange = request_ != nullptr;
   request_.reset();
+  parser_.DropPartialRequest();
   exchange_liveness_.reset();  // Before the abort callback, which may look at a token.
   ReleaseInputBuffer();
   std::string().swap(out_);

@@ -31,7 +31,7 @@
 
 namespace spegel::http {
 
-class Connection final : public ResponseWriter, public BodySink {
+class Connection final : public ResponseWriter, public BodySink, public BodyGate {
  public:
   // Bytes of one read buffer (a block of the server's read buffer pool).
   static constexpr size_t kReadBufferSize = 16 * 1024;
@@ -61,6 +61,9 @@ class Connection final : public ResponseWriter, public BodySink {
   void Lend(std::string_view data) override;
   void SendFile(int fd, uint64_t offset, uint64_t length) override;
   void Fail(std::string_view reason) override;
+
+  // BodyGate: the handler's AcceptHead, with the addresses set as for Handle.
+  HeadVerdict AdmitHead(Request& head) override;
 
  private:
   enum class Phase {

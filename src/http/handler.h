@@ -119,6 +119,18 @@ class Handler {
   // stay valid as described for ResponseWriter. The next request on the connection is not parsed
   // until this one's response is complete.
   virtual void Handle(Request& request, ResponseWriter& writer) = 0;
+
+  // Called on the loop thread, on a server that keeps request bodies (keep_request_body), when
+  // the head of a request that announces a body is complete, before any byte of that body is
+  // read. `head` is the request without its body (addresses set); it is valid during the call
+  // only. A refusal is answered at once with its status and reason (`Connection: close`; the
+  // body is drained unread) and Handle() never sees the request. It is for the checks a head
+  // alone decides (route, method, credentials' form and age), so that memory is never spent on
+  // a body that would be refused anyway. The default accepts every head.
+  virtual HeadVerdict AcceptHead(const Request& head) {
+    (void)head;
+    return {};
+  }
 };
 
 }  // namespace spegel::http

@@ -16,6 +16,11 @@ size_t BytesBeforePause(const llhttp_t& parser, const char* data, size_t len) {
   return len;
 }
 
+bool ShouldKeepAlive(const llhttp_t& parser) {
+  if ((parser.flags & F_CONNECTION_CLOSE) != 0) return false;
+  return llhttp_should_keep_alive(&parser) != 0;
+}
+
 void HeadFields::Reset() {
   bytes_ = 0;
   name_.clear();

@@ -37,6 +37,13 @@ llhttp_settings_t CommonLlhttpSettings() {
 // HPE_OK llhttp's error position is left over from an earlier pause and means nothing.
 size_t BytesBeforePause(const llhttp_t& parser, const char* data, size_t len);
 
+// Whether the connection may carry another message after the one llhttp just completed: what
+// llhttp_should_keep_alive says, except that `close` in a Connection header always wins. llhttp
+// lets an HTTP/1.0 message that says both `keep-alive` and `close` keep the connection, yet the
+// peer that wrote `close` is closing it. REQUIRES: called from on_message_complete (llhttp clears
+// its flags after it).
+bool ShouldKeepAlive(const llhttp_t& parser);
+
 // HeadFields: the header fields of one head as llhttp reports them (a name and a value, each
 // possibly split over several callbacks), counted against a byte budget for the head: names and
 // values, plus 4 bytes per field for ": " and CRLF, plus what the parser counts itself (request

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "http/request_body.h"
 
 namespace spegel::http {
 
@@ -26,6 +27,17 @@ enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kPatch, kOption
 struct HeaderField {
   std::string name;   // As received (case preserved).
   std::string value;  // Leading and trailing spaces and tabs removed.
+};
+
+// A handler's answer to a request head before the server reads the body it announces
+// (Handler::AcceptHead): go on, or refuse the request with `status` and a one-line `reason`.
+struct HeadVerdict {
+  int status = 0;  // 0: accepted.
+  std::string reason;
+
+  bool accepted() const { return status == 0; }
+  // REQUIRES: status is an HTTP error status (4xx, 5xx).
+  static HeadVerdict Refuse(int status, std::string reason) { return {status, std::move(reason)}; }
 };
 
 class Request {
@@ -47,7 +59,8 @@ class Request {
   // `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`).
   bool keep_alive() const { return keep_alive_; }
   // The request body, kept only when the server's keep_request_body option is on (else empty).
-  const std::string& body() const { return body_; }
+  // Valid as long as this Request (http/request_body.h says where it lives).
+  std::string_view body() const { return body_.view(); }
   // The client's IP address as a literal ("10.0.0.1", "fd00::1"; IPv4-mapped IPv6 shown as
   // IPv4), set by the server from the socket; empty for requests not from a socket.
   const std::string& peer_address() const { return peer_address_; }
@@ -79,7 +92,7 @@ class Request {
   int version_major_ = 1;
   int version_minor_ = 1;
   bool keep_alive_ = true;
-  std::string body_;
+  RequestBody body_;
   std::string peer_address_;
   std::string local_address_;
   // Derived(): a cache of values computed from the fields above, hence mutable. A deque, so that

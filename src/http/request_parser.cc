@@ -48,8 +48,8 @@ const llhttp_settings_t* RequestParser::Settings() {
   return &settings;
 }
 
-RequestParser::RequestParser(const ParserLimits& limits)
-    : limits_(limits), head_(limits.max_header_bytes) {
+RequestParser::RequestParser(const ParserLimits& limits, BodyGate* gate, BodyBudget* budget)
+    : limits_(limits), gate_(gate), budget_(budget), head_(limits.max_header_bytes) {
   // llhttp_init takes a non-const pointer but only reads the settings.
   llhttp_init(&parser_, HTTP_REQUEST, const_cast<llhttp_settings_t*>(Settings()));
   parser_.data = this;
@@ -112,7 +112,26 @@ int RequestParser::Fail(int status, std::string reason) {
     error_status_ = status;
     error_reason_ = std::move(reason);
   }
+  request_.body_ = RequestBody();  // The request is refused: nothing it kept is needed.
   return -1;
+}
+
+int RequestParser::AdmitBody(const llhttp_t* p) {
+  if (gate_ != nullptr) {
+    HeadVerdict verdict = gate_->AdmitHead(request_);
+    if (!verdict.accepted()) return Fail(verdict.status, std::move(verdict.reason));
+  }
+  // A Content-Length body is charged whole now, so a body that cannot fit is refused before its
+  // first byte; a chunked one (size unknown) gets room for the limit, charged as it grows.
+  const bool sized = (p->flags & F_CONTENT_LENGTH) != 0;
+  const uint64_t capacity = sized ? p->content_length : limits_.max_body_bytes;
+  switch (request_.body_.Reserve(capacity, budget_, sized ? capacity : 0)) {
+    case RequestBody::Reserved::kOk: return 0;
+    case RequestBody::Reserved::kOverBudget:
+      return Fail(503, "server busy: request bodies over budget");
+    case RequestBody::Reserved::kNoMemory: return Fail(503, "out of memory for the request body");
+  }
+  return Fail(503, "request body refused");
 }
 
 int RequestParser::OnMessageBegin(llhttp_t* p) {
@@ -177,6 +196,10 @@ int RequestParser::OnHeadersComplete(llhttp_t* p) {
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->limits_.max_body_bytes) {
     return self->Fail(413, "request body too large");
   }
+  // Before the 100 Continue: a client told to wait for it never sends a refused body.
+  if (has_body && self->limits_.keep_body) {
+    if (const int rc = self->AdmitBody(p); rc != 0) return rc;
+  }
   if (auto expect = r.Header("Expect")) {
     if (!EqualsIgnoreCase(*expect, "100-continue")) {
       return self->Fail(417, "unsupported Expect");
@@ -195,13 +218,15 @@ int RequestParser::OnBody(llhttp_t* p, const char* at, size_t len) {
   if (self->body_bytes_ > self->limits_.max_body_bytes) {
     return self->Fail(413, "request body too large");
   }
-  if (self->limits_.keep_body) self->request_.body_.append(at, len);
+  if (self->limits_.keep_body && !self->request_.body_.Append(std::string_view(at, len))) {
+    return self->Fail(503, "server busy: request bodies over budget");
+  }
   return 0;
 }
 
 int RequestParser::OnMessageComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
-  self->request_.keep_alive_ = llhttp_should_keep_alive(p) != 0;
+  self->request_.keep_alive_ = ShouldKeepAlive(*p);
   self->in_message_ = false;
   self->pause_event_ = Event::kRequest;
   return HPE_PAUSED;

@@ -9,6 +9,12 @@
 // Errors are terminal: after kError every Feed() returns kError (consuming nothing) and the caller
 // answers error_status() (see ErrorResponse() in response.h) and closes the connection.
 //
+// Kept bodies (keep_body): once the head of a request with a body is complete, and before any
+// byte of that body is consumed, the parser asks its BodyGate (if any) whether to read it, then
+// reserves the body's room (request_body.h) charged to its BodyBudget (if any). A refused head
+// fails with the gate's status; a body the budget cannot hold with 503. So the body of a refused
+// request is never kept, and the bodies one budget holds never exceed it.
+//
 // Owned by one connection; not thread-safe. Not copyable or movable (llhttp keeps `this`).
 #pragma once
 
@@ -38,6 +44,18 @@ struct ParserLimits {
   bool keep_body = false;
 };
 
+// Decides whether the body a request head announces is read (see RequestParser).
+class BodyGate {
+ public:
+  // The head of a request whose body would be kept is complete (`head` has everything but the
+  // body). A refusal fails the request with its status and reason, before any body byte is
+  // consumed. Runs inside Feed(); must not call back into the parser.
+  virtual HeadVerdict AdmitHead(Request& head) = 0;
+
+ protected:
+  ~BodyGate() = default;
+};
+
 class RequestParser {
  public:
   enum class Event {
@@ -52,7 +70,10 @@ class RequestParser {
     size_t consumed;  // Bytes of `data` used; the caller passes the rest to the next Feed().
   };
 
-  explicit RequestParser(const ParserLimits& limits);
+  // `gate` and `budget` (either may be null: every head accepted, no budget) must outlive the
+  // parser and every Request taken from it that keeps a body.
+  explicit RequestParser(const ParserLimits& limits, BodyGate* gate = nullptr,
+                         BodyBudget* budget = nullptr);
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;
 
@@ -64,6 +85,10 @@ class RequestParser {
 
   // True while a request has started but is not complete (for the header-read timeout).
   bool in_message() const { return in_message_; }
+
+  // Drops the request being parsed, so what its body holds goes back now. For a caller that
+  // refuses it (timeout) and feeds the parser no more.
+  void DropPartialRequest() { request_ = Request(); }
 
   // REQUIRES: the last Feed() returned kError. Status code (400, 413, 414, 417, 431, 501, 505)
   // and a one-line reason for logs and the response body.
@@ -84,8 +109,12 @@ class RequestParser {
   static int OnMessageComplete(llhttp_t* p);
 
   int Fail(int status, std::string reason);
+  // The head of a request whose body is kept is complete: asks the gate, reserves the body.
+  int AdmitBody(const llhttp_t* p);
 
   ParserLimits limits_;
+  BodyGate* gate_;
+  BodyBudget* budget_;
   llhttp_t parser_;
   Request request_;
   HeadFields head_;

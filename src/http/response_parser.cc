@@ -176,7 +176,7 @@ int ResponseParser::OnMessageComplete(llhttp_t* p) {
   self->complete_ = true;
   // llhttp clears its flags after this callback: ask now. A close-delimited body ends in
   // llhttp_finish(), with keep-alive off.
-  self->keep_alive_ = llhttp_should_keep_alive(p) != 0;
+  self->keep_alive_ = ShouldKeepAlive(*p);
   return HPE_PAUSED;
 }
 

@@ -32,12 +32,13 @@ Server::Server(Loop* loop, Handler* handler, ServerOptions options)
     : loop_(loop),
       handler_(handler),
       options_(options),
+      body_budget_(options.max_buffered_body_bytes),
       handles_(loop),
       connection_pool_(sizeof(Connection), kConnectionChunkBytes),
       read_buffer_pool_(Connection::kReadBufferSize, kReadBufferChunkBytes) {}
 
 Server::~Server() {
-  assert(handles_.count() == 0 && connections_ == nullptr);
+  assert(handles_.count() == 0 && connections_ == nullptr && body_budget_.used() == 0);
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 

@@ -24,6 +24,10 @@
 //   Content-Length and `Connection: close`; the connection then half-closes and drains the
 //   client's unread bytes for a short while (a "lingering close"), so the client reads the error
 //   instead of a reset.
+//   Kept request bodies (keep_request_body): when a head that announces a body is complete, the
+//   handler's AcceptHead() decides before any byte of the body is read; an accepted body gets
+//   room of its own charged to the server's body budget (max_buffered_body_bytes: 503 when it
+//   does not fit) until its exchange ends or its connection closes (http/request_body.h).
 //
 // Timeouts (one timer per connection, one phase at a time):
 //   - idle: waiting for the first byte of a request: keepalive_idle_timeout (header_read_timeout
@@ -57,6 +61,7 @@
 #include "base/status.h"
 #include "http/address.h"
 #include "http/handler.h"
+#include "http/request_body.h"
 #include "loop/handle.h"
 #include "loop/loop.h"
 
@@ -70,8 +75,17 @@ struct ServerOptions {
   // Request bodies (GET/HEAD should have none) up to this size are drained and discarded;
   // larger ones: 413 and close.
   uint64_t max_request_body_bytes = 16 * 1024;
-  // Keep request bodies (up to max_request_body_bytes) in Request::body().
+  // Keep request bodies (up to max_request_body_bytes) in Request::body(). The handler's
+  // AcceptHead() sees each head that announces a body before any of it is read.
   bool keep_request_body = false;
+  // The kept bodies of all connections together hold at most this many bytes (page-rounded; see
+  // http/request_body.h): a Content-Length body is charged whole when its head is accepted, a
+  // chunked one as it grows, and the charge goes back when its exchange ends or its connection
+  // closes. A body that does not fit in what is left: 503 and close, while every other request
+  // is served. Should be at least max_request_body_bytes. So the memory of kept bodies is at most
+  // this, plus, per connection, the one read buffer (16 KiB) every connection has anyway, which
+  // is all a head not yet accepted can fill.
+  uint64_t max_buffered_body_bytes = 32 * 1024 * 1024;
   // Open connections; new ones above it are accepted and closed at once.
   size_t max_connections = 10000;
   // Whole request head (and small body) must arrive within this from its first byte: else 408.
@@ -146,6 +160,10 @@ class Server {
     return connection_pool_.bytes_mapped() + read_buffer_pool_.bytes_mapped();
   }
   const ServerOptions& options() const { return options_; }
+  // Bytes charged for kept request bodies now (at most options().max_buffered_body_bytes).
+  uint64_t buffered_body_bytes() const { return body_budget_.used(); }
+  // Bodies refused with 503 because the budget had not enough left.
+  uint64_t body_budget_refusals() const { return body_budget_.refusals(); }
 
  private:
   friend class Connection;
@@ -164,6 +182,9 @@ class Server {
   Loop* loop_;
   Handler* handler_;
   ServerOptions options_;
+  // Charged by every kept request body (http/request_body.h); declared before the connections
+  // that return their charges to it.
+  BodyBudget body_budget_;
   // Every uv handle of the server and of its connections, until its close callback has run:
   // Shutdown's done waits for it to empty.
   HandleGroup handles_;

@@ -40,14 +40,21 @@ using spegel::testing::SilentListener;
 const std::string kKey = "sha256:" + std::string(64, 'c');
 const std::string kSecret = "router test secret, 32 bytes ...";
 
-// Counts the requests a node's router address received, then hands them to the service.
+// Counts the requests a node's router address received, then hands them to the service (and
+// the heads to be accepted to its AcceptHead).
 class CountingHandler : public http::Handler {
  public:
   explicit CountingHandler(http::Handler* inner) : inner_(inner) {}
   int requests = 0;
+  int heads_refused = 0;
   void Handle(http::Request& request, http::ResponseWriter& writer) override {
     ++requests;
     inner_->Handle(request, writer);
+  }
+  http::HeadVerdict AcceptHead(const http::Request& head) override {
+    http::HeadVerdict verdict = inner_->AcceptHead(head);
+    if (!verdict.accepted()) ++heads_refused;
+    return verdict;
   }
 
  private:
@@ -56,7 +63,8 @@ class CountingHandler : public http::Handler {
 
 // One node's router side on 127.0.0.1:<port>, as the node wiring builds it.
 struct Node {
-  Node(Loop* l, const std::string& id, auth::PeerAuth auth = {}, uint16_t registry_port = 5000)
+  Node(Loop* l, const std::string& id, const auth::PeerAuth& auth = {},
+       uint16_t registry_port = 5000)
       : loop(l),
         scheduler(l),
         membership(&scheduler, id),
@@ -64,10 +72,7 @@ struct Node {
         router(&scheduler, &membership, &transport, Provider{id, "", registry_port}),
         service(&router, &membership, &self, auth, 60'000, &claims, &scheduler),
         counting(&service) {
-    http::ServerOptions options;
-    options.keep_request_body = true;
-    options.max_request_body_bytes = kMaxAnnounceBodyBytes;
-    server = std::make_unique<http::Server>(l, &counting, options);
+    server = std::make_unique<http::Server>(l, &counting, RouterServerOptions());
     auto address = http::ParseListenAddress("127.0.0.1:0");
     REQUIRE(address.ok());
     auto bound = server->Listen(*address);
@@ -409,6 +414,55 @@ TEST_CASE("router service: with a peer secret, unsigned requests get 401 and sig
   CHECK(OpenHandles(&loop) == 0);
 }
 
+TEST_CASE("router service: a head it would refuse is refused before its body is read") {
+  // Issue 30: 1 MiB announces without credentials were read whole before they were refused.
+  Loop loop;
+  {
+    Node owner(&loop, "owner", auth::PeerAuth(kSecret));
+    const auth::PeerAuth auth(kSecret);
+    const std::string announce(kAnnouncePath);
+    const std::string big = AnnounceBodyOfSize(kMaxAnnounceBodyBytes);
+    const int64_t now = auth::UnixSeconds();
+    auto signed_by = [&](const std::string& body, int64_t at, http::Headers headers) {
+      headers.push_back({std::string(auth::kAuthHeader), *auth.Sign("POST", announce, body, at)});
+      return headers;
+    };
+    http::Headers malformed = AnnounceHeaders();
+    malformed.push_back({std::string(auth::kAuthHeader), "12:zz"});
+    struct Case {
+      std::string method, target;
+      http::Headers headers;
+      int status;
+    };
+    const std::vector<Case> cases = {
+        {"POST", announce, AnnounceHeaders(), 401},                              // no X-Spegel-Auth
+        {"POST", announce, malformed, 401},                                      // malformed
+        {"POST", announce, signed_by(big, now - 3600, AnnounceHeaders()), 401},  // stale
+        {"POST", announce, signed_by(big, now, {}), 400},  // no sender headers
+        {"POST", "/cluster/v1/nope", signed_by(big, now, AnnounceHeaders()), 404},
+        {"PUT", announce, signed_by(big, now, AnnounceHeaders()), 405},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.method);
+      CAPTURE(c.target);
+      CHECK(Raw(&loop, owner.port, c.method, c.target, c.headers, big) == c.status);
+      CHECK(owner.server->buffered_body_bytes() == 0);
+    }
+    CHECK(owner.counting.heads_refused == static_cast<int>(cases.size()));
+    CHECK(owner.counting.requests == 0);
+    // A head that looks right has its body read, and the signature over it checked.
+    CHECK(Raw(&loop, owner.port, "POST", announce, signed_by("ttl=1\n+a\n", now, AnnounceHeaders()),
+              big) == 401);
+    CHECK(owner.counting.requests == 1);
+    CHECK(Raw(&loop, owner.port, "POST", announce, signed_by(big, now, AnnounceHeaders()), big) ==
+          204);
+    CHECK(owner.counting.requests == 2);
+    CHECK(owner.server->buffered_body_bytes() == 0);
+    CHECK(owner.service.rejected() == cases.size());  // Not the 404; the HMAC's 401 is one.
+  }
+  CHECK(OpenHandles(&loop) == 0);
+}
+
 TEST_CASE("router service: malformed requests get 4xx and the service keeps serving") {
   Loop loop;
   {
@@ -520,9 +574,9 @@ TEST_CASE("router service: a silent owner times out; destroying the transport ca
     MemberInfo self{"client", 1, {}, 6000, 6001};
     auto transport = std::make_unique<HttpRouterTransport>(&loop, &self, auth::PeerAuth());
     int calls = 0;
-    transport->Lookup(owner, kKey, [&](Result<std::vector<Provider>>) { ++calls; });
-    transport->Announce(owner, AnnounceBatch{{kKey}, {}, 0}, [&](Status) { ++calls; });
-    transport->Hello("127.0.0.1", silent.port(), [&](Result<MemberInfo>) { ++calls; });
+    transport->Lookup(owner, kKey, [&](const Result<std::vector<Provider>>&) { ++calls; });
+    transport->Announce(owner, AnnounceBatch{{kKey}, {}, 0}, [&](const Status&) { ++calls; });
+    transport->Hello("127.0.0.1", silent.port(), [&](const Result<MemberInfo>&) { ++calls; });
     CHECK(transport->in_flight() == 3);
     RunFor(&loop, 30);
     transport.reset();

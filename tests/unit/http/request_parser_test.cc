@@ -79,6 +79,17 @@ TEST_CASE("Keep-alive follows the version and Connection header") {
   CHECK_FALSE(r10.requests.at(0).keep_alive());
   CHECK(r10.requests.at(0).version_minor() == 0);
   CHECK(FeedAll("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").requests.at(0).keep_alive());
+  // `close` wins wherever it appears, also next to `keep-alive` (llhttp alone keeps an HTTP/1.0
+  // connection then).
+  for (const char* connection :
+       {"Connection: keep-alive\r\nConnection: close\r\n", "Connection: close, keep-alive\r\n",
+        "Connection: close\r\nConnection: keep-alive\r\n"}) {
+    for (const char* version : {"1.0", "1.1"}) {
+      const std::string text = std::string("GET / HTTP/") + version + "\r\n" + connection + "\r\n";
+      CAPTURE(text);
+      CHECK_FALSE(FeedAll(text).requests.at(0).keep_alive());
+    }
+  }
 }
 
 TEST_CASE("Limits map to 414, 431 and 413") {
@@ -108,6 +119,116 @@ TEST_CASE("Small request bodies are drained and the next request follows") {
   REQUIRE(run.requests.size() == 3);
   CHECK(run.requests[1].target() == "/b");
   CHECK(run.requests[2].target() == "/c");
+}
+
+// A gate that refuses heads whose target is /refuse and remembers what it was asked.
+class TestGate : public BodyGate {
+ public:
+  HeadVerdict AdmitHead(Request& head) override {
+    ++asked;
+    body_seen_empty = head.body().empty();
+    if (head.target() == "/refuse") return HeadVerdict::Refuse(401, "not you");
+    return {};
+  }
+  int asked = 0;
+  bool body_seen_empty = false;
+};
+
+ParserLimits KeepBodies(uint64_t max_body_bytes) {
+  ParserLimits limits;
+  limits.max_body_bytes = max_body_bytes;
+  limits.keep_body = true;
+  return limits;
+}
+
+TEST_CASE("Kept bodies: the gate sees each head with a body before any body byte") {
+  TestGate gate;
+  BodyBudget budget(1 << 20);
+  RequestParser parser(KeepBodies(64 * 1024), &gate, &budget);
+  const std::string refused = "POST /refuse HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+  const auto r = parser.Feed(refused.data(), refused.size());
+  CHECK(r.event == Event::kError);
+  CHECK(parser.error_status() == 401);
+  CHECK(parser.error_reason() == "not you");
+  CHECK(gate.asked == 1);
+  CHECK(gate.body_seen_empty);
+  CHECK(budget.used() == 0);
+  // A refused head that asked for 100-continue gets no Continue, only the refusal.
+  RequestParser waiting(KeepBodies(64 * 1024), &gate, &budget);
+  const std::string expect =
+      "POST /refuse HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+  CHECK(waiting.Feed(expect.data(), expect.size()).event == Event::kError);
+  // No body, no question; discarded bodies (keep_body off) are not asked about either.
+  RequestParser plain(KeepBodies(64 * 1024), &gate, &budget);
+  for (const std::string text :
+       {"GET /refuse HTTP/1.1\r\n\r\n", "POST /refuse HTTP/1.1\r\nContent-Length: 0\r\n\r\n"}) {
+    CHECK(plain.Feed(text.data(), text.size()).event == Event::kRequest);
+    CHECK(plain.TakeRequest().target() == "/refuse");
+  }
+  RequestParser discarding(ParserLimits{}, &gate, &budget);
+  const std::string small = "POST /refuse HTTP/1.1\r\nContent-Length: 2\r\n\r\nok";
+  CHECK(discarding.Feed(small.data(), small.size()).event == Event::kRequest);
+  CHECK(gate.asked == 2);
+}
+
+TEST_CASE("Kept bodies: charged whole from the head, given back with the request") {
+  TestGate gate;
+  BodyBudget budget(64 * 1024);
+  RequestParser parser(KeepBodies(64 * 1024), &gate, &budget);
+  const std::string head = "POST /a HTTP/1.1\r\nContent-Length: 5000\r\n\r\n";
+  auto r = parser.Feed(head.data(), head.size());
+  CHECK(r.event == Event::kNeedMore);
+  CHECK(budget.used() == 8192);  // Page-rounded: what the body's room can hold resident.
+  const std::string body(5000, 'b');
+  r = parser.Feed(body.data(), body.size());
+  REQUIRE(r.event == Event::kRequest);
+  {
+    const Request request = parser.TakeRequest();
+    CHECK(request.body() == body);
+    CHECK(budget.used() == 8192);
+  }
+  CHECK(budget.used() == 0);
+  // A body larger than what is left is refused from its head: 503, nothing charged.
+  RequestParser holder(KeepBodies(64 * 1024), &gate, &budget);
+  const std::string big = "POST /a HTTP/1.1\r\nContent-Length: 60000\r\n\r\n";
+  CHECK(holder.Feed(big.data(), big.size()).event == Event::kNeedMore);
+  CHECK(budget.used() == 61440);
+  RequestParser late(KeepBodies(64 * 1024), &gate, &budget);
+  CHECK(late.Feed(head.data(), head.size()).event == Event::kError);
+  CHECK(late.error_status() == 503);
+  CHECK(budget.used() == 61440);
+  CHECK(budget.refusals() == 1);
+  // A request given up halfway gives its charge back at once.
+  holder.DropPartialRequest();
+  CHECK(budget.used() == 0);
+  // Above the per-request limit it is 413, before the gate is asked.
+  const int asked = gate.asked;
+  RequestParser over(KeepBodies(1000), &gate, &budget);
+  CHECK(over.Feed(head.data(), head.size()).event == Event::kError);
+  CHECK(over.error_status() == 413);
+  CHECK(gate.asked == asked);
+}
+
+TEST_CASE("Kept bodies: a chunked body is charged as it grows") {
+  BodyBudget budget(8192);
+  const std::string head = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string chunk = "1000\r\n" + std::string(4096, 'c') + "\r\n";
+  {
+    RequestParser parser(KeepBodies(64 * 1024), nullptr, &budget);
+    CHECK(parser.Feed(head.data(), head.size()).event == Event::kNeedMore);
+    CHECK(budget.used() == 0);
+    const std::string two = chunk + chunk + "0\r\n\r\n";
+    REQUIRE(parser.Feed(two.data(), two.size()).event == Event::kRequest);
+    CHECK(budget.used() == 8192);
+    CHECK(parser.TakeRequest().body() == std::string(8192, 'c'));
+    CHECK(budget.used() == 0);
+  }
+  // The third page does not fit: 503, and what the body held goes back.
+  RequestParser parser(KeepBodies(64 * 1024), nullptr, &budget);
+  const std::string three = head + chunk + chunk + chunk;
+  CHECK(parser.Feed(three.data(), three.size()).event == Event::kError);
+  CHECK(parser.error_status() == 503);
+  CHECK(budget.used() == 0);
 }
 
 TEST_CASE("Content-Length with Transfer-Encoding is rejected") {

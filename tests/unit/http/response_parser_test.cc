@@ -18,7 +18,7 @@ struct Parsed {
 // parser stops needing more.
 Parsed FeedAll(ResponseParser& parser, std::string_view text, size_t step = 0) {
   Parsed out;
-  if (step == 0) step = text.size() == 0 ? 1 : text.size();
+  if (step == 0) step = text.empty() ? 1 : text.size();
   size_t pos = 0;
   while (pos < text.size()) {
     const size_t n = std::min(step, text.size() - pos);
@@ -107,6 +107,28 @@ TEST_CASE("ResponseParser: HEAD responses have no body whatever they announce") 
   CHECK(r.body.empty());
   REQUIRE(p.response().content_length.has_value());
   CHECK(*p.response().content_length == 1234);
+}
+
+TEST_CASE("ResponseParser: `Connection: close` anywhere makes a response not reusable") {
+  // Issue 30 (row 6b): llhttp keeps an HTTP/1.0 connection that says both `keep-alive` and
+  // `close`, and the pool parked a connection its peer was closing.
+  for (const char* connection :
+       {"Connection: keep-alive\r\nConnection: close\r\n", "Connection: close, keep-alive\r\n",
+        "Connection: keep-alive, close\r\n", "Connection: close\r\nConnection: keep-alive\r\n"}) {
+    for (const char* version : {"1.0", "1.1"}) {
+      ResponseParser p(16 * 1024, false);
+      const std::string text = std::string("HTTP/") + version + " 200 OK\r\n" + connection +
+                               "Content-Length: 1\r\n\r\na";
+      CAPTURE(text);
+      CHECK(FeedAll(p, text).event == ResponseParser::Event::kComplete);
+      CHECK(p.complete());
+      CHECK_FALSE(p.reusable());
+    }
+  }
+  ResponseParser kept(16 * 1024, false);
+  CHECK(FeedAll(kept, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\na")
+            .event == ResponseParser::Event::kComplete);
+  CHECK(kept.reusable());
 }
 
 TEST_CASE("ResponseParser: 204 and 304 have no body") {

@@ -152,6 +152,20 @@ class TestHandler : public Handler {
   std::atomic<int> previous_tokens_dead{0};
   std::atomic<int> late_answered{0};
   std::atomic<int> late_skipped{0};
+  std::atomic<int> heads_accepted{0};
+  std::atomic<int> heads_refused{0};
+
+  // Refuses the heads of /refuse; accepts the rest.
+  HeadVerdict AcceptHead(const Request& head) override {
+    CHECK(!head.peer_address().empty());
+    CHECK(head.body().empty());
+    if (head.path() == "/refuse") {
+      ++heads_refused;
+      return HeadVerdict::Refuse(401, "refused head");
+    }
+    ++heads_accepted;
+    return {};
+  }
 
   void Handle(Request& request, ResponseWriter& writer) override {
     ++handled;
@@ -161,6 +175,8 @@ class TestHandler : public Handler {
       writer.Respond(200, {{"Content-Type", "text/plain"}}, "hello");
     } else if (path == "/echo") {
       writer.Respond(200, {}, std::string(request.target()));
+    } else if (path == "/body") {
+      writer.Respond(200, {}, std::string(request.body()));
     } else if (path == "/later") {
       // Answers after `ms` milliseconds from a timer: an asynchronous handler.
       const int id = next_id_++;
@@ -585,6 +601,143 @@ TEST_CASE("Expect: 100-continue gets an interim response") {
   r = c.Read();
   CHECK(r.status == 200);
   CHECK(r.body == "hello");
+  ts.Shutdown(1000);
+}
+
+// Kept request bodies (issue 30): a budget for all connections, and heads checked before bodies.
+
+std::string PostHead(const std::string& path, size_t length, const std::string& extra = "") {
+  return "POST " + path + " HTTP/1.1\r\nContent-Length: " + std::to_string(length) + "\r\n" +
+         extra + "\r\n";
+}
+
+void Reset(Client& c) {
+  linger lg{1, 0};  // Close with RST: the exchange is aborted.
+  setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+TEST_CASE("kept bodies: beyond the budget 503, others served, the budget back when exchanges end") {
+  ServerOptions options;
+  options.keep_request_body = true;
+  options.max_request_body_bytes = 64 * 1024;
+  options.max_buffered_body_bytes = 128 * 1024;
+  TestServer ts(options);
+  auto buffered = [&] { return ts.OnLoop([&] { return ts.server->buffered_body_bytes(); }); };
+  const std::string body = Pattern(64 * 1024);
+  // Two held exchanges (the handler never answers /hang) take the whole budget.
+  auto a = std::make_unique<Client>(ts.port);
+  auto b = std::make_unique<Client>(ts.port);
+  REQUIRE(a->Send(PostHead("/hang", body.size()) + body));
+  REQUIRE(b->Send(PostHead("/hang", body.size()) + body));
+  REQUIRE(WaitFor([&] { return ts.handler.handled == 2; }));
+  CHECK(buffered() == 128 * 1024);
+  // A body that does not fit is refused from its head, before any of it is sent.
+  {
+    Client c(ts.port);
+    REQUIRE(c.Send(PostHead("/body", 10)));
+    const Response r = c.Read();
+    CHECK(r.status == 503);
+    CHECK(r.Header("Connection") == "close");
+    CHECK(c.ClosedWithoutData());
+  }
+  CHECK(ts.OnLoop([&] { return ts.server->body_budget_refusals(); }) == 1);
+  // Everyone else is served: a request without a body needs no budget.
+  {
+    Client d(ts.port);
+    REQUIRE(d.Send("GET /hello HTTP/1.1\r\n\r\n"));
+    CHECK(d.Read().body == "hello");
+  }
+  // A connection that goes away gives its body's charge back; then bodies fit again.
+  Reset(*a);
+  a.reset();
+  CHECK(WaitFor([&] { return buffered() == 64 * 1024; }));
+  Client e(ts.port);
+  const std::string small = Pattern(5000);
+  REQUIRE(e.Send(PostHead("/body", small.size()) + small));
+  Response echoed = e.Read();
+  CHECK(echoed.status == 200);
+  CHECK(echoed.body == small);
+  // A chunked body is charged as it grows, and arrives intact too.
+  REQUIRE(e.Send("POST /body HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n" + small +
+                 "\r\n3\r\nend\r\n0\r\n\r\n"));
+  echoed = e.Read();
+  CHECK(echoed.status == 200);
+  CHECK(echoed.body == small + "end");
+  // An exchange's charge goes back once its response is sent; the held one keeps its own.
+  CHECK(WaitFor([&] { return buffered() == 64 * 1024; }));
+  Reset(*b);
+  b.reset();
+  CHECK(WaitFor([&] { return buffered() == 0; }));
+  CHECK(ts.handler.heads_accepted ==
+        5);  // The refused one too: the budget, not the handler, said no.
+  ts.Shutdown(1000);
+}
+
+TEST_CASE("kept bodies: a chunked body that outgrows the budget gets 503 and gives it back") {
+  ServerOptions options;
+  options.keep_request_body = true;
+  options.max_request_body_bytes = 64 * 1024;
+  options.max_buffered_body_bytes = 16 * 1024;
+  TestServer ts(options);
+  Client c(ts.port);
+  const std::string chunk = Pattern(8 * 1024);
+  REQUIRE(c.Send("POST /body HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  for (int i = 0; i < 3; ++i) {
+    if (!c.Send("2000\r\n" + chunk + "\r\n")) break;  // The third does not fit.
+  }
+  const Response r = c.Read();
+  CHECK(r.status == 503);
+  CHECK(r.Header("Connection") == "close");
+  CHECK(WaitFor([&] { return ts.OnLoop([&] { return ts.server->buffered_body_bytes(); }) == 0; }));
+  CHECK(ts.handler.handled == 0);
+  ts.Shutdown(1000);
+}
+
+TEST_CASE("kept bodies: a head the handler refuses is answered at once; its body is never kept") {
+  ServerOptions options;
+  options.keep_request_body = true;
+  options.max_request_body_bytes = 1024 * 1024;
+  TestServer ts(options);
+  auto buffered = [&] { return ts.OnLoop([&] { return ts.server->buffered_body_bytes(); }); };
+  {
+    // The refusal comes before any body byte was sent; the 1 MiB that follows, slowly, is drained
+    // unread while the connection lingers.
+    Client c(ts.port);
+    REQUIRE(c.Send(PostHead("/refuse", 1024 * 1024)));
+    const Response r = c.Read();
+    CHECK(r.status == 401);
+    CHECK(r.body == "refused head\n");
+    CHECK(r.Header("Connection") == "close");
+    const std::string piece = Pattern(16 * 1024);
+    for (int i = 0; i < 64; ++i) {
+      if (!c.Send(piece)) break;  // The linger may end first.
+      if (i % 8 == 0) std::this_thread::sleep_for(milliseconds(2));
+      CHECK(buffered() == 0);
+    }
+  }
+  {
+    // Told to wait for a 100 Continue, the client gets the refusal instead.
+    Client c(ts.port);
+    REQUIRE(c.Send(PostHead("/refuse", 100, "Expect: 100-continue\r\n")));
+    CHECK(c.Read().status == 401);
+  }
+  CHECK(ts.handler.heads_refused == 2);
+  CHECK(ts.handler.handled == 0);
+  // A request without a body is not asked about.
+  Client ok(ts.port);
+  REQUIRE(ok.Send("GET /hello HTTP/1.1\r\n\r\n"));
+  CHECK(ok.Read().body == "hello");
+  CHECK(ts.handler.heads_accepted == 0);
+  // An accepted 1 MiB body, sent slowly, is charged once, whole, from its head on.
+  const std::string big = Pattern(1024 * 1024);
+  REQUIRE(ok.Send(PostHead("/body", big.size()) + big.substr(0, 1000)));
+  CHECK(WaitFor([&] { return buffered() == 1024 * 1024; }));
+  REQUIRE(ok.Send(big.substr(1000)));
+  const Response r = ok.Read();
+  CHECK(r.status == 200);
+  CHECK(r.body == big);
+  CHECK(WaitFor([&] { return buffered() == 0; }));
+  CHECK(ts.handler.heads_accepted == 1);
   ts.Shutdown(1000);
 }
 
