@@ -11,6 +11,7 @@ namespace spegel::cluster {
 struct ClaimClient::PendingClaim {
   std::string key;
   bool can_serve = false;
+  std::vector<std::string> avoid;
   size_t owners_left = 0;  // Owners still to ask after the one asked now fails.
   std::function<void(ClaimAnswer)> done;
   std::unique_ptr<ScheduledTask> budget;        // kDecline once claim_timeout_ms is spent.
@@ -41,12 +42,14 @@ std::string ClaimClient::OwnerOf(std::string_view key) const {
 }
 
 void ClaimClient::Claim(const std::string& key, bool can_serve,
+                        const std::vector<std::string>& avoid,
                         std::function<void(ClaimAnswer)> done) {
   ++stats_.requests;
   const uint64_t id = next_claim_++;
   auto pending = std::make_unique<PendingClaim>();
   pending->key = key;
   pending->can_serve = can_serve;
+  pending->avoid = avoid;
   pending->owners_left = options_.owner_attempts > 0 ? options_.owner_attempts - 1 : 0;
   pending->done = std::move(done);
   pending->budget = scheduler_->After(options_.claim_timeout_ms, [this, id] {
@@ -62,7 +65,7 @@ void ClaimClient::Ask(uint64_t id) {
   PendingClaim& pending = *pending_.at(id);
   const std::string owner_id = stopped_ ? std::string() : OwnerOf(pending.key);
   if (!owner_id.empty() && owner_id == self_id_) {
-    ClaimAnswer answer = local_.claim(pending.key, pending.can_serve);
+    ClaimAnswer answer = local_.claim(pending.key, pending.can_serve, pending.avoid);
     pending.local_answer = scheduler_->After(0, [this, id, answer = std::move(answer)]() mutable {
       Finish(id, std::move(answer));
     });
@@ -74,7 +77,8 @@ void ClaimClient::Ask(uint64_t id) {
     return;
   }
   ++stats_.messages;
-  transport_->Claim(*owner, ClaimRequest{pending.key, pending.can_serve}, options_.claim_timeout_ms,
+  transport_->Claim(*owner, ClaimRequest{pending.key, pending.can_serve, pending.avoid},
+                    options_.claim_timeout_ms,
                     [this, alive = liveness_.token(), id, owner_id](Result<ClaimAnswer> answer) {
                       if (alive.alive()) OnOwnerAnswer(id, owner_id, std::move(answer));
                     });

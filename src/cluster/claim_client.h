@@ -56,7 +56,9 @@ class ClaimClient : public PullCoordinator {
   // This node's own owner side, for the keys whose claim owner it is. Both answer inline.
   struct LocalOwner {
     // This node's claim of `key` (RouterService::AnswerClaim with this node as the asker).
-    std::function<ClaimAnswer(const std::string& key, bool can_serve)> claim;
+    std::function<ClaimAnswer(const std::string& key, bool can_serve,
+                              const std::vector<std::string>& avoid)>
+        claim;
     // This node's progress report (ClaimTable::Report); false when its fetch was revoked.
     std::function<bool(const ProgressReport& report)> report;
   };
@@ -70,7 +72,7 @@ class ClaimClient : public PullCoordinator {
   ClaimClient& operator=(const ClaimClient&) = delete;
 
   // PullCoordinator (pull_coordinator.h), with the owner choice and failover above.
-  void Claim(const std::string& key, bool can_serve,
+  void Claim(const std::string& key, bool can_serve, const std::vector<std::string>& avoid,
              std::function<void(ClaimAnswer)> done) override;
   void ReportProgress(std::vector<ProgressReport> reports,
                       std::function<void(const std::string& key)> on_revoked) override;

@@ -117,12 +117,15 @@ RoutingJsonBuilder::RoutingJsonBuilder(std::string_view node_id, size_t members,
               std::to_string(l.cache_hits) + ",\"claim_requests\":" + std::to_string(a.requests) +
               ",\"claim_messages\":" + std::to_string(a.messages) +
               ",\"claim_failovers\":" + std::to_string(a.failovers) +
+              ",\"stranger_drops\":" + std::to_string(s.stranger_drops) +
               ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
   const ClaimStats& c = counters.claims_owned;
   out_.append(",\"claims\":{\"have\":" + std::to_string(c.have) +
               ",\"follow\":" + std::to_string(c.follow) + ",\"fetch\":" + std::to_string(c.fetch) +
               ",\"decline\":" + std::to_string(c.decline) + ",\"revoked\":" +
-              std::to_string(c.revoked) + ",\"keys\":" + std::to_string(c.keys) + "}");
+              std::to_string(c.revoked) + ",\"strangers\":" + std::to_string(c.strangers) +
+              ",\"complaints\":" + std::to_string(c.complaints) + ",\"banned\":" +
+              std::to_string(c.banned) + ",\"keys\":" + std::to_string(c.keys) + "}");
   if (counters.pool) {
     const http::ConnectionPoolStats& p = *counters.pool;
     out_.append(",\"peer_connections\":{\"idle\":" + std::to_string(p.idle) + ",\"reused\":" +

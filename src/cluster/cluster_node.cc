@@ -14,7 +14,11 @@ constexpr uint64_t kWithdrawGraceMs = 300;
 }  // namespace
 
 ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
-    : loop_(loop), options_(std::move(options)), scheduler_(loop) {
+    : loop_(loop),
+      options_(std::move(options)),
+      scheduler_(loop),
+      claims_(ClaimOptions{},
+              [this](std::string_view node_id) { return membership_->IsSelfOrMember(node_id); }) {
   self_.node_id = options_.node_id;
   self_.incarnation = options_.incarnation;
   self_.registry_port = options_.registry_port;
@@ -75,9 +79,9 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
       &scheduler_, membership_.get(), transport_.get(), self_.node_id,
       [this](std::string_view key) { return router_->OwnersOf(key); },
       ClaimClient::LocalOwner{
-          [this](const std::string& key, bool can_serve) {
+          [this](const std::string& key, bool can_serve, const std::vector<std::string>& avoid) {
             return service_->AnswerClaim(key, Provider{self_.node_id, "", self_.registry_port},
-                                         can_serve);
+                                         can_serve, avoid);
           },
           [this](const ProgressReport& report) {
             return claims_.Report(report, Provider{self_.node_id, "", self_.registry_port},
@@ -258,8 +262,9 @@ void ClusterNode::FindProviders(const std::string& key,
 }
 
 void ClusterNode::Claim(const std::string& key, bool can_serve,
+                        const std::vector<std::string>& avoid,
                         std::function<void(ClaimAnswer)> done) {
-  claim_client_->Claim(key, can_serve, std::move(done));
+  claim_client_->Claim(key, can_serve, avoid, std::move(done));
 }
 
 void ClusterNode::ReportProgress(std::vector<ProgressReport> reports,

@@ -105,7 +105,7 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
   // PullCoordinator: the ClaimClient's (claim_client.h), with this node's ClaimTable answering
   // for the keys it owns, claim_timeout_ms as the budget and claim_owner_attempts owners at most.
   // Once stopping, claims are kDecline and progress is dropped.
-  void Claim(const std::string& key, bool can_serve,
+  void Claim(const std::string& key, bool can_serve, const std::vector<std::string>& avoid,
              std::function<void(ClaimAnswer)> done) override;
   void ReportProgress(std::vector<ProgressReport> reports,
                       std::function<void(const std::string& key)> on_revoked) override;

@@ -1,6 +1,7 @@
 #include "cluster/provider_table.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "membership/member.h"
@@ -22,8 +23,9 @@ bool IsValidRoutingKey(std::string_view key) {
   return true;
 }
 
-ProviderTable::ProviderTable(Scheduler* scheduler, ProviderTableOptions options)
-    : scheduler_(scheduler), options_(options) {
+ProviderTable::ProviderTable(Scheduler* scheduler, ProviderTableOptions options,
+                             IsMemberFn is_member)
+    : scheduler_(scheduler), options_(options), is_member_(std::move(is_member)) {
   options_.max_providers_per_key = std::max<size_t>(options_.max_providers_per_key, 1);
 }
 
@@ -42,10 +44,10 @@ uint32_t ProviderTable::InternProvider(const Provider& p) {
   if (!free_providers_.empty()) {
     index = free_providers_.back();
     free_providers_.pop_back();
-    providers_[index] = ProviderRec{p, 0};
+    providers_[index] = ProviderRec{p, 0, ++next_seq_};
   } else {
     index = static_cast<uint32_t>(providers_.size());
-    providers_.push_back(ProviderRec{p, 0});
+    providers_.push_back(ProviderRec{p, 0, ++next_seq_});
   }
   provider_index_.emplace(p.node_id, index);
   return index;
@@ -58,6 +60,38 @@ void ProviderTable::ReleaseProvider(uint32_t index) {
   provider_index_.erase(rec.provider.node_id);
   rec.provider = Provider{};
   free_providers_.push_back(index);
+}
+
+size_t ProviderTable::EvictionVictim(const std::vector<Entry>& entries, bool for_member) const {
+  // Non-members' entries, counted by address: a key holds at most max_providers_per_key.
+  std::unordered_map<std::string_view, size_t> per_address;
+  std::vector<bool> stranger(entries.size(), false);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Provider& p = providers_[entries[i].provider].provider;
+    if (IsMember(p.node_id)) continue;
+    stranger[i] = true;
+    ++per_address[p.address];
+  }
+  size_t victim = entries.size();
+  size_t victim_count = 0;
+  uint64_t victim_seq = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!stranger[i]) continue;
+    const ProviderRec& rec = providers_[entries[i].provider];
+    const size_t count = per_address[rec.provider.address];
+    if (victim == entries.size() || count > victim_count ||
+        (count == victim_count && rec.seq > victim_seq)) {
+      victim = i;
+      victim_count = count;
+      victim_seq = rec.seq;
+    }
+  }
+  if (victim != entries.size() || !for_member) return victim;
+  auto oldest = std::min_element(entries.begin(), entries.end(),
+                                 [](const Entry& a, const Entry& b) {
+                                   return a.expires_at_ms < b.expires_at_ms;
+                                 });
+  return static_cast<size_t>(oldest - entries.begin());
 }
 
 void ProviderTable::EraseEntry(std::vector<Entry>& entries, size_t i) {
@@ -89,6 +123,7 @@ Status ProviderTable::Apply(const Provider& sender, const AnnounceBatch& batch) 
   uint64_t now = scheduler_->NowMs();
   uint64_t expires = now + ttl;
   uint32_t p = kNoProvider;
+  std::optional<bool> sender_member;  // Asked once, and only when a key is full.
   for (const auto& k : batch.add) {
     if (!IsValidRoutingKey(k)) {
       ++stats_.bad_keys;
@@ -111,11 +146,13 @@ Status ProviderTable::Apply(const Provider& sender, const AnnounceBatch& batch) 
       continue;
     }
     if (entries.size() >= options_.max_providers_per_key) {
-      auto oldest = std::min_element(entries.begin(), entries.end(),
-                                     [](const Entry& a, const Entry& b) {
-                                       return a.expires_at_ms < b.expires_at_ms;
-                                     });
-      EraseEntry(entries, static_cast<size_t>(oldest - entries.begin()));
+      if (!sender_member) sender_member = IsMember(sender.node_id);
+      const size_t victim = EvictionVictim(entries, *sender_member);
+      if (victim == entries.size()) {
+        ++stats_.stranger_drops;
+        continue;
+      }
+      EraseEntry(entries, victim);
     }
     entries.push_back(Entry{p, expires});
     ++providers_[p].refs;

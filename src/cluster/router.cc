@@ -50,7 +50,9 @@ Router::Router(Scheduler* scheduler, Membership* membership, RouterTransport* tr
       self_(std::move(self)),
       self_hash_(HashString(self_.node_id)),
       options_(options),
-      table_(scheduler, TableOptions(options)) {
+      table_(scheduler, TableOptions(options), [membership](std::string_view node_id) {
+        return membership->IsSelfOrMember(node_id);
+      }) {
   options_.replicas = std::clamp<size_t>(options_.replicas, 1, kMaxReplicas);
   options_.max_batch_keys = std::clamp<size_t>(options_.max_batch_keys, 1, kMaxAnnounceKeys);
   options_.refresh_slices = std::max<size_t>(options_.refresh_slices, 1);
@@ -495,6 +497,7 @@ RouterStats Router::stats() const {
   s.bad_keys += table_.stats().bad_keys;
   s.rejected_batches += table_.stats().rejected_batches;
   s.table_full_drops += table_.stats().table_full_drops;
+  s.stranger_drops += table_.stats().stranger_drops;
   constexpr size_t kNode = 16;  // Hash-node link and cached hash.
   size_t bytes = sizeof(*this);
   bytes += local_.bucket_count() * sizeof(void*);

@@ -81,9 +81,10 @@ struct RouterOptions {
   size_t refresh_slices = 32;                // Refresh period ttl/2 is split into this many ticks.
   uint64_t retry_initial_ms = 500;           // Announce retry backoff: doubles up to retry_max_ms.
   uint64_t retry_max_ms = 30'000;
-  int max_attempts = 5;                // Attempts per batch before waiting for refresh.
-  size_t max_keys = 1'000'000;         // Owner side: keys in the provider table.
-  size_t max_providers_per_key = 32;   // Owner side: the oldest expiry is evicted beyond it.
+  int max_attempts = 5;         // Attempts per batch before waiting for refresh.
+  size_t max_keys = 1'000'000;  // Owner side: keys in the provider table.
+  // Owner side: beyond it non-members' entries are evicted first (provider_table.h).
+  size_t max_providers_per_key = 32;
   uint64_t sweep_interval_ms = 1'000;  // Owner side: incremental expiry sweep period.
   size_t sweep_buckets_per_tick = 4'096;
   uint64_t negative_cache_ms = 500;  // A key found nowhere is answered empty this long.
@@ -107,6 +108,7 @@ struct RouterStats {
   uint64_t bad_keys = 0;          // Invalid keys skipped (local or announced).
   uint64_t rejected_batches = 0;  // HandleAnnounce batches refused as a whole.
   uint64_t table_full_drops = 0;  // Adds dropped because the table was at max_keys.
+  uint64_t stranger_drops = 0;    // Non-members' adds dropped: the key was full of members.
   uint64_t memory_bytes = 0;      // Approximate bytes of routing state (not Membership).
 };
 

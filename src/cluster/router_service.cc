@@ -58,7 +58,7 @@ void RouterService::HandleClaim(http::Request& request, http::ResponseWriter& wr
     Reply(request, writer, 400, claim.status().message() + "\n");
     return;
   }
-  ClaimAnswer answer = AnswerClaim(claim->key, sender, claim->can_serve);
+  ClaimAnswer answer = AnswerClaim(claim->key, sender, claim->can_serve, claim->avoid);
   // This node's own entry has no address (nobody told it how others reach it): the asker
   // reached it at one, and substitutes it for kSelfAddress (HttpRouterTransport::Claim).
   for (Provider& node : answer.nodes) {
@@ -68,11 +68,11 @@ void RouterService::HandleClaim(http::Request& request, http::ResponseWriter& wr
 }
 
 ClaimAnswer RouterService::AnswerClaim(const std::string& key, const Provider& asker,
-                                       bool can_serve) {
+                                       bool can_serve, const std::vector<std::string>& avoid) {
   if (claims_ == nullptr) return {};
   std::vector<Provider> holders = router_->HandleLookup(key);
   std::erase_if(holders, [&](const Provider& p) { return p.node_id == asker.node_id; });
-  return claims_->Claim(key, asker, holders, can_serve, clock_->NowMs());
+  return claims_->Claim(key, asker, holders, can_serve, clock_->NowMs(), avoid);
 }
 
 void RouterService::HandleProgress(http::Request& request, http::ResponseWriter& writer,

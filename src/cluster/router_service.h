@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "auth/peer_auth.h"
 #include "cluster/claim_table.h"
@@ -41,9 +42,11 @@ class RouterService : public http::Handler {
   http::HeadVerdict AcceptHead(const http::Request& head) override;
 
   // The owner's answer to `asker`'s claim of `key`: the provider table's holders (never the
-  // asker) and the ClaimTable decide. kDecline without a ClaimTable. Also for this node's own
-  // claims of keys it owns (the ClaimClient's local owner).
-  ClaimAnswer AnswerClaim(const std::string& key, const Provider& asker, bool can_serve);
+  // asker) and the ClaimTable decide (`avoid`: the sources the asker complains of). kDecline
+  // without a ClaimTable. Also for this node's own claims of keys it owns (the ClaimClient's
+  // local owner).
+  ClaimAnswer AnswerClaim(const std::string& key, const Provider& asker, bool can_serve,
+                          const std::vector<std::string>& avoid = {});
 
   // Requests refused (400, 401, 405, 413…; a lookup miss is not a refusal).
   uint64_t rejected() const { return rejected_; }

@@ -95,7 +95,11 @@ Result<std::vector<Provider>> ParseProviders(std::string_view body) {
 }
 
 std::string FormatClaimRequest(const ClaimRequest& request) {
-  return "key=" + request.key + "\nserve=" + (request.can_serve ? "1" : "0") + "\n";
+  std::string out = "key=" + request.key + "\nserve=" + (request.can_serve ? "1" : "0") + "\n";
+  for (size_t i = 0; i < request.avoid.size() && i < kMaxClaimAvoid; ++i) {
+    out.append("avoid=").append(request.avoid[i]).append("\n");
+  }
+  return out;
 }
 
 Result<ClaimRequest> ParseClaimRequest(std::string_view body) {
@@ -112,6 +116,14 @@ Result<ClaimRequest> ParseClaimRequest(std::string_view body) {
       request.can_serve = line == "serve=1";
     } else if (line.substr(0, 6) == "serve=") {
       error = "claim: serve must be 0 or 1";
+    } else if (line.substr(0, 6) == "avoid=") {
+      if (request.avoid.size() >= kMaxClaimAvoid) {
+        error = "claim: more than " + std::to_string(kMaxClaimAvoid) + " avoid lines";
+      } else if (!IsValidNodeId(line.substr(6))) {
+        error = "claim: invalid avoid node id";
+      } else {
+        request.avoid.emplace_back(line.substr(6));
+      }
     }
     return error.empty();
   });
@@ -158,7 +170,9 @@ std::string FormatProgress(const std::vector<ProgressReport>& reports) {
   std::string out;
   for (const auto& r : reports) {
     out.append(ProgressStateName(r.state)).append(" ").append(std::to_string(r.offset));
-    out.append(" ").append(std::to_string(r.total)).append(" ").append(r.key).append("\n");
+    out.append(" ").append(std::to_string(r.total)).append(" ").append(r.key);
+    if (r.state == ProgressState::kReading) out.append(" ").append(r.source);
+    out.append("\n");
   }
   return out;
 }
@@ -184,19 +198,29 @@ Result<std::vector<ProgressReport>> ParseProgress(std::string_view body) {
       fields[i] = line.substr(0, sp);
       line.remove_prefix(sp + 1);
     }
-    fields[3] = line;
     ProgressReport r;
     bool state_known = false;
-    for (ProgressState s : {ProgressState::kFetching, ProgressState::kFollowing,
-                            ProgressState::kDone, ProgressState::kFailed}) {
+    for (ProgressState s :
+         {ProgressState::kFetching, ProgressState::kFollowing, ProgressState::kDone,
+          ProgressState::kFailed, ProgressState::kReading}) {
       if (fields[0] == ProgressStateName(s)) {
         r.state = s;
         state_known = true;
       }
     }
+    // A reading line names its source after the key (keys hold no space).
+    bool source_ok = true;
+    if (r.state == ProgressState::kReading) {
+      const size_t sp = line.find(' ');
+      source_ok = sp != std::string_view::npos && IsValidNodeId(line.substr(sp + 1));
+      if (source_ok) r.source = std::string(line.substr(sp + 1));
+      line = line.substr(0, sp);
+    }
+    fields[3] = line;
     r.key = std::string(fields[3]);
-    if (!state_known || !ParseDecimal(fields[1], &r.offset) || !ParseDecimal(fields[2], &r.total) ||
-        !IsValidRoutingKey(r.key) || (r.total > 0 && r.offset > r.total)) {
+    if (!state_known || !source_ok || !ParseDecimal(fields[1], &r.offset) ||
+        !ParseDecimal(fields[2], &r.total) || !IsValidRoutingKey(r.key) ||
+        (r.total > 0 && r.offset > r.total)) {
       error = "malformed progress line";
       return false;
     }

@@ -16,12 +16,17 @@
 //        address (never an address from the body).
 //   POST /cluster/v1/claim             pull coalescing (claim_table.h), to the key's primary owner
 //        X-Spegel-Node, X-Spegel-Registry-Port as for announce (the asker is <TCP peer>:<port>)
-//        body:  "key=<key>\nserve=<0|1>\n" (serve: the asker can serve its in-flight bytes)
+//        body:  "key=<key>\nserve=<0|1>\n" (serve: the asker can serve its in-flight bytes), then
+//               at most kMaxClaimAvoid "avoid=<node id>\n" lines: sources whose stream broke or
+//               stalled under the asker (a complaint; owners that predate it ignore the lines)
 //        → 200 "<have|follow|fetch|decline>\n" then, for have and follow, provider lines as for
 //        lookup; 400 (malformed) with a reason
 //   POST /cluster/v1/progress          the sender's in-flight keys, to each key's primary owner
 //        X-Spegel-Node, X-Spegel-Registry-Port as for announce
-//        body:  one line per key: "<fetching|following|done|failed> <offset> <total> <key>"
+//        body:  one line per key and role: "<fetching|following|done|failed> <offset> <total>
+//        <key>"
+//               (the sender's own copy), or "reading <offset> <total> <key> <source id>" (bytes
+//               the sender received from that source; owners that predate it refuse the body)
 //        → 200 with one "revoked <key>" line per key whose fetch was revoked (empty: none)
 //
 // Bodies are split into lines by ForEachLine (base/lines.h: "\n" ends a line, a "\r" before it is
@@ -57,6 +62,7 @@ inline constexpr size_t kMaxAnnounceBodyBytes = 1 << 20;
 inline constexpr size_t kMaxLookupBodyBytes = 64 << 10;
 inline constexpr size_t kMaxProvidersPerAnswer = 64;
 inline constexpr size_t kMaxClaimBytes = 4096;
+inline constexpr size_t kMaxClaimAvoid = 8;
 // The address an owner writes for itself in a claim answer (it does not know how others reach
 // it); the asker replaces it with the owner's address it connected to.
 inline constexpr std::string_view kSelfAddress = "0.0.0.0";
@@ -70,11 +76,13 @@ Result<AnnounceBatch> ParseAnnounce(std::string_view body);
 // the rest). Parse skips nothing: any bad line fails it.
 std::string FormatProviders(const std::vector<Provider>& providers);
 Result<std::vector<Provider>> ParseProviders(std::string_view body);
-// Claims: the request ("key=…\nserve=…\n"; Parse refuses a missing or invalid key) and the
-// answer (verdict line, then provider lines).
+// Claims: the request ("key=…\nserve=…\n" and "avoid=…" lines; Parse refuses a missing or
+// invalid key, an invalid node id, or more than kMaxClaimAvoid of them, and ignores unknown
+// lines) and the answer (verdict line, then provider lines).
 struct ClaimRequest {
   std::string key;
   bool can_serve = false;
+  std::vector<std::string> avoid = {};  // Node ids; Format sends the first kMaxClaimAvoid.
 };
 std::string FormatClaimRequest(const ClaimRequest& request);
 Result<ClaimRequest> ParseClaimRequest(std::string_view body);

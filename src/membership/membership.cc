@@ -317,6 +317,10 @@ const Member* Membership::Find(std::string_view node_id) const {
   return it == members_.end() ? nullptr : &it->second;
 }
 
+bool Membership::IsSelfOrMember(std::string_view node_id) const {
+  return node_id == self_id_ || Find(node_id) != nullptr;
+}
+
 const Member* Membership::FindByAddress(std::string_view ip) const {
   for (const auto& [id, m] : members_) {
     for (const auto& a : m.info.addresses) {

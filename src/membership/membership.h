@@ -174,6 +174,9 @@ class Membership {
   bool IsAvoided(const Member& m) const;
 
   const Member* Find(std::string_view node_id) const;
+  // `node_id` is this node (under its current id) or a live member: who may take part in
+  // content routing and pull coalescing at this node.
+  bool IsSelfOrMember(std::string_view node_id) const;
   // The member one of whose addresses is `ip` (exact text match), or nullptr. O(members).
   const Member* FindByAddress(std::string_view ip) const;
   // Live members sorted by node id. The reference and the pointers stay valid until the next

@@ -154,7 +154,7 @@ void RegistryHandler::ClaimThenFetch(http::Request& request, http::ResponseWrite
         return;
       case cluster::ClaimVerdict::kFollow:
         fetcher_->ServeFrom(request, writer, route, std::move(key), std::move(answer.nodes),
-                            /*each_once=*/true);
+                            inflight_->Watch(digest, /*in_flight=*/true));
         // A follower is a source for later askers: its copy once its containerd committed it.
         if (manifest) {
           inflight_->ExpectManifest(digest);
@@ -163,7 +163,8 @@ void RegistryHandler::ClaimThenFetch(http::Request& request, http::ResponseWrite
         }
         return;
       case cluster::ClaimVerdict::kHave:
-        fetcher_->ServeFrom(request, writer, route, std::move(key), std::move(answer.nodes));
+        fetcher_->ServeFrom(request, writer, route, std::move(key), std::move(answer.nodes),
+                            inflight_->Watch(digest, /*in_flight=*/false));
         return;
       case cluster::ClaimVerdict::kDecline:
         fetcher_->Serve(request, writer, route, std::move(key));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "cluster/router_wire.h"
 #include "http/range.h"
 #include "oci/manifest.h"
 #include "oci/sha256.h"
@@ -17,6 +18,9 @@ namespace {
 
 constexpr uint64_t kMaxChunkBytes = 8 << 20;  // One SendFile answer at most.
 constexpr size_t kHashReadBytes = 1 << 20;
+// A reading not updated this long belongs to a stream that ended without telling (its fetcher
+// was destroyed): well past the peer fetch's idle timeout, after which a live stream ends.
+constexpr uint64_t kStaleReadingMs = 30'000;
 
 }  // namespace
 
@@ -146,10 +150,19 @@ Inflight::~Inflight() {
 }
 
 void Inflight::Claim(const oci::Digest& digest, std::function<void(cluster::ClaimAnswer)> done) {
-  coordinator_->Claim(digest.str(), can_serve(),
-                      [this, alive = liveness_.token(),
+  std::vector<std::string> avoid = Avoided(digest.str());
+  coordinator_->Claim(digest.str(), can_serve(), avoid,
+                      [this, alive = liveness_.token(), avoid,
                        done = std::move(done)](cluster::ClaimAnswer answer) {
                         if (!alive.alive()) return;
+                        // An owner that predates complaints may name them again.
+                        if (answer.verdict == cluster::ClaimVerdict::kFollow) {
+                          std::erase_if(answer.nodes, [&](const cluster::Provider& p) {
+                            return std::find(avoid.begin(), avoid.end(), p.node_id) != avoid.end();
+                          });
+                          if (answer.nodes.empty())
+                            answer.verdict = cluster::ClaimVerdict::kDecline;
+                        }
                         switch (answer.verdict) {
                           case cluster::ClaimVerdict::kFetch: ++stats_.claims_fetch; break;
                           case cluster::ClaimVerdict::kFollow: ++stats_.claims_follow; break;
@@ -158,6 +171,66 @@ void Inflight::Claim(const oci::Digest& digest, std::function<void(cluster::Clai
                         }
                         done(std::move(answer));
                       });
+}
+
+ClaimedSources Inflight::Watch(const oci::Digest& digest, bool in_flight) {
+  ClaimedSources watch;
+  watch.in_flight = in_flight;
+  const std::string& key = digest.str();
+  watch.on_failed = [this, alive = liveness_.token(), key](const cluster::Provider& peer,
+                                                           std::string_view why) {
+    if (alive.alive()) Avoid(key, peer.node_id, why);
+  };
+  if (!in_flight) return watch;
+  const uint64_t stream = next_stream_++;
+  watch.on_received = [this, alive = liveness_.token(), key, stream](const cluster::Provider& peer,
+                                                                     uint64_t received,
+                                                                     uint64_t total, bool waiting) {
+    if (!alive.alive()) return;
+    Reading& reading = readings_[key];
+    if (reading.stream > stream) return;  // A later stream of the key reports for it.
+    reading = Reading{stream, peer.node_id, received, total, waiting, loop_->NowMs()};
+    EnsureTimers();
+  };
+  watch.on_finished = [this, alive = liveness_.token(), key, stream] {
+    if (!alive.alive()) return;
+    auto it = readings_.find(key);
+    if (it != readings_.end() && it->second.stream == stream) readings_.erase(it);
+  };
+  return watch;
+}
+
+std::vector<std::string> Inflight::Avoided(const std::string& key) const {
+  auto it = avoided_.find(key);
+  if (it == avoided_.end() || loop_->NowMs() >= it->second.until_ms) return {};
+  return it->second.nodes;
+}
+
+void Inflight::Avoid(const std::string& key, const std::string& node_id, std::string_view why) {
+  const uint64_t now = loop_->NowMs();
+  if (!avoided_.contains(key) && avoided_.size() >= options_.max_avoided_keys) {
+    std::erase_if(avoided_, [&](const auto& entry) { return now >= entry.second.until_ms; });
+    if (avoided_.size() >= options_.max_avoided_keys) {
+      auto oldest = std::min_element(avoided_.begin(), avoided_.end(),
+                                     [](const auto& a, const auto& b) {
+                                       return a.second.until_ms < b.second.until_ms;
+                                     });
+      avoided_.erase(oldest);
+    }
+  }
+  AvoidedSources& avoided = avoided_[key];
+  if (now >= avoided.until_ms) avoided.nodes.clear();
+  avoided.until_ms = now + options_.avoid_ms;
+  if (std::find(avoided.nodes.begin(), avoided.nodes.end(), node_id) != avoided.nodes.end()) {
+    return;
+  }
+  if (avoided.nodes.size() >= cluster::kMaxClaimAvoid) avoided.nodes.erase(avoided.nodes.begin());
+  avoided.nodes.push_back(node_id);
+  ++stats_.sources_avoided;
+  LOG_INFO("source avoided for this key: its stream broke or stalled here")
+      .Str("digest", key)
+      .Str("node", node_id)
+      .Str("why", why);
 }
 
 void Inflight::Offer(const oci::Digest& digest, cluster::ProgressState role) {
@@ -313,7 +386,7 @@ void Inflight::Poll() {
     }
   }
   PollManifestWaits(now);
-  if (sources_.empty() && manifest_waits_.empty()) {
+  if (sources_.empty() && manifest_waits_.empty() && readings_.empty()) {
     poll_->Stop();
     report_->Stop();
   }
@@ -451,6 +524,20 @@ void Inflight::Report() {
       continue;  // Not the fetcher any more: the owner knows.
     }
     reports.push_back(std::move(r));
+  }
+  const uint64_t now = loop_->NowMs();
+  for (auto it = readings_.begin(); it != readings_.end();) {
+    const Reading& reading = it->second;
+    if (now - reading.updated_ms >= kStaleReadingMs) {
+      it = readings_.erase(it);
+      continue;
+    }
+    // A stream that waits for its own client says nothing of its source.
+    if (reading.waiting) {
+      reports.push_back({it->first, cluster::ProgressState::kReading, reading.received,
+                         reading.total, reading.source});
+    }
+    ++it;
   }
   if (reports.empty()) return;
   coordinator_->ReportProgress(std::move(reports), [this, alive = liveness_.token()](

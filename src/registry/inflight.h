@@ -24,6 +24,14 @@
 // following, with the file's size; done once verified or committed; failed when it died). A
 // fetch the owner revoked is no longer offered to new readers; readers already there go on.
 //
+// Reading from in-flight sources (Watch, for the peer fetch of a follow answer): while our
+// stream waits for its source, every report_ms it is reported as `reading` with the offset the
+// source's bytes reached: the owner renews a fetcher's lease on what its readers received, not
+// on its word. A source (or complete copy a claim named) whose stream broke or stalled here is
+// avoided for that key for avoid_ms: never read from again, and named in our claims of the key
+// (`avoid`), where the owner bans it unless other readers see it advance, or declines us, so our
+// containerd goes upstream. A follow answer naming only avoided sources counts as a decline.
+//
 // Manifests and indexes (by digest) are claimed too: Docker Hub counts every manifest GET. They are
 // small, so a follower does not stream them: the fetcher's Spegel holds a peer's GET until its
 // containerd committed the document (ExpectManifest / ServeManifest, at most manifest_wait_ms),
@@ -56,6 +64,7 @@
 #include "loop/loop.h"
 #include "loop/worker.h"
 #include "oci/digest.h"
+#include "registry/peer_fetch.h"
 
 namespace spegel::registry {
 
@@ -77,6 +86,10 @@ struct InflightOptions {
   // How long a peer's GET of a manifest we fetch waits for our containerd's copy: below the
   // peer's manifest timeout (3 s), so it hears 404 and goes upstream in time.
   uint64_t manifest_wait_ms = 2000;
+  // A source whose stream of a key broke or stalled here is avoided for it this long: longer
+  // than a pull of the key takes.
+  uint64_t avoid_ms = 600'000;
+  size_t max_avoided_keys = 1024;  // Keys with avoided sources; the oldest go first.
 };
 
 struct InflightStats {
@@ -95,6 +108,7 @@ struct InflightStats {
   // Blob bytes this node's containerd got through follow answers rather than from upstream:
   // the sizes of our own in-flight copies that completed as followers.
   uint64_t upstream_avoided = 0;
+  uint64_t sources_avoided = 0;  // Sources whose stream broke or stalled under our readers.
   size_t live_sources = 0;
   size_t live_readers = 0;  // Peers reading our in-flight copies now (followers per source).
 };
@@ -121,9 +135,16 @@ class Inflight {
   // This node can serve in-flight bytes: its content directory is known.
   bool can_serve() const { return !content_->directory().empty(); }
 
-  // Claims `digest` for this node's containerd. `done` runs once on the loop thread, never
-  // inline (PullCoordinator::Claim), and not after destruction.
+  // Claims `digest` for this node's containerd, naming the sources avoided for it. `done` runs
+  // once on the loop thread, never inline (PullCoordinator::Claim), and not after destruction;
+  // a follow answer never names an avoided source (one left without sources is a decline).
   void Claim(const oci::Digest& digest, std::function<void(cluster::ClaimAnswer)> done);
+  // What PeerFetcher::ServeFrom takes for the nodes a claim of `digest` named: `in_flight` for a
+  // follow answer (its stream is reported as `reading`), else complete copies. A node that
+  // breaks or stalls is avoided for the key. The callbacks do nothing once this is destroyed.
+  ClaimedSources Watch(const oci::Digest& digest, bool in_flight);
+  // The sources avoided for `key` now (at most cluster::kMaxClaimAvoid).
+  std::vector<std::string> Avoided(const std::string& key) const;
   // Offers this node's ingest of `digest` to peers in `role` (kFetching or kFollowing): opens it
   // now, or looks again every open_retry_ms while it is not there. Does nothing without a content
   // directory, or when the digest is offered already.
@@ -152,6 +173,20 @@ class Inflight {
   class Body;
   friend class Body;
 
+  // One follow stream of ours: the source it reads and how far that source's bytes reached.
+  struct Reading {
+    uint64_t stream = 0;  // Which Watch(); a later stream of the key replaces an earlier one.
+    std::string source;
+    uint64_t received = 0;
+    uint64_t total = 0;
+    bool waiting = false;  // For the source (not for our own client).
+    uint64_t updated_ms = 0;
+  };
+  struct AvoidedSources {
+    std::vector<std::string> nodes;
+    uint64_t until_ms = 0;
+  };
+  void Avoid(const std::string& key, const std::string& node_id, std::string_view why);
   void TryOpen(const oci::Digest& digest, cluster::ProgressState role, int attempts_left);
   Result<containerd::IngestFile> OpenIngest(const oci::Digest& digest) const;
   // The source for `digest` from now on (replacing a dead one).
@@ -189,6 +224,9 @@ class Inflight {
   std::unordered_map<std::string, std::unique_ptr<Timer>> open_retries_;  // By digest.
   std::unordered_map<std::string, uint64_t> expected_manifests_;          // Digest -> until (ms).
   std::vector<ManifestWait> manifest_waits_;
+  std::unordered_map<std::string, Reading> readings_;  // By digest.
+  uint64_t next_stream_ = 1;
+  std::unordered_map<std::string, AvoidedSources> avoided_;  // By digest.
   std::unique_ptr<Timer> poll_;
   uint64_t poll_interval_ms_ = 0;  // Of the running poll_.
   std::unique_ptr<Timer> report_;

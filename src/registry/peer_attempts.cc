@@ -51,11 +51,12 @@ PeerAttempts::~PeerAttempts() {
   attempts_.clear();
 }
 
-void PeerAttempts::Start(std::optional<std::vector<cluster::Provider>> peers, bool each_once) {
+void PeerAttempts::Start(std::optional<std::vector<cluster::Provider>> peers,
+                         ClaimedSources claimed) {
   max_attempts_ = fetcher_->options_.max_attempts;
-  from_inflight_ = peers && each_once;
-  if (peers && each_once)
-    max_attempts_ = std::min<int>(max_attempts_, static_cast<int>(peers->size()));
+  if (peers) claimed_ = std::move(claimed);
+  from_inflight_ = peers && claimed_.in_flight;
+  if (from_inflight_) max_attempts_ = std::min<int>(max_attempts_, static_cast<int>(peers->size()));
   ++fetcher_->stats_.fetches;
   if (digest_ && digest_->algorithm() != "sha256") {
     // Only SHA-256 can be verified here; never pass on bytes we cannot check.
@@ -168,6 +169,7 @@ void PeerAttempts::ArmHedge() {
 
 void PeerAttempts::DropAttempt(Attempt* attempt, bool report, std::string_view why) {
   if (report) fetcher_->locator_->ReportBadProvider(attempt->peer, why);
+  if (report && claimed_.on_failed) claimed_.on_failed(attempt->peer, why);
   LOG_DEBUG("peer fetch: attempt failed")
       .Str("key", key_)
       .Str("peer", attempt->peer.node_id)
@@ -261,6 +263,7 @@ void PeerAttempts::OnHead(Attempt* attempt, const http::ClientResponse& response
   if (resuming) {
     ++fetcher_->stats_.resumes;
     stream_->Deliver();
+    NoteReceived();
     return;
   }
   StartBlobResponse(attempt, size);
@@ -320,6 +323,7 @@ void PeerAttempts::StartBlobResponse(Attempt* attempt, uint64_t size) {
   Served(*attempt);
   writer_->RespondStream(status, std::move(headers), length, stream_->OpenBody());
   stream_->Deliver();
+  NoteReceived();
 }
 
 void PeerAttempts::OnData(Attempt* attempt, std::string_view data) {
@@ -364,6 +368,7 @@ void PeerAttempts::OnData(Attempt* attempt, std::string_view data) {
       return;
   }
   stream_->Deliver();
+  NoteReceived();
 }
 
 void PeerAttempts::Pump() {
@@ -371,6 +376,7 @@ void PeerAttempts::Pump() {
   if (winner_ != nullptr && waiting_read_more_ && stream_->HasRoom()) {
     waiting_read_more_ = false;
     winner_->exchange->ReadMore();
+    NoteReceived();
   } else if (StreamStalled()) {
     // The stream broke: continue from its offset on another peer.
     if (!Launch()) GiveUp("no peer could resume the blob");
@@ -443,6 +449,11 @@ void PeerAttempts::Served(const Attempt& attempt) {
   fetcher_->Served();
 }
 
+void PeerAttempts::NoteReceived() {
+  if (finished_ || !claimed_.on_received || winner_ == nullptr || !stream_) return;
+  claimed_.on_received(winner_->peer, stream_->offset(), stream_->size(), !waiting_read_more_);
+}
+
 void PeerAttempts::BodyClosed() { Finish(); }
 
 void PeerAttempts::DigestMismatch() {
@@ -505,6 +516,9 @@ void PeerAttempts::Finish() {
   winner_ = nullptr;
   hedge_timer_.reset();
   fetcher_->Finished(this);
+  ClaimedSources claimed = std::move(claimed_);
+  claimed_ = {};  // No callback after on_finished.
+  if (claimed.on_finished) claimed.on_finished();
 }
 
 }  // namespace spegel::registry

@@ -30,6 +30,7 @@
 #include "loop/liveness.h"
 #include "loop/loop.h"
 #include "oci/digest.h"
+#include "registry/peer_fetch.h"
 #include "registry/request_context.h"
 #include "registry/route.h"
 #include "registry/verified_stream.h"
@@ -49,11 +50,11 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   PeerAttempts& operator=(const PeerAttempts&) = delete;
 
   // Asks the locator for providers, or takes `peers` when given; either way the fetch goes on
-  // asynchronously (never inline).
-  // With `each_once`, every peer named is asked once at most (no resume from a peer that
-  // broke): for in-flight sources, where a broken stream is better re-claimed.
+  // asynchronously (never inline). `claimed` (with `peers` only): what the claim said of them
+  // (in flight: every peer is asked once at most, no resume from one that broke, since a broken
+  // stream is better re-claimed) and who hears how they do.
   void Start(std::optional<std::vector<cluster::Provider>> peers = std::nullopt,
-             bool each_once = false);
+             ClaimedSources claimed = {});
 
  private:
   struct Attempt {
@@ -98,13 +99,16 @@ class PeerAttempts final : private VerifiedStream::Feeder {
 
   // An answer from `attempt` starts: counted, and its origin noted on the request.
   void Served(const Attempt& attempt);
+  // Tells claimed_.on_received how far the winner's bytes reached (a blob GET's stream only).
+  void NoteReceived();
 
   PeerFetcher* fetcher_;
   Loop* loop_;
   http::ResponseWriter* writer_;
   AnswerOrigin* origin_;        // The request's; valid until the answer (or the abort).
-  bool from_inflight_ = false;  // Start's each_once: the peers named are downloads in flight.
-  Liveness::Token client_;      // writer_'s: dead once the client went away.
+  bool from_inflight_ = false;  // claimed_.in_flight: the peers named are downloads in flight.
+  ClaimedSources claimed_;
+  Liveness::Token client_;  // writer_'s: dead once the client went away.
   bool head_request_;
   bool is_manifest_;
   std::string key_;
@@ -115,7 +119,7 @@ class PeerAttempts final : private VerifiedStream::Feeder {
   std::vector<cluster::Provider> peers_;
   size_t next_peer_ = 0;
   int attempts_started_ = 0;
-  int max_attempts_ = 0;  // PeerFetchOptions::max_attempts, or fewer (Start's each_once).
+  int max_attempts_ = 0;  // PeerFetchOptions::max_attempts, or fewer (in-flight sources).
   std::vector<std::unique_ptr<Attempt>> attempts_;
   Attempt* winner_ = nullptr;
   std::unique_ptr<Timer> hedge_timer_;

@@ -43,11 +43,11 @@ void PeerFetcher::Serve(http::Request& request, http::ResponseWriter& writer, co
 
 void PeerFetcher::ServeFrom(http::Request& request, http::ResponseWriter& writer,
                             const Route& route, std::string key,
-                            std::vector<cluster::Provider> peers, bool each_once) {
+                            std::vector<cluster::Provider> peers, ClaimedSources claimed) {
   auto fetch = std::make_unique<PeerAttempts>(this, request, writer, route, std::move(key));
   PeerAttempts* raw = fetch.get();
   fetches_.emplace(raw, std::move(fetch));
-  raw->Start(std::move(peers), each_once);
+  raw->Start(std::move(peers), std::move(claimed));
 }
 
 void PeerFetcher::Finished(PeerAttempts* fetch) {

@@ -35,6 +35,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -91,6 +92,27 @@ struct PeerFetchStats {
 
 class PeerAttempts;
 
+// The nodes a claim named, for PeerFetcher::ServeFrom, and what their fetch tells about them.
+// Each callback may be empty; they run on the loop thread, inline from the fetch's own events,
+// and none runs after on_finished.
+struct ClaimedSources {
+  // The nodes are downloads in flight: each is asked once at most, and one that broke is not
+  // resumed from (the fetch gives up, the client resumes with Range, and that request is
+  // claimed afresh).
+  bool in_flight = false;
+  // The blob's bytes from `peer` reached `received` (an offset into the `total` bytes); `waiting`:
+  // the stream now waits for that peer rather than for its own client. After each read of the
+  // body and whenever the stream asks the peer for more.
+  std::function<void(const cluster::Provider& peer, uint64_t received, uint64_t total,
+                     bool waiting)>
+      on_received;
+  // `peer` broke, stalled, answered what no source may (a 404 is a plain miss, not this), or
+  // sent wrong bytes.
+  std::function<void(const cluster::Provider& peer, std::string_view why)> on_failed;
+  // The fetch finished: answered, given up, or the client went away.
+  std::function<void()> on_finished;
+};
+
 // The message of a 404 for content no peer could give: "<kind> unknown to this node and its
 // peers: <why>". Shared by every path that answers such a miss, so that a HEAD and a GET of the
 // same unknown content announce the same length.
@@ -114,11 +136,11 @@ class PeerFetcher {
   // peer. `key` is what to look up: the digest, or "registry/repo:tag" for a manifest by tag.
   void Serve(http::Request& request, http::ResponseWriter& writer, const Route& route,
              std::string key);
-  // Like Serve(), from `peers` (best first) instead of a lookup: the nodes a claim named. With
-  // `each_once` (in-flight sources) a peer that broke is not asked again: the fetch gives up, the
-  // client resumes with Range, and that request is claimed afresh.
+  // Like Serve(), from `peers` (best first) instead of a lookup: the nodes a claim named, as
+  // `claimed` says (in flight or complete) and watched through its callbacks.
   void ServeFrom(http::Request& request, http::ResponseWriter& writer, const Route& route,
-                 std::string key, std::vector<cluster::Provider> peers, bool each_once = false);
+                 std::string key, std::vector<cluster::Provider> peers,
+                 ClaimedSources claimed = {});
 
   const PeerFetchStats& stats() const { return stats_; }
   const ReadAheadBudget& read_ahead() const { return read_ahead_; }

@@ -94,8 +94,11 @@ void FuzzClaim(std::string_view input) {
   auto request = cluster::ParseClaimRequest(input);
   if (request.ok()) {
     Check(cluster::IsValidRoutingKey(request->key));
+    Check(request->avoid.size() <= cluster::kMaxClaimAvoid);
+    for (const std::string& id : request->avoid) Check(cluster::IsValidNodeId(id));
     auto again = cluster::ParseClaimRequest(cluster::FormatClaimRequest(*request));
-    Check(again.ok() && again->key == request->key && again->can_serve == request->can_serve);
+    Check(again.ok() && again->key == request->key && again->can_serve == request->can_serve &&
+          again->avoid == request->avoid);
   } else {
     CheckError(request.status());
   }
@@ -118,12 +121,15 @@ void FuzzProgress(std::string_view input) {
     for (const auto& r : *reports) {
       Check(cluster::IsValidRoutingKey(r.key));
       Check(r.total == 0 || r.offset <= r.total);
+      Check((r.state == cluster::ProgressState::kReading) == !r.source.empty());
+      Check(r.source.empty() || cluster::IsValidNodeId(r.source));
     }
     auto again = cluster::ParseProgress(cluster::FormatProgress(*reports));
     Check(again.ok() && again->size() == reports->size());
     for (size_t i = 0; i < reports->size(); ++i) {
       Check((*again)[i].key == (*reports)[i].key && (*again)[i].state == (*reports)[i].state &&
-            (*again)[i].offset == (*reports)[i].offset && (*again)[i].total == (*reports)[i].total);
+            (*again)[i].offset == (*reports)[i].offset &&
+            (*again)[i].total == (*reports)[i].total && (*again)[i].source == (*reports)[i].source);
     }
   } else {
     CheckError(reports.status());

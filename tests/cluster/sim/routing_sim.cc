@@ -154,10 +154,10 @@ class Sim {
   // What `owner` answers `asker`'s claim: as RouterService::AnswerClaim, the provider table's
   // holders (never the asker) and the owner's ClaimTable decide.
   ClaimAnswer AnswerClaim(Node& owner, const std::string& key, const Provider& asker,
-                          bool can_serve) {
+                          bool can_serve, const std::vector<std::string>& avoid) {
     std::vector<Provider> holders = owner.router->HandleLookup(key);
     std::erase_if(holders, [&](const Provider& p) { return p.node_id == asker.node_id; });
-    return owner.claims.Claim(key, asker, holders, can_serve, sched_.NowMs());
+    return owner.claims.Claim(key, asker, holders, can_serve, sched_.NowMs(), avoid);
   }
   // ManualScheduler tasks cancel on destruction; in-flight messages are kept alive here.
   void Hold(std::unique_ptr<ScheduledTask> t) { held_.push_back(std::move(t)); }
@@ -221,7 +221,7 @@ void SimTransport::Claim(const Member& owner, const ClaimRequest& request, uint6
       owner.info.node_id,
       [sim, from, request, done](Node& at) {
         ClaimAnswer answer = sim->AnswerClaim(at, request.key, sim->ProviderOf(from),
-                                              request.can_serve);
+                                              request.can_serve, request.avoid);
         sim->Hold(sim->After(sim->Latency(), [done, answer] { done(answer); }));
       },
       [done] { done(Status::Unavailable("connection refused")); });
@@ -271,6 +271,10 @@ uint32_t Sim::AddNode(const std::string& id) {
   info.registry_port = 5000;
   info.router_port = 5001;
   membership_->Observe(info, MemberSource::kStatic, 1'000'000'000);
+  // As in ClusterNode: only members (and the owner itself) take part in coalescing.
+  node.claims = ClaimTable(ClaimOptions{}, [this, id](std::string_view node_id) {
+    return node_id == id || membership_->IsSelfOrMember(node_id);
+  });
   node.transport = std::make_unique<SimTransport>(this, index);
   RouterOptions options;
   options.replicas = flags_.replicas;
@@ -280,9 +284,10 @@ uint32_t Sim::AddNode(const std::string& id) {
   node.claim_client = std::make_unique<ClaimClient>(
       &sched_, membership_.get(), node.transport.get(), id,
       [this, index](std::string_view key) { return nodes_[index].router->OwnersOf(key); },
-      ClaimClient::LocalOwner{[this, index](const std::string& key, bool can_serve) {
+      ClaimClient::LocalOwner{[this, index](const std::string& key, bool can_serve,
+                                            const std::vector<std::string>& avoid) {
                                 Node& self = nodes_[index];
-                                return AnswerClaim(self, key, self.provider, can_serve);
+                                return AnswerClaim(self, key, self.provider, can_serve, avoid);
                               },
                               [this, index](const ProgressReport& report) {
                                 Node& self = nodes_[index];
@@ -493,7 +498,7 @@ CoalescingRow Sim::RunCoalescing() {
     for (Node& node : nodes_) {
       if (node.refuses) continue;
       ++row.claims;
-      node.claim_client->Claim(key, true, [&, k](const ClaimAnswer& answer) {
+      node.claim_client->Claim(key, true, {}, [&, k](const ClaimAnswer& answer) {
         ++row.answered;
         row.sim_ms = sched_.NowMs() - start_ms;
         switch (answer.verdict) {

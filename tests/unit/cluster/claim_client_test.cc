@@ -87,7 +87,7 @@ class OwnersTransport : public RouterTransport {
     Reply([this, id, request, done] {
       if (owners_->refuse.count(id)) return done(Status::Unavailable("connection refused"));
       done(owners_->tables[id].Claim(request.key, AsProvider(self_), {}, request.can_serve,
-                                     owners_->sched->NowMs()));
+                                     owners_->sched->NowMs(), request.avoid));
     });
   }
   void Progress(const Member& owner, const std::vector<ProgressReport>& reports,
@@ -128,11 +128,12 @@ struct Asker {
     ClaimTable* own_table = &owners->tables[id];
     client = std::make_unique<ClaimClient>(
         sched, &membership, &transport, id, [](std::string_view) { return kOwners; },
-        ClaimClient::LocalOwner{[this, sched, own_table, id](const std::string& key,
-                                                             bool can_serve) {
+        ClaimClient::LocalOwner{[this, sched, own_table,
+                                 id](const std::string& key, bool can_serve,
+                                     const std::vector<std::string>& avoid) {
                                   ++local_claims;
                                   return own_table->Claim(key, AsProvider(id), {}, can_serve,
-                                                          sched->NowMs());
+                                                          sched->NowMs(), avoid);
                                 },
                                 [sched, own_table, id](const ProgressReport& report) {
                                   return own_table->Report(report, AsProvider(id), sched->NowMs());
@@ -141,8 +142,8 @@ struct Asker {
   }
 
   // Claims kKey; the answers (one expected) collect in `answers`.
-  void Claim() {
-    client->Claim(kKey, true, [this](ClaimAnswer a) { answers.push_back(std::move(a)); });
+  void Claim(const std::vector<std::string>& avoid = {}) {
+    client->Claim(kKey, true, avoid, [this](ClaimAnswer a) { answers.push_back(std::move(a)); });
   }
   bool Avoids(const std::string& id) const { return membership.IsAvoided(*membership.Find(id)); }
 
@@ -296,7 +297,7 @@ TEST_CASE_FIXTURE(Fixture, "claim client: progress goes to the claim owners; rev
   // `a` fetches both keys (owner o1) and never starts: both leases miss their start deadline, and
   // its reports, one message for both keys, hear so.
   a.Claim();
-  a.client->Claim(other, true, [](const ClaimAnswer&) {});
+  a.client->Claim(other, true, {}, [](const ClaimAnswer&) {});
   sched.RunFor(kLatencyMs + 200);
   a.client->ReportProgress({{kKey, ProgressState::kFetching, 0, 100},
                             {other, ProgressState::kFetching, 0, 100}},
@@ -315,6 +316,31 @@ TEST_CASE_FIXTURE(Fixture, "claim client: progress goes to the claim owners; rev
   sched.RunFor(0);
   CHECK(revoked == std::vector<std::string>{kKey});
   CHECK(owners.progress.size() == 1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "claim client: the sources a claim avoids reach the owner") {
+  // `a` fetches; `b` follows it, its stream stalls, and its re-claim names `a`: the owner bans
+  // `a` and `b` fetches. The same complaint to a local owner (o1 claiming its own key).
+  Asker a(&sched, &owners, "a", members);
+  Asker b(&sched, &owners, "b", members);
+  a.Claim();
+  sched.RunFor(kLatencyMs);
+  b.Claim();
+  sched.RunFor(kLatencyMs);
+  REQUIRE(b.answers.size() == 1);
+  REQUIRE(b.answers[0].verdict == ClaimVerdict::kFollow);
+  b.Claim({"a"});
+  sched.RunFor(kLatencyMs);
+  REQUIRE(b.answers.size() == 2);
+  CHECK(b.answers[1].verdict == ClaimVerdict::kFetch);
+  CHECK(owners.tables["o1"].stats().banned == 1);
+  Asker o1(&sched, &owners, "o1", {"o2", "o3", "a", "b"});
+  o1.Claim({"b"});
+  sched.RunFor(kLatencyMs);
+  REQUIRE(o1.answers.size() == 1);
+  CHECK(o1.local_claims == 1);
+  CHECK(o1.answers[0].verdict == ClaimVerdict::kFetch);
+  CHECK(owners.tables["o1"].stats().banned == 2);
 }
 
 TEST_CASE_FIXTURE(Fixture, "claim client: once stopped, claims decline without a message") {

@@ -4,7 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace spegel::cluster {
@@ -72,6 +75,84 @@ TEST_CASE("provider table: bounded keys and providers per key") {
   CHECK(Ids(table.Find(Key(1))).size() == 2);
   for (const auto& id : Ids(table.Find(Key(1)))) CHECK(id != "a");
   CHECK(table.entries() == 3);
+}
+
+// Members are the ids in `members`; everyone else announcing is a stranger on the network.
+struct MemberTable {
+  explicit MemberTable(ProviderTableOptions o, std::set<std::string> m)
+      : members(std::move(m)),
+        table(&sched, o, [this](std::string_view id) { return members.count(std::string(id)); }) {}
+  Status Add(const std::string& id, const std::string& address, uint64_t ttl_ms) {
+    return table.Apply(Provider{id, address, 5000}, {{Key(1)}, {}, ttl_ms});
+  }
+  std::vector<std::string> Held() {
+    std::vector<std::string> ids = Ids(table.Find(Key(1)));
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+  ManualScheduler sched;
+  std::set<std::string> members;
+  ProviderTable table;
+};
+
+TEST_CASE(
+    "provider table: a full key evicts strangers first, the newest id of the busiest address") {
+  ProviderTableOptions o;
+  o.max_providers_per_key = 4;
+  MemberTable t(o, {"m1", "m2", "m3"});
+  REQUIRE(t.Add("m1", "10.0.0.1", 1'000).ok());  // Expires first of all.
+  REQUIRE(t.Add("x1", "10.6.6.6", 9'000).ok());
+  REQUIRE(t.Add("x2", "10.6.6.6", 9'000).ok());
+  REQUIRE(t.Add("y1", "10.7.7.7", 9'000).ok());
+  // A member's add: not m1 (expiring first, but a member) but a stranger's entry, from the
+  // address with the most of them (10.6.6.6), its newest id.
+  REQUIRE(t.Add("m2", "10.0.0.2", 5'000).ok());
+  CHECK(t.Held() == std::vector<std::string>{"m1", "m2", "x1", "y1"});
+  // 10.6.6.6 and 10.7.7.7 hold one each now: the newest of the two ids goes.
+  REQUIRE(t.Add("m3", "10.0.0.3", 5'000).ok());
+  CHECK(t.Held() == std::vector<std::string>{"m1", "m2", "m3", "x1"});
+  // A stranger's add pushes out a stranger (itself from another address), never a member.
+  REQUIRE(t.Add("z1", "10.8.8.8", 9'000).ok());
+  CHECK(t.Held() == std::vector<std::string>{"m1", "m2", "m3", "z1"});
+  // With only members' entries left, a member evicts the entry expiring first, as before.
+  t.members.insert("z1");
+  t.members.insert("m4");
+  REQUIRE(t.Add("m4", "10.0.0.4", 5'000).ok());
+  CHECK(t.Held() == std::vector<std::string>{"m2", "m3", "m4", "z1"});
+  CHECK(t.table.stats().stranger_drops == 0);
+}
+
+TEST_CASE("provider table: a stranger announcing under many ids cannot evict a member (issue 30)") {
+  ProviderTableOptions o;
+  o.max_providers_per_key = 32;
+  MemberTable t(o, {"real"});
+  REQUIRE(t.Add("real", "10.0.0.1", 600'000).ok());
+  // The outsider announces the key under 32 made-up ids with a 1 h TTL from one address, then
+  // 32 more from another: each full key loses one of the outsider's own entries, never the
+  // member's.
+  for (int i = 0; i < 32; ++i) {
+    REQUIRE(t.Add("fake" + std::to_string(i), "10.6.6.6", 3'600'000).ok());
+  }
+  for (int i = 0; i < 32; ++i) {
+    REQUIRE(t.Add("other" + std::to_string(i), "10.6.6.7", 3'600'000).ok());
+  }
+  std::vector<std::string> held = t.Held();
+  CHECK(held.size() == 32);
+  CHECK(std::count(held.begin(), held.end(), "real") == 1);
+  // Members fill the key: every stranger's entry gives way, then a stranger's add is dropped and
+  // counted, and the members stay.
+  for (int i = 0; i < 31; ++i) {
+    t.members.insert("m" + std::to_string(i));
+    REQUIRE(t.Add("m" + std::to_string(i), "10.1.0." + std::to_string(i), 600'000).ok());
+  }
+  held = t.Held();
+  CHECK(std::count_if(held.begin(), held.end(),
+                      [&](const std::string& id) { return t.members.count(id) > 0; }) == 32);
+  REQUIRE(t.Add("late", "10.6.6.8", 3'600'000).ok());
+  CHECK(t.Held() == held);
+  CHECK(t.table.stats().stranger_drops == 1);
+  // Its record was never kept: nothing refers to it.
+  CHECK(t.table.entries() == 32);
 }
 
 TEST_CASE("provider table: removes, Drop, and the latest address of a provider") {

@@ -135,9 +135,10 @@ struct Caller {
     REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
     return std::move(*out);
   }
-  Result<ClaimAnswer> Claim(const Member& owner, const std::string& key, bool can_serve = true) {
+  Result<ClaimAnswer> Claim(const Member& owner, const std::string& key, bool can_serve = true,
+                            std::vector<std::string> avoid = {}) {
     std::optional<Result<ClaimAnswer>> out;
-    transport.Claim(owner, ClaimRequest{key, can_serve}, 1000,
+    transport.Claim(owner, ClaimRequest{key, can_serve, std::move(avoid)}, 1000,
                     [&](Result<ClaimAnswer> r) { out.emplace(std::move(r)); });
     CHECK(!out.has_value());
     REQUIRE(RunUntil(loop, [&] { return out.has_value(); }));
@@ -283,6 +284,60 @@ TEST_CASE("router service: claims over HTTP: one fetcher, followers told where, 
               "done x\n") == 400);
     CHECK(Raw(&loop, owner.port, "POST", std::string(kClaimPath), {}, "key=" + kKey + "\n") == 400);
     CHECK(a.Claim(owner.AsMember(), kKey)->verdict == ClaimVerdict::kHave);
+  }
+  RunFor(&loop, 10);
+  CHECK(OpenHandles(&loop) == 0);
+}
+
+TEST_CASE("router service: only members claim; a member's complaint ends a stalled fetch") {
+  // Issue 30, row 3, over HTTP: the owner's table takes part only for its members (and itself).
+  Loop loop;
+  {
+    Node owner(&loop, "owner");
+    owner.claims = ClaimTable(ClaimOptions{}, [&owner](std::string_view id) {
+      return owner.membership.IsSelfOrMember(id);
+    });
+    Caller stranger(&loop, "stranger", {}, 6000);
+    Caller a(&loop, "a", {}, 6100);
+    Caller b(&loop, "b", {}, 6200);
+    // Never said hello: declined, and its reports do nothing.
+    Result<ClaimAnswer> refused = stranger.Claim(owner.AsMember(), kKey);
+    REQUIRE(refused.ok());
+    CHECK(refused->verdict == ClaimVerdict::kDecline);
+    Result<std::vector<std::string>> ignored =
+        stranger.Progress(owner.AsMember(), {{kKey, ProgressState::kFetching, 100, 1000}});
+    REQUIRE(ignored.ok());
+    CHECK(*ignored == std::vector<std::string>{kKey});
+    CHECK(owner.claims.stats().keys == 0);
+    // Members say hello from their own address (one node per address and router port).
+    a.self.router_port = 6101;
+    b.self.router_port = 6201;
+    REQUIRE(a.Hello(owner.port).ok());
+    REQUIRE(b.Hello(owner.port).ok());
+    CHECK(a.Claim(owner.AsMember(), kKey)->verdict == ClaimVerdict::kFetch);
+    Result<ClaimAnswer> follow = b.Claim(owner.AsMember(), kKey);
+    REQUIRE(follow.ok());
+    REQUIRE(follow->verdict == ClaimVerdict::kFollow);
+    CHECK(follow->nodes.front().node_id == "a");
+    // The owner itself is a member of its own claims.
+    const std::string other = "sha256:" + std::string(64, 'e');
+    CHECK(owner.service.AnswerClaim(other, Provider{"owner", "", 5000}, true).verdict ==
+          ClaimVerdict::kFetch);
+    // a claims progress it never serves; b received ten bytes, then its stream stalled. Its
+    // re-claim names a: nobody else saw a advance, so a loses the claim for good and b fetches.
+    CHECK(a.Progress(owner.AsMember(), {{kKey, ProgressState::kFetching, 500, 1000}})->empty());
+    CHECK(b.Progress(owner.AsMember(), {{kKey, ProgressState::kReading, 10, 1000, "a"}})->empty());
+    Result<ClaimAnswer> again = b.Claim(owner.AsMember(), kKey, true, {"a"});
+    REQUIRE(again.ok());
+    CHECK(again->verdict == ClaimVerdict::kFetch);
+    CHECK(owner.claims.stats().banned == 1);
+    CHECK(*a.Progress(owner.AsMember(), {{kKey, ProgressState::kFetching, 900, 1000}}) ==
+          std::vector<std::string>{kKey});
+    Result<ClaimAnswer> back = a.Claim(owner.AsMember(), kKey);
+    REQUIRE(back.ok());
+    REQUIRE(back->verdict == ClaimVerdict::kFollow);
+    CHECK(back->nodes.front().node_id == "b");
+    CHECK(owner.claims.stats().strangers == 2);
   }
   RunFor(&loop, 10);
   CHECK(OpenHandles(&loop) == 0);

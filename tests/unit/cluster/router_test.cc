@@ -346,13 +346,19 @@ TEST_CASE("router: HandleAnnounce bounds and bad input") {
   CHECK(r.stats().provider_keys == 10);
   CHECK(r.stats().table_full_drops == 12);
 
-  // max_providers_per_key: the oldest expiry is evicted.
+  // max_providers_per_key: among members, the oldest expiry is evicted.
+  for (const char* id : {"p1", "p2", "p3"}) m.Observe(Info(id), MemberSource::kStatic, 1e9);
   CHECK(r.HandleAnnounce(Self("p2"), AnnounceBatch{{Key(1)}, {}, 5000}).ok());
   CHECK(r.HandleAnnounce(Self("p3"), AnnounceBatch{{Key(1)}, {}, 3000}).ok());
   auto ps = r.HandleLookup(Key(1));
   REQUIRE(ps.size() == 2);
   std::set<std::string> ids{ps[0].node_id, ps[1].node_id};
   CHECK(ids == std::set<std::string>{"p2", "p3"});
+  // A node that is no member cannot push a member out of a full key (provider_table_test.cc
+  // has the eviction order).
+  CHECK(r.HandleAnnounce(Self("stranger"), AnnounceBatch{{Key(1)}, {}, 3'600'000}).ok());
+  CHECK(r.HandleLookup(Key(1)).size() == 2);
+  CHECK(r.stats().stranger_drops == 1);
 
   // A remove only removes the sender's own entry.
   CHECK(r.HandleAnnounce(Self("p2"), AnnounceBatch{{}, {Key(2)}, 0}).ok());

@@ -136,6 +136,22 @@ TEST_CASE("router wire: claim requests and answers round-trip; bad ones are refu
   CHECK(parsed->nodes == follow.nodes);
   CHECK(ParseClaimAnswer("fetch\n")->verdict == ClaimVerdict::kFetch);
   CHECK(ParseClaimAnswer("decline\n")->verdict == ClaimVerdict::kDecline);
+  // Complaints: avoid lines, at most kMaxClaimAvoid; an owner that predates them reads the rest.
+  ClaimRequest complaint{key, true, {"n1", "n2"}};
+  CHECK(FormatClaimRequest(complaint) == "key=" + key + "\nserve=1\navoid=n1\navoid=n2\n");
+  auto with_avoid = ParseClaimRequest(FormatClaimRequest(complaint));
+  REQUIRE(with_avoid.ok());
+  CHECK(with_avoid->avoid == std::vector<std::string>{"n1", "n2"});
+  CHECK(ParseClaimRequest("key=" + key + "\nserve=1\nlater=field\n").ok());
+  complaint.avoid.assign(kMaxClaimAvoid + 3, "n1");
+  CHECK(ParseClaimRequest(FormatClaimRequest(complaint))->avoid.size() == kMaxClaimAvoid);
+  std::string too_many = "key=" + key + "\n";
+  for (size_t i = 0; i <= kMaxClaimAvoid; ++i) too_many += "avoid=n" + std::to_string(i) + "\n";
+  for (const std::string& bad :
+       {too_many, "key=" + key + "\navoid=\n", "key=" + key + "\navoid=a b\n"}) {
+    CAPTURE(bad);
+    CHECK(ParseClaimRequest(bad).status().code() == Code::kInvalidArgument);
+  }
   for (const char* bad :
        {"", "maybe\n", "have\n", "fetch\nn1 10.0.0.1 5000\n", "follow\nn1 10.0.0.1\n"}) {
     CAPTURE(bad);
@@ -156,9 +172,20 @@ TEST_CASE("router wire: progress lines and revoked keys round-trip; bad ones are
   CHECK((*parsed)[0].offset == 1u << 20);
   CHECK((*parsed)[0].total == 5u << 20);
   CHECK((*parsed)[3].state == ProgressState::kFailed);
+  // A reader's line names the source its bytes came from, after the key.
+  const ProgressReport reading{key, ProgressState::kReading, 10, 5 << 20, "fetcher-1"};
+  CHECK(FormatProgress({reading}) == "reading 10 5242880 " + key + " fetcher-1\n");
+  auto read_back = ParseProgress(FormatProgress({reading, reports[0]}));
+  REQUIRE(read_back.ok());
+  REQUIRE(read_back->size() == 2);
+  CHECK((*read_back)[0].state == ProgressState::kReading);
+  CHECK((*read_back)[0].offset == 10);
+  CHECK((*read_back)[0].source == "fetcher-1");
+  CHECK((*read_back)[1].source.empty());
   for (const std::string& bad :
        std::vector<std::string>{"sleeping 0 0 " + key, "done 5 4 " + key, "done 5 " + key,
-                                "done -1 5 " + key, "done 1 1 bad key"}) {
+                                "done -1 5 " + key, "done 1 1 bad key", "reading 1 5 " + key,
+                                "reading 1 5 " + key + " a b", "done 1 5 " + key + " n1"}) {
     CAPTURE(bad);
     CHECK(ParseProgress(bad).status().code() == Code::kInvalidArgument);
   }

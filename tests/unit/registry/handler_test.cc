@@ -235,7 +235,8 @@ TEST_CASE_FIXTURE(Fixture,
 class AnsweringCoordinator : public cluster::PullCoordinator {
  public:
   explicit AnsweringCoordinator(Loop* loop) : loop_(loop) {}
-  void Claim(const std::string&, bool, std::function<void(cluster::ClaimAnswer)> done) override {
+  void Claim(const std::string&, bool, const std::vector<std::string>&,
+             std::function<void(cluster::ClaimAnswer)> done) override {
     loop_->Post([done = std::move(done)] { done(cluster::ClaimAnswer{}); });
   }
   void ReportProgress(std::vector<cluster::ProgressReport>,

@@ -51,9 +51,11 @@ oci::Digest DigestOf(const std::string& bytes) {
 class FakeCoordinator : public cluster::PullCoordinator {
  public:
   explicit FakeCoordinator(Loop* loop) : loop_(loop) {}
-  void Claim(const std::string& key, bool can_serve,
+  void Claim(const std::string& key, bool can_serve, const std::vector<std::string>& avoid,
              std::function<void(cluster::ClaimAnswer)> done) override {
-    claims.push_back(key + (can_serve ? " serve" : " noserve"));
+    std::string claim = key + (can_serve ? " serve" : " noserve");
+    for (const std::string& id : avoid) claim += " avoid=" + id;
+    claims.push_back(std::move(claim));
     loop_->Post([done = std::move(done), a = answer] { done(a); });
   }
   void ReportProgress(std::vector<cluster::ProgressReport> reports,
@@ -61,7 +63,8 @@ class FakeCoordinator : public cluster::PullCoordinator {
     for (auto& r : reports) {
       if (revoke) loop_->Post([on_revoked, key = r.key] { on_revoked(key); });
       this->reports.push_back(std::string(cluster::ProgressStateName(r.state)) + " " +
-                              std::to_string(r.offset) + "/" + std::to_string(r.total));
+                              std::to_string(r.offset) + "/" + std::to_string(r.total) +
+                              (r.source.empty() ? "" : " from " + r.source));
     }
   }
   bool Reported(const std::string& what) const {
@@ -350,6 +353,54 @@ TEST_CASE("inflight: no content directory, nothing offered; claims say so") {
   REQUIRE(RunUntil(&env.loop, [&] { return answer.has_value(); }));
   REQUIRE(env.coordinator.claims.size() == 1);
   CHECK(env.coordinator.claims[0] == d.str() + " noserve");
+}
+
+TEST_CASE("inflight: a follow stream is reported as reading; a source that broke is avoided") {
+  Env env;
+  const oci::Digest d = DigestOf(MakeBlob(1000, 7));
+  const cluster::Provider n1{"n1", "10.0.0.1", 5000};
+  const cluster::Provider n2{"n2", "10.0.0.2", 5000};
+  ClaimedSources follow = env.inflight->Watch(d, /*in_flight=*/true);
+  REQUIRE(follow.in_flight);
+  follow.on_received(n1, 10, 1000, true);
+  REQUIRE(RunUntil(&env.loop, [&] { return env.coordinator.Reported("reading 10/1000 from n1"); }));
+  // While it waits for its own client, the stream says nothing of its source.
+  follow.on_received(n1, 500, 1000, false);
+  RunFor(&env.loop, 50);
+  env.coordinator.reports.clear();
+  RunFor(&env.loop, 150);
+  CHECK_FALSE(env.coordinator.Reported("reading"));
+  // The source stalls: the stream ends, and the source is avoided for the key from now on.
+  follow.on_received(n1, 500, 1000, true);
+  follow.on_failed(n1, "idle timeout");
+  follow.on_finished();
+  env.coordinator.reports.clear();
+  RunFor(&env.loop, 150);
+  CHECK_FALSE(env.coordinator.Reported("reading"));
+  CHECK(env.inflight->Avoided(d.str()) == std::vector<std::string>{"n1"});
+  CHECK(env.inflight->stats().sources_avoided == 1);
+  // The next claim names it; a follow answer that still names only it is a decline, and other
+  // sources in an answer stay.
+  std::optional<cluster::ClaimAnswer> answer;
+  env.coordinator.answer = cluster::ClaimAnswer{cluster::ClaimVerdict::kFollow, {n1}};
+  env.inflight->Claim(d, [&](cluster::ClaimAnswer a) { answer = std::move(a); });
+  REQUIRE(RunUntil(&env.loop, [&] { return answer.has_value(); }));
+  CHECK(env.coordinator.claims.back() == d.str() + " serve avoid=n1");
+  CHECK(answer->verdict == cluster::ClaimVerdict::kDecline);
+  answer.reset();
+  env.coordinator.answer = cluster::ClaimAnswer{cluster::ClaimVerdict::kFollow, {n1, n2}};
+  env.inflight->Claim(d, [&](cluster::ClaimAnswer a) { answer = std::move(a); });
+  REQUIRE(RunUntil(&env.loop, [&] { return answer.has_value(); }));
+  CHECK(answer->verdict == cluster::ClaimVerdict::kFollow);
+  CHECK(answer->nodes == std::vector<cluster::Provider>{n2});
+  // A complete copy's fetch is watched for failures only.
+  ClaimedSources have = env.inflight->Watch(d, /*in_flight=*/false);
+  CHECK_FALSE(have.in_flight);
+  CHECK_FALSE(have.on_received);
+  have.on_failed(n2, "digest mismatch");
+  CHECK(env.inflight->Avoided(d.str()) == std::vector<std::string>{"n1", "n2"});
+  // Other keys avoid nothing; avoidance ends after avoid_ms.
+  CHECK(env.inflight->Avoided(DigestOf("other").str()).empty());
 }
 
 TEST_CASE("inflight: an ingest that appears a little later is still offered") {

@@ -1,6 +1,6 @@
 // PeerFetcher tests over real sockets on 127.0.0.1 only: every peer is spegel's own http::Server
-// with a scripted handler (serves the exact bytes, wrong bytes, never answers, breaks mid-body,
-// 404s), the front is another http::Server whose handler hands registry requests to the
+// with a scripted handler (serves the exact bytes, wrong bytes, never answers, breaks or stalls
+// mid-body, 404s), the front is another http::Server whose handler hands registry requests to the
 // PeerFetcher, and the client is http::Fetch / http::ClientExchange. One Loop; every wait is
 // bounded. Every test ends by proving the loop has no open handle left (ASan proves the memory).
 #include "registry/peer_fetch.h"
@@ -69,26 +69,30 @@ enum class PeerMode {
   kWrongBytes,   // Same length, one byte changed.
   kNeverAnswer,  // Reads the request and never responds.
   kBreak,        // Sends head + break_after bytes, then fails (connection closed mid-body).
+  kStall,        // Sends head + break_after bytes, then holds the connection without a byte.
   kNotFound,     // 404.
 };
 
-// Streams [first, first + length) of `bytes`, `chunk` per Proceed(), answered inline; fails once
-// `fail_after` body bytes were sent. Counts every byte it produced in *produced.
+// Streams [first, first + length) of `bytes`, `chunk` per Proceed(), answered inline; fails (or,
+// with `stall`, stops answering) once `fail_after` body bytes were sent. Counts every byte it
+// produced in *produced.
 class CountingSource : public http::BodySource {
  public:
   CountingSource(std::shared_ptr<const std::string> bytes, uint64_t first, uint64_t length,
-                 size_t chunk, std::optional<uint64_t> fail_after, uint64_t* produced)
+                 size_t chunk, std::optional<uint64_t> fail_after, uint64_t* produced,
+                 bool stall = false)
       : bytes_(std::move(bytes)),
         first_(first),
         length_(length),
         chunk_(chunk),
         fail_after_(fail_after),
-        produced_(produced) {}
+        produced_(produced),
+        stall_(stall) {}
   void Proceed(http::BodySink& sink) override {
     uint64_t n = std::min<uint64_t>(chunk_, length_ - sent_);
     if (fail_after_) {
       if (sent_ >= *fail_after_) {
-        sink.Fail("test peer breaks mid-body");
+        if (!stall_) sink.Fail("test peer breaks mid-body");
         return;
       }
       n = std::min(n, *fail_after_ - sent_);
@@ -108,6 +112,7 @@ class CountingSource : public http::BodySource {
   size_t chunk_;
   std::optional<uint64_t> fail_after_;
   uint64_t* produced_;
+  bool stall_;
   uint64_t sent_ = 0;
 };
 
@@ -179,13 +184,14 @@ class PeerHandler : public http::Handler {
       }
     }
     std::optional<uint64_t> fail_after;
-    if (mode == PeerMode::kBreak && break_requests > 0) {
+    if ((mode == PeerMode::kBreak || mode == PeerMode::kStall) && break_requests > 0) {
       --break_requests;
       fail_after = break_after;
     }
     writer.RespondStream(status, std::move(headers), length,
                          std::make_unique<CountingSource>(std::move(bytes), first, length, chunk,
-                                                          fail_after, &produced));
+                                                          fail_after, &produced,
+                                                          mode == PeerMode::kStall));
   }
 };
 
@@ -219,10 +225,13 @@ class FakeDirectory : public cluster::ContentLocator {
   std::vector<std::unique_ptr<Timer>> timers_;
 };
 
-// The front: the registry request goes straight to the PeerFetcher (as on a local miss).
+// The front: the registry request goes straight to the PeerFetcher (as on a local miss), or, with
+// `claimed`, to ServeFrom with the directory's peers (as after a claim).
 class FrontHandler : public http::Handler {
  public:
   PeerFetcher* fetcher = nullptr;
+  FakeDirectory* directory = nullptr;
+  std::optional<ClaimedSources> claimed;
   void Handle(http::Request& request, http::ResponseWriter& writer) override {
     const RouteResult r = ParseRoute(request.path(), request.query());
     if (r.error || (r.route.kind != RouteKind::kManifest && r.route.kind != RouteKind::kBlob)) {
@@ -232,6 +241,10 @@ class FrontHandler : public http::Handler {
     std::string key = r.route.digest
                           ? r.route.digest->str()
                           : r.route.registry + "/" + r.route.repository + ":" + r.route.tag;
+    if (claimed) {
+      fetcher->ServeFrom(request, writer, r.route, std::move(key), directory->peers, *claimed);
+      return;
+    }
     fetcher->Serve(request, writer, r.route, std::move(key));
   }
 };
@@ -262,6 +275,7 @@ class Env {
     if (options.pool == nullptr) options.pool = pool.get();
     fetcher = std::make_unique<PeerFetcher>(&loop, &directory, std::move(auth), options);
     front_handler.fetcher = fetcher.get();
+    front_handler.directory = &directory;
     front = std::make_unique<http::Server>(&loop, &front_handler);
     auto address = http::ParseListenAddress("127.0.0.1:0");
     REQUIRE(address.ok());
@@ -809,6 +823,54 @@ TEST_CASE("peer fetch: a stream broken with no peer to resume from aborts the cl
   // Bounded: at most max_attempts requests.
   CHECK(breaker.requests <= PeerFetchOptions{}.max_attempts);
   CHECK(breaker.requests >= 2);
+}
+
+TEST_CASE("peer fetch: an in-flight source that stalls is reported, and never asked again") {
+  // Issue 30: a source sends its head and ten bytes, then holds. The follower's fetch gives up
+  // after the idle timeout (its client resumes with Range, claimed afresh), says which source
+  // stalled, and reported on the way how far that source's bytes reached.
+  PeerFetchOptions options;
+  options.idle_timeout_ms = 300;
+  Env env(options);
+  const std::string digest = env.AddBlob(256 * 1024, 41);
+  PeerHandler& stalls = env.AddPeer("stalls", PeerMode::kStall);
+  stalls.break_after = 10;
+  std::vector<std::string> received;
+  std::vector<std::string> failed;
+  int finished = 0;
+  ClaimedSources claimed;
+  claimed.in_flight = true;
+  claimed.on_received = [&](const cluster::Provider& peer, uint64_t offset, uint64_t total,
+                            bool waiting) {
+    received.push_back(peer.node_id + " " + std::to_string(offset) + "/" + std::to_string(total) +
+                       (waiting ? " waiting" : ""));
+  };
+  claimed.on_failed = [&](const cluster::Provider& peer, std::string_view) {
+    failed.push_back(peer.node_id);
+  };
+  claimed.on_finished = [&] { ++finished; };
+  env.front_handler.claimed = claimed;
+  Reply r = env.Call("GET", BlobTarget(digest));
+  REQUIRE(r.result.has_value());
+  CHECK(!r.result->ok());  // Ended short: the client resumes elsewhere.
+  CHECK(r.elapsed_ms < 2000);
+  CHECK(stalls.requests == 1);
+  CHECK(failed == std::vector<std::string>{"stalls"});
+  CHECK(finished == 1);
+  CHECK(std::find(received.begin(), received.end(), "stalls 10/262144 waiting") != received.end());
+  // A complete copy's fetch (not in flight) reports failures too, and resumes as usual.
+  received.clear();
+  failed.clear();
+  stalls.break_requests = 1;
+  stalls.mode = PeerMode::kStall;
+  ClaimedSources have;
+  have.on_failed = claimed.on_failed;
+  env.front_handler.claimed = have;
+  Reply whole = env.Call("GET", BlobTarget(digest));
+  REQUIRE(whole.ok());
+  CHECK(whole.body() == env.Bytes(digest));
+  CHECK(failed == std::vector<std::string>{"stalls"});
+  CHECK(received.empty());
 }
 
 TEST_CASE("peer fetch: a slow client on a large blob completes and the peer is not read ahead") {
