@@ -69,8 +69,13 @@ std::string BuildMembersJson(const MemberInfo& self, uint16_t router_port,
   out.append(",\"router_port\":" + std::to_string(router_port));
   out.append(",\"node_id_collisions\":" + std::to_string(membership.collisions()));
   out.append(",\"node_id_renames\":" + std::to_string(renames));
-  out.append(",\"foreign_refused\":" + std::to_string(membership.foreign_refused()) +
-             "},\"members\":[");
+  out.append(",\"foreign_refused\":" + std::to_string(membership.foreign_refused()));
+  out.append(",\"unlisted_refused\":" + std::to_string(membership.unlisted_refused()));
+  out.append(",\"member_events\":{\"joined\":" + std::to_string(membership.joins()) +
+             ",\"expired\":" + std::to_string(membership.expirations()) +
+             ",\"goodbye\":" + std::to_string(membership.goodbyes()) +
+             ",\"replaced\":" + std::to_string(membership.replacements()) + "}");
+  out.append("},\"members\":[");
   bool first = true;
   for (const Member* m : membership.Live()) {
     if (!first) out.push_back(',');
@@ -118,6 +123,7 @@ RoutingJsonBuilder::RoutingJsonBuilder(std::string_view node_id, size_t members,
               ",\"claim_messages\":" + std::to_string(a.messages) +
               ",\"claim_failovers\":" + std::to_string(a.failovers) +
               ",\"stranger_drops\":" + std::to_string(s.stranger_drops) +
+              ",\"untrusted_tag_providers\":" + std::to_string(s.untrusted_tag_providers) +
               ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
   const ClaimStats& c = counters.claims_owned;
   out_.append(",\"claims\":{\"have\":" + std::to_string(c.have) +

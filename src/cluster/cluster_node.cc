@@ -24,6 +24,7 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
   self_.registry_port = options_.registry_port;
   MembershipOptions membership_options;
   membership_options.self_incarnation = self_.incarnation;
+  membership_options.admit_unlisted_hellos = options_.http_bootstrap_address.has_value();
   membership_options.is_local_address = [](std::string_view address) {
     return IsLocalAddress(address);
   };
@@ -63,7 +64,6 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
   membership_->SetListener(
       [this](const std::vector<std::string>& joined, const std::vector<std::string>& left) {
         for (const auto& id : left) {
-          LOG_INFO("member left").Str("node", id);
           lookups_->Invalidate(id);
           claims_.DropNode(id);
         }
@@ -72,6 +72,16 @@ ClusterNode::ClusterNode(Loop* loop, ClusterOptions options)
   service_ = std::make_unique<RouterService>(router_.get(), membership_.get(), &self_,
                                              options_.auth, options_.member_ttl_ms, &claims_,
                                              &scheduler_);
+  service_->SetOnUnlistedHello([this] {
+    // A new pod says hello before our last DNS answer named it: ask again, at most every 2 s.
+    const uint64_t now = loop_->NowMs();
+    if (dns_ == nullptr || stopping_ ||
+        (last_early_resolve_ms_ != 0 && now - last_early_resolve_ms_ < kEarlyResolveIntervalMs)) {
+      return;
+    }
+    last_early_resolve_ms_ = now;
+    dns_->ResolveSoon();
+  });
   ClaimClientOptions claim_options;
   claim_options.claim_timeout_ms = options_.claim_timeout_ms;
   claim_options.owner_attempts = options_.claim_owner_attempts;
@@ -120,13 +130,15 @@ Status ClusterNode::StartMdns() {
           membership_->Leave(info.node_id, info.incarnation, from);
           return;
         }
-        if (membership_->Observe(info, MemberSource::kMdns, uint64_t{ttl_s} * 1000, from) ==
-            Observed::kJoined) {
-          LOG_INFO("member joined")
-              .Str("node", info.node_id)
-              .Str("address", info.addresses.empty() ? "" : info.addresses.front())
-              .Str("source", "mdns");
+        // The member is reached at the packet's source: a record's A/AAAA addresses are only
+        // what the sender claims. An IPv6 link-local source (no zone here) cannot be dialled:
+        // then the record's addresses (the source is bound as well).
+        MemberInfo member = info;
+        if (!(from.starts_with("fe8") || from.starts_with("fe9") || from.starts_with("fea") ||
+              from.starts_with("feb"))) {
+          member.addresses = {from};
         }
+        membership_->Observe(member, MemberSource::kMdns, uint64_t{ttl_s} * 1000, from);
       });
   if (Status s = mdns_->Start(); !s.ok()) {
     mdns_.reset();
@@ -227,6 +239,13 @@ Status ClusterNode::Start() {
       .Int("mdns_interfaces", static_cast<int64_t>(options_.mdns_interfaces.size()))
       .Str("dns_domain", options_.dns_domain)
       .Int("static_peers", static_cast<int64_t>(options_.static_peers.size()));
+  if (!options_.auth.enabled()) {
+    LOG_WARN(
+        "no peer secret: any host that can reach the router port and the discovery source (DNS "
+        "answer, mDNS segment, static list, bootstrap document) can join the cluster, announce "
+        "content and answer tags; set --peer-secret-file (README: Security)")
+        .Int("router_port", router_port_);
+  }
   return Status::Ok();
 }
 

@@ -114,6 +114,10 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
   const std::string& self_id() const override { return self_.node_id; }
   uint64_t node_id_renames() const override { return renames_; }
   uint64_t foreign_refused() const override { return membership_->foreign_refused(); }
+  MembershipEvents membership_events() const override {
+    return {membership_->joins(), membership_->expirations(), membership_->goodbyes(),
+            membership_->replacements(), membership_->unlisted_refused()};
+  }
   std::vector<MemberView> Members() const override;
   uint64_t node_id_collisions() const override { return membership_->collisions(); }
   std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const override;
@@ -153,6 +157,8 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
   std::unique_ptr<MdnsAgent> mdns_;
   std::unique_ptr<MdnsAgent> retiring_mdns_;  // Saying goodbye under the old id after a rename.
   size_t next_fallback_id_ = 0;               // Into options_.fallback_node_ids.
+  static constexpr uint64_t kEarlyResolveIntervalMs = 2000;
+  uint64_t last_early_resolve_ms_ = 0;  // when a refused hello last asked DNS again
   uint64_t renames_ = 0;
   std::unique_ptr<DnsDiscovery> dns_;
   std::unique_ptr<Timer> static_timer_;

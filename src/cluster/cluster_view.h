@@ -13,6 +13,15 @@
 
 namespace spegel::cluster {
 
+// What the membership did since start (Membership's counters).
+struct MembershipEvents {
+  uint64_t joins = 0;             // members that joined or restarted
+  uint64_t expirations = 0;       // dropped: nothing from their addresses refreshed them
+  uint64_t goodbyes = 0;          // dropped: said goodbye
+  uint64_t replacements = 0;      // dropped: another id joined at their address
+  uint64_t unlisted_refused = 0;  // hellos from an address no discovery source names
+};
+
 // One other node as this node knows it.
 struct MemberView {
   std::string node_id;
@@ -36,6 +45,7 @@ class ClusterView {
   virtual uint64_t node_id_renames() const = 0;
   // Messages refused because they named a member from an address it is not bound to.
   virtual uint64_t foreign_refused() const = 0;
+  virtual MembershipEvents membership_events() const = 0;
   // At most `max` claims this node answers as their key's owner: {key, description}.
   virtual std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t max) const = 0;
   // /debug/members: this node and every member, as JSON.

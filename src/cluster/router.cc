@@ -6,6 +6,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "cluster/rendezvous.h"
+#include "oci/digest.h"
 
 namespace spegel::cluster {
 
@@ -371,10 +372,17 @@ Status Router::HandleAnnounce(const Provider& sender, const AnnounceBatch& batch
 
 // ---- Client side: lookups ----
 
-std::vector<Provider> Router::FilterForClient(std::vector<Provider> providers) const {
+std::vector<Provider> Router::FilterForClient(std::string_view key,
+                                              std::vector<Provider> providers) {
+  const bool tag = !oci::Digest::Parse(key).ok();
   std::erase_if(providers, [&](const Provider& p) {
     if (p.node_id == self_.node_id) return true;
     const Member* m = membership_->Find(p.node_id);
+    if (tag && (m == nullptr || std::find(m->bound_addresses.begin(), m->bound_addresses.end(),
+                                          p.address) == m->bound_addresses.end())) {
+      ++stats_.untrusted_tag_providers;
+      return true;
+    }
     return m != nullptr && membership_->IsAvoided(*m);
   });
   std::stable_partition(providers.begin(), providers.end(),
@@ -442,7 +450,7 @@ void Router::Lookup(const std::string& key, uint64_t timeout_ms,
   }
   if (remotes.empty()) remotes = std::move(avoided);
   if (self_owner) {
-    std::vector<Provider> local = FilterForClient(HandleLookup(key));
+    std::vector<Provider> local = FilterForClient(key, HandleLookup(key));
     if (!local.empty() || remotes.empty()) {
       if (local.empty()) NegativeCacheInsert(key);
       return finish_later(std::move(local));
@@ -477,7 +485,7 @@ void Router::OnLookupAnswer(uint64_t id, const std::string& owner,
   LookupState& state = *it->second;
   --state.outstanding;
   if (answer.ok()) {
-    std::vector<Provider> found = FilterForClient(std::move(answer).value());
+    std::vector<Provider> found = FilterForClient(state.key, std::move(answer).value());
     if (!found.empty()) return FinishLookup(id, std::move(found));
   }
   state.any_failed = state.any_failed || failed;

@@ -102,14 +102,15 @@ struct RouterStats {
   uint64_t lookups_found = 0;
   uint64_t lookups_timed_out = 0;
   uint64_t negative_cache_hits = 0;
-  uint64_t local_keys = 0;        // Keys we provide.
-  uint64_t provider_keys = 0;     // Owner side: keys in the provider table.
-  uint64_t provider_entries = 0;  // Owner side: (key, provider) entries.
-  uint64_t bad_keys = 0;          // Invalid keys skipped (local or announced).
-  uint64_t rejected_batches = 0;  // HandleAnnounce batches refused as a whole.
-  uint64_t table_full_drops = 0;  // Adds dropped because the table was at max_keys.
-  uint64_t stranger_drops = 0;    // Non-members' adds dropped: the key was full of members.
-  uint64_t memory_bytes = 0;      // Approximate bytes of routing state (not Membership).
+  uint64_t local_keys = 0;               // Keys we provide.
+  uint64_t provider_keys = 0;            // Owner side: keys in the provider table.
+  uint64_t provider_entries = 0;         // Owner side: (key, provider) entries.
+  uint64_t bad_keys = 0;                 // Invalid keys skipped (local or announced).
+  uint64_t rejected_batches = 0;         // HandleAnnounce batches refused as a whole.
+  uint64_t table_full_drops = 0;         // Adds dropped because the table was at max_keys.
+  uint64_t stranger_drops = 0;           // Non-members' adds dropped: the key was full of members.
+  uint64_t untrusted_tag_providers = 0;  // Tag providers dropped: not a member at a bound address.
+  uint64_t memory_bytes = 0;             // Approximate bytes of routing state (not Membership).
 };
 
 class Router {
@@ -192,7 +193,11 @@ class Router {
   void RefreshTick();
   void FinishLookup(uint64_t id, std::vector<Provider> result);
   void OnLookupAnswer(uint64_t id, const std::string& owner, Result<std::vector<Provider>> answer);
-  std::vector<Provider> FilterForClient(std::vector<Provider> providers) const;
+  // What a lookup of `key` may hand the registry: never this node nor an avoided member; live
+  // members first. For a tag (a key that is not a digest) only live members at an address they
+  // are bound to: nothing checks a tag's answer but the provider's own word, so a stranger's
+  // entry is dropped (counted in untrusted_tag_providers).
+  std::vector<Provider> FilterForClient(std::string_view key, std::vector<Provider> providers);
   void NegativeCacheInsert(const std::string& key);
 
   Scheduler* scheduler_;

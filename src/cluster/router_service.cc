@@ -176,13 +176,22 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
     info->addresses = {request.peer_address()};
     // Membership decides: our own hello, a member, a new node, another node with our id, or a
     // member's id from an address it is not bound to.
-    if (membership_->Observe(*info, MemberSource::kPeer, member_ttl_ms_, request.peer_address()) ==
-        Observed::kRefused) {
-      Reply(request, writer, 409,
-            "hello refused: a node id collision, an incarnation ahead of "
-            "the clock, or a member's id from an address it is not bound "
-            "to\n");
-      return;
+    switch (
+        membership_->Observe(*info, MemberSource::kPeer, member_ttl_ms_, request.peer_address())) {
+      case Observed::kRefused:
+        Reply(request, writer, 409,
+              "hello refused: a node id collision, an incarnation ahead of "
+              "the clock, or a member's id from an address it is not bound "
+              "to\n");
+        return;
+      case Observed::kUnlisted:
+        if (on_unlisted_hello_) on_unlisted_hello_();
+        Reply(request, writer, 403,
+              "hello refused: no discovery source of this node names your address (yet)\n");
+        return;
+      case Observed::kJoined:
+      case Observed::kRefreshed:
+      case Observed::kIgnored: break;
     }
     Reply(request, writer, 200, FormatHello(*self_));
     return;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,12 @@ class RouterService : public http::Handler {
   ClaimAnswer AnswerClaim(const std::string& key, const Provider& asker, bool can_serve,
                           const std::vector<std::string>& avoid = {});
 
+  // Runs inline, on the loop thread, when a hello was refused because no discovery source names
+  // its address (403): DNS discovery asks again (rate-limited by the callee).
+  void SetOnUnlistedHello(std::function<void()> callback) {
+    on_unlisted_hello_ = std::move(callback);
+  }
+
   // Requests refused (400, 401, 405, 413…; a lookup miss is not a refusal).
   uint64_t rejected() const { return rejected_; }
 
@@ -71,6 +78,7 @@ class RouterService : public http::Handler {
   uint64_t member_ttl_ms_;
   ClaimTable* claims_;
   Scheduler* clock_;
+  std::function<void()> on_unlisted_hello_;
   uint64_t rejected_ = 0;
 };
 

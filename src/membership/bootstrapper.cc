@@ -15,6 +15,10 @@ Bootstrapper::~Bootstrapper() { liveness_.Revoke(); }
 void Bootstrapper::SetSeeds(MemberSource source,
                             const std::vector<std::pair<std::string, uint16_t>>& seeds) {
   const uint64_t now = loop_->NowMs();
+  std::vector<std::string> listed;
+  listed.reserve(seeds.size());
+  for (const auto& seed : seeds) listed.push_back(seed.first);
+  membership_->SetListed(source, std::move(listed));
   for (const auto& [ip, port] : seeds) {
     const std::string seed_key = ip + "|" + std::to_string(port);
     SeedState& state = seeds_[seed_key];
@@ -84,12 +88,10 @@ void Bootstrapper::HelloSeed(MemberSource source, const std::string& ip, uint16_
           case Identity::kMember:
           case Identity::kNew: break;
         }
-        if (membership_->Observe(*info, source, options_.member_ttl_ms, ip) == Observed::kJoined) {
-          LOG_INFO("member joined")
-              .Str("node", info->node_id)
-              .Str("address", info->addresses.front())
-              .Str("source", MemberSourceName(source));
-        }
+        // The member is reached at the seed the source named, whatever else its answer lists.
+        MemberInfo member = *info;
+        member.addresses = {ip};
+        membership_->Observe(member, source, options_.member_ttl_ms, ip);
       });
 }
 

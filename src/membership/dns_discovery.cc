@@ -283,6 +283,11 @@ void DnsDiscovery::UpdateAresTimer() {
   });
 }
 
+void DnsDiscovery::ResolveSoon() {
+  if (stopping_ || channel_ == nullptr || round_active_ || round_timer_ == nullptr) return;
+  round_timer_->Start(0, 0, [this] { StartRound(); });
+}
+
 void DnsDiscovery::StartRound() {
   if (stopping_ || channel_ == nullptr || round_active_) return;
   ++round_;

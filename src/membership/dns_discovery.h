@@ -65,6 +65,12 @@ class DnsDiscovery {
   // REQUIRES: called at most once.
   Status Start();
 
+  // Starts a round on a later loop iteration unless one is in flight (it will answer) or Start
+  // did not succeed. The caller rate-limits: a hello from an address the last answer did not
+  // name asks for one, so that a new pod does not wait a whole interval. The regular rounds go on
+  // from the end of this one.
+  void ResolveSoon();
+
   // Cancels the round in flight and closes every c-ares socket and libuv handle. `done` runs on
   // the loop thread from the last handle's close callback (also when nothing was open: Start
   // never succeeded), never inline; it may destroy this object. on_result never runs after this

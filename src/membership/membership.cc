@@ -126,17 +126,24 @@ std::vector<std::string> BoundAddresses(const MemberInfo& info, std::string_view
 void Membership::Insert(const MemberInfo& info, MemberSource source, uint64_t ttl_ms,
                         std::string_view from) {
   const uint64_t now = scheduler_->NowMs();
-  if (info.router_port != 0 && !from.empty()) {
-    // One node listens at an address and router port: if another id is bound there, that node
-    // now goes by this id (it was renamed, or restarted with another --node-id).
+  if (!from.empty()) {
+    // One live id per address: if another id is bound there, that node now goes by this id (it
+    // was renamed, or restarted with another --node-id), or one host is making ids up. Nodes
+    // that share a loopback address (several on one host) are told apart by their router port.
+    const bool loopback = from.starts_with("127.") || from == "::1";
     for (auto it = members_.begin(); it != members_.end();) {
       const Member& old = it->second;
-      if (old.info.node_id != info.node_id && old.info.router_port == info.router_port &&
-          !old.info.addresses.empty() && old.info.addresses.front() == from) {
-        LOG_INFO("member replaced: another id now answers at its address")
-            .Str("node", old.info.node_id)
-            .Str("by", info.node_id)
-            .Str("address", from);
+      const bool same_place = !old.info.addresses.empty() && old.info.addresses.front() == from &&
+                              (!loopback || old.info.router_port == info.router_port);
+      if (old.info.node_id != info.node_id && same_place) {
+        ++replacements_;
+        if (uint64_t suppressed = 0; ShouldLog(EventKind::kLeft, &suppressed)) {
+          LOG_INFO("member replaced: another id now answers at its address")
+              .Str("node", old.info.node_id)
+              .Str("by", info.node_id)
+              .Str("address", from)
+              .Int("suppressed_since_last_log", static_cast<int64_t>(suppressed));
+        }
         std::string gone = it->first;
         it = members_.erase(it);
         challengers_.erase(gone);
@@ -145,6 +152,16 @@ void Membership::Insert(const MemberInfo& info, MemberSource source, uint64_t tt
         ++it;
       }
     }
+  }
+  const bool restart = members_.count(info.node_id) > 0;
+  ++joins_;
+  if (uint64_t suppressed = 0; ShouldLog(EventKind::kJoined, &suppressed)) {
+    LOG_INFO(restart ? "member restarted" : "member joined")
+        .Str("node", info.node_id)
+        .Str("address",
+             from.empty() && !info.addresses.empty() ? info.addresses.front() : std::string(from))
+        .Str("source", MemberSourceName(source))
+        .Int("suppressed_since_last_log", static_cast<int64_t>(suppressed));
   }
   Member m;
   m.info = info;
@@ -157,6 +174,50 @@ void Membership::Insert(const MemberInfo& info, MemberSource source, uint64_t tt
   challengers_.erase(info.node_id);
   Changed(info.node_id, true);
   ScheduleExpiry(now + ttl_ms);
+}
+
+bool Membership::ShouldLog(EventKind kind, uint64_t* suppressed) {
+  EventLog& log = event_logs_[static_cast<size_t>(kind)];
+  const uint64_t now = scheduler_->NowMs();
+  if (log.in_window == 0 || now - log.window_start_ms >= options_.event_log_window_ms) {
+    log.window_start_ms = now;
+    log.in_window = 0;
+  }
+  if (log.in_window >= options_.event_log_burst) {
+    ++log.suppressed;
+    return false;
+  }
+  ++log.in_window;
+  *suppressed = log.suppressed;
+  log.suppressed = 0;
+  return true;
+}
+
+void Membership::LogLeft(const std::string& id, const Member& m, std::string_view why) {
+  if (uint64_t suppressed = 0; ShouldLog(EventKind::kLeft, &suppressed)) {
+    LOG_INFO("member left")
+        .Str("node", id)
+        .Str("address", m.bound_addresses.empty() ? std::string() : m.bound_addresses.front())
+        .Str("why", why)
+        .Int("suppressed_since_last_log", static_cast<int64_t>(suppressed));
+  }
+}
+
+void Membership::SetListed(MemberSource source, std::vector<std::string> addresses) {
+  if (addresses.size() > kMaxListedAddresses) addresses.resize(kMaxListedAddresses);
+  std::sort(addresses.begin(), addresses.end());
+  addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+  listed_[static_cast<size_t>(source)] = std::move(addresses);
+}
+
+bool Membership::IsListed(std::string_view address) const {
+  for (const auto& list : listed_) {
+    if (std::binary_search(list.begin(), list.end(), address)) return true;
+  }
+  for (const auto& [id, m] : members_) {
+    if (Contains(m.bound_addresses, address)) return true;
+  }
+  return false;
 }
 
 Observed Membership::Observe(const MemberInfo& info, MemberSource source, uint64_t ttl_ms,
@@ -173,6 +234,16 @@ Observed Membership::Observe(const MemberInfo& info, MemberSource source, uint64
   const std::string_view sender = EvidenceAddress(info, from);
   auto it = members_.find(info.node_id);
   if (it == members_.end()) {
+    if (source == MemberSource::kPeer && !options_.admit_unlisted_hellos && !IsListed(sender)) {
+      ++unlisted_refused_;
+      if (uint64_t suppressed = 0; ShouldLog(EventKind::kRefused, &suppressed)) {
+        LOG_WARN("refused a hello from an address no discovery source names")
+            .Str("node", info.node_id)
+            .Str("from", sender)
+            .Int("suppressed_since_last_log", static_cast<int64_t>(suppressed));
+      }
+      return Observed::kUnlisted;
+    }
     if (members_.size() >= options_.max_members) {
       if (!full_logged_) {
         LOG_WARN("membership table full; ignoring new members")
@@ -291,6 +362,8 @@ bool Membership::Leave(std::string_view node_id, uint64_t incarnation, std::stri
     return false;
   }
   std::string id = it->first;
+  ++goodbyes_;
+  LogLeft(id, it->second, "goodbye");
   members_.erase(it);
   challengers_.erase(id);
   Changed(id, false);
@@ -406,6 +479,8 @@ void Membership::CheckExpiry() {
   for (auto it = members_.begin(); it != members_.end();) {
     if (it->second.expires_at_ms <= now) {
       std::string id = it->first;
+      ++expirations_;
+      LogLeft(id, it->second, "expired");
       it = members_.erase(it);
       challengers_.erase(id);
       Changed(id, false);

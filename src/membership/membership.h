@@ -55,6 +55,14 @@ struct MembershipOptions {
   // from a second node using the same id (a collision). 0 = unknown (every use of our id is
   // then taken for our own).
   uint64_t self_incarnation = 0;
+  // Admit a hello from any address. The node (ClusterNode) sets it only when it serves the HTTP
+  // bootstrap document (the others find it; it learns them only from their hellos); otherwise
+  // only listed addresses. True here for the table alone (unit tests, the simulation).
+  bool admit_unlisted_hellos = true;
+  // Joins, expiries, goodbyes and refusals are logged at most this many lines per kind per
+  // event_log_window_ms; the next line after a quiet window says how many were left out.
+  uint32_t event_log_burst = 20;
+  uint64_t event_log_window_ms = 10'000;
   // Whether an address is one of this host's (base/IsLocalAddress in the daemon). Two nodes that
   // share an id and started in the same millisecond share an incarnation too: a message with
   // both, sent from an address that is not ours, is such a twin, not our own looped-back one.
@@ -95,6 +103,7 @@ enum class Observed : uint8_t {
                // member's record from another of its interfaces
   kRefused,    // a collision, an invalid id or incarnation, or a member's id from an address it
                // is not bound to (a probe of its bound address may still move it later)
+  kUnlisted,   // a hello for a new member from an address no configured source names
 };
 
 // Whether a router call naming `node_id` from `address` may speak for that node (CheckSender).
@@ -162,6 +171,26 @@ class Membership {
   // Messages refused because they named a member from an address it is not bound to.
   uint64_t foreign_refused() const { return foreign_refused_; }
 
+  // Admission: the addresses a configured source names now (the last DNS answer, the static
+  // list, the HTTP bootstrap document), replacing that source's previous list. A hello (kPeer)
+  // for a new member is admitted only from such an address, or from one a member is already
+  // bound to (an mDNS packet's source, a seed that answered): see Observed::kUnlisted. mDNS
+  // admits by itself (a packet received on a configured interface). Lists longer than
+  // kMaxListedAddresses are cut.
+  static constexpr size_t kMaxListedAddresses = 4096;
+  void SetListed(MemberSource source, std::vector<std::string> addresses);
+  void set_admit_unlisted_hellos(bool admit) { options_.admit_unlisted_hellos = admit; }
+  // `address` is named by a configured source, or bound to a live member.
+  bool IsListed(std::string_view address) const;
+  // Hellos refused because no configured source names their address.
+  uint64_t unlisted_refused() const { return unlisted_refused_; }
+  // Members that joined or restarted, expired (nothing from their addresses refreshed them),
+  // said goodbye, or were replaced by another id at their address; since start.
+  uint64_t joins() const { return joins_; }
+  uint64_t expirations() const { return expirations_; }
+  uint64_t goodbyes() const { return goodbyes_; }
+  uint64_t replacements() const { return replacements_; }
+
   // Asks whether `bound` still answers under its id at its bound address; `done(true)` if it
   // does. `done` runs on the loop thread, never inline, at most once; it may never run if the
   // prober's owner is destroyed first.
@@ -203,6 +232,16 @@ class Membership {
                  std::string_view from);
   void OnProbeAnswer(const std::string& node_id, uint64_t probed_incarnation, bool still_there);
   void Insert(const MemberInfo& info, MemberSource source, uint64_t ttl_ms, std::string_view from);
+  // Rate-limited per kind (options.event_log_burst per event_log_window_ms); false when this
+  // line is to be left out (counted, and said on the next line of the kind).
+  enum class EventKind : uint8_t { kJoined, kLeft, kRefused, kCount };
+  struct EventLog {
+    uint64_t window_start_ms = 0;
+    uint32_t in_window = 0;
+    uint64_t suppressed = 0;
+  };
+  bool ShouldLog(EventKind kind, uint64_t* suppressed);
+  void LogLeft(const std::string& id, const Member& m, std::string_view why);
 
   Scheduler* scheduler_;
   std::string self_id_;
@@ -221,6 +260,13 @@ class Membership {
   std::unique_ptr<ScheduledTask> collision_task_;
   std::map<std::string, uint64_t, std::less<>> collision_logged_ms_;  // by address
   uint64_t foreign_refused_ = 0;
+  uint64_t unlisted_refused_ = 0;
+  uint64_t joins_ = 0;
+  uint64_t expirations_ = 0;
+  uint64_t goodbyes_ = 0;
+  uint64_t replacements_ = 0;
+  std::vector<std::string> listed_[5];  // by MemberSource; sorted
+  EventLog event_logs_[static_cast<size_t>(EventKind::kCount)];
   uint64_t foreign_logged_ms_ = 0;
   uint64_t foreign_suppressed_ = 0;
   struct Challenger {

@@ -63,6 +63,15 @@ SpegelMetrics::SpegelMetrics(Registry* registry) {
   membership_refused_ =
       r.AddCounter("spegel_membership_refused_total",
                    "Messages naming a member from an address it is not bound to, refused.");
+  membership_unlisted_ = r.AddCounter(
+      "spegel_membership_unlisted_refused_total",
+      "Hellos refused because no discovery source (DNS answer, static list, bootstrap document, "
+      "mDNS) names their address.");
+  membership_events_ =
+      r.AddCounter("spegel_membership_events_total",
+                   "Members that joined (or restarted), expired, said goodbye, or were replaced "
+                   "by another id at their address.",
+                   {"event"});
   index_images_ = r.AddGauge("spegel_index_images", "Images in the index.");
   index_blobs_ = r.AddGauge("spegel_index_blobs", "Blobs (digests) in the index.");
   index_tags_ = r.AddGauge("spegel_index_tags", "Tag references in the index.");
@@ -202,6 +211,12 @@ void SpegelMetrics::Refresh() {
     node_id_collisions_->With({}).SetTotal(static_cast<double>(identity_->node_id_collisions()));
     node_id_renames_->With({}).SetTotal(static_cast<double>(identity_->node_id_renames()));
     membership_refused_->With({}).SetTotal(static_cast<double>(identity_->foreign_refused()));
+    const cluster::MembershipEvents e = identity_->membership_events();
+    membership_unlisted_->With({}).SetTotal(static_cast<double>(e.unlisted_refused));
+    membership_events_->With({"joined"}).SetTotal(static_cast<double>(e.joins));
+    membership_events_->With({"expired"}).SetTotal(static_cast<double>(e.expirations));
+    membership_events_->With({"goodbye"}).SetTotal(static_cast<double>(e.goodbyes));
+    membership_events_->With({"replaced"}).SetTotal(static_cast<double>(e.replacements));
   }
   if (peer_stats_ != nullptr) {
     const registry::PeerFetchStats& s = *peer_stats_;

@@ -26,6 +26,9 @@
 //   spegel_node_id_renames_total                      moves to a fallback id (default id taken)
 //   spegel_membership_refused_total                   messages naming a member from an address it
 //                                                    is not bound to (refused)
+//   spegel_membership_unlisted_refused_total          hellos from an address no discovery source
+//                                                    names (refused with 403)
+//   spegel_membership_events_total{event}             joined | expired | goodbye | replaced
 //   spegel_index_images / _blobs / _tags              index size
 //   spegel_ready, spegel_containerd_connected         0 or 1
 //   spegel_containerd_reconnects_total, spegel_index_full_syncs_total,
@@ -133,6 +136,8 @@ class SpegelMetrics {
   Family* node_id_collisions_;
   Family* node_id_renames_;
   Family* membership_refused_;
+  Family* membership_unlisted_;
+  Family* membership_events_;
   const cluster::ClusterView* identity_ = nullptr;
   Family* index_images_;
   Family* index_blobs_;

@@ -82,6 +82,10 @@ struct Node {
     self.incarnation = 7;
     self.registry_port = registry_port;
     self.router_port = port;
+    // As the node wiring sets it: hellos only from listed addresses (every node here is on
+    // 127.0.0.1, the listing a static source would make).
+    membership.set_admit_unlisted_hellos(false);
+    membership.SetListed(MemberSource::kStatic, {"127.0.0.1"});
   }
   ~Node() {
     bool down = false;
@@ -343,6 +347,30 @@ TEST_CASE("router service: only members claim; a member's complaint ends a stall
   CHECK(OpenHandles(&loop) == 0);
 }
 
+TEST_CASE("router service: a hello from an address no source names gets 403 and asks DNS again") {
+  Loop loop;
+  {
+    Node owner(&loop, "owner");
+    owner.membership.SetListed(MemberSource::kStatic, {});
+    int asked = 0;
+    owner.service.SetOnUnlistedHello([&] { ++asked; });
+    Caller client(&loop, "client");
+    auto reply = client.Hello(owner.port);
+    REQUIRE_FALSE(reply.ok());
+    CHECK(reply.status().message().find("403") != std::string::npos);
+    CHECK(owner.membership.Find("client") == nullptr);
+    CHECK(owner.membership.unlisted_refused() == 1);
+    CHECK(asked == 1);
+    // Once the DNS answer names the address, the same hello is taken.
+    owner.membership.SetListed(MemberSource::kDns, {"10.0.0.9", "127.0.0.1"});
+    REQUIRE(client.Hello(owner.port).ok());
+    CHECK(owner.membership.Find("client") != nullptr);
+    CHECK(asked == 1);
+  }
+  RunFor(&loop, 10);
+  CHECK(OpenHandles(&loop) == 0);
+}
+
 TEST_CASE("router service: hello makes the sender a member at its socket address") {
   Loop loop;
   {
@@ -382,7 +410,7 @@ TEST_CASE("router service: calls under a member's id from an address it is not b
     ghost.addresses = {"10.9.0.1"};  // Where the real node said hello from.
     ghost.registry_port = 5000;
     ghost.router_port = 5001;
-    REQUIRE(owner.membership.Observe(ghost, MemberSource::kPeer, 60'000) == Observed::kJoined);
+    REQUIRE(owner.membership.Observe(ghost, MemberSource::kStatic, 60'000) == Observed::kJoined);
     AnnounceBatch batch;
     batch.add.push_back(kKey);
     // Every call under "ghost" from 127.0.0.1 (the forger) is refused and changes nothing.

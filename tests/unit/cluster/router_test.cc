@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -24,7 +25,13 @@ MemberInfo Info(const std::string& id) {
   MemberInfo i;
   i.node_id = id;
   i.incarnation = 1;
-  i.addresses = {"10.0.0." + std::to_string(HashString(id) % 250 + 1)};
+  // One address per id (one live id per address): the id's hash as an IPv6 literal.
+  const uint64_t h = HashString(id);
+  char address[40];
+  std::snprintf(address, sizeof(address), "fd00::%x:%x:%x:%x", static_cast<unsigned>(h >> 48),
+                static_cast<unsigned>((h >> 32) & 0xffff),
+                static_cast<unsigned>((h >> 16) & 0xffff), static_cast<unsigned>(h & 0xffff));
+  i.addresses = {address};
   i.registry_port = 5000;
   return i;
 }
@@ -262,6 +269,50 @@ TEST_CASE("router: announce is batched per owner, lookups find the provider, wit
   for (auto& [id, r] : c.routers) entries += r->stats().provider_entries;
   CHECK(entries == 0);
   CHECK(c["a"]->stats().local_keys == 0);
+}
+
+TEST_CASE("router: a tag is taken only from a member at its bound address; a digest from anyone") {
+  Cluster c;
+  for (auto id : {"a", "b", "c"}) c.Add(id);
+  c.Wire();
+  c.Settle();
+  const std::string forged_tag = "registry.example/team/app:v1";
+  const std::string real_tag = "registry.example/team/app:v2";
+  const std::string digest = Key(7);
+  // Every router owns every key here (3 members, 3 replicas): announce straight to all three.
+  const Provider stranger{"stranger", "10.9.9.9", 5000};
+  // A member's id at an address it is not bound to (the router service refuses such an announce
+  // with 409; the lookup does not rely on it).
+  const Provider c_elsewhere{"c", "10.9.9.8", 5000};
+  for (auto& [id, r] : c.routers) {
+    REQUIRE(r->HandleAnnounce(stranger, AnnounceBatch{{forged_tag, digest}, {}, 60'000}).ok());
+    REQUIRE(r->HandleAnnounce(c_elsewhere, AnnounceBatch{{forged_tag}, {}, 60'000}).ok());
+    REQUIRE(r->HandleAnnounce(Self("b"), AnnounceBatch{{real_tag, digest}, {}, 60'000}).ok());
+  }
+  auto lookup = [&](const std::string& from, const std::string& key) {
+    std::vector<Provider> got;
+    bool done = false;
+    c[from]->Lookup(key, 20, [&](std::vector<Provider> ps) {
+      got = std::move(ps);
+      done = true;
+    });
+    c.sched.RunFor(20);
+    CHECK(done);
+    return got;
+  };
+  for (const char* from : {"a", "c"}) {
+    CAPTURE(from);
+    const uint64_t before = c[from]->stats().untrusted_tag_providers;
+    CHECK(lookup(from, forged_tag).empty());
+    CHECK(c[from]->stats().untrusted_tag_providers > before);  // once per owner that answered
+    CHECK(lookup(from, real_tag) == std::vector<Provider>{Self("b")});
+    // The digest: members first, then the stranger (the bytes are checked against the digest, so
+    // a stranger can only waste an attempt, and eviction drops it first).
+    const std::vector<Provider> ps = lookup(from, digest);
+    REQUIRE(ps.size() == 2);
+    CHECK(ps[0] == Self("b"));
+    CHECK(ps[1] == stranger);
+  }
 }
 
 TEST_CASE("router: large key sets are split into messages of at most max_batch_keys") {

@@ -215,7 +215,7 @@ TEST_CASE("membership: the classification table over incarnation and address") {
   }
 }
 
-TEST_CASE("membership: a new id at a member's address and router port replaces that member") {
+TEST_CASE("membership: one live id per address; a new id at a member's address replaces it") {
   ManualScheduler s;
   Membership m(&s, "self");
   REQUIRE(m.Observe(Info("host", 5, "10.0.0.1"), MemberSource::kPeer, 60'000) == Observed::kJoined);
@@ -227,12 +227,60 @@ TEST_CASE("membership: a new id at a member's address and router port replaces t
   CHECK(m.Find("host") == nullptr);
   CHECK(m.Find("host-1a2b3c4d") != nullptr);
   CHECK(m.Find("other") != nullptr);
-  // Another router port at the same address is another node (nodes sharing one address).
-  MemberInfo sibling = Info("sibling", 5, "10.0.0.1");
-  sibling.router_port = 6001;
-  CHECK(m.Observe(sibling, MemberSource::kPeer, 60'000) == Observed::kJoined);
-  CHECK(m.Find("host-1a2b3c4d") != nullptr);
-  CHECK(m.size() == 3);
+  // Made-up ids from one address, on any router port, leave one member there: the last.
+  for (int i = 0; i < 100; ++i) {
+    MemberInfo fake = Info("fake-" + std::to_string(i), 5, "10.0.0.1");
+    fake.router_port = static_cast<uint16_t>(6000 + i);
+    CHECK(m.Observe(fake, MemberSource::kPeer, 60'000) == Observed::kJoined);
+  }
+  CHECK(m.Find("host-1a2b3c4d") == nullptr);
+  CHECK(m.Find("fake-99") != nullptr);
+  CHECK(m.Find("other") != nullptr);
+  CHECK(m.size() == 2);
+  CHECK(m.replacements() == 101);  // host, then host-1a2b3c4d, then each fake but the last
+  // Nodes sharing a loopback address (several on one host) are told apart by router port.
+  for (int i = 0; i < 3; ++i) {
+    MemberInfo local = Info("local-" + std::to_string(i), 5, "127.0.0.1");
+    local.router_port = static_cast<uint16_t>(7000 + i);
+    CHECK(m.Observe(local, MemberSource::kStatic, 60'000) == Observed::kJoined);
+  }
+  CHECK(m.size() == 5);
+}
+
+TEST_CASE("membership: a hello is admitted only from an address a configured source names") {
+  ManualScheduler s;
+  MembershipOptions o;
+  o.admit_unlisted_hellos = false;
+  Membership m(&s, "self", o);
+  m.SetListed(MemberSource::kDns, {"10.0.0.2", "10.0.0.1"});
+  m.SetListed(MemberSource::kStatic, {"10.0.1.1"});
+  CHECK(m.IsListed("10.0.0.1"));
+  CHECK(m.IsListed("10.0.1.1"));
+  CHECK_FALSE(m.IsListed("10.0.0.3"));
+  CHECK(m.Observe(Info("a", 5, "10.0.0.1"), MemberSource::kPeer, 60'000) == Observed::kJoined);
+  CHECK(m.Observe(Info("b", 5, "10.0.1.1"), MemberSource::kPeer, 60'000) == Observed::kJoined);
+  CHECK(m.Observe(Info("x", 5, "10.0.0.3"), MemberSource::kPeer, 60'000) == Observed::kUnlisted);
+  CHECK(m.Find("x") == nullptr);
+  CHECK(m.unlisted_refused() == 1);
+  // mDNS admits by itself (a packet on a configured interface), and binds its source: a hello
+  // from there is then a known address.
+  CHECK(m.Observe(Info("c", 5, "10.0.2.1"), MemberSource::kMdns, 60'000) == Observed::kJoined);
+  CHECK(m.IsListed("10.0.2.1"));
+  // A new DNS answer replaces the old one: 10.0.0.1 is no longer listed, but member a stays
+  // bound there until it expires, so its refreshes go on.
+  m.SetListed(MemberSource::kDns, {"10.0.0.2"});
+  CHECK(m.IsListed("10.0.0.1"));
+  CHECK(m.Observe(Info("a", 5, "10.0.0.1"), MemberSource::kPeer, 60'000) == Observed::kRefreshed);
+  // Hellos from everywhere, where the node serves the HTTP bootstrap document.
+  m.set_admit_unlisted_hellos(true);
+  CHECK(m.Observe(Info("x", 5, "10.0.0.3"), MemberSource::kPeer, 60'000) == Observed::kJoined);
+  // Counters of what happened, for the metrics.
+  CHECK(m.joins() == 4);
+  CHECK(m.Leave("c", 5, "10.0.2.1"));
+  CHECK(m.goodbyes() == 1);
+  s.RunFor(61'000);
+  CHECK(m.expirations() == 3);
+  CHECK(m.size() == 0);
 }
 
 TEST_CASE("membership: renaming self drops a member of the new id; collisions are announced") {

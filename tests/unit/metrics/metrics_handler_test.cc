@@ -132,6 +132,7 @@ class HeldClusterView : public cluster::ClusterView {
   uint64_t node_id_collisions() const override { return 0; }
   uint64_t node_id_renames() const override { return 0; }
   uint64_t foreign_refused() const override { return 0; }
+  cluster::MembershipEvents membership_events() const override { return {}; }
   std::vector<std::pair<std::string, std::string>> OwnedClaims(size_t) const override { return {}; }
   std::string MembersJson() const override { return "{}"; }
   void RoutingJson(const std::string&, uint64_t, std::function<void(std::string)> done) override {
