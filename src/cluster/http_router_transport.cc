@@ -76,13 +76,7 @@ void HttpRouterTransport::Claim(const Member& owner, const ClaimRequest& request
                  return;
                }
                Result<ClaimAnswer> answer = ParseClaimAnswer(r->body);
-               if (answer.ok()) {
-                 for (Provider& node : answer->nodes) {
-                   if (node.node_id == owner_id && node.address == kSelfAddress) {
-                     node.address = owner_address;
-                   }
-                 }
-               }
+               if (answer.ok()) ResolveSelfAddress(&answer->nodes, owner_id, owner_address);
                done(std::move(answer));
              });
 }
@@ -127,7 +121,8 @@ void HttpRouterTransport::Lookup(const Member& owner, const std::string& key,
   Send(owner.info.addresses.front(), owner.info.router_port, "GET",
        std::string(kLookupPath) + "?key=" + http::PercentEncode(key), "", {},
        options_.lookup_timeout_ms, kMaxLookupBodyBytes,
-       [done = std::move(done)](Result<http::FetchResult> r) {
+       [owner_id = owner.info.node_id, owner_address = owner.info.addresses.front(),
+        done = std::move(done)](Result<http::FetchResult> r) {
          if (!r.ok()) {
            done(r.status());
          } else if (r->response.status == 404) {
@@ -135,7 +130,9 @@ void HttpRouterTransport::Lookup(const Member& owner, const std::string& key,
          } else if (r->response.status != 200) {
            done(Status::Unavailable("lookup answered " + std::to_string(r->response.status)));
          } else {
-           done(ParseProviders(r->body));
+           Result<std::vector<Provider>> providers = ParseProviders(r->body);
+           if (providers.ok()) ResolveSelfAddress(&*providers, owner_id, owner_address);
+           done(std::move(providers));
          }
        });
 }

@@ -61,9 +61,7 @@ void RouterService::HandleClaim(http::Request& request, http::ResponseWriter& wr
   ClaimAnswer answer = AnswerClaim(claim->key, sender, claim->can_serve, claim->avoid);
   // This node's own entry has no address (nobody told it how others reach it): the asker
   // reached it at one, and substitutes it for kSelfAddress (HttpRouterTransport::Claim).
-  for (Provider& node : answer.nodes) {
-    if (node.address.empty()) node.address = std::string(kSelfAddress);
-  }
+  MarkSelfAddress(&answer.nodes);
   Reply(request, writer, 200, FormatClaimAnswer(answer));
 }
 
@@ -160,6 +158,7 @@ void RouterService::Handle(http::Request& request, http::ResponseWriter& writer)
       Reply(request, writer, 404, "");
       return;
     }
+    MarkSelfAddress(&providers);  // as in a claim answer (HttpRouterTransport::Lookup)
     Reply(request, writer, 200, FormatProviders(providers));
     return;
   }

@@ -65,6 +65,22 @@ std::string FormatProviders(const std::vector<Provider>& providers) {
   return out;
 }
 
+void MarkSelfAddress(std::vector<Provider>* nodes) {
+  for (Provider& node : *nodes) {
+    if (node.address.empty()) node.address = std::string(kSelfAddress);
+  }
+}
+
+void ResolveSelfAddress(std::vector<Provider>* nodes, std::string_view owner_id,
+                        std::string_view owner_address) {
+  std::erase_if(*nodes, [&](Provider& node) {
+    if (node.address != kSelfAddress) return false;
+    if (node.node_id != owner_id || owner_address.empty()) return true;
+    node.address = std::string(owner_address);
+    return false;
+  });
+}
+
 Result<std::vector<Provider>> ParseProviders(std::string_view body) {
   std::vector<Provider> out;
   std::string error;

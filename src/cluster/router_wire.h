@@ -63,9 +63,15 @@ inline constexpr size_t kMaxLookupBodyBytes = 64 << 10;
 inline constexpr size_t kMaxProvidersPerAnswer = 64;
 inline constexpr size_t kMaxClaimBytes = 4096;
 inline constexpr size_t kMaxClaimAvoid = 8;
-// The address an owner writes for itself in a claim answer (it does not know how others reach
-// it); the asker replaces it with the owner's address it connected to.
+// The address an owner writes for itself in a claim or lookup answer (it does not know how others
+// reach it); the asker replaces it with the owner's address it connected to.
 inline constexpr std::string_view kSelfAddress = "0.0.0.0";
+// The owner's side: its own entry (no address) is written as kSelfAddress.
+void MarkSelfAddress(std::vector<Provider>* nodes);
+// The asker's side: the owner's kSelfAddress entry becomes the address the asker reached it at;
+// any other node's kSelfAddress entry is dropped (an owner speaks only for its own address).
+void ResolveSelfAddress(std::vector<Provider>* nodes, std::string_view owner_id,
+                        std::string_view owner_address);
 inline constexpr size_t kMaxProgressLines = 1024;
 inline constexpr size_t kMaxProgressBodyBytes = 1 << 20;
 

@@ -221,6 +221,14 @@ TEST_CASE("router service: announce registers the sender at its socket address; 
     auto missing = client.Lookup(owner.AsMember(), "sha256:" + std::string(64, 'e'));
     REQUIRE(missing.ok());
     CHECK(missing->empty());
+    // The owner's own entry (it provides the key too) has no address at the owner: the answer
+    // carries kSelfAddress, and the asker puts the address it reached the owner at in its place.
+    const std::string own = "sha256:" + std::string(64, 'd');
+    owner.router.SetLocalKeys({own});
+    REQUIRE(RunUntil(&loop, [&] { return !owner.router.HandleLookup(own).empty(); }));
+    auto own_found = client.Lookup(owner.AsMember(), own);
+    REQUIRE(own_found.ok());
+    CHECK(*own_found == std::vector<Provider>{{"owner", "127.0.0.1", 5000}});
 
     // Whatever the request claims besides the headers the protocol defines, the address is the
     // socket's.

@@ -201,3 +201,21 @@ TEST_CASE("router wire: progress lines and revoked keys round-trip; bad ones are
 
 }  // namespace
 }  // namespace spegel::cluster
+
+namespace spegel::cluster {
+namespace {
+
+TEST_CASE("router wire: an owner's own entry travels as kSelfAddress and only it is resolved") {
+  std::vector<Provider> nodes{{"owner", "", 5000}, {"peer", "10.0.0.2", 5000}};
+  MarkSelfAddress(&nodes);
+  CHECK(nodes[0].address == kSelfAddress);
+  CHECK(nodes[1].address == "10.0.0.2");
+  auto parsed = ParseProviders(FormatProviders(nodes));
+  REQUIRE(parsed.ok());
+  parsed->push_back({"other", std::string(kSelfAddress), 5000});  // speaks for another's address
+  ResolveSelfAddress(&*parsed, "owner", "10.0.0.1");
+  CHECK(*parsed == std::vector<Provider>{{"owner", "10.0.0.1", 5000}, {"peer", "10.0.0.2", 5000}});
+}
+
+}  // namespace
+}  // namespace spegel::cluster
