@@ -3,7 +3,8 @@
 Three nodes find each other by DNS. An outsider in a namespace of its own (10.213.x.61, no
 spegel, no peer secret in this cluster) first claims a key without saying hello: declined, since
 only members take part in coalescing. Then harness/fake_fetcher.py, run inside its namespace,
-says hello to every node from its own address (so it is a member), claims every key of a fresh
+says hello to every node from its own address (a member: its address is on the nodes' static
+list, a configured source), claims every key of a fresh
 image at every node (so at each key's claim owner it is the fetcher), reports false progress for
 all of them every second, and answers every GET it is sent with a head and 10 bytes, then holds.
 
@@ -49,12 +50,16 @@ class StalledFakeFetcherTest(unittest.TestCase):
             cls.img = cls.c.generate("stalled", layer_sizes=(3 << 20, 3 << 20), compresslevel=0)
             cls.tag, _ = cls.c.push(cls.img)
             cls.keys = sorted(cls.img.blobs_for_platform())
-            cls.c.configure_spegels(dns=True, extra=("--mirror-claim-timeout", "1s"))
+            # The outsider's address is on every node's static list: a configured source names
+            # it, so its hello is taken (a member gone bad; a stranger's hello gets 403).
+            cls.fake_ip = f"{cls.c.subnet}.{FAKE_OCTET}"
+            cls.c.configure_spegels(dns=True, extra=(
+                "--mirror-claim-timeout", "1s",
+                "--static-bootstrap-peers", f"{cls.fake_ip}:{cl.ROUTER_PORT}"))
             cls.c.start_spegels()
             cls.c.wait_members()
             cls.fake_ns = cls.c.segment.attach("fk", FAKE_OCTET, multicast=False)
             netns.assert_no_default_route(cls.fake_ns)
-            cls.fake_ip = f"{cls.c.subnet}.{FAKE_OCTET}"
         except BaseException:
             cls.c.close()
             raise
