@@ -8,15 +8,15 @@
 namespace spegel::registry {
 
 // X(enumerator, HTTP status, OCI code)
-#define SPEGEL_OCI_ERRORS(X)                   \
-  X(kBlobUnknown, 404, "BLOB_UNKNOWN")         \
-  X(kManifestUnknown, 404, "MANIFEST_UNKNOWN") \
-  X(kNameUnknown, 404, "NAME_UNKNOWN")         \
-  X(kNameInvalid, 400, "NAME_INVALID")         \
-  X(kDigestInvalid, 400, "DIGEST_INVALID")     \
-  X(kTagInvalid, 400, "TAG_INVALID")           \
-  X(kUnsupported, 405, "UNSUPPORTED")          \
-  X(kRangeInvalid, 416, "RANGE_INVALID")       \
+#define SPEGEL_OCI_ERRORS(X)                                    \
+  X(kBlobUnknown, 404, "BLOB_UNKNOWN")                          \
+  X(kManifestUnknown, 404, "MANIFEST_UNKNOWN")                  \
+  X(kNameUnknown, 404, "NAME_UNKNOWN")                          \
+  X(kNameInvalid, 400, "NAME_INVALID")                          \
+  X(kDigestInvalid, 400, "DIGEST_INVALID")                      \
+  X(kPaginationNumberInvalid, 400, "PAGINATION_NUMBER_INVALID") \
+  X(kUnsupported, 405, "UNSUPPORTED")                           \
+  X(kRangeInvalid, 416, "RANGE_INVALID")                        \
   X(kUnavailable, 503, "UNAVAILABLE")
 
 enum class OciError {

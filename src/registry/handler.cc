@@ -1,7 +1,11 @@
 #include "registry/handler.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "base/json_escape.h"
 #include "base/log.h"
+#include "base/numbers.h"
 #include "http/range.h"
 #include "index/debug_json.h"
 
@@ -196,28 +200,20 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
     return;
   }
   if (parsed.error) {
+    // A manifest reference that is no valid tag is a manifest nobody has: the distribution spec
+    // lists 404 as the only failure of a manifest GET or HEAD (docker-registry answers so too).
+    if (*parsed.error == RouteError::kTagInvalid) {
+      SendError(request, writer, OciError::kManifestUnknown, "manifest unknown: " + parsed.message);
+      return;
+    }
     const OciError error = *parsed.error == RouteError::kDigestInvalid ? OciError::kDigestInvalid
-                           : *parsed.error == RouteError::kTagInvalid  ? OciError::kTagInvalid
                                                                        : OciError::kNameInvalid;
     SendError(request, writer, error, parsed.message);
     return;
   }
 
   if (route.kind == RouteKind::kTagsList) {
-    const auto tags = index_->TagsOfRepository(route.registry, route.repository);
-    if (tags.empty()) {
-      SendError(request, writer, OciError::kNameUnknown, "repository unknown to this node");
-      return;
-    }
-    std::string body = "{\"name\":";
-    AppendJsonString(&body, route.repository);
-    body.append(",\"tags\":[");
-    for (size_t i = 0; i < tags.size(); ++i) {
-      if (i) body.push_back(',');
-      AppendJsonString(&body, tags[i]);
-    }
-    body.append("]}\n");
-    Send(request, writer, 200, {{"Content-Type", "application/json"}}, std::move(body));
+    SendTagsList(request, writer, route);
     return;
   }
   const bool is_manifest = route.kind == RouteKind::kManifest;
@@ -275,6 +271,55 @@ void RegistryHandler::Registry(http::Request& request, http::ResponseWriter& wri
     return;
   }
   ServeContent(request, writer, route, *digest, *blob, is_manifest);
+}
+
+void RegistryHandler::SendTagsList(http::Request& request, http::ResponseWriter& writer,
+                                   const Route& route) {
+  // Pagination as the distribution spec has it: `n` tags at most, those lexically after `last`,
+  // and a Link to the next page when more remain.
+  auto n_text = QueryParam(request.query(), "n");
+  auto last = QueryParam(request.query(), "last");
+  if (!n_text.ok() || !last.ok()) {
+    SendError(request, writer, OciError::kPaginationNumberInvalid, "invalid query string");
+    return;
+  }
+  size_t n = SIZE_MAX;
+  if (n_text->has_value()) {
+    uint64_t value = 0;
+    if (!ParseDecimal(**n_text, &value)) {
+      SendError(request, writer, OciError::kPaginationNumberInvalid,
+                "n must be a number of tags, not \"" + (*n_text)->substr(0, 64) + "\"");
+      return;
+    }
+    n = static_cast<size_t>(std::min<uint64_t>(value, SIZE_MAX));
+  }
+  const auto tags = index_->TagsOfRepository(route.registry, route.repository);
+  if (tags.empty()) {
+    SendError(request, writer, OciError::kNameUnknown, "repository unknown to this node");
+    return;
+  }
+  auto from = tags.begin();
+  if (last->has_value()) from = std::upper_bound(tags.begin(), tags.end(), **last);
+  const size_t remaining = static_cast<size_t>(tags.end() - from);
+  const size_t count = std::min(n, remaining);
+  std::string body = "{\"name\":";
+  AppendJsonString(&body, route.requested_name);
+  body.append(",\"tags\":[");
+  for (size_t i = 0; i < count; ++i) {
+    if (i) body.push_back(',');
+    AppendJsonString(&body, from[static_cast<std::ptrdiff_t>(i)]);
+  }
+  body.append("]}\n");
+  http::Headers headers{{"Content-Type", "application/json"}};
+  if (count > 0 && count < remaining) {
+    std::string next = "</v2/" + route.requested_name + "/tags/list?n=" + std::to_string(n) +
+                       "&last=" + http::PercentEncode(from[static_cast<std::ptrdiff_t>(count - 1)]);
+    if (auto ns = QueryParam(request.query(), "ns"); ns.ok() && ns->has_value()) {
+      next += "&ns=" + http::PercentEncode(**ns);
+    }
+    headers.emplace_back("Link", next + ">; rel=\"next\"");
+  }
+  Send(request, writer, 200, std::move(headers), std::move(body));
 }
 
 void RegistryHandler::ServeContent(http::Request& request, http::ResponseWriter& writer,

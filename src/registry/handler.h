@@ -69,6 +69,8 @@ class RegistryHandler : public http::Handler {
   void Registry(http::Request& request, http::ResponseWriter& writer);
   void ServeContent(http::Request& request, http::ResponseWriter& writer, const Route& route,
                     const oci::Digest& digest, const index::BlobInfo& blob, bool is_manifest);
+  // GET /v2/<name>/tags/list[?n=&last=]: the tags this node holds, paginated as the spec says.
+  void SendTagsList(http::Request& request, http::ResponseWriter& writer, const Route& route);
   void SendError(http::Request& request, http::ResponseWriter& writer, OciError error,
                  std::string_view message, http::Headers extra = {});
 

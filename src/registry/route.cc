@@ -53,6 +53,7 @@ RouteResult ParseRoute(std::string_view path, std::string_view query) {
   }
   Route& route = result.route;
   route.kind = kind;
+  route.requested_name = std::string(name.substr(0, 4096));
 
   auto ns = QueryParam(query, "ns");
   if (!ns.ok()) return Fail(kind, RouteError::kNameInvalid, ns.status().message());

@@ -35,6 +35,7 @@ struct Route {
   RouteKind kind = RouteKind::kUnknown;
   std::string registry;               // From ns or a path-style name; empty when neither gives one.
   std::string repository;             // Without a path-style registry prefix.
+  std::string requested_name;         // <name> as the path gave it (a tags list echoes it).
   std::string tag;                    // Manifests by tag only.
   std::optional<oci::Digest> digest;  // Manifests by digest and blobs.
 };

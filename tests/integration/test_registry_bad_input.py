@@ -620,10 +620,15 @@ class RegistryBadInputTest(unittest.TestCase):
                     self.assert_oci_error(r, 404, "MANIFEST_UNKNOWN", ref + q)
         r = self.get_on(c, f"/v2/it/other/manifests/v1?ns={ns}")
         self.assert_oci_error(r, 404, "MANIFEST_UNKNOWN", "other repository")
+        # A reference that is no valid tag names no manifest: 404 (the spec's only failure of a
+        # manifest GET or HEAD; docker-registry answers the same), the message naming it.
         for what, target in [("bad tag", self.manifest_path("bad!tag")),
-                             ("tag too long", self.manifest_path("t" * 200))]:
+                             ("tag too long", self.manifest_path("t" * 200)),
+                             ("dot tag", self.manifest_path(".INVALID_MANIFEST_NAME"))]:
             with self.subTest(what=what):
-                self.assert_oci_error(self.get_on(c, target), 400, "TAG_INVALID", what)
+                r = self.get_on(c, target)
+                self.assert_oci_error(r, 404, "MANIFEST_UNKNOWN", what)
+                self.assertIn(target.rsplit("/", 1)[1][:100].encode(), r.body)
         for q in ("", f"?ns={ns}"):
             r = self.get_on(c, self.manifest_path("v1") + q,
                             headers=[("Accept", registry.MANIFEST_ACCEPT)])

@@ -18,6 +18,8 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from harness import containerd, imagegen, images, registry, spegel, util
 
@@ -419,6 +421,32 @@ class SkopeoTest(unittest.TestCase):
         sj.pop("Name")
         rj.pop("Name")
         self.assertEqual(sj, rj)
+
+    def test_list_tags_pages_as_the_spec_says(self):
+        # skopeo list-tags follows the Link header; the answer must equal the registry's, and a
+        # page of n=1 must hold one tag and echo the repository name as requested.
+        img = NODE.images["big"]
+        out = {}
+        for which, addr in (("spegel", NODE.spegel.addr), ("registry", NODE.registry.addr)):
+            r = skopeo("list-tags", "--tls-verify=false", f"docker://{addr}/{img.name}",
+                       check=False)
+            self.assertEqual(r.returncode, 0, f"{which}: {r.stderr}")
+            out[which] = json.loads(r.stdout)["Tags"]
+        self.assertIn(img.tag, out["spegel"])
+        self.assertTrue(set(out["spegel"]) <= set(out["registry"]), out)
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+        for addr in (NODE.spegel.addr, NODE.registry.addr):
+            with self.subTest(addr=addr):
+                with direct.open(
+                        f"http://{addr}/v2/{img.name}/tags/list?n=1", timeout=10) as resp:
+                    doc = json.loads(resp.read())
+                self.assertEqual(doc["name"], img.name)
+                self.assertEqual(len(doc["tags"]), 1, doc)
+        # n is a number: docker-registry and spegel refuse anything else with 400.
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            direct.open(f"http://{NODE.spegel.addr}/v2/{img.name}/tags/list?n=x", timeout=10)
+        self.assertEqual(ctx.exception.code, 400)
+        self.assertIn(b"PAGINATION_NUMBER_INVALID", ctx.exception.read())
 
     def test_copy_to_oci_layout_is_byte_identical(self):
         out = util.make_temp_dir("sit-sko-")

@@ -139,6 +139,45 @@ TEST_CASE_FIXTURE(Fixture, "handler: tags list") {
   CHECK(Get("/v2/library/app/tags/list").body == w.body);
   CheckOciError(Get("/v2/library/app/tags/list?ns=ghcr.io"), 404, "NAME_UNKNOWN");
   CheckOciError(Get("/v2/library/nope/tags/list"), 404, "NAME_UNKNOWN");
+  // The name is echoed as requested (path-style with its registry too).
+  CHECK(Get("/v2/docker.io/library/app/tags/list").body ==
+        "{\"name\":\"docker.io/library/app\",\"tags\":[\"v1\"]}\n");
+}
+
+TEST_CASE_FIXTURE(Fixture, "handler: tags list pages with n and last, and links the next page") {
+  for (const char* tag : {"v2", "a0", "v3"}) {
+    const std::string name = std::string("docker.io/library/app:") + tag;
+    fake.AddImage(name, kOciManifest, image.manifest_digest);
+    fake.Emit(containerd::EventKind::kImageCreate, name);
+  }
+  REQUIRE(testing::RunUntil(&loop, [&] {
+    return index.TagsOfRepository("docker.io", "library/app").size() == 4;
+  }));
+  auto page1 = Get("/v2/library/app/tags/list?n=2");
+  CHECK(page1.status == 200);
+  CHECK(page1.body == "{\"name\":\"library/app\",\"tags\":[\"a0\",\"v1\"]}\n");
+  CHECK(page1.Header("Link") == "</v2/library/app/tags/list?n=2&last=v1>; rel=\"next\"");
+  auto page2 = Get("/v2/library/app/tags/list?n=2&last=v1");
+  CHECK(page2.body == "{\"name\":\"library/app\",\"tags\":[\"v2\",\"v3\"]}\n");
+  CHECK_FALSE(page2.Header("Link").has_value());
+  CHECK(Get("/v2/library/app/tags/list?last=v2").body ==
+        "{\"name\":\"library/app\",\"tags\":[\"v3\"]}\n");
+  CHECK(Get("/v2/library/app/tags/list?last=v3").body ==
+        "{\"name\":\"library/app\",\"tags\":[]}\n");
+  auto none = Get("/v2/library/app/tags/list?n=0");
+  CHECK(none.status == 200);
+  CHECK(none.body == "{\"name\":\"library/app\",\"tags\":[]}\n");
+  CHECK_FALSE(none.Header("Link").has_value());
+  CHECK(Get("/v2/library/app/tags/list?n=99").body ==
+        "{\"name\":\"library/app\",\"tags\":[\"a0\",\"v1\",\"v2\",\"v3\"]}\n");
+  // ns travels into the next page's link.
+  CHECK(Get("/v2/library/app/tags/list?ns=docker.io&n=1").Header("Link") ==
+        "</v2/library/app/tags/list?n=1&last=a0&ns=docker.io>; rel=\"next\"");
+  for (const char* bad : {"n=-1", "n=x", "n=", "n=99999999999999999999999"}) {
+    CAPTURE(bad);
+    CheckOciError(Get(std::string("/v2/library/app/tags/list?") + bad), 400,
+                  "PAGINATION_NUMBER_INVALID");
+  }
 }
 
 TEST_CASE_FIXTURE(Fixture, "handler: a tag in two registries is ambiguous without ns") {
@@ -185,7 +224,11 @@ TEST_CASE_FIXTURE(Fixture, "handler: blobs with and without Range") {
 TEST_CASE_FIXTURE(Fixture, "handler: bad input gets the right OCI error") {
   CheckOciError(Get("/v2/x/blobs/sha256:ABC"), 400, "DIGEST_INVALID");
   CheckOciError(Get("/v2/a/%2e%2e/blobs/" + image.layer_digests[0]), 400, "NAME_INVALID");
-  CheckOciError(Get("/v2/a/manifests/-x"), 400, "TAG_INVALID");
+  // A reference that is no valid tag names no manifest: 404, as the spec lists for manifests.
+  auto bad_tag = Get("/v2/a/manifests/.INVALID_MANIFEST_NAME");
+  CheckOciError(bad_tag, 404, "MANIFEST_UNKNOWN");
+  CHECK(bad_tag.body.find(".INVALID_MANIFEST_NAME") != std::string::npos);
+  CheckOciError(Get("/v2/a/manifests/-x"), 404, "MANIFEST_UNKNOWN");
   CheckOciError(Get("/v2/_catalog"), 404, "NAME_UNKNOWN");
   auto put = Get("/v2/a/manifests/v1", "Content-Length: 0\r\n", "PUT");
   CheckOciError(put, 405, "UNSUPPORTED");
