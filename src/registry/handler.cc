@@ -317,7 +317,7 @@ void RegistryHandler::SendTagsList(http::Request& request, http::ResponseWriter&
     if (auto ns = QueryParam(request.query(), "ns"); ns.ok() && ns->has_value()) {
       next += "&ns=" + http::PercentEncode(**ns);
     }
-    headers.emplace_back("Link", next + ">; rel=\"next\"");
+    headers.push_back({"Link", next + ">; rel=\"next\""});
   }
   Send(request, writer, 200, std::move(headers), std::move(body));
 }
