@@ -262,6 +262,7 @@ void Syncer::OnWalkDone(const std::string& name, uint64_t seq, Result<ImageWalk>
 
 void Syncer::BlobMissing(const oci::Digest& digest) {
   if (index_->RemoveBlob(digest)) {
+    ++blobs_gone_;
     LOG_INFO("blob missing from content store; dropped from index").Str("digest", digest.str());
   }
 }

@@ -67,6 +67,9 @@ class Syncer {
   const std::string& content_root() const { return content_->directory().root(); }
   const std::string& containerd_version() const { return containerd_version_; }
   uint64_t full_syncs() const { return full_syncs_; }
+  // Blobs the index listed that were gone from the content store when served (containerd's GC
+  // deletes without events): each was dropped from the index (so withdrawn from its owners).
+  uint64_t blobs_gone() const { return blobs_gone_; }
   uint64_t reconnects() const { return reconnects_; }
   double last_sync_seconds() const { return last_sync_seconds_; }
 
@@ -113,6 +116,7 @@ class Syncer {
   std::unordered_map<std::string, uint64_t> walks_in_flight_;  // image name -> newest seq
   std::string containerd_version_;
   uint64_t full_syncs_ = 0;
+  uint64_t blobs_gone_ = 0;
   uint64_t reconnects_ = 0;
   double last_sync_seconds_ = 0;
   bool logged_unreachable_ = false;

@@ -82,6 +82,10 @@ SpegelMetrics::SpegelMetrics(Registry* registry) {
                              "Reconnections to containerd after the event stream broke.");
   full_syncs_ = r.AddCounter("spegel_index_full_syncs_total",
                              "Completed full syncs of the index with containerd.");
+  blobs_gone_ = r.AddCounter(
+      "spegel_index_blobs_gone_total",
+      "Blobs the index listed that were gone from the content store when served (GC); each "
+      "was dropped and withdrawn, and the request went to the peers.");
   last_sync_seconds_ = r.AddGauge("spegel_index_last_sync_duration_seconds",
                                   "Duration of the last full sync, in seconds.");
 
@@ -251,6 +255,7 @@ void SpegelMetrics::Refresh() {
     connected_->GaugeWith({}).Set(syncer_->connected() ? 1 : 0);
     reconnects_->With({}).SetTotal(static_cast<double>(syncer_->reconnects()));
     full_syncs_->With({}).SetTotal(static_cast<double>(syncer_->full_syncs()));
+    blobs_gone_->With({}).SetTotal(static_cast<double>(syncer_->blobs_gone()));
     last_sync_seconds_->GaugeWith({}).Set(syncer_->last_sync_seconds());
   }
   if (index_ == nullptr) return;

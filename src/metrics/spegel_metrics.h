@@ -32,6 +32,7 @@
 //   spegel_index_images / _blobs / _tags              index size
 //   spegel_ready, spegel_containerd_connected         0 or 1
 //   spegel_containerd_reconnects_total, spegel_index_full_syncs_total,
+//   spegel_index_blobs_gone_total (listed, gone from the store when served: GC),
 //   spegel_index_last_sync_duration_seconds
 //
 // `registry` label values come from clients (`ns`): values that are not plausible registry hosts
@@ -146,6 +147,7 @@ class SpegelMetrics {
   Family* connected_;
   Family* reconnects_;
   Family* full_syncs_;
+  Family* blobs_gone_;
   Family* last_sync_seconds_;
 
   uint64_t requests_served_ = 0;

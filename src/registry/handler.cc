@@ -368,10 +368,14 @@ void RegistryHandler::ServeContent(http::Request& request, http::ResponseWriter&
   auto opened = content_->Open(digest, size);
   if (!opened.ok()) {
     // The file is gone (GC deletes without events) or is not what the index says: forget the
-    // blob and let containerd go elsewhere at once.
+    // blob (the index withdraws it from its owners) and answer as for any local miss, within
+    // this request: from a peer, or 404 when none has it (a peer's fetch: 404, one hop).
     syncer_->BlobMissing(digest);
-    SendError(request, writer, is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown,
-              "content is no longer on this node");
+    Route by_digest = route;
+    by_digest.digest = digest;
+    Miss(request, writer, by_digest, digest.str(),
+         is_manifest ? OciError::kManifestUnknown : OciError::kBlobUnknown,
+         "content is no longer on this node");
     return;
   }
   if (containerd::BlobFile* file = opened->file()) {

@@ -235,10 +235,15 @@ TEST_CASE_FIXTURE(Fixture, "handler: bad input gets the right OCI error") {
   CHECK(put.Header("Allow") == "GET, HEAD");
 }
 
-TEST_CASE_FIXTURE(Fixture, "handler: a blob GC removed is dropped and answered 404") {
+TEST_CASE_FIXTURE(Fixture, "handler: a blob GC removed is dropped, counted, and (no peer) 404") {
   fs::remove(root / "blobs" / "sha256" / image.layer_digests[1].substr(7));
+  CHECK(syncer->blobs_gone() == 0);
   CheckOciError(Get("/v2/x/blobs/" + image.layer_digests[1]), 404, "BLOB_UNKNOWN");
   CHECK(index.FindBlob(*oci::Digest::Parse(image.layer_digests[1])) == nullptr);
+  CHECK(syncer->blobs_gone() == 1);
+  // Asked again it is a plain miss: counted once.
+  CheckOciError(Get("/v2/x/blobs/" + image.layer_digests[1]), 404, "BLOB_UNKNOWN");
+  CHECK(syncer->blobs_gone() == 1);
 }
 
 TEST_CASE_FIXTURE(Fixture,

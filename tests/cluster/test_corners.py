@@ -1,0 +1,83 @@
+"""Correct answers in the corners (issue 31).
+
+GcMissTest (item 1): containerd's garbage collector deletes content without an event, so a
+node's index can list a blob whose file is gone. Two nodes pull the same image; node2's copy of a
+layer is then removed behind containerd's back, as GC does, and the upstream is cut. A GET of
+that layer from node2's registry must still be answered 200 with exactly the layer's bytes, from
+node1, within the same request (before: 404 until the next resync). The blob is dropped from
+node2's index (so node2 no longer announces it) and counted once in
+spegel_index_blobs_gone_total; a second GET is a plain miss served by the peer.
+"""
+
+import os
+import re
+import unittest
+
+from harness import cluster as cl
+from itharness import util
+
+
+def gone_total(node):
+    metrics = node.http("GET", node.metrics_url("/metrics"))["body"]
+    m = re.search(r"^spegel_index_blobs_gone_total (\d+)", metrics, re.M)
+    return int(m.group(1)) if m else None
+
+
+class GcMissTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = cl.Cluster(nodes=2)
+        try:
+            cls.c.start()
+            cls.n1, cls.n2 = cls.c.nodes
+            cls.img = cls.c.generate("gc-miss", layer_sizes=(3000, 300_000))
+            cls.tag, _ = cls.c.push(cls.img)
+            cls.c.configure_spegels(dns=True)
+            cls.c.start_spegels()
+            cls.c.wait_members()
+        except BaseException:
+            cls.c.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def test_a_blob_gone_under_us_is_served_by_a_peer_in_the_same_request(self):
+        layer = self.img.platforms["linux/amd64"].layers[1].digest
+        for n in (self.n1, self.n2):
+            n.cri_pull(self.tag)
+            self.assertTrue(n.has_blob(layer), n.name)
+        self.c.wait_providers(self.n2, layer, {"node1"})
+        self.assertEqual(gone_total(self.n2), 0)
+        path = f"/v2/{self.img.name}/blobs/{layer}"
+        self.assertEqual(self.n2.http("GET", self.n2.registry_url(path))["status"], 200)
+        # GC removes the file without telling anyone.
+        os.unlink(self.n2.ctd.blob_path(layer))
+        self.c.cut_upstream()
+        try:
+            answers = []
+            for _ in range(2):
+                r = self.n2.http("GET", self.n2.registry_url(path), timeout=10.0)
+                answers.append(r.get("status"))
+                self.assertEqual(r.get("status"), 200, f"{r}\n{self.c.logs()}")
+                self.assertEqual(r["sha256"], layer)
+        finally:
+            self.c.restore_upstream()
+        self.assertEqual(gone_total(self.n2), 1)
+
+        def providers_at_owners():
+            ids = set()
+            for n in self.c.nodes:  # both own every key here
+                doc = n.metrics_json("/debug/routing?key=" + layer)
+                ids |= {p["node_id"] for p in doc.get("local_entries", [])}
+            return ids if "node2" not in ids else None
+        left = util.wait_until(providers_at_owners, 10.0, "node2's entry withdrawn", 0.2)
+        self.assertEqual(left, {"node1"})
+        print(f"      [gc miss] node2 answered {answers} for a layer GC removed under it, from "
+              f"node1; spegel_index_blobs_gone_total 1; the owners now list {sorted(left)}")
+
+
+if __name__ == "__main__":
+    unittest.main()
