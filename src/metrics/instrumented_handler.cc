@@ -60,6 +60,7 @@ class MeasuringWriter final : public http::ResponseWriter {
               : route.kind == registry::RouteKind::kApiVersion ? "version"
                                                                : "other";
       mirrored_ = context.mirrored;
+      request_context_ = &context;
       if (board_ != nullptr) {
         context_ = &context;
         ending_ = std::make_shared<EndingRequest>();
@@ -123,6 +124,9 @@ class MeasuringWriter final : public http::ResponseWriter {
       r.code = status;
       r.mirrored = mirrored_;
       r.body_bytes = body_bytes;
+      const registry::AnswerSource source = request_context_->origin.source;
+      r.from_peer = source == registry::AnswerSource::kPeer ||
+                    source == registry::AnswerSource::kInflightPeer;
       metrics_->RegistryRequestDone(r);
     }
     http::ResponseWriter* real = real_;
@@ -167,7 +171,9 @@ class MeasuringWriter final : public http::ResponseWriter {
   StatusBoard* board_;
   Clock::time_point start_;
   const registry::RequestContext* context_ = nullptr;  // with board_, for /v2/ requests
-  std::shared_ptr<EndingRequest> ending_;              // reported to board_ when it ends
+  // Every /v2/ request's context; valid until the Respond* call (Finish reads its origin).
+  const registry::RequestContext* request_context_ = nullptr;
+  std::shared_ptr<EndingRequest> ending_;  // reported to board_ when it ends
   std::string_view handler_;
   std::string_view method_;
   bool head_ = false;

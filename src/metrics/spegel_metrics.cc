@@ -161,8 +161,9 @@ void SpegelMetrics::RegistryRequestDone(const RegistryRequest& request) {
   ++requests_served_;
   const std::string registry = RegistryLabel(request.registry);
   const bool content = request.kind == "manifest" || request.kind == "blob";
-  const bool hit = content && (request.code == 200 || request.code == 206);
-  const bool miss = content && request.code == 404;
+  const bool answered = content && (request.code == 200 || request.code == 206);
+  const bool hit = answered && !request.from_peer;
+  const bool miss = content && (request.code == 404 || (answered && request.from_peer));
   const char* cache = hit ? "hit" : miss ? "miss" : "none";
   registry_requests_
       ->With({registry, std::string(request.kind), std::string(request.method),
@@ -178,8 +179,9 @@ void SpegelMetrics::RegistryRequestDone(const RegistryRequest& request) {
   }
   if (miss) {
     ++local_misses_;
-    // Upstream hands these to its mirror handler (peers), unless a peer sent them.
-    if (!request.mirrored) mirror_requests_->With({registry, "miss"}).Inc();
+    // Upstream hands these to its mirror handler (peers), unless a peer sent them: a hit when a
+    // peer answered, a miss when none had it.
+    if (!request.mirrored) mirror_requests_->With({registry, answered ? "hit" : "miss"}).Inc();
   }
 }
 

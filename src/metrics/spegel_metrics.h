@@ -64,6 +64,9 @@ struct RegistryRequest {
   int code = 0;
   bool mirrored = false;    // Carried X-Spegel-Mirrored: true (a peer asked; never forwarded).
   uint64_t body_bytes = 0;  // Body bytes of the response (0 for HEAD).
+  // The bytes came from another node (a peer fetch, or a peer's download in flight): counted
+  // once, as a miss here and a mirror hit, never as a local hit or local bytes.
+  bool from_peer = false;
 };
 
 class SpegelMetrics {

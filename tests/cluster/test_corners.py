@@ -17,10 +17,19 @@ from harness import cluster as cl
 from itharness import util
 
 
-def gone_total(node):
+def metric(node, series):
     metrics = node.http("GET", node.metrics_url("/metrics"))["body"]
-    m = re.search(r"^spegel_index_blobs_gone_total (\d+)", metrics, re.M)
+    m = re.search(r"^" + re.escape(series) + r" (\d+)", metrics, re.M)
     return int(m.group(1)) if m else None
+
+
+def gone_total(node):
+    return metric(node, "spegel_index_blobs_gone_total")
+
+
+def served_bytes(node):
+    return {source: metric(node, f'spegel_served_bytes_total{{source="{source}"}}')
+            for source in ("local", "peer")}
 
 
 class GcMissTest(unittest.TestCase):
@@ -33,7 +42,9 @@ class GcMissTest(unittest.TestCase):
             cls.n1, cls.n2 = cls.c.nodes
             cls.img = cls.c.generate("gc-miss", layer_sizes=(3000, 300_000))
             cls.tag, _ = cls.c.push(cls.img)
-            cls.c.configure_spegels(dns=True)
+            # No periodic resync during the test: removing only the file leaves containerd's
+            # metadata, which a resync would read back (real GC removes both).
+            cls.c.configure_spegels(dns=True, extra=("--resync-interval", "1h"))
             cls.c.start_spegels()
             cls.c.wait_members()
         except BaseException:
@@ -55,6 +66,7 @@ class GcMissTest(unittest.TestCase):
         self.assertEqual(self.n2.http("GET", self.n2.registry_url(path))["status"], 200)
         # GC removes the file without telling anyone.
         os.unlink(self.n2.ctd.blob_path(layer))
+        before = served_bytes(self.n2)
         self.c.cut_upstream()
         try:
             answers = []
@@ -63,9 +75,14 @@ class GcMissTest(unittest.TestCase):
                 answers.append(r.get("status"))
                 self.assertEqual(r.get("status"), 200, f"{r}\n{self.c.logs()}")
                 self.assertEqual(r["sha256"], layer)
+                size = r["bytes"]
         finally:
             self.c.restore_upstream()
         self.assertEqual(gone_total(self.n2), 1)
+        # Issue 31, item 2: an answer proxied from a peer is counted once, as the peer's.
+        after = served_bytes(self.n2)
+        self.assertEqual(after["peer"] - before["peer"], 2 * size, (before, after))
+        self.assertEqual(after["local"] - before["local"], 0, (before, after))
 
         def providers_at_owners():
             ids = set()
@@ -76,7 +93,9 @@ class GcMissTest(unittest.TestCase):
         left = util.wait_until(providers_at_owners, 10.0, "node2's entry withdrawn", 0.2)
         self.assertEqual(left, {"node1"})
         print(f"      [gc miss] node2 answered {answers} for a layer GC removed under it, from "
-              f"node1; spegel_index_blobs_gone_total 1; the owners now list {sorted(left)}")
+              f"node1; spegel_index_blobs_gone_total 1; the owners now list {sorted(left)}; "
+              f"served bytes peer +{after['peer'] - before['peer']}, local "
+              f"+{after['local'] - before['local']}")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,24 @@ TEST_CASE("spegel metrics: image registry from a containerd image name") {
   CHECK(SpegelMetrics::ImageRegistry("nginx") == "docker.io");
 }
 
+TEST_CASE("spegel metrics: an answer proxied from a peer is counted once, as the peer's") {
+  Registry r;
+  SpegelMetrics m(&r);
+  m.RegistryRequestDone({"docker.io", "blob", "GET", 200, false, 700, true});
+  m.RegistryRequestDone({"docker.io", "blob", "GET", 200, false, 300, false});
+  CHECK(m.local_hits() == 1);
+  CHECK(m.local_misses() == 1);
+  CHECK(m.local_bytes() == 300);
+  const std::string text = r.Expose();
+  CHECK(Has(text, "spegel_served_bytes_total{source=\"local\"} 300"));
+  CHECK(Has(text, "spegel_mirror_requests_total{registry=\"docker.io\",cache=\"hit\"} 1"));
+  CHECK(Has(text, "spegel_lookups_total{kind=\"blob\",result=\"hit\"} 1"));
+  CHECK(Has(text, "spegel_lookups_total{kind=\"blob\",result=\"miss\"} 1"));
+  CHECK(Has(text,
+            "spegel_registry_requests_total{registry=\"docker.io\",kind=\"blob\","
+            "method=\"GET\",code=\"200\",cache=\"miss\"} 1"));
+}
+
 TEST_CASE("spegel metrics: registry requests count hits, misses, bytes and mirror misses") {
   Registry r;
   SpegelMetrics m(&r);
