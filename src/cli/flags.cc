@@ -165,15 +165,20 @@ Status FlagSet::Apply(Flag& flag, const std::string& value, const std::string& s
       }
       break;
     case Kind::kList: {
+      // Comma-separated (upstream's form, environment too); "\," is a comma inside an item (a
+      // regex such as a{1\,3}); any other backslash is kept as it is.
       auto* list = static_cast<std::vector<std::string>*>(flag.target);
-      size_t start = 0;
-      while (start <= value.size()) {
-        const size_t comma = value.find(',', start);
-        const size_t end = comma == std::string::npos ? value.size() : comma;
-        std::string item = value.substr(start, end - start);
-        if (!item.empty()) list->push_back(std::move(item));
-        if (comma == std::string::npos) break;
-        start = comma + 1;
+      std::string item;
+      for (size_t i = 0; i <= value.size(); ++i) {
+        if (i < value.size() && value[i] == '\\' && i + 1 < value.size() && value[i + 1] == ',') {
+          item.push_back(',');
+          ++i;
+        } else if (i == value.size() || value[i] == ',') {
+          if (!item.empty()) list->push_back(std::move(item));
+          item.clear();
+        } else {
+          item.push_back(value[i]);
+        }
       }
       break;
     }

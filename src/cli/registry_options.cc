@@ -234,7 +234,8 @@ Result<RegistryOptions> ParseRegistryOptions(const std::vector<std::string>& arg
                     "for this long is dropped.");
   flags.AddList("registry-filters", &o.registry_filters,
                 "Regexes (ECMAScript) on registry/repository:tag; matching references are neither "
-                "announced nor served, e.g. :latest$.");
+                "announced nor served, e.g. :latest$. Comma-separated and repeatable; write a "
+                "comma inside a regex as \\, (e.g. :v[0-9]{1\\,2}$).");
   flags.AddList("mirrored-registries", &o.mirrored_registries,
                 "Registries announced and served (URLs, e.g. https://docker.io); empty = all.");
   // Upstream's flags.

@@ -280,6 +280,14 @@ class ChartRenderTest(unittest.TestCase):
         vol = next(v for v in pod_spec(ds)["volumes"] if v["name"] == "peer-secret")
         self.assertEqual(vol["secret"]["secretName"], "mine")
 
+        # A registry filter with a comma in it reaches the flag escaped (the flag splits on ","
+        # and reads "\\," as a comma: tests/unit/cli/flags_test.cc).
+        text, objs = self.helm.template(
+            "--set-json", 'spegel.registryFilters=[":v[0-9]{1,2}$",":latest$"]')
+        validate(self, text)
+        self.assertEqual(flags(container(find(objs, "DaemonSet", "spegel"), "registry"),
+                               "registry-filters"), [":v[0-9]{1\\,2}$", ":latest$"])
+
         # containerdMirrorAdd=false: no init container, no certs.d, no uninstall hook.
         text, objs = self.helm.template("--set", "spegel.containerdMirrorAdd=false")
         self.assertNotIn("initContainers", pod_spec(find(objs, "DaemonSet", "spegel")))

@@ -52,6 +52,16 @@ TEST_CASE("flags: defaults, both value forms, env twins and precedence") {
   CHECK(h.list == std::vector<std::string>{"x", "y", "z"});
 }
 
+TEST_CASE("flags: a list item keeps a comma written as \\, (a regex such as a{1,3})") {
+  Flags f;
+  REQUIRE(
+      f.Parse({"--mirrored-registries", "a{1\\,3}$,b", "--mirrored-registries", "c\\d,,"}).ok());
+  CHECK(f.list == std::vector<std::string>{"a{1,3}$", "b", "c\\d"});
+  Flags e;  // the environment twin reads the same way
+  REQUIRE(e.Parse({}, {{"MIRRORED_REGISTRIES", ":v[0-9]{1\\,2}$,:latest$"}}).ok());
+  CHECK(e.list == std::vector<std::string>{":v[0-9]{1,2}$", ":latest$"});
+}
+
 TEST_CASE("flags: bad values name the flag") {
   Flags f;
   Status st = f.Parse({"--resync-interval", "5x"});
