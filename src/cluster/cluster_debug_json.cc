@@ -124,6 +124,7 @@ RoutingJsonBuilder::RoutingJsonBuilder(std::string_view node_id, size_t members,
               ",\"claim_failovers\":" + std::to_string(a.failovers) +
               ",\"stranger_drops\":" + std::to_string(s.stranger_drops) +
               ",\"untrusted_tag_providers\":" + std::to_string(s.untrusted_tag_providers) +
+              ",\"disowned_keys\":" + std::to_string(s.disowned_keys) +
               ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + "}");
   const ClaimStats& c = counters.claims_owned;
   out_.append(",\"claims\":{\"have\":" + std::to_string(c.have) +

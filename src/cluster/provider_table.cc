@@ -213,6 +213,21 @@ void ProviderTable::Drop(const std::unordered_set<std::string>& node_ids) {
   }
 }
 
+size_t ProviderTable::DropKeys(const std::function<bool(const std::string& key)>& disowned) {
+  size_t dropped = 0;
+  for (auto it = table_.begin(); it != table_.end();) {
+    if (!disowned(it->first)) {
+      ++it;
+      continue;
+    }
+    auto& entries = it->second;
+    while (!entries.empty()) EraseEntry(entries, entries.size() - 1);
+    it = table_.erase(it);
+    ++dropped;
+  }
+  return dropped;
+}
+
 void ProviderTable::EnsureSweep() {
   if (sweep_task_ || table_.empty()) return;
   sweep_task_ = scheduler_->After(options_.sweep_interval_ms, [this] { SweepTick(); });

@@ -77,6 +77,9 @@ class ProviderTable {
   std::vector<Provider> Find(std::string_view key) const;
   // Forgets every entry of these nodes (members that left).
   void Drop(const std::unordered_set<std::string>& node_ids);
+  // Forgets every key `disowned(key)` is true of (keys this node no longer owns); returns how
+  // many. O(keys) calls of `disowned`.
+  size_t DropKeys(const std::function<bool(const std::string& key)>& disowned);
 
   size_t keys() const { return table_.size(); }
   size_t entries() const { return entries_; }

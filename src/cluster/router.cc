@@ -321,6 +321,7 @@ void Router::OnMembershipChanged(const std::vector<std::string>& joined,
       lk.owners = std::move(fresh);
     }
   }
+  DropDisownedKeys(joined);
   for (const auto& id : joined) {
     if (id == self_.node_id) continue;
     const Member* m = membership_->Find(id);
@@ -345,6 +346,35 @@ void Router::OnMembershipChanged(const std::vector<std::string>& joined,
       QueueAdd(id, k);
     }
   }
+}
+
+void Router::DropDisownedKeys(const std::vector<std::string>& joined) {
+  // Only a join takes ownership away. A key stays ours unless a joiner now outranks us for it;
+  // only for those keys are the owners computed again (rendezvous: a joiner outranks us for about
+  // rank/members of our keys).
+  std::vector<std::pair<uint64_t, const std::string*>> joiners;
+  for (const auto& id : joined) {
+    if (id == self_.node_id) continue;
+    const Member* m = membership_->Find(id);
+    if (m != nullptr) joiners.emplace_back(m->node_hash, &m->info.node_id);
+  }
+  if (joiners.empty() || table_.keys() == 0) return;
+  const size_t bytes_before = table_.HeapBytes();
+  const size_t dropped = table_.DropKeys([&](const std::string& key) {
+    const uint64_t hash = HashString(key);
+    const uint64_t own = RendezvousScore(hash, self_hash_);
+    const bool outranked = std::any_of(joiners.begin(), joiners.end(), [&](const auto& j) {
+      return Better(RendezvousScore(hash, j.first), *j.second, own, self_.node_id);
+    });
+    if (!outranked) return false;
+    const std::vector<Owner> owners = ComputeOwners(hash);
+    return std::none_of(owners.begin(), owners.end(),
+                        [&](const Owner& o) { return o.node_id == self_.node_id; });
+  });
+  if (dropped == 0) return;
+  stats_.disowned_keys += dropped;
+  const size_t bytes_after = table_.HeapBytes();
+  if (bytes_before > bytes_after) stats_.disowned_bytes += bytes_before - bytes_after;
 }
 
 void Router::Withdraw() {

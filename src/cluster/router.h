@@ -110,7 +110,9 @@ struct RouterStats {
   uint64_t table_full_drops = 0;         // Adds dropped because the table was at max_keys.
   uint64_t stranger_drops = 0;           // Non-members' adds dropped: the key was full of members.
   uint64_t untrusted_tag_providers = 0;  // Tag providers dropped: not a member at a bound address.
-  uint64_t memory_bytes = 0;             // Approximate bytes of routing state (not Membership).
+  uint64_t disowned_keys = 0;   // Owner side: keys dropped because a joiner now owns them instead.
+  uint64_t disowned_bytes = 0;  // The provider table's bytes those drops freed.
+  uint64_t memory_bytes = 0;    // Approximate bytes of routing state (not Membership).
 };
 
 class Router {
@@ -183,6 +185,8 @@ class Router {
   struct LookupState;
 
   std::vector<Owner> ComputeOwners(uint64_t key_hash) const;
+  // Owner side: forgets the provider entries of keys that `joined` members now own instead.
+  void DropDisownedKeys(const std::vector<std::string>& joined);
   void QueueAdd(const std::string& owner, const std::string& key);
   void QueueRemove(const std::string& owner, const std::string& key);
   void ScheduleFlush(uint64_t delay_ms);

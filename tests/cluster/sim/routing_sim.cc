@@ -73,6 +73,8 @@ struct Row {
   size_t mem_max = 0;
   size_t membership_bytes = 0;
   size_t lost_keys = 0;
+  uint64_t disowned_keys = 0;   // Owner entries dropped after the joins (keys a joiner now owns).
+  uint64_t disowned_bytes = 0;  // Provider-table bytes those drops freed, all nodes together.
   double wall_s = 0;
 };
 
@@ -466,6 +468,8 @@ Row Sim::Run() {
   for (auto& n : nodes_) {
     if (!n.alive) continue;
     size_t b = n.router->stats().memory_bytes;
+    row.disowned_keys += n.router->stats().disowned_keys;
+    row.disowned_bytes += n.router->stats().disowned_bytes;
     total += b;
     row.mem_max = std::max(row.mem_max, b);
     ++alive;
@@ -676,17 +680,19 @@ int Main(int argc, char** argv) {
       "| nodes | keys | success before | success after churn | msgs/lookup (before/after) | "
       "announce msgs/node to converge | re-announce msgs per change | keys moved per change "
       "(ideal) | joiner announce msgs | routing bytes/node avg | max | + membership table | "
-      "keys lost | wall s |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "keys lost | disowned keys dropped (bytes freed, all nodes) | wall s |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     std::printf(
         "| %zu | %zu | %.3f%% | %.3f%% | %.2f / %.2f | %.1f | %.1f | %.1f (%.1f) | %.1f | %zu | "
         "%zu | %zu | "
-        "%zu | %.1f |\n",
+        "%zu | %llu (%llu) | %.1f |\n",
         r.nodes, r.keys, r.success_before * 100, r.success_after * 100, r.msgs_per_lookup_before,
         r.msgs_per_lookup_after, r.converge_msgs_per_node, r.announce_msgs_per_change,
         r.reannounced_keys_per_change, r.expected_keys_per_change, r.joiner_msgs, r.mem_avg,
-        r.mem_max, r.membership_bytes, r.lost_keys, r.wall_s);
+        r.mem_max, r.membership_bytes, r.lost_keys,
+        static_cast<unsigned long long>(r.disowned_keys),
+        static_cast<unsigned long long>(r.disowned_bytes), r.wall_s);
   }
   if (!flags.check) return 0;
   int failures = 0;

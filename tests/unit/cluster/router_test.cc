@@ -560,6 +560,21 @@ TEST_CASE("router: membership changes re-announce only to new owners") {
     CHECK(sent == owned);
     CHECK(j->stats().provider_keys == owned);
     CHECK(owned > 0);
+    // The owners that lost those keys to the joiner dropped their entries: every owner holds
+    // exactly the keys it owns now, and the drops are counted with the bytes they freed.
+    uint64_t disowned = 0;
+    for (auto& [id, r] : c.routers) {
+      size_t owns = 0;
+      for (auto& k : keys) {
+        auto o = c["n0"]->OwnersOf(k);
+        owns += std::find(o.begin(), o.end(), id) != o.end();
+      }
+      CAPTURE(id);
+      CHECK(r->stats().provider_keys == owns);
+      disowned += r->stats().disowned_keys;
+      if (r->stats().disowned_keys > 0) CHECK(r->stats().disowned_bytes > 0);
+    }
+    CHECK(disowned == owned);
   }
   SUBCASE("leave: the leaver's keys go to their new owners; lookups still work") {
     std::string leaver = "n7";
