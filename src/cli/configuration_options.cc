@@ -1,5 +1,6 @@
 #include "cli/configuration_options.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "base/numbers.h"
@@ -24,6 +25,10 @@ Result<ConfigurationOptions> ParseConfigurationOptions(const std::vector<std::st
                 "URLs of this node's Spegel, tried in order (required).");
   flags.AddBool("resolve-tags", &o.resolve_tags,
                 "Let the mirrors resolve tags (capability 'resolve'), not only digests.");
+  flags.AddList("private-registries", &o.private_registries,
+                "Registry URLs whose tags the mirrors must not resolve (capability 'pull' only): "
+                "containerd resolves them at the registry with the pod's credentials, blobs still "
+                "come from the mirrors. Each gets its own hosts.toml.");
   flags.AddBool("prepend-existing", &o.prepend_existing,
                 "Keep the [host] entries of the existing hosts.toml after Spegel's.");
   flags.AddDuration("dial-timeout", &o.dial_timeout,
@@ -47,6 +52,15 @@ Result<ConfigurationOptions> ParseConfigurationOptions(const std::vector<std::st
     return Status::InvalidArgument(targets.status().message().rfind("--mirror-targets", 0) == 0
                                        ? targets.status().message()
                                        : "--mirror-targets: " + targets.status().message());
+  }
+  auto private_registries = node::ParsePrivateRegistries(o.private_registries);
+  if (!private_registries.ok()) return private_registries.status();
+  for (auto& url : *private_registries) {
+    o.mirror.pull_only.insert(url.DirName());
+    const bool listed = std::any_of(registries->begin(), registries->end(), [&](const auto& r) {
+      return !r.wildcard && r.DirName() == url.DirName();
+    });
+    if (!listed) registries->push_back(std::move(url));
   }
   o.mirror.registries = std::move(*registries);
   o.mirror.targets = std::move(*targets);

@@ -25,6 +25,7 @@ struct ConfigurationOptions {
   std::vector<std::string> mirrored_registries;  // raw flag values
   std::vector<std::string> mirror_targets;       // raw flag values
   bool resolve_tags = true;
+  std::vector<std::string> private_registries;
   bool prepend_existing = false;
   std::chrono::milliseconds dial_timeout{200};
   std::string basic_auth_dir = "/etc/secrets/basic-auth";

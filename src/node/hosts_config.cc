@@ -233,6 +233,22 @@ Result<std::vector<RegistryUrl>> ParseMirroredRegistries(const std::vector<std::
   return list;
 }
 
+Result<std::vector<RegistryUrl>> ParsePrivateRegistries(const std::vector<std::string>& values) {
+  std::vector<RegistryUrl> out;
+  std::set<std::string> seen;
+  for (const auto& value : values) {
+    auto url = ParseRegistryUrl(value, false, false);
+    if (!url.ok()) {
+      return Status::InvalidArgument("--private-registries: " + url.status().message());
+    }
+    if (!seen.insert(url->DirName()).second) {
+      return Status::InvalidArgument("--private-registries lists \"" + value + "\" twice");
+    }
+    out.push_back(std::move(*url));
+  }
+  return out;
+}
+
 Result<std::vector<RegistryUrl>> ParseMirrorTargets(const std::vector<std::string>& values) {
   if (values.empty()) {
     return Status::InvalidArgument("--mirror-targets is required: the URLs of this node's Spegel");
@@ -246,14 +262,14 @@ std::string RenderHostsToml(const RegistryUrl& registry, const MirrorConfig& con
   out += '\n';
   const std::string server = registry.Server();
   if (!server.empty()) out += "server = '" + server + "'\n\n";
+  const bool resolve = config.resolve_tags && config.pull_only.count(registry.DirName()) == 0;
   bool first = true;
   for (const auto& target : config.targets) {
     if (!first) out += '\n';
     first = false;
     const std::string name = "[host.'" + target.ToString() + "'";
     out += name + "]\n";
-    out += config.resolve_tags ? "capabilities = ['pull', 'resolve']\n"
-                               : "capabilities = ['pull']\n";
+    out += resolve ? "capabilities = ['pull', 'resolve']\n" : "capabilities = ['pull']\n";
     if (config.dial_timeout.count() > 0) {
       out += "dial_timeout = '" + std::to_string(config.dial_timeout.count()) + "ms'\n";
     }

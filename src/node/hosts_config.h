@@ -21,6 +21,7 @@
 #pragma once
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,8 @@ Result<RegistryUrl> ParseRegistryUrl(std::string_view text, bool allow_wildcard,
 
 // --mirrored-registries: empty → {_default}; at most one wildcard; no duplicates.
 Result<std::vector<RegistryUrl>> ParseMirroredRegistries(const std::vector<std::string>& values);
+// --private-registries: registry URLs (no wildcard), no duplicates; may be empty.
+Result<std::vector<RegistryUrl>> ParsePrivateRegistries(const std::vector<std::string>& values);
 // --mirror-targets: at least one; no wildcards; no duplicates; order kept.
 Result<std::vector<RegistryUrl>> ParseMirrorTargets(const std::vector<std::string>& values);
 
@@ -70,6 +73,11 @@ struct MirrorConfig {
   std::vector<RegistryUrl> registries;  // as from ParseMirroredRegistries
   std::vector<RegistryUrl> targets;     // as from ParseMirrorTargets
   bool resolve_tags = true;
+  // DirName()s of registries whose tags the mirrors never resolve (--private-registries): their
+  // mirrors get capabilities ['pull'] only, so containerd resolves tags at the registry with the
+  // pod's credentials (the kubelet's pull-secret check), and blobs by digest still come from
+  // the mirrors.
+  std::set<std::string> pull_only;
   bool prepend_existing = false;
   std::chrono::milliseconds dial_timeout{200};  // 0 → no dial_timeout line
   std::string authorization;                    // header value, e.g. "Basic …"; empty → none

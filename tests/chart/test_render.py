@@ -247,6 +247,8 @@ class ChartRenderTest(unittest.TestCase):
             (["--set", "spegel.inflightSharing=false"], "registry", "inflight-sharing", ["false"]),
             (["--set", "spegel.mirrorClaimTimeout=1s"], "registry", "mirror-claim-timeout", ["1s"]),
             (["--set", "spegel.resyncInterval=5m"], "registry", "resync-interval", ["5m"]),
+            (["--set", "spegel.privateRegistries={https://registry.corp.example}"],
+             "configuration", "private-registries", ["https://registry.corp.example"]),
             (["--set", "spegel.mirrorTargets={http://10.0.0.1:5000,http://10.0.0.2:5000}"],
              "configuration", "mirror-targets", ["http://10.0.0.1:5000", "http://10.0.0.2:5000"]),
         ]

@@ -7,6 +7,12 @@ that layer from node2's registry must still be answered 200 with exactly the lay
 node1, within the same request (before: 404 until the next resync). The blob is dropped from
 node2's index (so node2 no longer announces it) and counted once in
 spegel_index_blobs_gone_total; a second GET is a plain miss served by the peer.
+
+PrivateRegistryTest (item 4): node2's hosts.toml is written by `spegel configuration
+--private-registries <upstream>`: its mirror may pull but not resolve. node2's containerd must
+then resolve the tag at the upstream itself (the upstream's access log shows node2 asking for
+the manifest by tag), while every layer still comes from node1 through node2's Spegel (the
+upstream serves node2 no layer).
 """
 
 import os
@@ -14,6 +20,8 @@ import re
 import unittest
 
 from harness import cluster as cl
+from harness import netns
+from itharness import spegel as itspegel
 from itharness import util
 
 
@@ -96,6 +104,58 @@ class GcMissTest(unittest.TestCase):
               f"node1; spegel_index_blobs_gone_total 1; the owners now list {sorted(left)}; "
               f"served bytes peer +{after['peer'] - before['peer']}, local "
               f"+{after['local'] - before['local']}")
+
+
+
+class PrivateRegistryTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = cl.Cluster(nodes=2)
+        try:
+            cls.c.start()
+            cls.n1, cls.n2 = cls.c.nodes
+            cls.img = cls.c.generate("private", layer_sizes=(3000, 200_000))
+            cls.tag, _ = cls.c.push(cls.img)
+            cls.c.configure_spegels(dns=True)
+            cls.c.start_spegels()
+            cls.c.wait_members()
+        except BaseException:
+            cls.c.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def test_tags_resolve_at_the_registry_and_layers_come_from_a_peer(self):
+        layers = [x.digest for x in self.img.platforms["linux/amd64"].layers]
+        self.n1.cri_pull(self.tag)
+        for layer in layers:
+            self.c.wait_providers(self.n2, layer, {"node1"})
+        upstream = f"http://{self.c.upstream_addr}"
+        res = netns.run_in(self.n2.ns, [
+            itspegel.spegel_bin(), "configuration",
+            "--containerd-registry-config-path", self.n2.ctd.certs_d,
+            "--mirrored-registries", upstream, "--private-registries", upstream,
+            "--mirror-targets", f"http://127.0.0.1:{cl.REGISTRY_PORT}"], timeout=30, check=False)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        hosts = os.path.join(self.n2.ctd.certs_d, self.c.upstream_addr, "hosts.toml")
+        with open(hosts) as f:
+            text = f.read()
+        self.assertIn("capabilities = ['pull']\n", text)
+        self.assertNotIn("resolve", text)
+        before = len(self.c.upstream_requests())
+        self.n2.cri_pull(self.tag)
+        lines = [ln for ln in self.c.upstream_requests()[before:] if self.n2.ip in ln]
+        by_tag = [ln for ln in lines if f"/manifests/{self.img.tag}" in ln]
+        layer_gets = [ln for ln in lines if any(f"/blobs/{d}" in ln for d in layers)]
+        for layer in layers:
+            self.assertTrue(self.n2.has_blob(layer), layer)
+        print(f"      [private registry] node2's requests at the upstream: {len(lines)} "
+              f"({len(by_tag)} for the tag, {len(layer_gets)} for layers); layers from node1")
+        self.assertTrue(by_tag, "\n".join(lines) or "node2 never asked the upstream")
+        self.assertEqual(layer_gets, [], "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 
 #include "unit/cli/fake_env.h"
 
@@ -56,6 +57,27 @@ TEST_CASE("configuration options: environment twins (CSV lists)") {
   CHECK(o->mirror.registries[0].DirName() == "docker.io");
   CHECK(o->containerd_registry_config_path == "/tmp/c");
   CHECK_FALSE(o->mirror.resolve_tags);
+}
+
+TEST_CASE("configuration options: private registries get a pull-only hosts.toml of their own") {
+  auto o = Parse({"--mirror-targets", "http://127.0.0.1:5000", "--private-registries",
+                  "https://registry.corp.example,https://ghcr.io"});
+  REQUIRE(o.ok());
+  // Written next to the wildcard's _default (containerd reads the registry's own dir first).
+  REQUIRE(o->mirror.registries.size() == 3);
+  CHECK(o->mirror.registries[0].wildcard);
+  CHECK(o->mirror.registries[1].DirName() == "registry.corp.example");
+  CHECK(o->mirror.pull_only == std::set<std::string>{"registry.corp.example", "ghcr.io"});
+  // Already mirrored: not listed twice. The environment twin reads the same.
+  auto e = Parse({}, {{"MIRROR_TARGETS", "http://127.0.0.1:5000"},
+                      {"MIRRORED_REGISTRIES", "https://ghcr.io"},
+                      {"PRIVATE_REGISTRIES", "https://ghcr.io"}});
+  REQUIRE(e.ok());
+  CHECK(e->mirror.registries.size() == 1);
+  CHECK(e->mirror.pull_only.count("ghcr.io") == 1);
+  auto bad = Parse({"--mirror-targets", "http://127.0.0.1:5000", "--private-registries", "*"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("--private-registries") != std::string::npos);
 }
 
 TEST_CASE("configuration options: bad values are errors naming the value") {

@@ -147,6 +147,24 @@ TEST_CASE("RenderHostsToml: several targets, docker.io mapped to registry-1") {
   CHECK(c.registries[1].DirName() == "foo.bar:5000");
 }
 
+TEST_CASE("RenderHostsToml: a private registry's mirrors pull but never resolve tags") {
+  auto c = Config({"https://docker.io", "https://registry.corp.example"},
+                  {"http://127.0.0.1:5000"});
+  auto priv = ParsePrivateRegistries({"https://registry.corp.example"});
+  REQUIRE(priv.ok());
+  c.pull_only.insert((*priv)[0].DirName());
+  CHECK(Render(c, 0).find("capabilities = ['pull', 'resolve']\n") != std::string::npos);
+  CHECK(Render(c, 1) == kMark +
+                            "server = 'https://registry.corp.example'\n"
+                            "\n"
+                            "[host.'http://127.0.0.1:5000']\n"
+                            "capabilities = ['pull']\n"
+                            "dial_timeout = '200ms'\n");
+  CHECK_FALSE(ParsePrivateRegistries({"_default"}).ok());
+  CHECK_FALSE(ParsePrivateRegistries({"https://a.example", "http://a.example"}).ok());
+  CHECK(ParsePrivateRegistries({}).ok());
+}
+
 TEST_CASE("RenderHostsToml: _default implicit and explicit has no server") {
   const std::string want = kMark +
                            "[host.'http://127.0.0.1:5000']\n"
