@@ -8,6 +8,25 @@
 #include "node/hosts_dir.h"
 
 namespace spegel::cli {
+
+Result<std::string> TakeFirstConfigPathEntry(std::string* path) {
+  if (path->find(':') == std::string::npos) return std::string();
+  std::string list = *path;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t colon = list.find(':', start);
+    const size_t end = colon == std::string::npos ? list.size() : colon;
+    if (end > start) {
+      *path = list.substr(start, end - start);
+      return list;
+    }
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return Status::InvalidArgument("--containerd-registry-config-path \"" + list +
+                                 "\" lists no directory");
+}
+
 Result<ConfigurationOptions> ParseConfigurationOptions(const std::vector<std::string>& args,
                                                        const EnvLookup& env, bool* help,
                                                        std::string* usage) {
@@ -43,6 +62,9 @@ Result<ConfigurationOptions> ParseConfigurationOptions(const std::vector<std::st
   if (o.dial_timeout.count() < 0) {
     return Status::InvalidArgument("--dial-timeout must not be negative");
   }
+  auto list = TakeFirstConfigPathEntry(&o.containerd_registry_config_path);
+  if (!list.ok()) return list.status();
+  o.config_path_list = std::move(*list);
   auto registries = node::ParseMirroredRegistries(o.mirrored_registries);
   if (!registries.ok()) {
     return Status::InvalidArgument("--mirrored-registries: " + registries.status().message());
@@ -84,6 +106,9 @@ Result<CleanupOptions> ParseCleanupOptions(const std::vector<std::string>& args,
   flags.AddLogLevel(&o.log_level, &o.level);
   if (Status st = flags.ParseOrUsage(args, env, help, usage); !st.ok()) return st;
   if (*help) return o;
+  auto list = TakeFirstConfigPathEntry(&o.containerd_registry_config_path);
+  if (!list.ok()) return list.status();
+  o.config_path_list = std::move(*list);
   if (!o.addr.empty()) {
     auto address = http::ParseListenAddress(o.addr);
     if (!address.ok()) return Status::InvalidArgument("--addr: " + address.status().message());
@@ -136,6 +161,11 @@ int RunConfigurationCommand(const std::vector<std::string>& args, const EnvLooku
   return RunCommand("configuration", args, env, &ParseConfigurationOptions,
                     [](ConfigurationOptions& options) {
                       SetLogLevel(options.level);
+                      if (!options.config_path_list.empty()) {
+                        LOG_INFO("config_path is a list: hosts.toml files go into its first entry")
+                            .Str("config_path", options.config_path_list)
+                            .Str("path", options.containerd_registry_config_path);
+                      }
                       auto authorization = node::ReadBasicAuthorization(options.basic_auth_dir);
                       if (!authorization.ok()) {
                         fprintf(stderr, "spegel configuration: basic auth: %s\n",

@@ -20,8 +20,14 @@
 
 namespace spegel::cli {
 
+// containerd's config_path may be a list ("a:b", containerd 2.2's default): Spegel writes into
+// and restores its first entry. Sets `*path` to that entry and returns the list, or returns
+// empty when `*path` is one directory. InvalidArgument when the list has no entry.
+Result<std::string> TakeFirstConfigPathEntry(std::string* path);
+
 struct ConfigurationOptions {
   std::string containerd_registry_config_path = "/etc/containerd/certs.d";
+  std::string config_path_list;  // the list given, when it was one (see TakeFirstConfigPathEntry)
   std::vector<std::string> mirrored_registries;  // raw flag values
   std::vector<std::string> mirror_targets;       // raw flag values
   bool resolve_tags = true;
@@ -37,6 +43,7 @@ struct ConfigurationOptions {
 
 struct CleanupOptions {
   std::string containerd_registry_config_path = "/etc/containerd/certs.d";
+  std::string config_path_list;
   // Upstream's --addr: after restoring, answer GET /readyz here until SIGTERM (empty = exit).
   std::string addr;
   std::optional<http::Address> address;  // addr, parsed

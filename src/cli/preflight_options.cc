@@ -1,10 +1,16 @@
 #include "cli/preflight_options.h"
 
+#include "cli/configuration_options.h"
+
 namespace spegel::cli {
 
 node::PreflightOptions PreflightFlags::ToOptions() const {
   node::PreflightOptions o;
+  // Spegel writes into the first entry of a config_path list: that is the directory to check.
   o.registry_config_path = containerd_registry_config_path;
+  if (!TakeFirstConfigPathEntry(&o.registry_config_path).ok()) {
+    o.registry_config_path = containerd_registry_config_path;
+  }
   o.containerd_config = containerd_config;
   return o;
 }

@@ -257,6 +257,25 @@ PreflightResult EvaluatePreflight(const ContainerdFacts& facts, const PreflightO
   bool fix_registry = false;
   const std::string want_dir = NormalizeDir(options.registry_config_path);
 
+  // containerd >= 2.1 sends CRI pulls through the transfer service unless
+  // use_local_image_pull = true. The transfer service reads config_path as ONE directory
+  // (containerd#12415, #12636): a list, such as 2.2's default
+  // '/etc/containerd/certs.d:/etc/docker/certs.d', names no directory and every mirror is
+  // ignored. Local pulls split it like PATH. Transfer: true, false, or not known.
+  std::optional<bool> transfer;
+  std::string transfer_source;
+  if (v21) {
+    Setting<bool> local = cri.local_pull.value ? cri.local_pull : file.local_pull;
+    if (!local.value && file.present) local = {false, "not set in " + file_path};
+    // An absent file is not definite: in a pod it is often just not mounted.
+    if (local.value) {
+      transfer = !*local.value;
+      transfer_source = local.source;
+    }
+  } else {
+    transfer = false;
+  }
+
   // 1. config_path: effective value from CRI, else the file.
   Setting<std::string> config_path = cri.config_path.value ? cri.config_path : file.config_path;
   if (config_path.value) {
@@ -277,10 +296,25 @@ PreflightResult EvaluatePreflight(const ContainerdFacts& facts, const PreflightO
                          "--containerd-registry-config-path " +
                          dirs.front() + ".");
       fix_registry = true;
-    } else if (dirs.size() > 1 && v21) {
-      result.warnings.push_back("config_path " + Quote(*config_path.value) +
-                                " is a list; containerd 2.1+ honours only a single directory "
-                                "when pulling through the transfer service");
+    } else if (dirs.size() > 1 && transfer.value_or(false)) {
+      problems.push_back(
+          "config_path is the list " + Quote(*config_path.value) + " (" + config_path.source +
+          ") and containerd " + result.version +
+          " pulls through the transfer service (use_local_image_pull is false: " + transfer_source +
+          "), which reads config_path as one directory: no directory has that name, so every "
+          "mirror is ignored. Set config_path to the one directory Spegel writes (below), or "
+          "set use_local_image_pull = true (then a list is read entry by entry).");
+      fix_registry = true;
+    } else if (dirs.size() > 1 && !transfer) {
+      result.warnings.push_back(
+          "config_path " + Quote(*config_path.value) +
+          " is a list; could not tell whether containerd " + result.version +
+          " pulls through the transfer service (" +
+          (file.absent ? file_path + " does not exist here"
+                       : std::string("its config file could not be read")) +
+          "), which reads config_path as one directory and would ignore every mirror; set "
+          "use_local_image_pull = true under [plugins.\"" +
+          kCriImagesV3 + "\"] or a single directory");
     }
   } else {
     result.warnings.push_back(
@@ -296,30 +330,6 @@ PreflightResult EvaluatePreflight(const ContainerdFacts& facts, const PreflightO
                        "): containerd deletes the compressed layers after unpacking them, so "
                        "Spegel has nothing to serve.");
     images_lines.push_back("discard_unpacked_layers = false");
-  }
-
-  // 3. containerd >= 2.1: CRI pulls go through the transfer service (which ignores hosts.toml)
-  // unless use_local_image_pull = true.
-  if (v21) {
-    Setting<bool> local = cri.local_pull.value ? cri.local_pull : file.local_pull;
-    if (!local.value && file.present) local = {false, "not set in " + file_path};
-    // An absent file is not definite: in a pod it is often just not mounted.
-    if (!local.value) {
-      result.warnings.push_back(
-          "could not tell whether containerd " + result.version +
-          " sends CRI pulls through the transfer service, which ignores hosts.toml: " +
-          (file.absent ? file_path + " does not exist here"
-                       : std::string("its config file could not be read")) +
-          "; containerd needs use_local_image_pull = true under [plugins.\"" + kCriImagesV3 +
-          "\"]");
-    } else if (!*local.value) {
-      problems.push_back("containerd " + result.version +
-                         " sends CRI image pulls through the transfer service, which ignores "
-                         "hosts.toml, so pulls would never reach Spegel: use_local_image_pull is "
-                         "false (" +
-                         local.source + ").");
-      images_lines.push_back("use_local_image_pull = true");
-    }
   }
 
   if (problems.empty()) return result;

@@ -202,6 +202,27 @@ class ConfigurationErrorsTest(unittest.TestCase):
         with open(blocker) as f:
             self.assertEqual(f.read(), "x")
 
+    def test_a_config_path_list_is_written_into_its_first_entry(self):
+        # containerd 2.2's default config_path is a list: Spegel writes into (and cleanup
+        # restores) its first entry, and says so; the second entry is never touched.
+        first = os.path.join(self.dir, "first")
+        second = os.path.join(self.dir, "second")
+        os.makedirs(second)
+        with open(os.path.join(second, "keep"), "w") as f:
+            f.write("untouched\n")
+        listed = f"{first}:{second}"
+        res = run_spegel("configuration", "--containerd-registry-config-path", listed,
+                         "--mirrored-registries", "https://docker.io",
+                         "--mirror-targets", "http://127.0.0.1:5000")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("config_path is a list", res.stderr)
+        self.assertTrue(os.path.exists(os.path.join(first, "docker.io", "hosts.toml")))
+        self.assertEqual(os.listdir(second), ["keep"])
+        res = run_spegel("cleanup", "--containerd-registry-config-path", listed)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertFalse(os.path.exists(os.path.join(first, "docker.io", "hosts.toml")))
+        self.assertEqual(os.listdir(second), ["keep"])
+
     def test_cleanup_without_backup_is_a_no_op(self):
         certs = os.path.join(self.dir, "certs.d")
         os.makedirs(os.path.join(certs, "docker.io"))

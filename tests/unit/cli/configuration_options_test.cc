@@ -80,6 +80,26 @@ TEST_CASE("configuration options: private registries get a pull-only hosts.toml 
   CHECK(bad.status().message().find("--private-registries") != std::string::npos);
 }
 
+TEST_CASE("configuration options: a config_path list writes into its first entry") {
+  auto o = Parse({"--mirror-targets", "http://127.0.0.1:5000", "--containerd-registry-config-path",
+                  "/etc/containerd/certs.d:/etc/docker/certs.d"});
+  REQUIRE(o.ok());
+  CHECK(o->containerd_registry_config_path == "/etc/containerd/certs.d");
+  CHECK(o->config_path_list == "/etc/containerd/certs.d:/etc/docker/certs.d");
+  auto one = Parse({"--mirror-targets", "http://127.0.0.1:5000"});
+  REQUIRE(one.ok());
+  CHECK(one->config_path_list.empty());
+  std::string path = "::/x:";
+  auto list = TakeFirstConfigPathEntry(&path);
+  REQUIRE(list.ok());
+  CHECK(path == "/x");
+  std::string none = ":::";
+  CHECK_FALSE(TakeFirstConfigPathEntry(&none).ok());
+  CHECK_FALSE(
+      Parse({"--mirror-targets", "http://127.0.0.1:5000", "--containerd-registry-config-path", ":"})
+          .ok());
+}
+
 TEST_CASE("configuration options: bad values are errors naming the value") {
   struct Case {
     std::vector<std::string> args;

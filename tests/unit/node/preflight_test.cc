@@ -151,28 +151,56 @@ TEST_CASE("preflight: containerd 2.1 with local pulls and config_path passes (fi
   CHECK(r.warnings[0].find("CRI status") != std::string::npos);
 }
 
-TEST_CASE("preflight: containerd 2.1 through the transfer service refuses") {
-  std::string file = kGood21File;
-  SUBCASE("use_local_image_pull absent") {
-    file.replace(file.find("  use_local_image_pull = true\n"), 30, "");
-    auto r = EvaluatePreflight(Facts("2.1.0", std::map<std::string, std::string>{}, file),
+TEST_CASE("preflight: transfer-service pulls with a config_path list refuse; the rest pass") {
+  // containerd 2.2's default config_path is a list; the transfer service reads it as one
+  // directory, local pulls split it. Each row: use_local_image_pull, config_path, verdict.
+  struct Row {
+    const char* local_pull;  // the line, or "" for absent
+    const char* config_path;
+    const char* version;
+    PreflightVerdict want;
+  };
+  const Row table[] = {
+      {"use_local_image_pull = false", "/etc/containerd/certs.d:/etc/docker/certs.d", "2.2.1",
+       PreflightVerdict::kRefuse},
+      {"", "/etc/containerd/certs.d:/etc/docker/certs.d", "2.2.0", PreflightVerdict::kRefuse},
+      {"use_local_image_pull = true", "/etc/containerd/certs.d:/etc/docker/certs.d", "2.2.1",
+       PreflightVerdict::kPass},
+      {"use_local_image_pull = false", "/etc/containerd/certs.d", "2.2.1", PreflightVerdict::kPass},
+      {"", "/etc/containerd/certs.d", "2.1.0", PreflightVerdict::kPass},
+      {"", "/etc/containerd/certs.d:/etc/docker/certs.d", "2.0.6", PreflightVerdict::kPass},
+  };
+  for (const Row& row : table) {
+    CAPTURE(row.local_pull);
+    CAPTURE(row.config_path);
+    CAPTURE(row.version);
+    std::string file = kGood21File;
+    file.replace(file.find("  use_local_image_pull = true\n"), 30,
+                 *row.local_pull ? std::string("  ") + row.local_pull + "\n" : std::string());
+    file.replace(file.find("'/etc/containerd/certs.d'"), 25,
+                 std::string("'") + row.config_path + "'");
+    auto r = EvaluatePreflight(Facts(row.version, std::map<std::string, std::string>{}, file),
                                kOptions);
-    REQUIRE(r.verdict == PreflightVerdict::kRefuse);
-    CHECK(r.message.find("containerd 2.1.0 sends CRI image pulls through the transfer service") !=
-          std::string::npos);
-    CHECK(r.message.find("(not set in /etc/containerd/config.toml)") != std::string::npos);
-    CHECK(r.message.find("  [plugins.\"io.containerd.cri.v1.images\"]\n"
-                         "    use_local_image_pull = true") != std::string::npos);
+    CHECK(r.verdict == row.want);
+    INFO(r.message);
+    if (row.want == PreflightVerdict::kRefuse) {
+      CHECK(r.message.find("pulls through the transfer service") != std::string::npos);
+      CHECK(r.message.find("reads config_path as one directory") != std::string::npos);
+      CHECK(r.message.find(*row.local_pull
+                               ? "use_local_image_pull is false: line 5 of /etc/containerd/"
+                               : "use_local_image_pull is false: not set in /etc/containerd/") !=
+            std::string::npos);
+      // The exact fix: the one directory Spegel writes.
+      CHECK(r.message.find("  [plugins.\"io.containerd.cri.v1.images\".registry]\n"
+                           "    config_path = \"/etc/containerd/certs.d\"") != std::string::npos);
+    }
   }
-  SUBCASE("use_local_image_pull = false names the line") {
-    file.replace(file.find("use_local_image_pull = true"), 27, "use_local_image_pull = false");
-    auto r = EvaluatePreflight(Facts("2.2.1", std::map<std::string, std::string>{}, file),
-                               kOptions);
-    REQUIRE(r.verdict == PreflightVerdict::kRefuse);
-    CHECK(r.message.find("(line 5 of /etc/containerd/config.toml)") != std::string::npos);
-  }
+}
+
+TEST_CASE("preflight: a config_path list without knowing the pull mode warns") {
   SUBCASE("no config file (e.g. not mounted in the pod): a warning, not a refusal") {
-    auto r = EvaluatePreflight(Facts("2.1.5", Info16("/etc/containerd/certs.d", false),
+    auto r = EvaluatePreflight(Facts("2.2.0",
+                                     Info16("/etc/containerd/certs.d:/etc/docker/certs.d", false),
                                      Status::NotFound("absent")),
                                kOptions);
     CHECK(r.verdict == PreflightVerdict::kPass);
@@ -181,22 +209,23 @@ TEST_CASE("preflight: containerd 2.1 through the transfer service refuses") {
           std::string::npos);
     CHECK(r.warnings[0].find("use_local_image_pull = true") != std::string::npos);
   }
-  SUBCASE("an unreadable config file: a warning too") {
+  SUBCASE("a single directory needs no warning") {
     auto r = EvaluatePreflight(Facts("2.1.5", Info16("/etc/containerd/certs.d", false),
-                                     Status(Code::kPermissionDenied, "denied")),
+                                     Status::NotFound("absent")),
                                kOptions);
     CHECK(r.verdict == PreflightVerdict::kPass);
-    CHECK(r.warnings.size() == 2);
+    CHECK(r.warnings.empty());
   }
   SUBCASE("the CRI status saying useLocalImagePull=true is enough") {
     auto r = EvaluatePreflight(
-        Facts("2.1.5",
+        Facts("2.2.1",
               std::map<std::string, std::string>{
-                  {"config", R"({"registry":{"configPath":"/etc/containerd/certs.d"},)"
+                  {"config", R"({"registry":{"configPath":"/etc/containerd/certs.d:/x"},)"
                              R"("discardUnpackedLayers":false,"useLocalImagePull":true})"}},
               Status::NotFound("absent")),
         kOptions);
     CHECK(r.verdict == PreflightVerdict::kPass);
+    CHECK(r.warnings.empty());
   }
 }
 
