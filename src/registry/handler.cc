@@ -6,8 +6,8 @@
 #include "base/json_escape.h"
 #include "base/log.h"
 #include "base/numbers.h"
-#include "http/range.h"
 #include "index/debug_json.h"
+#include "registry/blob_range.h"
 
 namespace spegel::registry {
 namespace {
@@ -333,21 +333,16 @@ void RegistryHandler::ServeContent(http::Request& request, http::ResponseWriter&
   int64_t length = size;
   if (!is_manifest) {
     headers.push_back({"Accept-Ranges", "bytes"});
-    if (auto range_header = request.Header("Range")) {
-      const http::RangeResult range = http::ParseRange(*range_header, size);
-      if (range.outcome == http::RangeOutcome::kUnsatisfiable) {
-        SendError(request, writer, OciError::kRangeInvalid, "range not satisfiable",
-                  {{"Content-Range", http::UnsatisfiedContentRange(size)},
-                   {"Docker-Content-Digest", digest.str()}});
-        return;
-      }
-      if (range.outcome == http::RangeOutcome::kSatisfiable) {
-        status = 206;
-        offset = range.range.first;
-        length = range.range.length();
-        headers.push_back({"Content-Range", http::ContentRange(range.range, size)});
-      }
+    const auto window = BlobWindowFor(request.Header("Range"), static_cast<uint64_t>(size),
+                                      &headers);
+    if (!window) {
+      RespondRangeNotSatisfiable(request.method() == http::Method::kHead, writer, digest,
+                                 static_cast<uint64_t>(size));
+      return;
     }
+    status = window->status;
+    offset = static_cast<int64_t>(window->first);
+    length = static_cast<int64_t>(window->length);
   }
   headers.push_back(
       {"Content-Type", blob.media_type.empty() ? "application/octet-stream" : blob.media_type});

@@ -11,6 +11,7 @@
 #include "http/range.h"
 #include "oci/manifest.h"
 #include "oci/sha256.h"
+#include "registry/blob_range.h"
 #include "registry/request_context.h"
 
 namespace spegel::registry {
@@ -573,23 +574,18 @@ bool Inflight::Serve(http::Request& request, http::ResponseWriter& writer,
     return false;
   }
   const uint64_t total = source->total();
-  uint64_t first = 0;
-  uint64_t end = total;
-  int status = 200;
   http::Headers headers{{"Docker-Content-Digest", digest.str()},
                         {"Content-Type", "application/octet-stream"},
                         {"Accept-Ranges", "bytes"}};
-  if (auto range_header = request.Header("Range")) {
-    const http::RangeResult range = http::ParseRange(*range_header, static_cast<int64_t>(total));
-    if (range.outcome == http::RangeOutcome::kUnsatisfiable) return false;
-    if (range.outcome == http::RangeOutcome::kSatisfiable) {
-      status = 206;
-      first = static_cast<uint64_t>(range.range.first);
-      end = first + static_cast<uint64_t>(range.range.length());
-      headers.push_back(
-          {"Content-Range", http::ContentRange(range.range, static_cast<int64_t>(total))});
-    }
+  const auto window = BlobWindowFor(request.Header("Range"), total, &headers);
+  if (!window) {
+    // The same 416 as a complete copy gives (the size is known: the fetcher's total).
+    RespondRangeNotSatisfiable(request.method() == http::Method::kHead, writer, digest, total);
+    return true;
   }
+  const int status = window->status;
+  const uint64_t first = window->first;
+  const uint64_t end = first + window->length;
   ++stats_.readers;
   RequestContext::Of(request).origin.source = AnswerSource::kInflightHere;
   if (request.method() == http::Method::kHead) {

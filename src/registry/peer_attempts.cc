@@ -7,6 +7,7 @@
 #include "http/range.h"
 #include "oci/media_types.h"
 #include "oci/sha256.h"
+#include "registry/blob_range.h"
 #include "registry/errors.h"
 #include "registry/peer_fetch.h"
 #include "registry/request_context.h"
@@ -275,24 +276,17 @@ void PeerAttempts::StartBlobResponse(Attempt* attempt, uint64_t size) {
   int status = 200;
   http::Headers headers{{"Docker-Content-Digest", digest_->str()}, {"Accept-Ranges", "bytes"}};
   if (client_range_) {
-    const http::RangeResult range = http::ParseRange(*client_range_, static_cast<int64_t>(size));
-    if (range.outcome == http::RangeOutcome::kUnsatisfiable) {
+    const auto window = BlobWindowFor(std::string_view(*client_range_), size, &headers);
+    if (!window) {
       answered_ = true;
-      std::string body = ErrorBody(OciError::kRangeInvalid, "range not satisfiable");
-      writer_->Respond(416,
-                       {{"Content-Type", "application/json"},
-                        {"Content-Range",
-                         http::UnsatisfiedContentRange(static_cast<int64_t>(size))}},
-                       std::move(body));
+      RespondRangeNotSatisfiable(head_request_, *writer_, *digest_, size);
       Finish();
       return;
     }
-    if (range.outcome == http::RangeOutcome::kSatisfiable) {
+    if (window->status == 206) {
       status = 206;
-      window_first = static_cast<uint64_t>(range.range.first);
-      window_last = static_cast<uint64_t>(range.range.last);
-      headers.push_back(
-          {"Content-Range", http::ContentRange(range.range, static_cast<int64_t>(size))});
+      window_first = window->first;
+      window_last = window->first + window->length - 1;
       headers.push_back({"Content-Type", "application/octet-stream"});
     }
   }

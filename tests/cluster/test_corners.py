@@ -8,6 +8,13 @@ node1, within the same request (before: 404 until the next resync). The blob is 
 node2's index (so node2 no longer announces it) and counted once in
 spegel_index_blobs_gone_total; a second GET is a plain miss served by the peer.
 
+RangeTest (item 3, range correctness): containerd 2.x fetches a layer as several concurrent
+ranges. One layer asked as 8 concurrent ranges from node1 (its local copy) and from node2 (which
+has no copy: through node1) must come back 206 with every part's bytes exact and its
+Content-Range; a range past the end is the same 416 on both (RANGE_INVALID, `bytes */SIZE`,
+Docker-Content-Digest). The in-flight path answers with the same code (registry/blob_range.h,
+tests/unit/registry/inflight_test.cc).
+
 PrivateRegistryTest (item 4): node2's hosts.toml is written by `spegel configuration
 --private-registries <upstream>`: its mirror may pull but not resolve. node2's containerd must
 then resolve the tag at the upstream itself (the upstream's access log shows node2 asking for
@@ -15,6 +22,8 @@ the manifest by tag), while every layer still comes from node1 through node2's S
 upstream serves node2 no layer).
 """
 
+import concurrent.futures
+import hashlib
 import os
 import re
 import unittest
@@ -105,6 +114,62 @@ class GcMissTest(unittest.TestCase):
               f"served bytes peer +{after['peer'] - before['peer']}, local "
               f"+{after['local'] - before['local']}")
 
+
+
+class RangeTest(unittest.TestCase):
+    PARTS = 8
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = cl.Cluster(nodes=2)
+        try:
+            cls.c.start()
+            cls.n1, cls.n2 = cls.c.nodes
+            cls.img = cls.c.generate("ranges", layer_sizes=(3000, 1_000_003))
+            cls.tag, _ = cls.c.push(cls.img)
+            cls.c.configure_spegels(dns=True)
+            cls.c.start_spegels()
+            cls.c.wait_members()
+        except BaseException:
+            cls.c.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def test_eight_concurrent_ranges_local_and_through_a_peer(self):
+        layer = self.img.platforms["linux/amd64"].layers[1].digest
+        self.n1.cri_pull(self.tag)
+        self.assertFalse(self.n2.has_blob(layer))
+        self.c.wait_providers(self.n2, layer, {"node1"})
+        with open(self.n1.ctd.blob_path(layer), "rb") as f:
+            data = f.read()
+        size = len(data)
+        step = size // self.PARTS + 1
+        parts = [(i * step, min(size, (i + 1) * step) - 1) for i in range(self.PARTS)]
+        path = f"/v2/{self.img.name}/blobs/{layer}"
+        for node, how in ((self.n1, "local"), (self.n2, "peer")):
+            def get(part, node=node):
+                return node.http("GET", node.registry_url(path), timeout=20.0,
+                                 headers={"Range": f"bytes={part[0]}-{part[1]}"},
+                                 max_body=size + 1)
+            with concurrent.futures.ThreadPoolExecutor(self.PARTS) as pool:
+                answers = list(pool.map(get, parts))
+            for (first, last), r in zip(parts, answers):
+                with self.subTest(how=how, part=(first, last)):
+                    self.assertEqual(r.get("status"), 206, r)
+                    self.assertEqual(r["headers"].get("content-range"),
+                                     f"bytes {first}-{last}/{size}")
+                    self.assertEqual(r["sha256"],
+                                     "sha256:" + hashlib.sha256(data[first:last + 1]).hexdigest())
+            beyond = node.http("GET", node.registry_url(path), headers={"Range": f"bytes={size}-"})
+            self.assertEqual(beyond.get("status"), 416, (how, beyond))
+            self.assertEqual(beyond["headers"].get("content-range"), f"bytes */{size}")
+            self.assertEqual(beyond["headers"].get("docker-content-digest"), layer)
+            self.assertIn("RANGE_INVALID", beyond.get("body", ""))
+            print(f"      [ranges] {how}: {self.PARTS} concurrent ranges of a {size}-byte layer "
+                  f"exact, 206 with Content-Range; past the end 416 RANGE_INVALID")
 
 
 class PrivateRegistryTest(unittest.TestCase):

@@ -214,6 +214,7 @@ TEST_CASE_FIXTURE(Fixture, "handler: blobs with and without Range") {
     auto w = Get(blob, std::string("Range: ") + unsat + "\r\n");
     CheckOciError(w, 416, "RANGE_INVALID");
     CHECK(w.Header("Content-Range") == "bytes */" + std::to_string(layer.size()));
+    CHECK(w.Header("Docker-Content-Digest") == image.layer_digests[0]);
   }
   // Content-addressed: a manifest is also served from the blob endpoint, like docker-registry.
   CHECK(Get("/v2/x/blobs/" + image.manifest_digest).body == image.manifest);

@@ -275,6 +275,17 @@ TEST_CASE("inflight: a range beyond the file waits for it; a stalled source ends
   REQUIRE(ranged->result->ok());
   CHECK((*ranged->result)->response.status == 206);
   CHECK((*ranged->result)->body == blob.substr(1500000));
+  CHECK((*ranged->result)->response.Header("Content-Range") ==
+        "bytes 1500000-" + std::to_string(blob.size() - 1) + "/" + std::to_string(blob.size()));
+  // Beyond the end: the same 416 a complete copy answers (registry/blob_range.h), not a 404.
+  auto beyond = env.Get(d, "bytes=" + std::to_string(blob.size()) + "-");
+  REQUIRE(RunUntil(&env.loop, [&] { return beyond->done(); }));
+  REQUIRE(beyond->result->ok());
+  CHECK((*beyond->result)->response.status == 416);
+  CHECK((*beyond->result)->response.Header("Content-Range") ==
+        "bytes */" + std::to_string(blob.size()));
+  CHECK((*beyond->result)->response.Header("Docker-Content-Digest") == d.str());
+  CHECK((*beyond->result)->body.find("RANGE_INVALID") != std::string::npos);
 
   const std::string other = MakeBlob(1 << 20, 6);
   const oci::Digest od = DigestOf(other);

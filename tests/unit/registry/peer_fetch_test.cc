@@ -552,6 +552,9 @@ TEST_CASE("peer fetch: a client Range gets 206 with exactly that slice") {
   REQUIRE(beyond.ok());
   CHECK(beyond.status() == 416);
   CHECK(beyond.Header("Content-Range") == "bytes */200000");
+  // The same 416 as a local copy answers (registry/blob_range.h).
+  CHECK(beyond.Header("Docker-Content-Digest") == digest);
+  CHECK(beyond.body().find("RANGE_INVALID") != std::string::npos);
 }
 
 TEST_CASE("peer fetch: no peers is a fast 404 (GET and HEAD, blob and manifest)") {
