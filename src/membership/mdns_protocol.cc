@@ -168,8 +168,11 @@ MdnsProtocol::Outcome MdnsProtocol::Handle(std::string_view datagram, std::strin
   if ((m.flags & 0x7800) != 0) return out;  // opcode other than QUERY: not mDNS
 
   if (!m.is_response()) {
-    bool wanted = false;
+    // Each question we answer asks for a multicast (QM) or a unicast (QU, RFC 6762 §5.4) reply.
+    bool wanted_qm = false;
+    bool wanted_qu = false;
     for (const dns::Question& q : m.questions) {
+      bool wanted = false;
       if (q.qclass != dns::kClassIn && q.qclass != 255 /* ANY */) continue;
       const bool any = q.type == dns::kTypeAny;
       if ((any || q.type == dns::kTypePtr) && dns::NameEquals(q.name, kMdnsServiceName)) {
@@ -191,10 +194,19 @@ MdnsProtocol::Outcome MdnsProtocol::Handle(std::string_view datagram, std::strin
                  dns::NameEquals(q.name, host_)) {
         wanted = true;
       }
+      (q.unicast_response ? wanted_qu : wanted_qm) |= wanted;
     }
-    if (!wanted) return out;
-    out.multicast_answer = true;
-    if (source_port != mdns_port_) out.unicast_reply = Response(addresses, ttl_s_, &m);
+    if (!wanted_qm && !wanted_qu) return out;
+    if (source_port != mdns_port_) {
+      // A legacy resolver (not on 5353): a unicast reply it can read, and the multicast one.
+      out.multicast_answer = true;
+      out.unicast_reply = Response(addresses, ttl_s_, &m);
+      return out;
+    }
+    // QU questions get one unicast answer to the querier's address and port; QM ones the
+    // multicast answer.
+    out.multicast_answer = wanted_qm;
+    if (wanted_qu) out.unicast_reply = Response(addresses, ttl_s_, nullptr);
     return out;
   }
 

@@ -62,7 +62,8 @@ class MdnsProtocol {
     // A query asked for something we publish (and did not list it as a known answer): multicast
     // Announcement() on the interface it came from.
     bool multicast_answer = false;
-    // Legacy unicast query: this reply goes to the source address and port. Empty: none.
+    // A legacy query (not from port 5353) or a QU question (RFC 6762 §5.4): this reply goes to
+    // the source address and port. Empty: none.
     std::string unicast_reply;
   };
   // `addresses`: the receiving interface's addresses (used in a unicast reply).

@@ -28,11 +28,11 @@ struct BlobWindow {
 // The window to serve of a blob of `size` bytes for this Range header (absent: the whole blob),
 // with Content-Range added to `headers` for a 206; nullopt when the range is not satisfiable
 // (answer with RespondRangeNotSatisfiable).
-std::optional<BlobWindow> BlobWindowFor(std::optional<std::string_view> range_header,
-                                        uint64_t size, http::Headers* headers);
+std::optional<BlobWindow> BlobWindowFor(std::optional<std::string_view> range_header, uint64_t size,
+                                        http::Headers* headers);
 
 // The 416 every blob path sends. `head`: headers only (Content-Length of the JSON body).
-void RespondRangeNotSatisfiable(bool head, http::ResponseWriter& writer,
-                                const oci::Digest& digest, uint64_t size);
+void RespondRangeNotSatisfiable(bool head, http::ResponseWriter& writer, const oci::Digest& digest,
+                                uint64_t size);
 
 }  // namespace spegel::registry

@@ -16,6 +16,7 @@ from harness import netns
 from itharness import util
 
 BROWSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness", "mdns_browse.py")
+QU = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness", "mdns_qu.py")
 
 
 def _require(*flags):
@@ -45,6 +46,27 @@ class MdnsOnlyTest(unittest.TestCase):
 
     def test_members_found_by_mdns(self):
         self.c.wait_members(timeout=20.0)
+
+    def test_qu_question_gets_unicast_answers(self):
+        # RFC 6762 §5.4: a question with the QU bit is answered by unicast to the querier. The
+        # querier (a namespace of its own) never joins the group: it sees unicast replies only.
+        self.c.wait_members(timeout=20.0)
+        ns = self.c.segment.attach("qu", 70, multicast=True)
+        netns.assert_no_default_route(ns)
+        ip = f"{self.c.subnet}.70"
+        got = {}
+        for mode in ("qu", "qm"):
+            res = netns.run_in(ns, [netns.PYTHON, QU, ip, mode, "2"], timeout=60, check=False)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            got[mode] = json.loads(res.stdout)["replies"]
+        self.assertEqual(sorted(r["from"] for r in got["qu"]), sorted(n.ip for n in self.c.nodes),
+                         got)
+        by_ip = {n.ip: n.name for n in self.c.nodes}
+        for r in got["qu"]:
+            self.assertEqual(r["ids"], [by_ip[r["from"]]], r)
+        self.assertEqual(got["qm"], [], "a QM question is answered by multicast only")
+        print(f"      [mdns QU] {len(got['qu'])} unicast answers to a QU question "
+              f"({sorted(i for r in got['qu'] for i in r['ids'])}); 0 to a QM one")
 
     def test_zeroconf_sees_the_other_nodes(self):
         n1 = self.c.nodes[0]

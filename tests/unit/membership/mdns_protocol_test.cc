@@ -214,6 +214,34 @@ TEST_CASE("mdns_protocol: addresses come from the SRV target, else the source ad
   CHECK(out.members[0].second == kMdnsMaxTtlS);
 }
 
+TEST_CASE("mdns_protocol: a QU question gets a unicast answer, not a multicast one") {
+  MdnsProtocol b(Node("node-b"), 5353, 120);
+  dns::Message qu;
+  qu.questions.push_back({"_spegel._tcp.local", dns::kTypePtr, dns::kClassIn, true});
+  MdnsProtocol::Outcome out = b.Handle(*dns::BuildMessage(qu), "10.0.0.1", 5353, {"10.0.0.2"});
+  CHECK_FALSE(out.multicast_answer);
+  REQUIRE_FALSE(out.unicast_reply.empty());
+  Result<dns::Message> reply = dns::ParseMessage(out.unicast_reply);
+  REQUIRE(reply.ok());
+  CHECK(reply->is_response());
+  CHECK(reply->id == 0);
+  CHECK(reply->questions.empty());  // a regular mDNS response, sent to the querier
+  bool has_ptr = false;
+  for (const auto& rr : reply->answers) has_ptr = has_ptr || rr.type == dns::kTypePtr;
+  CHECK(has_ptr);
+  // QU and QM together: both answers.
+  qu.questions.push_back({"spegel-node-b.local", dns::kTypeA, dns::kClassIn, false});
+  out = b.Handle(*dns::BuildMessage(qu), "10.0.0.1", 5353, {"10.0.0.2"});
+  CHECK(out.multicast_answer);
+  CHECK_FALSE(out.unicast_reply.empty());
+  // A QU question for a name we do not publish: nothing.
+  dns::Message other;
+  other.questions.push_back({"_other._tcp.local", dns::kTypePtr, dns::kClassIn, true});
+  out = b.Handle(*dns::BuildMessage(other), "10.0.0.1", 5353, {"10.0.0.2"});
+  CHECK_FALSE(out.multicast_answer);
+  CHECK(out.unicast_reply.empty());
+}
+
 TEST_CASE("mdns_protocol: queries are answered by multicast, legacy ones also by unicast") {
   MdnsProtocol a(Node("node-a"), 5353, 120);
   MdnsProtocol b(Node("node-b"), 5353, 120);
@@ -256,7 +284,7 @@ TEST_CASE("mdns_protocol: queries are answered by multicast, legacy ones also by
     const std::string name = q_name;
     CAPTURE(name);
     dns::Message m;
-    m.questions.push_back({name, q_type, dns::kClassIn, true});
+    m.questions.push_back({name, q_type, dns::kClassIn, false});
     CHECK(b.Handle(*dns::BuildMessage(m), "10.0.0.1", 5353, {}).multicast_answer);
   }
   // Names and types we do not publish.
