@@ -134,5 +134,57 @@ class DnsOnlyTest(unittest.TestCase):
         self.assertIn(f"query[A] {cl.HEADLESS_NAME}", queries)
 
 
+
+class MdnsAndDnsTest(unittest.TestCase):
+    """Both sources in one cluster (issue 31, item 5): every member is known through mDNS and
+    through DNS, as one entry listing both sources, and with the upstream cut node2 and node3
+    pull node1's image through the peers."""
+
+    @classmethod
+    def setUpClass(cls):
+        _require("--mdns-interfaces", "--dns-bootstrap-domain")
+        cls.c = cl.Cluster(nodes=3, multicast=True, dns=True)
+        try:
+            cls.c.start()
+            cls.c.configure_spegels(dns=True, mdns=True)
+            cls.c.start_spegels()
+        except BaseException:
+            cls.c.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def sources(self, node):
+        return {m["node_id"]: set(m["sources"].split(","))
+                for m in node.metrics_json("/debug/members")["members"]}
+
+    def test_a_member_known_through_both_sources(self):
+        self.c.wait_members(timeout=20.0)
+
+        def both():
+            seen = {n.name: self.sources(n) for n in self.c.nodes}
+            ok = all(len(v) == 2 and all({"mdns", "dns"} <= s for s in v.values())
+                     for v in seen.values())
+            return seen if ok else None
+        seen = util.wait_until(both, 20.0, "every member known through mDNS and DNS", 0.3)
+        print(f"      [mdns+dns] sources per member: "
+              f"{ {k: {i: sorted(s) for i, s in v.items()} for k, v in seen.items()} }")
+        image = self.c.generate("both-sources", layer_sizes=(3000, 50_000))
+        tag, _ = self.c.push(image)
+        self.c.nodes[0].cri_pull(tag)
+        layer = image.platforms["linux/amd64"].layers[1].digest
+        for n in self.c.nodes[1:]:
+            self.c.wait_providers(n, layer, {"node1"})
+        self.c.cut_upstream()
+        try:
+            for n in self.c.nodes[1:]:
+                n.cri_pull(tag)
+                self.assertTrue(n.has_blob(layer), n.name)
+        finally:
+            self.c.restore_upstream()
+
+
 if __name__ == "__main__":
     unittest.main()
