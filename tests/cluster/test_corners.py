@@ -49,7 +49,11 @@ def served_bytes(node):
             for source in ("local", "peer")}
 
 
-class GcMissTest(unittest.TestCase):
+class _TwoNodes:
+    """Two nodes finding each other by DNS, and one image (KEY, LAYERS) pushed to the upstream."""
+    KEY = ""
+    LAYERS = ()
+    EXTRA = ()
 
     @classmethod
     def setUpClass(cls):
@@ -57,11 +61,9 @@ class GcMissTest(unittest.TestCase):
         try:
             cls.c.start()
             cls.n1, cls.n2 = cls.c.nodes
-            cls.img = cls.c.generate("gc-miss", layer_sizes=(3000, 300_000))
+            cls.img = cls.c.generate(cls.KEY, layer_sizes=cls.LAYERS)
             cls.tag, _ = cls.c.push(cls.img)
-            # No periodic resync during the test: removing only the file leaves containerd's
-            # metadata, which a resync would read back (real GC removes both).
-            cls.c.configure_spegels(dns=True, extra=("--resync-interval", "1h"))
+            cls.c.configure_spegels(dns=True, extra=cls.EXTRA)
             cls.c.start_spegels()
             cls.c.wait_members()
         except BaseException:
@@ -71,6 +73,14 @@ class GcMissTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.c.close()
+
+
+class GcMissTest(_TwoNodes, unittest.TestCase):
+    # No periodic resync during the test: removing only the file leaves containerd's
+    # metadata, which a resync would read back (real GC removes both).
+    KEY = "gc-miss"
+    LAYERS = (3000, 300_000)
+    EXTRA = ("--resync-interval", "1h")
 
     def test_a_blob_gone_under_us_is_served_by_a_peer_in_the_same_request(self):
         layer = self.img.platforms["linux/amd64"].layers[1].digest
@@ -116,27 +126,10 @@ class GcMissTest(unittest.TestCase):
 
 
 
-class RangeTest(unittest.TestCase):
+class RangeTest(_TwoNodes, unittest.TestCase):
+    KEY = "ranges"
+    LAYERS = (3000, 1_000_003)
     PARTS = 8
-
-    @classmethod
-    def setUpClass(cls):
-        cls.c = cl.Cluster(nodes=2)
-        try:
-            cls.c.start()
-            cls.n1, cls.n2 = cls.c.nodes
-            cls.img = cls.c.generate("ranges", layer_sizes=(3000, 1_000_003))
-            cls.tag, _ = cls.c.push(cls.img)
-            cls.c.configure_spegels(dns=True)
-            cls.c.start_spegels()
-            cls.c.wait_members()
-        except BaseException:
-            cls.c.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
 
     def test_eight_concurrent_ranges_local_and_through_a_peer(self):
         layer = self.img.platforms["linux/amd64"].layers[1].digest
@@ -172,26 +165,9 @@ class RangeTest(unittest.TestCase):
                   f"exact, 206 with Content-Range; past the end 416 RANGE_INVALID")
 
 
-class PrivateRegistryTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.c = cl.Cluster(nodes=2)
-        try:
-            cls.c.start()
-            cls.n1, cls.n2 = cls.c.nodes
-            cls.img = cls.c.generate("private", layer_sizes=(3000, 200_000))
-            cls.tag, _ = cls.c.push(cls.img)
-            cls.c.configure_spegels(dns=True)
-            cls.c.start_spegels()
-            cls.c.wait_members()
-        except BaseException:
-            cls.c.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
+class PrivateRegistryTest(_TwoNodes, unittest.TestCase):
+    KEY = "private"
+    LAYERS = (3000, 200_000)
 
     def test_tags_resolve_at_the_registry_and_layers_come_from_a_peer(self):
         layers = [x.digest for x in self.img.platforms["linux/amd64"].layers]
