@@ -1,5 +1,8 @@
 #include "cluster/cluster_node.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "base/local_addresses.h"
 #include "base/log.h"
 #include "cluster/cluster_debug_json.h"
@@ -140,11 +143,32 @@ Status ClusterNode::StartMdns() {
         }
         membership_->Observe(member, MemberSource::kMdns, uint64_t{ttl_s} * 1000, from);
       });
+  mdns_->SetAddressListener([this] { OnAddressesChanged(); });
   if (Status s = mdns_->Start(); !s.ok()) {
     mdns_.reset();
     return Status::InvalidArgument("--mdns-interfaces: " + s.message());
   }
   return Status::Ok();
+}
+
+void ClusterNode::OnAddressesChanged() {
+  if (stopping_) return;
+  // The others bound this node to its old address. A newer incarnation from the new one makes
+  // them ask the old address (Membership's probe); nothing answers there any more, so they move
+  // it. Then every key is announced again from the new address.
+  const auto wall_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  const uint64_t incarnation = std::max(self_.incarnation + 1, wall_ms);
+  LOG_INFO("this node's addresses changed: announcing it again under a new incarnation")
+      .Int("old_incarnation", static_cast<int64_t>(self_.incarnation))
+      .Int("incarnation", static_cast<int64_t>(incarnation));
+  self_.incarnation = incarnation;
+  membership_->SetSelfIncarnation(incarnation);
+  if (mdns_ != nullptr) mdns_->SetSelf(self_);
+  router_->ReannounceAll();
+  bootstrapper_->HelloAgain();
 }
 
 void ClusterNode::OnCollision(const MemberInfo& other) {

@@ -133,6 +133,8 @@ class ClusterNode : public ContentLocator, public PullCoordinator, public Cluste
  private:
   void OnDnsResult(Result<std::vector<std::string>> addresses);
   Status StartMdns();
+  // mDNS saw this node's interface addresses change.
+  void OnAddressesChanged();
   // Another node uses this node's id: a defaulted id moves to the next fallback id (renamed
   // under the new one everywhere: membership, router, mDNS, hellos); an explicit one stays.
   void OnCollision(const MemberInfo& other);

@@ -112,6 +112,10 @@ void Router::RenameSelf(const std::string& node_id) {
   self_hash_ = HashString(node_id);
   pending_.erase(old_id);
   table_.Drop({old_id});
+  ReannounceAll();
+}
+
+void Router::ReannounceAll() {
   negative_.clear();
   for (auto& [key, lk] : local_) {
     lk.owners = ComputeOwners(lk.hash);

@@ -160,6 +160,9 @@ class Router {
   // held under the old id is dropped. Remote owners' entries under the old id expire by TTL (or
   // go when that id leaves their membership).
   void RenameSelf(const std::string& node_id);
+  // Every local key is sent to its owners again (this node's address changed: the owners learn
+  // the new one from the announce's socket).
+  void ReannounceAll();
 
   // The owners of `key` over the current membership, best first (self included when it is one).
   std::vector<std::string> OwnersOf(std::string_view key) const;

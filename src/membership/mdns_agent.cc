@@ -57,6 +57,31 @@ MdnsAgent::~MdnsAgent() {
   CloseSockets();
 }
 
+namespace {
+
+// IPv4 then IPv6 addresses (inet_ntop's text) of interface `name` in `addrs`.
+std::vector<std::string> AddressesOf(const ifaddrs* addrs, const std::string& name,
+                                     std::vector<std::string>* v6_out) {
+  std::vector<std::string> v4, v6;
+  for (const ifaddrs* it = addrs; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || name != it->ifa_name) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (it->ifa_addr->sa_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(it->ifa_addr)->sin_addr, text,
+                sizeof(text));
+      v4.emplace_back(text);
+    } else if (it->ifa_addr->sa_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(it->ifa_addr)->sin6_addr, text,
+                sizeof(text));
+      v6.emplace_back(text);
+    }
+  }
+  if (v6_out != nullptr) *v6_out = v6;
+  return v4;
+}
+
+}  // namespace
+
 Status MdnsAgent::Start() {
   assert(loop_->IsLoopThread());
   if (options_.interfaces.empty()) return Status::Ok();
@@ -75,20 +100,8 @@ Status MdnsAgent::Start() {
       status = Status::InvalidArgument("mdns: interface " + name + " does not exist");
       break;
     }
-    std::vector<std::string> v4, v6;
-    for (ifaddrs* it = addrs; it != nullptr; it = it->ifa_next) {
-      if (it->ifa_addr == nullptr || name != it->ifa_name) continue;
-      char text[INET6_ADDRSTRLEN] = {};
-      if (it->ifa_addr->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(it->ifa_addr)->sin_addr, text,
-                  sizeof(text));
-        v4.emplace_back(text);
-      } else if (it->ifa_addr->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(it->ifa_addr)->sin6_addr, text,
-                  sizeof(text));
-        v6.emplace_back(text);
-      }
-    }
+    std::vector<std::string> v6;
+    const std::vector<std::string> v4 = AddressesOf(addrs, name, &v6);
     if (v4.empty()) {
       status = Status::FailedPrecondition("mdns: interface " + name + " has no IPv4 address");
       break;
@@ -105,6 +118,9 @@ Status MdnsAgent::Start() {
   }
   announce_timer_ = std::make_unique<Timer>(loop_, &handles_);
   announce_timer_->Start(0, 0, [this] { Tick(); });
+  const uint64_t check = std::max<uint64_t>(options_.address_check_interval_ms, 100);
+  address_timer_ = std::make_unique<Timer>(loop_, &handles_);
+  address_timer_->Start(check, check, [this] { CheckAddresses(); });
   LOG_INFO("mdns: started")
       .Str("instance", protocol_.instance_name())
       .Str("host", protocol_.host_name())
@@ -237,6 +253,7 @@ void MdnsAgent::Stop(std::function<void()> done) {
   assert(loop_->IsLoopThread());
   stopped_ = true;
   announce_timer_.reset();
+  address_timer_.reset();
   for (auto& iface : interfaces_) {
     iface->reply_timer.reset();
     Multicast(iface.get(), protocol_.Announcement(iface->addresses, 0));
@@ -248,6 +265,34 @@ void MdnsAgent::Stop(std::function<void()> done) {
   handles_.WhenAllClosed(std::move(done));
   if (had_sockets) {
     LOG_INFO("mdns: stopped, goodbye sent").Str("instance", protocol_.instance_name());
+  }
+}
+
+void MdnsAgent::CheckAddresses() {
+  if (stopped_) return;
+  ifaddrs* addrs = nullptr;
+  if (getifaddrs(&addrs) != 0) return;  // read again at the next check
+  std::vector<Interface*> changed;
+  for (auto& iface : interfaces_) {
+    std::vector<std::string> v6;
+    std::vector<std::string> now = AddressesOf(addrs, iface->name, &v6);
+    if (now.empty()) continue;  // no IPv4 address at the moment: keep announcing the last ones
+    if (iface->v6 != nullptr) now.insert(now.end(), v6.begin(), v6.end());
+    if (now == iface->addresses) continue;
+    LOG_INFO("mdns: interface addresses changed; announcing the new ones")
+        .Str("interface", iface->name)
+        .Str("old", iface->addresses.front())
+        .Str("new", now.front());
+    iface->addresses = std::move(now);
+    changed.push_back(iface.get());
+  }
+  freeifaddrs(addrs);
+  if (changed.empty()) return;
+  if (address_listener_) address_listener_();
+  for (Interface* iface : changed) {
+    Multicast(iface, protocol_.Announcement(iface->addresses, options_.ttl_s));
+    iface->last_multicast_ms = loop_->NowMs();
+    iface->multicast_sent = true;
   }
 }
 

@@ -27,6 +27,8 @@ struct MdnsOptions {
   std::string group_v4 = "224.0.0.251";   // ff02::fb is used where the interface has IPv6
   uint64_t announce_interval_ms = 20000;  // periodic unsolicited announcement
   uint32_t ttl_s = 120;                   // record TTL we announce; members expire after it
+  // Interface addresses are read again this often (DHCP at the edge changes them).
+  uint64_t address_check_interval_ms = 5000;
 };
 
 // The agent: one IPv4 UDP socket per configured interface (and one IPv6 socket where the
@@ -36,7 +38,10 @@ struct MdnsOptions {
 // Announces 3 times 1 s apart at start, then every announce_interval_ms; sends one query at start
 // so existing members answer at once; answers queries after 20-120 ms, at most once per second
 // per interface (RFC 6762 §6); legacy unicast replies are limited to 20 per second.
-// Interface addresses are read once, in Start().
+// Interface addresses are read in Start() and again every address_check_interval_ms: when an
+// interface's addresses change, the agent announces the new ones on it at once (its A/AAAA
+// records carry the cache-flush bit, so other responders drop the old ones) and tells the
+// address listener.
 //
 // Ownership and threading: owned by its creator; every method runs on the loop thread (Start and
 // Stop assert it), and on_member runs there too. It owns its uv handles (UDP sockets and timers,
@@ -67,6 +72,18 @@ class MdnsAgent {
 
   const MdnsProtocol& protocol() const { return protocol_; }
 
+  // Runs on the loop thread, from the address check, when an interface's addresses changed,
+  // just before the new ones are announced: it may call SetSelf (a new incarnation goes out with
+  // them), and must not Stop() or destroy the agent. Replaces any previous one.
+  void SetAddressListener(std::function<void()> listener) {
+    address_listener_ = std::move(listener);
+  }
+  // What this node announces from now on. REQUIRES: the same node_id (a new id needs a new
+  // agent: the old name's goodbye goes first).
+  void SetSelf(MemberInfo self) {
+    protocol_ = MdnsProtocol(std::move(self), options_.port, options_.ttl_s);
+  }
+
  private:
   struct Socket;
   struct Interface {
@@ -86,6 +103,8 @@ class MdnsAgent {
   // Closes every socket in sockets_ (each frees itself from its close callback).
   void CloseSockets();
   void Tick();
+  // Reads the configured interfaces' addresses again; announces and reports a change.
+  void CheckAddresses();
   void Multicast(Interface* iface, const std::string& payload);
   void ScheduleAnswer(Interface* iface);
   void OnDatagram(Socket* socket, std::string_view data, const sockaddr* from);
@@ -104,6 +123,8 @@ class MdnsAgent {
   // The open sockets; a socket leaves when it is closed and frees itself from its close callback.
   std::vector<Socket*> sockets_;
   std::unique_ptr<Timer> announce_timer_;
+  std::unique_ptr<Timer> address_timer_;
+  std::function<void()> address_listener_;
   int announcements_sent_ = 0;
   bool stopped_ = false;
   uint64_t unicast_window_start_ms_ = 0;

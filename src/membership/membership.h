@@ -149,6 +149,9 @@ class Membership {
   // message under it with our incarnation from one of our addresses (a hello answered by this
   // node just before the rename) is kSelf, not a new member.
   void SetSelfId(std::string node_id);
+  // This node restarted its identity in place (its address changed): messages with the old
+  // incarnation are no longer ours.
+  void SetSelfIncarnation(uint64_t incarnation) { options_.self_incarnation = incarnation; }
 
   // Fresh evidence that `info` is alive, carried by a message from address `from` (empty: the
   // source reached the node at info.addresses[0] itself, as the answer to a hello we sent there).

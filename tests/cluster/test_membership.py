@@ -9,6 +9,7 @@ inside a node namespace must see the other nodes' `_spegel._tcp` instances.
 
 import json
 import os
+import time
 import unittest
 
 from harness import cluster as cl
@@ -184,6 +185,79 @@ class MdnsAndDnsTest(unittest.TestCase):
                 self.assertTrue(n.has_blob(layer), n.name)
         finally:
             self.c.restore_upstream()
+
+
+
+class MdnsAddressChangeTest(unittest.TestCase):
+    """An address that changes at run time (DHCP at the edge; issue 31, item 5): node3's eth0
+    gets a new address and loses its old one. Its mDNS agent reads the interfaces again every
+    5 s, announces the new address under a new incarnation; node1 and node2 ask the old address
+    (no answer), move node3 to the new one and forget the old one, within CHANGE_BOUND_S. node3
+    announces its keys again from there, and with the upstream cut node1 pulls node3's image
+    through it."""
+    CHANGE_BOUND_S = 20.0  # address check 5 s + announcement + a probe of the old address
+
+    @classmethod
+    def setUpClass(cls):
+        _require("--mdns-interfaces")
+        cls.c = cl.Cluster(nodes=3, multicast=True, dns=False)
+        try:
+            cls.c.start()
+            cls.c.configure_spegels(dns=False, mdns=True)
+            cls.c.start_spegels()
+        except BaseException:
+            cls.c.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def addresses_of(self, node, node_id):
+        for m in node.metrics_json("/debug/members")["members"]:
+            if m["node_id"] == node_id:
+                return m["addresses"]
+        return None
+
+    def test_a_new_address_is_announced_and_the_old_one_withdrawn(self):
+        n1, n2, n3 = self.c.nodes
+        self.c.wait_members(timeout=20.0)
+        image = self.c.generate("moved", layer_sizes=(3000, 60_000))
+        tag, _ = self.c.push(image)
+        n3.cri_pull(tag)
+        layer = image.platforms["linux/amd64"].layers[1].digest
+        self.c.wait_providers(n1, layer, {"node3"})
+        old, new = n3.ip, f"{self.c.subnet}.33"
+        # As a DHCP client does: the old lease goes, the new one comes (deleting a primary
+        # address after adding a second one would take both: no promote_secondaries here).
+        netns.run_in(n3.ns, ["ip", "addr", "del", f"{old}/24", "dev", "eth0"])
+        netns.run_in(n3.ns, ["ip", "addr", "add", f"{new}/24", "dev", "eth0"])
+        t0 = time.monotonic()
+
+        def moved():
+            seen = {n.name: self.addresses_of(n, "node3") for n in (n1, n2)}
+            return seen if all(v == [new] for v in seen.values()) else None
+        try:
+            util.wait_until(moved, self.CHANGE_BOUND_S, "node3 at its new address everywhere", 0.3)
+        except TimeoutError as e:
+            self.fail(f"{e}\n{self.c.logs()}")
+        took = time.monotonic() - t0
+
+        def provider_at_new():
+            doc = n1.metrics_json("/debug/routing?key=" + layer)
+            found = [p for p in doc.get("providers", [])
+                     if p.get("node_id") == "node3"]
+            return found if found and all(p.get("address") == new for p in found) else None
+        util.wait_until(provider_at_new, 20.0, "node3's entry at its new address", 0.3)
+        self.c.cut_upstream()
+        try:
+            n1.cri_pull(tag)
+        finally:
+            self.c.restore_upstream()
+        self.assertTrue(n1.has_blob(layer))
+        print(f"      [address change] node3 {old} -> {new}: every member lists only the new "
+              f"address {took:.1f}s after the change (bound {self.CHANGE_BOUND_S:.0f}s); node1 "
+              f"pulled node3's image through it with the upstream cut")
 
 
 if __name__ == "__main__":
