@@ -129,6 +129,9 @@ Status ClusterNode::StartMdns() {
   mdns.port = options_.mdns_port;
   mdns_ = std::make_unique<MdnsAgent>(
       loop_, mdns, self_, [this](const MemberInfo& info, uint32_t ttl_s, const std::string& from) {
+        // A sender whose interface has no address yet (a DHCP change under way) cannot be
+        // reached or bound there: wait for its next packet.
+        if (from == "0.0.0.0" || from == "::") return;
         if (ttl_s == 0) {
           membership_->Leave(info.node_id, info.incarnation, from);
           return;
