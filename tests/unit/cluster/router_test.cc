@@ -563,7 +563,9 @@ TEST_CASE("router: membership changes re-announce only to new owners") {
     // The owners that lost those keys to the joiner dropped their entries: every owner holds
     // exactly the keys it owns now, and the drops are counted with the bytes they freed.
     uint64_t disowned = 0;
-    for (auto& [id, r] : c.routers) {
+    for (auto& [router_id, r] : c.routers) {
+      // clang 14 cannot capture structured bindings (CAPTURE uses a lambda): copy first.
+      const std::string id = router_id;
       size_t owns = 0;
       for (auto& k : keys) {
         auto o = c["n0"]->OwnersOf(k);
