@@ -213,17 +213,19 @@ void ProviderTable::Drop(const std::unordered_set<std::string>& node_ids) {
   }
 }
 
-size_t ProviderTable::DropKeys(const std::function<bool(const std::string& key)>& disowned) {
-  size_t dropped = 0;
+ProviderTable::Dropped ProviderTable::DropKeys(
+    const std::function<bool(const std::string& key)>& disowned) {
+  Dropped dropped;
   for (auto it = table_.begin(); it != table_.end();) {
     if (!disowned(it->first)) {
       ++it;
       continue;
     }
     auto& entries = it->second;
+    dropped.bytes += RowBytes(it->first, entries);
     while (!entries.empty()) EraseEntry(entries, entries.size() - 1);
     it = table_.erase(it);
-    ++dropped;
+    ++dropped.keys;
   }
   return dropped;
 }
@@ -274,13 +276,16 @@ std::vector<Provider> ProviderTable::Find(std::string_view key) const {
   return out;
 }
 
+size_t ProviderTable::RowBytes(const std::string& key, const std::vector<Entry>& entries) {
+  constexpr size_t kNode = 16;  // Hash-node link and cached hash.
+  return kNode + sizeof(std::string) + sizeof(std::vector<Entry>) + StringHeapBytes(key) +
+         entries.capacity() * sizeof(Entry);
+}
+
 size_t ProviderTable::HeapBytes() const {
   constexpr size_t kNode = 16;  // Hash-node link and cached hash.
   size_t bytes = table_.bucket_count() * sizeof(void*);
-  for (const auto& [k, entries] : table_) {
-    bytes += kNode + sizeof(std::string) + sizeof(std::vector<Entry>) + StringHeapBytes(k);
-    bytes += entries.capacity() * sizeof(Entry);
-  }
+  for (const auto& [k, entries] : table_) bytes += RowBytes(k, entries);
   bytes += providers_.capacity() * sizeof(ProviderRec) + free_providers_.capacity() * 4;
   for (const auto& rec : providers_) {
     bytes += StringHeapBytes(rec.provider.node_id) + StringHeapBytes(rec.provider.address);

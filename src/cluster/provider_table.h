@@ -77,9 +77,13 @@ class ProviderTable {
   std::vector<Provider> Find(std::string_view key) const;
   // Forgets every entry of these nodes (members that left).
   void Drop(const std::unordered_set<std::string>& node_ids);
-  // Forgets every key `disowned(key)` is true of (keys this node no longer owns); returns how
-  // many. O(keys) calls of `disowned`.
-  size_t DropKeys(const std::function<bool(const std::string& key)>& disowned);
+  // Forgets every key `disowned(key)` is true of (keys this node no longer owns). O(keys) calls
+  // of `disowned`; the bytes are those HeapBytes() counted for the dropped keys' rows.
+  struct Dropped {
+    size_t keys = 0;
+    size_t bytes = 0;
+  };
+  Dropped DropKeys(const std::function<bool(const std::string& key)>& disowned);
 
   size_t keys() const { return table_.size(); }
   size_t entries() const { return entries_; }
@@ -99,6 +103,8 @@ class ProviderTable {
   };
 
   bool IsMember(std::string_view node_id) const { return !is_member_ || is_member_(node_id); }
+  // HeapBytes() of one key's row: its hash node, key and entries.
+  static size_t RowBytes(const std::string& key, const std::vector<Entry>& entries);
   // The entry of full `entries` to evict for an add by a member (`for_member`) or not, per the
   // order above; entries.size() when the add must be dropped instead.
   size_t EvictionVictim(const std::vector<Entry>& entries, bool for_member) const;

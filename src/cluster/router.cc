@@ -363,8 +363,7 @@ void Router::DropDisownedKeys(const std::vector<std::string>& joined) {
     if (m != nullptr) joiners.emplace_back(m->node_hash, &m->info.node_id);
   }
   if (joiners.empty() || table_.keys() == 0) return;
-  const size_t bytes_before = table_.HeapBytes();
-  const size_t dropped = table_.DropKeys([&](const std::string& key) {
+  const ProviderTable::Dropped dropped = table_.DropKeys([&](const std::string& key) {
     const uint64_t hash = HashString(key);
     const uint64_t own = RendezvousScore(hash, self_hash_);
     const bool outranked = std::any_of(joiners.begin(), joiners.end(), [&](const auto& j) {
@@ -375,10 +374,8 @@ void Router::DropDisownedKeys(const std::vector<std::string>& joined) {
     return std::none_of(owners.begin(), owners.end(),
                         [&](const Owner& o) { return o.node_id == self_.node_id; });
   });
-  if (dropped == 0) return;
-  stats_.disowned_keys += dropped;
-  const size_t bytes_after = table_.HeapBytes();
-  if (bytes_before > bytes_after) stats_.disowned_bytes += bytes_before - bytes_after;
+  stats_.disowned_keys += dropped.keys;
+  stats_.disowned_bytes += dropped.bytes;
 }
 
 void Router::Withdraw() {
