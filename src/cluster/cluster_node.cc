@@ -1,8 +1,8 @@
 #include "cluster/cluster_node.h"
 
 #include <algorithm>
-#include <chrono>
 
+#include "base/clock.h"
 #include "base/local_addresses.h"
 #include "base/log.h"
 #include "cluster/cluster_debug_json.h"
@@ -129,9 +129,6 @@ Status ClusterNode::StartMdns() {
   mdns.port = options_.mdns_port;
   mdns_ = std::make_unique<MdnsAgent>(
       loop_, mdns, self_, [this](const MemberInfo& info, uint32_t ttl_s, const std::string& from) {
-        // A sender whose interface has no address yet (a DHCP change under way) cannot be
-        // reached or bound there: wait for its next packet.
-        if (from == "0.0.0.0" || from == "::") return;
         if (ttl_s == 0) {
           membership_->Leave(info.node_id, info.incarnation, from);
           return;
@@ -159,11 +156,7 @@ void ClusterNode::OnAddressesChanged() {
   // The others bound this node to its old address. A newer incarnation from the new one makes
   // them ask the old address (Membership's probe); nothing answers there any more, so they move
   // it. Then every key is announced again from the new address.
-  const auto wall_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  const uint64_t incarnation = std::max(self_.incarnation + 1, wall_ms);
+  const uint64_t incarnation = std::max(self_.incarnation + 1, UnixNowMs());
   LOG_INFO("this node's addresses changed: announcing it again under a new incarnation")
       .Int("old_incarnation", static_cast<int64_t>(self_.incarnation))
       .Int("incarnation", static_cast<int64_t>(incarnation));

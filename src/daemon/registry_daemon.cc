@@ -13,6 +13,7 @@
 
 #include "auth/basic_auth.h"
 #include "auth/peer_auth.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "cli/command.h"
 #include "cluster/announcer.h"
@@ -35,15 +36,7 @@
 
 namespace spegel::daemon {
 
-namespace {
-
-uint64_t NowUnixMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 // Every part, in construction order: each one's constructor gets the parts above it.
 struct RegistryDaemon::Parts {
@@ -198,7 +191,7 @@ Result<std::unique_ptr<RegistryDaemon>> RegistryDaemon::Create(
     peer_auth = std::move(*loaded);
   }
   cluster::ClusterOptions cluster_options = options.ClusterOptions();
-  cluster_options.incarnation = NowUnixMs();
+  cluster_options.incarnation = UnixNowMs();
   cluster_options.registry_port = registry_socket->port();
   cluster_options.auth = peer_auth;
   auto parts = std::make_unique<Parts>(loop, options, std::move(client), std::move(*credentials),

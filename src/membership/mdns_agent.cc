@@ -375,6 +375,9 @@ void MdnsAgent::OnDatagram(Socket* socket, std::string_view data, const sockaddr
   } else {
     return;
   }
+  // A sender whose interface has no address yet (a DHCP change under way) can be neither
+  // answered nor reached there: wait for its next packet.
+  if (std::string_view(ip) == "0.0.0.0" || std::string_view(ip) == "::") return;
   Interface* iface = socket->iface;
   MdnsProtocol::Outcome out = protocol_.Handle(data, ip, port, iface->addresses);
   if (!out.error.ok()) {

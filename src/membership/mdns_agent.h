@@ -53,7 +53,7 @@ class MdnsAgent {
   // Runs on the loop thread for every valid _spegel._tcp instance seen (not self), each time it
   // is announced: ttl_s == 0 means goodbye. `from` is the packet's source address (the record's
   // own addresses are the sender's word; Membership binds members to where packets come from).
-  // Never runs inline from Start() or Stop().
+  // Never runs inline from Start() or Stop(). Packets from the unspecified address are dropped.
   using OnMember =
       std::function<void(const MemberInfo& info, uint32_t ttl_s, const std::string& from)>;
 

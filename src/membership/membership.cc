@@ -1,9 +1,9 @@
 #include "membership/membership.h"
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
 
+#include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
 
@@ -34,10 +34,7 @@ std::string_view IdentityName(Identity identity) {
 }
 
 uint64_t Membership::WallNowMs() const {
-  if (options_.wall_clock_ms) return options_.wall_clock_ms();
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
+  return options_.wall_clock_ms ? options_.wall_clock_ms() : UnixNowMs();
 }
 
 Identity Membership::Classify(std::string_view node_id, uint64_t incarnation,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/clock.h"
 #include "base/json_escape.h"
 #include "base/log.h"
 
@@ -50,11 +51,7 @@ void Traffic(std::string* out, const TrafficTotals& t) {
 
 }  // namespace
 
-int64_t UnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t UnixMs() { return static_cast<int64_t>(UnixNowMs()); }
 
 StatusBoard::StatusBoard(Loop* loop, const index::Index* index, const index::Syncer* syncer,
                          const registry::Inflight* inflight, cluster::ClusterView* cluster,
